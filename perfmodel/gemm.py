@@ -1,0 +1,218 @@
+"""Cycle-exact performance model and golden functional model of the GEMM engine.
+
+Cycle contract (see README, "What a cycle count includes")
+-----------------------------------------------------------
+Cycles are clock periods of the engine's single clock. A stream transfer *happens on cycle t*
+when ``valid`` and ``ready`` are both high during cycle t (sampled at the rising edge that ends
+it). The GEMM count is ``t_last - t_cmd``: from the cycle the command is accepted on ``cmd`` to
+the cycle the last result beat transfers on ``c_out``. Operand loading (``a_in``/``w_in``)
+happens before the command and is not part of the count; the engine accepts one beat per cycle
+on each load port whenever it is idle, so loading takes exactly as many cycles as the producer
+needs.
+
+Schedule, with T = ceil(K/rows) * ceil(N/cols) weight tiles, walked N-tile major:
+
+* 1 cycle: command decode.
+* per tile: ``cols`` cycles shifting the weight tile in (one W-buffer word per cycle), then
+  ``M`` cycles streaming A (one A-buffer word per cycle);
+* between tiles: ``rows + cols - 2`` cycles, until the last activation of the tile has passed the
+  last PE (the next tile's weights may not shift in earlier);
+* after the last tile: ``rows + cols`` cycles of pipeline drain (skew, array, de-skew, the
+  accumulator read-modify-write);
+* output: ``M * ceil(N/cols)`` beats, one row of a C tile per beat; the first is valid on the
+  cycle after the drain, the rest follow back to back while ``c_out.ready`` is high. Each cycle
+  with ``c_out.valid`` high and ``c_out.ready`` low adds exactly one cycle (a stall).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rpaccel.config import GemmConfig, check_int
+
+__all__ = [
+    "GemmCycles", "gemm_cycles", "output_beat_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
+    "random_operands", "wrap_signed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GemmCycles:
+    """Cycle count of one GEMM (``total``) and its breakdown; all values in clock cycles."""
+
+    total: int
+    control: int
+    weight_load: int
+    streaming: int
+    fill_drain: int
+    output: int
+    tiles: int
+    k_tiles: int
+    n_tiles: int
+    first_beat: int  # cycle offset (from the command cycle) of the first valid output beat
+    beats: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
+    """Cycles of one stall-free GEMM, from the command cycle to the last result beat. O(1)."""
+    m, k, n = cfg.check_shape(m, k, n)
+    r, c = cfg.rows, cfg.cols
+    kt, nt = math.ceil(k / r), math.ceil(n / c)
+    t = kt * nt
+    weight_load = t * c
+    streaming = t * m
+    fill_drain = (t - 1) * (r + c - 2) + (r + c)
+    beats = m * nt
+    control = 1
+    first_beat = control + weight_load + streaming + fill_drain + 1
+    total = first_beat + beats - 1
+    assert total == control + weight_load + streaming + fill_drain + beats
+    return GemmCycles(total=total, control=control, weight_load=weight_load, streaming=streaming,
+                      fill_drain=fill_drain, output=beats, tiles=t, k_tiles=kt, n_tiles=nt,
+                      first_beat=first_beat, beats=beats)
+
+
+def output_beat_cycles(cyc: GemmCycles, ready_cycles: Iterable[int]) -> list[int]:
+    """Cycle offsets at which the output beats transfer under backpressure.
+
+    ``ready_cycles`` are the cycle offsets (from the command cycle) at which ``c_out.ready`` was
+    high, ascending. The engine holds ``valid`` high from ``first_beat`` until the last beat, so
+    beat ``b`` transfers on the ``b``-th ready cycle at or after ``first_beat``.
+    """
+    out: list[int] = []
+    for t in ready_cycles:
+        if t >= cyc.first_beat:
+            out.append(t)
+            if len(out) == cyc.beats:
+                break
+    if len(out) < cyc.beats:
+        raise ValueError(f"ready pattern too short: {len(out)} of {cyc.beats} beats transferred")
+    return out
+
+
+# -- integer semantics -------------------------------------------------------------------------
+def wrap_signed(x: np.ndarray, width: int) -> np.ndarray:
+    """Reduce int64 values modulo ``2**width`` into the signed range (two's complement)."""
+    x = np.asarray(x, dtype=np.int64)
+    if width >= 64:
+        return x
+    mask = np.int64((1 << width) - 1)
+    u = x & mask
+    sign = np.int64(1 << (width - 1))
+    return np.where(u >= sign, u - np.int64(1 << width), u).astype(np.int64)
+
+
+def _check_operand(name: str, x: np.ndarray, width: int) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D integer matrix, got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{name} must hold integers, got dtype {x.dtype}")
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise ValueError(f"{name} values must be in [{lo}, {hi}] for in_width={width}")
+    return x.astype(np.int64)
+
+
+def gemm(cfg: GemmConfig, a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Golden ``C = A @ W`` with the RTL's semantics: signed operands, wrap modulo 2**acc_width.
+
+    Every partial sum in the array wraps at ``acc_width`` bits; since wrapping is a ring
+    homomorphism the result equals the exact product reduced once, which is what this computes
+    (int64 arithmetic wraps modulo 2**64, a multiple of 2**acc_width).
+    """
+    a = _check_operand("a", a, cfg.in_width)
+    w = _check_operand("w", w, cfg.in_width)
+    if a.shape[1] != w.shape[0]:
+        raise ValueError(f"a is {a.shape} and w is {w.shape}: inner dimensions differ")
+    cfg.check_shape(a.shape[0], a.shape[1], w.shape[1])
+    with np.errstate(over="ignore"):
+        c = a @ w
+    return wrap_signed(c, cfg.acc_width)
+
+
+# -- host-side data layout (what a DMA engine would write into the buffers) -----------------------
+def _pack_words(x: np.ndarray, width: int) -> list[int]:
+    """Pack each row of ``x`` (signed ints) into one integer, element 0 in the low bits."""
+    mask = (1 << width) - 1
+    words = []
+    for row in x.tolist():
+        v = 0
+        for i, e in enumerate(row):
+            v |= (e & mask) << (i * width)
+        words.append(v)
+    return words
+
+
+def pack_a(cfg: GemmConfig, a: np.ndarray) -> list[int]:
+    """A-buffer words: K-tile major, then row m; word (kt, m) holds ``a[m, kt*rows : (kt+1)*rows]``
+    (zero-padded), element i at bits ``[i*in_width, (i+1)*in_width)``, for PE row i."""
+    a = _check_operand("a", a, cfg.in_width)
+    m, k = a.shape
+    r = cfg.rows
+    kt = math.ceil(k / r)
+    pad = np.zeros((m, kt * r), dtype=np.int64)
+    pad[:, :k] = a
+    tiles = pad.reshape(m, kt, r).transpose(1, 0, 2).reshape(kt * m, r)
+    return _pack_words(tiles, cfg.in_width)
+
+
+def pack_w(cfg: GemmConfig, w: np.ndarray) -> list[int]:
+    """W-buffer words in tile order (N-tile major, then K-tile), ``cols`` words per tile.
+
+    Weights shift into the array from the left, so word s of a tile carries column
+    ``cols - 1 - s`` of the tile: element i is ``w[kt*rows + i, nt*cols + cols - 1 - s]``.
+    """
+    w = _check_operand("w", w, cfg.in_width)
+    k, n = w.shape
+    r, c = cfg.rows, cfg.cols
+    kt, nt = math.ceil(k / r), math.ceil(n / c)
+    pad = np.zeros((kt * r, nt * c), dtype=np.int64)
+    pad[:k, :n] = w
+    # (kt, r, nt, c) -> (nt, kt, c reversed, r)
+    t = pad.reshape(kt, r, nt, c).transpose(2, 0, 3, 1)[:, :, ::-1, :]
+    return _pack_words(t.reshape(nt * kt * c, r), cfg.in_width)
+
+
+def unpack_c(cfg: GemmConfig, words: Sequence[int], m: int, n: int) -> np.ndarray:
+    """Inverse of the output order: beat (nt, m) holds ``c[m, nt*cols : (nt+1)*cols]``."""
+    c = cfg.cols
+    nt = math.ceil(n / c)
+    if len(words) != m * nt:
+        raise ValueError(f"expected {m * nt} result beats, got {len(words)}")
+    aw = cfg.acc_width
+    mask = (1 << aw) - 1
+    flat = np.empty((nt * m, c), dtype=np.int64)
+    for b, v in enumerate(words):
+        for j in range(c):
+            e = (v >> (j * aw)) & mask
+            flat[b, j] = e - (1 << aw) if e >> (aw - 1) else e
+    full = flat.reshape(nt, m, c).transpose(1, 0, 2).reshape(m, nt * c)
+    return full[:, :n]
+
+
+def random_operands(cfg: GemmConfig, m: int, k: int, n: int, seed: int,
+                    dist: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random operands. ``dist``: ``uniform`` over the full signed range, or ``extreme``
+    (only the most negative, most positive, -1, 0 and 1)."""
+    m, k, n = cfg.check_shape(m, k, n)
+    check_int("seed", seed, 0, (1 << 63) - 1)
+    rng = np.random.default_rng(seed)
+    lo, hi = -(1 << (cfg.in_width - 1)), (1 << (cfg.in_width - 1)) - 1
+    if dist == "uniform":
+        a = rng.integers(lo, hi, size=(m, k), endpoint=True, dtype=np.int64)
+        w = rng.integers(lo, hi, size=(k, n), endpoint=True, dtype=np.int64)
+    elif dist == "extreme":
+        vals = np.array([lo, hi, -1, 0, 1], dtype=np.int64)
+        a = rng.choice(vals, size=(m, k))
+        w = rng.choice(vals, size=(k, n))
+    else:
+        raise ValueError(f"dist must be one of ['uniform', 'extreme'], got {dist!r}")
+    return a, w

@@ -1,0 +1,6 @@
+"""Amaranth HDL of RPAccel's units. Importing this package imports Amaranth."""
+
+from .gemm import GemmEngine
+from .systolic import ProcessingElement, SystolicArray, pe_logic
+
+__all__ = ["GemmEngine", "ProcessingElement", "SystolicArray", "pe_logic"]

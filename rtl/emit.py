@@ -1,0 +1,38 @@
+"""Verilog generation: Amaranth -> Verilog with ``emit_src=False`` (reproducible, diff-stable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from rpaccel.config import GemmConfig
+
+from .gemm import GemmEngine
+from .sram import SRAM_MODEL_PATH
+
+__all__ = ["gemm_verilog", "write_if_changed", "TOPLEVEL_GEMM"]
+
+TOPLEVEL_GEMM = "rpaccel_gemm"
+
+
+def gemm_verilog(cfg: GemmConfig) -> str:
+    """Verilog of the GEMM engine (top module ``rpaccel_gemm``), without the SRAM model."""
+    return verilog.convert(GemmEngine(cfg), name=TOPLEVEL_GEMM, emit_src=False)
+
+
+def standalone(text: str) -> str:
+    """``text`` followed by the SRAM macro model, so one file builds on its own."""
+    return text + "\n" + SRAM_MODEL_PATH.read_text()
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` atomically unless it already holds it (keeps make timestamps)."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return True

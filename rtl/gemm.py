@@ -1,0 +1,243 @@
+"""GEMM engine: ``C = A @ W`` on a weight-stationary systolic array, tiled over K and N.
+
+Interface (all streams follow ``amaranth.lib.stream`` rules; Verilog port names in brackets):
+
+``a_in`` [``a_in__payload/valid/ready``]
+    A-buffer words, written at consecutive addresses from 0 (see :func:`rpaccel.perfmodel.pack_a`
+    for the layout). Ready whenever the engine is idle.
+``w_in`` [``w_in__*``]
+    W-buffer words, same rules (layout: :func:`rpaccel.perfmodel.pack_w`).
+``cmd`` [``cmd__*``]
+    Starts one GEMM: payload ``{m, k_tiles, n_tiles}`` (``k_tiles = ceil(K/rows)``,
+    ``n_tiles = ceil(N/cols)``). Ready whenever idle. Accepting it rewinds both load pointers to 0.
+``c_out`` [``c_out__*``]
+    Results: ``M * n_tiles`` beats, N-tile major; beat ``(nt, m)`` carries
+    ``C[m, nt*cols:(nt+1)*cols]`` as ``cols`` signed ``acc_width``-bit fields (column 0 in the low
+    bits); ``last`` marks the final beat. Obeys backpressure.
+``busy``, ``done``, ``cycles``
+    ``busy`` is high from the cycle after ``cmd`` is accepted until the last beat transfers;
+    ``done`` rises after the last beat and falls when the next command is accepted; ``cycles``
+    then holds the GEMM's cycle count (``t_last - t_cmd``, see :mod:`rpaccel.perfmodel.gemm`).
+
+The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles` models; both read the same
+:class:`rpaccel.config.GemmConfig`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rpaccel.config import GemmConfig
+
+from .sram import SRAM
+from .systolic import SystolicArray
+
+__all__ = ["GemmEngine"]
+
+
+class GemmEngine(wiring.Component):
+    """Weight-stationary systolic GEMM engine with on-chip A, W and C buffers.
+
+    Arguments
+    ---------
+    cfg : GemmConfig
+        Array geometry, operand/accumulator widths and buffer capacity.
+    """
+
+    def __init__(self, cfg: GemmConfig) -> None:
+        if not isinstance(cfg, GemmConfig):
+            raise TypeError(f"cfg must be a GemmConfig, got {cfg!r}")
+        self._cfg = cfg
+        cmd_layout = data.StructLayout({"m": cfg.m_bits, "k_tiles": cfg.kt_bits,
+                                        "n_tiles": cfg.nt_bits})
+        out_layout = data.StructLayout({"data": cfg.c_word_bits, "last": 1})
+        super().__init__({
+            "a_in": In(stream.Signature(cfg.a_word_bits)),
+            "w_in": In(stream.Signature(cfg.a_word_bits)),
+            "cmd": In(stream.Signature(cmd_layout)),
+            "c_out": Out(stream.Signature(out_layout)),
+            "busy": Out(1),
+            "done": Out(1),
+            "cycles": Out(cfg.cycle_counter_bits),
+        })
+
+    @property
+    def cfg(self) -> GemmConfig:
+        return self._cfg
+
+    @property
+    def gap_cycles(self) -> int:
+        """Idle cycles between one tile's last activation read and the next tile's first weight."""
+        return self._cfg.rows + self._cfg.cols - 2
+
+    @property
+    def drain_cycles(self) -> int:
+        """Cycles after the last tile's last activation read before the first result read."""
+        return self._cfg.rows + self._cfg.cols
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        R, C, IW, AW = cfg.rows, cfg.cols, cfg.in_width, cfg.acc_width
+        m = Module()
+
+        abuf = SRAM(m, "a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
+        wbuf = SRAM(m, "w_buf", width=cfg.a_word_bits, depth=cfg.w_words)
+        cbuf = SRAM(m, "c_buf", width=cfg.c_word_bits, depth=cfg.c_words)
+        m.submodules.array = array = SystolicArray(rows=R, cols=C, in_width=IW, acc_width=AW)
+
+        busy = Signal()
+        m.d.comb += self.busy.eq(busy)
+
+        # ---- load ports: one word per cycle while idle ------------------------------------
+        a_wptr = Signal(abuf.abits + 1)
+        w_wptr = Signal(wbuf.abits + 1)
+        m.d.comb += [
+            self.a_in.ready.eq(~busy), self.w_in.ready.eq(~busy), self.cmd.ready.eq(~busy),
+            abuf.we.eq(self.a_in.valid & self.a_in.ready), abuf.waddr.eq(a_wptr),
+            abuf.wdata.eq(self.a_in.payload),
+            wbuf.we.eq(self.w_in.valid & self.w_in.ready), wbuf.waddr.eq(w_wptr),
+            wbuf.wdata.eq(self.w_in.payload),
+        ]
+        with m.If(abuf.we):
+            m.d.sync += a_wptr.eq(a_wptr + 1)
+        with m.If(wbuf.we):
+            m.d.sync += w_wptr.eq(w_wptr + 1)
+
+        # ---- command registers and tile walk ------------------------------------------------
+        n_m = Signal(cfg.m_bits)
+        n_kt = Signal(cfg.kt_bits)
+        n_nt = Signal(cfg.nt_bits)
+        kt_i = Signal(cfg.kt_bits)
+        nt_i = Signal(cfg.nt_bits)
+        a_base = Signal(abuf.abits + 1)   # kt_i * M
+        c_base = Signal(cbuf.abits + 1)   # nt_i * M; equals M * n_tiles after the last tile
+        w_rptr = Signal(wbuf.abits + 1)
+        cnt = Signal(range(max(cfg.max_m, R + C, 2) + 1))
+        first_k = Signal()
+        last_tile = Signal()
+        m.d.comb += [first_k.eq(kt_i == 0),
+                     last_tile.eq((kt_i == n_kt - 1) & (nt_i == n_nt - 1))]
+
+        # ---- stream-phase pipeline: (valid, C-buffer address, first K tile) per stage --------
+        depth = R + C + 1
+        pv = [Signal(name=f"pipe{d}_valid") for d in range(depth)]
+        pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr") for d in range(depth)]
+        pf = [Signal(name=f"pipe{d}_first") for d in range(depth)]
+        for d in range(1, depth):
+            m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
+
+        shifting = Signal()            # high on the cycle a W-buffer read is issued
+        m.d.sync += array.w_shift.eq(shifting)
+        m.d.comb += [wbuf.raddr.eq(w_rptr), wbuf.re.eq(shifting)]
+        for i in range(R):
+            m.d.comb += array.w_in[i].eq(wbuf.rdata.word_select(i, IW).as_signed())
+
+        m.d.comb += abuf.raddr.eq(a_base + cnt)
+        # Activations, gated to zero outside the stream phase, skewed one cycle per row.
+        for i in range(R):
+            x = Signal(signed(IW), name=f"skew_{i}_0")
+            m.d.comb += x.eq(Mux(pv[1], abuf.rdata.word_select(i, IW).as_signed(), 0))
+            for s in range(i):
+                y = Signal(signed(IW), name=f"skew_{i}_{s + 1}")
+                m.d.sync += y.eq(x)
+                x = y
+            m.d.comb += array.a_in[i].eq(x)
+        # De-skew: column j is delayed C-1-j more cycles, so a whole row of C arrives at once.
+        psum_row = []
+        for j in range(C):
+            x = array.psum_out[j]
+            for s in range(C - 1 - j):
+                y = Signal(signed(AW), name=f"deskew_{j}_{s + 1}")
+                m.d.sync += y.eq(x)
+                x = y
+            psum_row.append(x)
+
+        # ---- accumulate: read C word at stage R+C-1, write the sum at stage R+C -------------
+        acc_rd = pv[R + C - 1]
+        wr = R + C
+        sums = []
+        for j in range(C):
+            old = cbuf.rdata.word_select(j, AW).as_signed()
+            s = Signal(signed(AW), name=f"acc_sum_{j}")
+            m.d.comb += s.eq(Mux(pf[wr], psum_row[j], psum_row[j] + old))
+            sums.append(s)
+        m.d.comb += [cbuf.we.eq(pv[wr]), cbuf.waddr.eq(pa[wr]), cbuf.wdata.eq(Cat(*sums))]
+
+        # ---- output: read C words in order, valid held until the last beat ------------------
+        o_ptr = Signal(cbuf.abits + 1)
+        o_valid = Signal()
+        o_last = Signal()
+        in_output = Signal()
+        rd_fire = Signal()
+        m.d.comb += [
+            rd_fire.eq(in_output & (o_ptr != c_base) & (~o_valid | self.c_out.ready)),
+            self.c_out.valid.eq(o_valid),
+            self.c_out.payload.data.eq(cbuf.rdata),
+            self.c_out.payload.last.eq(o_last),
+            cbuf.raddr.eq(Mux(in_output, o_ptr, pa[R + C - 1])),
+            cbuf.re.eq(Mux(in_output, rd_fire, acc_rd)),
+        ]
+        with m.If(rd_fire):
+            m.d.sync += [o_ptr.eq(o_ptr + 1), o_valid.eq(1), o_last.eq(o_ptr == c_base - 1)]
+        with m.Elif(self.c_out.ready):
+            m.d.sync += o_valid.eq(0)
+
+        # ---- cycle counter ------------------------------------------------------------------
+        cmd_fire = self.cmd.valid & self.cmd.ready
+        with m.If(cmd_fire):
+            m.d.sync += [self.cycles.eq(0), self.done.eq(0)]
+        with m.Elif(busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        # ---- control FSM --------------------------------------------------------------------
+        gap = self.gap_cycles
+        with m.FSM(name="ctrl"):
+            with m.State("IDLE"):
+                with m.If(cmd_fire):
+                    p = self.cmd.payload
+                    m.d.sync += [
+                        n_m.eq(p.m), n_kt.eq(p.k_tiles), n_nt.eq(p.n_tiles),
+                        kt_i.eq(0), nt_i.eq(0), a_base.eq(0), c_base.eq(0), w_rptr.eq(0),
+                        cnt.eq(0), o_ptr.eq(0), a_wptr.eq(0), w_wptr.eq(0), busy.eq(1),
+                    ]
+                    m.next = "SHIFT"
+            with m.State("SHIFT"):
+                m.d.comb += shifting.eq(1)
+                m.d.sync += [w_rptr.eq(w_rptr + 1), cnt.eq(cnt + 1)]
+                with m.If(cnt == C - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "STREAM"
+            with m.State("STREAM"):
+                m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
+                             pf[0].eq(first_k)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == n_m - 1):
+                    m.d.sync += cnt.eq(0)
+                    with m.If(kt_i == n_kt - 1):
+                        m.d.sync += [kt_i.eq(0), nt_i.eq(nt_i + 1), a_base.eq(0),
+                                     c_base.eq(c_base + n_m)]
+                    with m.Else():
+                        m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
+                    with m.If(last_tile):
+                        m.next = "DRAIN"
+                    with m.Else():
+                        m.next = "GAP" if gap > 0 else "SHIFT"
+            if gap > 0:
+                with m.State("GAP"):
+                    m.d.sync += cnt.eq(cnt + 1)
+                    with m.If(cnt == gap - 1):
+                        m.d.sync += cnt.eq(0)
+                        m.next = "SHIFT"
+            with m.State("DRAIN"):
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == self.drain_cycles - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "OUTPUT"
+            with m.State("OUTPUT"):
+                m.d.comb += in_output.eq(1)
+                with m.If(self.c_out.valid & self.c_out.ready & o_last):
+                    m.d.sync += [busy.eq(0), self.done.eq(1), o_valid.eq(0)]
+                    m.next = "IDLE"
+        return m

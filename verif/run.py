@@ -1,0 +1,105 @@
+"""Generate, build (cached per configuration) and run the cocotb testbenches on Verilator."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from rpaccel.config import GemmConfig
+
+from . import toolchain
+
+__all__ = ["gemm_sources", "build_gemm", "run_gemm", "GEMM_TB_MODULE"]
+
+GEMM_TB_MODULE = "rpaccel.verif.tb_gemm"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Exclusive lock (parallel pytest workers never build one configuration twice at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
+    """Write the engine's Verilog (if changed) and return the sources to build: it + SRAM model."""
+    from rpaccel.rtl.emit import gemm_verilog, write_if_changed
+    from rpaccel.rtl.sram import SRAM_MODEL_PATH
+
+    root = Path(root or toolchain.BUILD_ROOT)
+    path = root / "verilog" / f"{cfg.label()}_{cfg.key()}.v"
+    with _locked(root / "locks" / f"{path.stem}.verilog.lock"):
+        if not path.exists():
+            write_if_changed(path, gemm_verilog(cfg))
+    return [path, SRAM_MODEL_PATH]
+
+
+def build_gemm(cfg: GemmConfig, *, waves: bool = False, root: Path | None = None
+               ) -> toolchain.BuildInfo:
+    """Verilator build of the engine for ``cfg``; reused when sources and options are unchanged."""
+    from rpaccel.rtl.emit import TOPLEVEL_GEMM
+
+    root = Path(root or toolchain.BUILD_ROOT)
+    name = f"{cfg.label()}_{cfg.key()}" + ("_waves" if waves else "")
+    t0 = time.perf_counter()
+    with _locked(root / "locks" / f"{name}.build.lock"):
+        sources = gemm_sources(cfg, root)
+        t_gen = time.perf_counter() - t0
+        info = toolchain.build(sources, TOPLEVEL_GEMM, root / "sim" / name, waves=waves)
+    return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
+                               gen_seconds=t_gen)
+
+
+def run_gemm(cfg: GemmConfig, scenarios: list[dict], *, waves: str | os.PathLike | None = None,
+             root: Path | None = None, keep: bool = False) -> list[dict]:
+    """Run ``scenarios`` (dicts with m, k, n, seed and optional mode/idle/backpressure/dist/dump)
+    in one simulator process; return one result record per scenario.
+
+    ``waves``: write a VCD of the whole run to this path (builds a traced variant).
+    """
+    from cocotb_tools.runner import get_runner
+
+    from rpaccel.rtl.emit import TOPLEVEL_GEMM
+
+    root = Path(root or toolchain.BUILD_ROOT)
+    for sc in scenarios:
+        cfg.check_shape(sc["m"], sc["k"], sc["n"])
+    info = build_gemm(cfg, waves=bool(waves), root=root)
+    run_dir = root / "runs" / f"{cfg.label()}_{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True)
+    spec = {"cfg": cfg.to_dict(), "scenarios": scenarios,
+            "results": str(run_dir / "results.json")}
+    (run_dir / "scenarios.json").write_text(json.dumps(spec, indent=1))
+    toolchain.verilator_env()
+    runner = get_runner("verilator")
+    runner.test(test_module=GEMM_TB_MODULE, hdl_toplevel=TOPLEVEL_GEMM,
+                build_dir=str(info.build_dir), test_dir=str(run_dir), waves=bool(waves),
+                hdl_toplevel_lang="verilog",
+                extra_env={"RPACCEL_SCENARIOS": str(run_dir / "scenarios.json"),
+                           "PYTHONSAFEPATH": "1", "COCOTB_RANDOM_SEED": "1"},
+                log_file=str(run_dir / "sim.log"), results_xml=str(run_dir / "results.xml"))
+    res_path = run_dir / "results.json"
+    if not res_path.exists():
+        log = (run_dir / "sim.log").read_text()[-4000:] if (run_dir / "sim.log").exists() else ""
+        raise RuntimeError(f"simulation produced no results (see {run_dir / 'sim.log'}):\n{log}")
+    results = json.loads(res_path.read_text())
+    if waves:
+        dump = run_dir / "dump.vcd"
+        if dump.exists():
+            Path(waves).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dump, waves)
+    if not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return results

