@@ -7,9 +7,11 @@ from pathlib import Path
 
 from amaranth.hdl import ClockSignal, Instance, Module, Signal
 
-__all__ = ["SRAM", "SRAM_MODEL_PATH"]
+__all__ = ["SRAM", "SRAM_MODEL_PATH", "PUBLIC_VLT_PATH"]
 
 SRAM_MODEL_PATH: Path = Path(str(resources.files("rpaccel.rtl") / "verilog" / "rpaccel_sram.v"))
+#: Verilator control file making the SRAM arrays reachable from cocotb (back-door access).
+PUBLIC_VLT_PATH: Path = Path(str(resources.files("rpaccel.rtl") / "verilog" / "public.vlt"))
 
 
 class SRAM:

@@ -34,16 +34,17 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
-    """Write the engine's Verilog (if changed) and return the sources to build: it + SRAM model."""
+    """Write the engine's Verilog (if absent); return the sources to build: it, the SRAM model and
+    the Verilator control file."""
     from rpaccel.rtl.emit import gemm_verilog, write_if_changed
-    from rpaccel.rtl.sram import SRAM_MODEL_PATH
+    from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
     root = Path(root or toolchain.BUILD_ROOT)
     path = root / "verilog" / f"{cfg.label()}_{cfg.key()}.v"
     with _locked(root / "locks" / f"{path.stem}.verilog.lock"):
         if not path.exists():
             write_if_changed(path, gemm_verilog(cfg))
-    return [path, SRAM_MODEL_PATH]
+    return [path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH]
 
 
 def build_gemm(cfg: GemmConfig, *, waves: bool = False, root: Path | None = None
