@@ -1,0 +1,216 @@
+"""``rpaccel`` command line.
+
+Bad input prints one line ``rpaccel: error: ...`` on stderr and exits with status 2; nothing is
+written. ``sim`` exits 0 only if the RTL's cycles and values both match the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rpaccel.config import GemmConfig
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise _BadInput(message)
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _prob(name: str):
+    def parse(text: str) -> float:
+        try:
+            p = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number in [0, 1), got {text!r}")
+        if not 0.0 <= p < 1.0:
+            raise argparse.ArgumentTypeError(f"{name} must be in [0, 1), got {p}")
+        return p
+    return parse
+
+
+def _add_gemm_config(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("GEMM engine configuration")
+    g.add_argument("--rows", type=int, required=True, help="PE rows (K per weight tile), >= 1")
+    g.add_argument("--cols", type=int, required=True, help="PE columns (N per weight tile), >= 1")
+    g.add_argument("--in-width", type=int, default=8, help="signed operand bits, 2..32 (default 8)")
+    g.add_argument("--acc-width", type=int, default=32,
+                   help="signed accumulator bits, 2*in_width..64, wraps (default 32)")
+    g.add_argument("--max-m", type=int, default=4096, help="buffer capacity in rows of A (default 4096)")
+    g.add_argument("--max-k", type=int, default=512, help="buffer capacity in K (default 512)")
+    g.add_argument("--max-n", type=int, default=512, help="buffer capacity in N (default 512)")
+
+
+def _add_shape(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--m", type=int, required=True, help="rows of A and C, 1..max_m")
+    p.add_argument("--k", type=int, required=True, help="columns of A / rows of W, 1..max_k")
+    p.add_argument("--n", type=int, required=True, help="columns of W and C, 1..max_n")
+
+
+def _gemm_cfg(args: argparse.Namespace) -> GemmConfig:
+    return GemmConfig(rows=args.rows, cols=args.cols, in_width=args.in_width,
+                      acc_width=args.acc_width, max_m=args.max_m, max_k=args.max_k,
+                      max_n=args.max_n)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rpaccel", description="RPAccel hardware, perf model and system studies")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    v = sub.add_parser("verilog", help="emit Verilog of a unit")
+    vs = v.add_subparsers(dest="unit", required=True, parser_class=_Parser)
+    vg = vs.add_parser("gemm", help="the systolic GEMM engine (top module rpaccel_gemm)")
+    _add_gemm_config(vg)
+    vg.add_argument("-o", "--output", required=True, help="output .v file (includes the SRAM model)")
+
+    mo = sub.add_parser("model", help="perf-model cycle counts")
+    ms = mo.add_subparsers(dest="unit", required=True, parser_class=_Parser)
+    mg = ms.add_parser("gemm", help="cycles of one GEMM, command to last result beat")
+    _add_gemm_config(mg)
+    _add_shape(mg)
+    mg.add_argument("--json", action="store_true", help="print one JSON object")
+
+    si = sub.add_parser("sim", help="run the RTL on Verilator (cocotb) against the models")
+    ss = si.add_subparsers(dest="unit", required=True, parser_class=_Parser)
+    sg = ss.add_parser("gemm", help="random GEMM on the RTL, checked against golden and perf model")
+    _add_gemm_config(sg)
+    _add_shape(sg)
+    sg.add_argument("--seed", type=int, default=1, help="operand seed, >= 0 (default 1)")
+    sg.add_argument("--dist", choices=["uniform", "extreme"], default="uniform",
+                    help="operand values: full range, or only min/max/-1/0/1")
+    sg.add_argument("--mode", choices=["auto", "stream", "bulk"], default="auto",
+                    help="stream: load/unload through the stream ports with cycle monitors; "
+                         "bulk: back-door SRAM load, Python out of the clock loop; "
+                         "auto: bulk above 200k model cycles")
+    sg.add_argument("--idle", type=_prob("--idle"), default=0.0,
+                    help="stream mode: probability of an idle cycle on the inputs")
+    sg.add_argument("--backpressure", type=_prob("--backpressure"), default=0.0,
+                    help="stream mode: probability of c_out.ready low on a cycle")
+    sg.add_argument("--json", action="store_true", help="print one JSON object")
+    sg.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE")
+    sg.add_argument("--dump", metavar="DIR",
+                    help="save a.npy, w.npy, c_rtl.npy and config.json into DIR")
+    return p
+
+
+def _print_table(rows: list[tuple[str, Any]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+def cmd_verilog(args: argparse.Namespace) -> int:
+    cfg = _gemm_cfg(args)
+    out = Path(args.output)
+    if out.exists() and out.is_dir():
+        raise ValueError(f"--output {out} is a directory; give a file name")
+    from rpaccel.rtl.emit import gemm_verilog, standalone, write_if_changed
+
+    text = standalone(gemm_verilog(cfg))
+    write_if_changed(out, text)
+    print(f"wrote {out} (top module rpaccel_gemm, {cfg.label()}, config {cfg.key()})",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from rpaccel.perfmodel import gemm_cycles
+
+    cfg = _gemm_cfg(args)
+    cyc = gemm_cycles(cfg, args.m, args.k, args.n)
+    if args.json:
+        print(json.dumps({"unit": "gemm", "fidelity": "perf model (cycle-exact vs RTL)",
+                          "config": cfg.to_dict(), "m": args.m, "k": args.k, "n": args.n,
+                          "model_cycles": cyc.total, "breakdown": cyc.as_dict()}))
+        return 0
+    print(f"GEMM {args.m}x{args.k} @ {args.k}x{args.n} on a {cfg.rows}x{cfg.cols} array "
+          f"({cyc.k_tiles} K-tiles x {cyc.n_tiles} N-tiles = {cyc.tiles} weight tiles)")
+    _print_table([
+        ("total cycles", f"{cyc.total}  (command accepted -> last result beat, no stalls)"),
+        ("  control", cyc.control), ("  weight loading", cyc.weight_load),
+        ("  streaming", cyc.streaming), ("  fill/drain", cyc.fill_drain),
+        ("  output beats", cyc.output),
+    ])
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from rpaccel.config import check_int
+    from rpaccel.perfmodel import gemm_cycles
+
+    cfg = _gemm_cfg(args)
+    cyc = gemm_cycles(cfg, args.m, args.k, args.n)
+    check_int("seed", args.seed, 0, (1 << 63) - 1)
+    mode = args.mode
+    if mode == "auto":
+        mode = "bulk" if cyc.total > 200_000 and not (args.idle or args.backpressure) else "stream"
+    if mode == "bulk" and (args.idle or args.backpressure):
+        raise ValueError("--idle/--backpressure need --mode stream (bulk mode has no stream traffic)")
+    if args.waves:
+        wpath = Path(args.waves)
+        if wpath.is_dir():
+            raise ValueError(f"--waves {wpath} is a directory; give a file name")
+    if args.dump and Path(args.dump).exists() and not Path(args.dump).is_dir():
+        raise ValueError(f"--dump {args.dump} exists and is not a directory")
+
+    from rpaccel.verif.run import build_gemm, run_gemm
+
+    if not args.json:
+        print(f"building {cfg.label()} (config {cfg.key()}) with Verilator ...", file=sys.stderr)
+    info = build_gemm(cfg, waves=bool(args.waves))
+    sc = {"name": "cli", "m": args.m, "k": args.k, "n": args.n, "seed": args.seed,
+          "dist": args.dist, "mode": mode, "idle": args.idle, "backpressure": args.backpressure}
+    if args.dump:
+        sc["dump"] = str(Path(args.dump).resolve())
+    if not args.json:
+        print(f"simulating {cyc.total} model cycles in {mode} mode ...", file=sys.stderr)
+    (res,) = run_gemm(cfg, [sc], waves=args.waves)
+    ok = bool(res["cycles_match"] and res["values_match"])
+    out = {"unit": "gemm", "config": cfg.to_dict(), "m": args.m, "k": args.k, "n": args.n,
+           "seed": args.seed, "dist": args.dist, "mode": mode,
+           "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
+           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
+           "stall_cycles": res["stall_cycles"], "first_mismatch": res["first_mismatch"],
+           "build_seconds": round(info.seconds, 3), "build_cached": info.cached,
+           "sim_wall_seconds": round(res["wall_s"], 3)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table([
+            ("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
+            ("cycles match", res["cycles_match"]), ("values match (bit-exact)", res["values_match"]),
+            ("seed", args.seed), ("mode", mode),
+        ] + ([("first mismatch", res["first_mismatch"])] if res["first_mismatch"] else [])
+          + ([("dump", args.dump)] if args.dump else [])
+          + ([("waves", args.waves)] if args.waves else []))
+        print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = {"verilog": cmd_verilog, "model": cmd_model, "sim": cmd_sim}[args.cmd]
+        return handler(args)
+    except (_BadInput, ValueError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"rpaccel: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("rpaccel: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
