@@ -11,14 +11,22 @@ from rpaccel.config import GemmConfig
 from .gemm import GemmEngine
 from .sram import SRAM_MODEL_PATH
 
-__all__ = ["gemm_verilog", "write_if_changed", "TOPLEVEL_GEMM"]
+__all__ = ["gemm_verilog", "topk_verilog", "write_if_changed", "TOPLEVEL_GEMM", "TOPLEVEL_TOPK"]
 
 TOPLEVEL_GEMM = "rpaccel_gemm"
+TOPLEVEL_TOPK = "rpaccel_topk"
 
 
 def gemm_verilog(cfg: GemmConfig) -> str:
     """Verilog of the GEMM engine (top module ``rpaccel_gemm``), without the SRAM model."""
     return verilog.convert(GemmEngine(cfg), name=TOPLEVEL_GEMM, emit_src=False)
+
+
+def topk_verilog(cfg) -> str:
+    """Verilog of the top-k filter (top module ``rpaccel_topk``)."""
+    from .topk import TopkFilter
+
+    return verilog.convert(TopkFilter(cfg), name=TOPLEVEL_TOPK, emit_src=False)
 
 
 def standalone(text: str) -> str:

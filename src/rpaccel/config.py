@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GemmConfig", "check_int", "config_from_dict"]
+__all__ = ["GemmConfig", "TopkConfig", "check_int", "config_from_dict"]
 
 
 def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
@@ -154,6 +154,67 @@ class GemmConfig:
 
     def label(self) -> str:
         return f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopkConfig:
+    """Configuration of the streaming exact top-k filter.
+
+    Members
+    -------
+    k_max:
+        Capacity: the largest k a query may ask for (1..256). Each lane keeps ``k_max`` entries.
+    lanes:
+        Parallel filter units (1..16). Input beats carry ``lanes`` item slots; slot j goes to
+        lane j (round-robin dealing). Throughput: ``lanes`` items per cycle.
+    score_width, id_width:
+        Bits of a score (fixed-point CTR) and of an item id (1..32 each).
+    signed_scores:
+        Scores are two's-complement signed instead of unsigned.
+    """
+
+    k_max: int = _param("largest k per query (entries kept per lane)", "items")
+    lanes: int = field(default=1, metadata={"help": "parallel filter lanes", "unit": "lanes"})
+    score_width: int = field(default=16, metadata={"help": "score width", "unit": "bits"})
+    id_width: int = field(default=16, metadata={"help": "item id width", "unit": "bits"})
+    signed_scores: bool = field(default=False, metadata={"help": "signed scores", "unit": ""})
+
+    def __post_init__(self) -> None:
+        check_int("k_max", self.k_max, 1, 256)
+        check_int("lanes", self.lanes, 1, 16)
+        check_int("score_width", self.score_width, 1, 32)
+        check_int("id_width", self.id_width, 1, 32)
+        if not isinstance(self.signed_scores, bool):
+            raise ValueError(f"signed_scores must be true or false, got {self.signed_scores!r}")
+        if self.signed_scores and self.score_width < 2:
+            raise ValueError("score_width must be >= 2 for signed scores")
+
+    @property
+    def k_bits(self) -> int:
+        return self.k_max.bit_length()
+
+    @property
+    def score_range(self) -> tuple[int, int]:
+        if self.signed_scores:
+            return -(1 << (self.score_width - 1)), (1 << (self.score_width - 1)) - 1
+        return 0, (1 << self.score_width) - 1
+
+    def check_query(self, n: Any, k: Any) -> tuple[int, int]:
+        """Validate one query's size and k (ids 0..n-1 must fit in id_width bits)."""
+        n = check_int("n", n, 0, 1 << self.id_width)
+        k = check_int("k", k, 1, self.k_max)
+        return n, k
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        blob = json.dumps({"unit": "topk", **self.to_dict()}, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def label(self) -> str:
+        return (f"topk_k{self.k_max}_l{self.lanes}_s{self.score_width}"
+                f"{'s' if self.signed_scores else 'u'}_i{self.id_width}")
 
 
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
