@@ -13,13 +13,15 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from rpaccel.config import GemmConfig
+from rpaccel.config import GemmConfig, TopkConfig
 
 from . import toolchain
 
-__all__ = ["gemm_sources", "build_gemm", "run_gemm", "GEMM_TB_MODULE"]
+__all__ = ["gemm_sources", "build_gemm", "run_gemm", "topk_sources", "build_topk", "run_topk",
+           "GEMM_TB_MODULE", "TOPK_TB_MODULE"]
 
 GEMM_TB_MODULE = "rpaccel.verif.tb_gemm"
+TOPK_TB_MODULE = "rpaccel.verif.tb_topk"
 
 
 @contextlib.contextmanager
@@ -46,51 +48,67 @@ def rtl_digest() -> str:
     return h.hexdigest()[:8]
 
 
-def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
-    """Write the engine's Verilog (if absent); return the sources to build: it, the SRAM model and
+def _sources(cfg, verilog_fn, root: Path | None = None) -> list[Path]:
+    """Write a unit's Verilog (if absent); return the sources to build: it, the SRAM model and
     the Verilator control file."""
-    from rpaccel.rtl.emit import gemm_verilog, write_if_changed
     from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
     root = Path(root or toolchain.BUILD_ROOT)
     path = root / "verilog" / f"{cfg.label()}_{cfg.key()}_{rtl_digest()}.v"
     with _locked(root / "locks" / f"{path.stem}.verilog.lock"):
         if not path.exists():
-            write_if_changed(path, gemm_verilog(cfg))
+            from rpaccel.rtl.emit import write_if_changed
+
+            write_if_changed(path, verilog_fn(cfg))
     return [path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH]
 
 
-def build_gemm(cfg: GemmConfig, *, waves: bool = False, root: Path | None = None
-               ) -> toolchain.BuildInfo:
-    """Verilator build of the engine for ``cfg``; reused when sources and options are unchanged."""
-    from rpaccel.rtl.emit import TOPLEVEL_GEMM
+def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
+    from rpaccel.rtl.emit import gemm_verilog
 
+    return _sources(cfg, gemm_verilog, root)
+
+
+def topk_sources(cfg: TopkConfig, root: Path | None = None) -> list[Path]:
+    from rpaccel.rtl.emit import topk_verilog
+
+    return _sources(cfg, topk_verilog, root)
+
+
+def _build(cfg, sources_fn, toplevel: str, *, waves: bool, root: Path | None
+           ) -> toolchain.BuildInfo:
     root = Path(root or toolchain.BUILD_ROOT)
     name = f"{cfg.label()}_{cfg.key()}" + ("_waves" if waves else "")
     t0 = time.perf_counter()
     with _locked(root / "locks" / f"{name}.build.lock"):
-        sources = gemm_sources(cfg, root)
+        sources = sources_fn(cfg, root)
         t_gen = time.perf_counter() - t0
-        info = toolchain.build(sources, TOPLEVEL_GEMM, root / "sim" / name, waves=waves)
+        info = toolchain.build(sources, toplevel, root / "sim" / name, waves=waves)
     return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
                                gen_seconds=t_gen)
 
 
-def run_gemm(cfg: GemmConfig, scenarios: list[dict], *, waves: str | os.PathLike | None = None,
-             root: Path | None = None, keep: bool = False) -> list[dict]:
-    """Run ``scenarios`` (dicts with m, k, n, seed and optional mode/idle/backpressure/dist/dump)
-    in one simulator process; return one result record per scenario.
-
-    ``waves``: write a VCD of the whole run to this path (builds a traced variant).
-    """
-    from cocotb_tools.runner import get_runner
-
+def build_gemm(cfg: GemmConfig, *, waves: bool = False, root: Path | None = None
+               ) -> toolchain.BuildInfo:
+    """Verilator build of the GEMM engine for ``cfg``; reused while sources and options match."""
     from rpaccel.rtl.emit import TOPLEVEL_GEMM
 
+    return _build(cfg, gemm_sources, TOPLEVEL_GEMM, waves=waves, root=root)
+
+
+def build_topk(cfg: TopkConfig, *, waves: bool = False, root: Path | None = None
+               ) -> toolchain.BuildInfo:
+    """Verilator build of the top-k filter for ``cfg``."""
+    from rpaccel.rtl.emit import TOPLEVEL_TOPK
+
+    return _build(cfg, topk_sources, TOPLEVEL_TOPK, waves=waves, root=root)
+
+
+def _run(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], *,
+         waves, root: Path | None, keep: bool) -> list[dict]:
+    from cocotb_tools.runner import get_runner
+
     root = Path(root or toolchain.BUILD_ROOT)
-    for sc in scenarios:
-        cfg.check_shape(sc["m"], sc["k"], sc["n"])
-    info = build_gemm(cfg, waves=bool(waves), root=root)
     run_dir = root / "runs" / f"{cfg.label()}_{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
     spec = {"cfg": cfg.to_dict(), "scenarios": scenarios,
@@ -98,7 +116,7 @@ def run_gemm(cfg: GemmConfig, scenarios: list[dict], *, waves: str | os.PathLike
     (run_dir / "scenarios.json").write_text(json.dumps(spec, indent=1))
     toolchain.verilator_env()
     runner = get_runner("verilator")
-    runner.test(test_module=GEMM_TB_MODULE, hdl_toplevel=TOPLEVEL_GEMM,
+    runner.test(test_module=tb_module, hdl_toplevel=info.toplevel,
                 build_dir=str(info.build_dir), test_dir=str(run_dir), waves=bool(waves),
                 hdl_toplevel_lang="verilog",
                 extra_env={"RPACCEL_SCENARIOS": str(run_dir / "scenarios.json"),
@@ -117,3 +135,27 @@ def run_gemm(cfg: GemmConfig, scenarios: list[dict], *, waves: str | os.PathLike
     if not keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return results
+
+
+def run_gemm(cfg: GemmConfig, scenarios: list[dict], *, waves: str | os.PathLike | None = None,
+             root: Path | None = None, keep: bool = False) -> list[dict]:
+    """Run GEMM ``scenarios`` (dicts with m, k, n, seed and optional mode/idle/backpressure/dist/
+    dump) in one simulator process; return one result record per scenario.
+
+    ``waves``: write a VCD of the whole run to this path (builds a traced variant).
+    """
+    for sc in scenarios:
+        cfg.check_shape(sc["m"], sc["k"], sc["n"])
+    info = build_gemm(cfg, waves=bool(waves), root=root)
+    return _run(cfg, info, GEMM_TB_MODULE, scenarios, waves=waves, root=root, keep=keep)
+
+
+def run_topk(cfg: TopkConfig, scenarios: list[dict], *, waves: str | os.PathLike | None = None,
+             root: Path | None = None, keep: bool = False) -> list[dict]:
+    """Run top-k ``scenarios`` (dicts with seed, queries=[{n, k, dist}], optional idle/
+    backpressure/dump) in one simulator process; return one result record per scenario."""
+    for sc in scenarios:
+        for q in sc["queries"]:
+            cfg.check_query(q["n"], q["k"])
+    info = build_topk(cfg, waves=bool(waves), root=root)
+    return _run(cfg, info, TOPK_TB_MODULE, scenarios, waves=waves, root=root, keep=keep)
