@@ -10,9 +10,9 @@ import sys
 import time
 import zlib
 
-from rpaccel.config import GemmConfig
+from rpaccel.config import GemmConfig, TopkConfig
 
-__all__ = ["GEMM_SUITE", "gemm_matrix", "main"]
+__all__ = ["GEMM_SUITE", "TOPK_SUITE", "gemm_matrix", "topk_matrix", "main"]
 
 #: Configurations the matrix covers: (name, config). Default widths (8-bit operands, 32-bit
 #: accumulators) on six array shapes, plus a narrow accumulator (16 bits = one full product)
@@ -59,6 +59,36 @@ def gemm_matrix(cfg: GemmConfig) -> list[dict]:
     return out
 
 
+#: Top-k configurations: lanes 1, 2, 4; a signed-score variant.
+TOPK_SUITE: list[tuple[str, TopkConfig]] = [
+    ("k8_l1", TopkConfig(k_max=8, lanes=1, score_width=8, id_width=12)),
+    ("k8_l2", TopkConfig(k_max=8, lanes=2, score_width=8, id_width=12)),
+    ("k16_l4", TopkConfig(k_max=16, lanes=4, score_width=16, id_width=12)),
+    ("k5_l2_signed", TopkConfig(k_max=5, lanes=2, score_width=6, id_width=10,
+                                signed_scores=True)),
+]
+
+
+def topk_matrix(cfg: TopkConfig) -> list[dict]:
+    """n in {0, 1, k-1, k, k+1, large}, k in {1, k_max}, every score pattern, back to back."""
+    km = cfg.k_max
+    big = min(1 << cfg.id_width, 600)
+    qs = []
+    for k in sorted({1, km}):
+        for n in sorted({0, 1, max(0, k - 1), k, k + 1, big}):
+            qs.append({"n": n, "k": k, "dist": "uniform"})
+    for dist in ("equal", "increasing", "decreasing", "duplicates", "extreme"):
+        qs.append({"n": 3 * km + 1, "k": km, "dist": dist})
+        qs.append({"n": km + 2, "k": max(1, km // 2), "dist": dist})
+    out = []
+    for name, extra in [("stall_free", {}), ("idle", {"idle": 0.3}),
+                        ("backpressure", {"backpressure": 0.5}),
+                        ("idle_backpressure", {"idle": 0.25, "backpressure": 0.4})]:
+        seed = _seed(cfg.label(), name)
+        out.append({"name": f"{name}-seed{seed}", "seed": seed, "queries": qs, **extra})
+    return out
+
+
 def run_config(cfg: GemmConfig) -> list[dict]:
     from .run import run_gemm
 
@@ -78,6 +108,19 @@ def main(argv: list[str] | None = None) -> int:
             failed += not ok
             print(f"{'gemm ' + label:<16} {r['name']:<34} {r['m']:>4} {r['k']:>4} "
                   f"{r['n']:>4} {r['rtl_cycles']:>9} {r['model_cycles']:>9}  "
+                  f"{'ok' if r['cycles_match'] else 'FAIL':<6}  "
+                  f"{'ok' if r['values_match'] else 'FAIL'}"
+                  + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""))
+        sys.stdout.flush()
+    from .run import run_topk
+
+    for label, cfg in TOPK_SUITE:
+        for r in run_topk(cfg, topk_matrix(cfg)):
+            total += 1
+            ok = r["cycles_match"] and r["values_match"]
+            failed += not ok
+            print(f"{'topk ' + label:<16} {r['name']:<34} {r['n_queries']:>4} queries "
+                  f"{r['items']:>5} items {r['rtl_cycles']:>7} {r['model_cycles']:>9}  "
                   f"{'ok' if r['cycles_match'] else 'FAIL':<6}  "
                   f"{'ok' if r['values_match'] else 'FAIL'}"
                   + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""))
