@@ -9,8 +9,8 @@ import sys
 from rpaccel.config import GemmConfig
 
 from . import toolchain
-from .run import gemm_sources
-from .suite import GEMM_SUITE
+from .run import gemm_sources, topk_sources
+from .suite import GEMM_SUITE, TOPK_SUITE
 
 #: Extra configurations beyond the test matrix: the benchmark arrays.
 EXTRA = [("32x32", GemmConfig(rows=32, cols=32)), ("16x16_bench", GemmConfig(rows=16, cols=16))]
@@ -19,15 +19,19 @@ EXTRA = [("32x32", GemmConfig(rows=32, cols=32)), ("16x16_bench", GemmConfig(row
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     verilog_only = "--verilog-only" in argv
-    from rpaccel.rtl.emit import TOPLEVEL_GEMM
+    from rpaccel.config import TopkConfig
+    from rpaccel.rtl.emit import TOPLEVEL_GEMM, TOPLEVEL_TOPK
 
+    units = [(label, cfg, gemm_sources, TOPLEVEL_GEMM) for label, cfg in [*GEMM_SUITE, *EXTRA]]
+    units += [(label, cfg, topk_sources, TOPLEVEL_TOPK) for label, cfg in
+              [*TOPK_SUITE, ("k64_l4", TopkConfig(k_max=64, lanes=4))]]
     bad = 0
-    for label, cfg in [*GEMM_SUITE, *EXTRA]:
-        sources = gemm_sources(cfg)
+    for label, cfg, sources_fn, top in units:
+        sources = sources_fn(cfg)
         if verilog_only:
             print(f"{label:<14} {sources[0]}")
             continue
-        res = toolchain.lint([s for s in sources if s.suffix == ".v"], TOPLEVEL_GEMM)
+        res = toolchain.lint([s for s in sources if s.suffix == ".v"], top)
         status = "clean" if res.returncode == 0 and "%Warning" not in res.stderr else "FAIL"
         bad += status != "clean"
         print(f"{label:<14} {status:<6} {sources[0].name}")
