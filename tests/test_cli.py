@@ -102,3 +102,30 @@ def test_sim_text_and_waves(tmp_path):
     assert "PASS" in p.stdout and "RTL cycles" in p.stdout
     head = vcd.read_text()[:20000]
     assert "$var" in head and "c_out__valid" in head
+
+
+def test_topk_model_and_bad_input():
+    p = run("model", "topk", "--k-max", "8", "--lanes", "4", "--n", "10", "--k", "8", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["one_query_cycles"] == 2 + 8    # 3 input beats, 8 results
+    for args, needle in [(["--n", "5", "--k", "0"], "k must be an integer in [1, 8], got 0"),
+                         (["--n", "-1", "--k", "2"], "n must be an integer in [0, 65536], got -1")]:
+        p = run("model", "topk", "--k-max", "8", *args)
+        assert p.returncode == 2 and p.stderr.strip() == f"rpaccel: error: {needle}"
+    p = run("model", "topk", "--k-max", "8", "--lanes", "0", "--n", "1", "--k", "1")
+    assert p.returncode == 2 and "lanes must be an integer in [1, 16], got 0" in p.stderr
+
+
+@pytest.mark.xdist_group("topk-k8_l2")
+def test_topk_sim_json_and_dump(tmp_path):
+    dump = tmp_path / "d"
+    p = run("sim", "topk", "--k-max", "8", "--lanes", "2", "--score-width", "8", "--id-width",
+            "12", "--n", "40", "--k", "5", "--queries", "3", "--seed", "9", "--json",
+            "--dump", str(dump), "--idle", "0.2", "--backpressure", "0.3")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["cycles_match"] and out["values_match"] and out["rtl_cycles"] == out["model_cycles"]
+    d = json.loads((dump / "topk.json").read_text())
+    for q in d["queries"]:   # independent check of the dumped hardware answer
+        ref = sorted(zip(q["scores"], q["ids"]), key=lambda t: (-t[0], t[1]))[:5]
+        assert list(zip(q["rtl_scores"], q["rtl_ids"])) == ref

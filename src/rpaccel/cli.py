@@ -100,7 +100,49 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE")
     sg.add_argument("--dump", metavar="DIR",
                     help="save a.npy, w.npy, c_rtl.npy and config.json into DIR")
+    # ---- top-k filter -------------------------------------------------------------------
+    vt = vs.add_parser("topk", help="the streaming top-k filter (top module rpaccel_topk)")
+    _add_topk_config(vt)
+    vt.add_argument("-o", "--output", required=True, help="output .v file")
+    mt = ms.add_parser("topk", help="cycles of one query (first input beat -> last result)")
+    _add_topk_config(mt)
+    _add_query(mt)
+    mt.add_argument("--json", action="store_true", help="print one JSON object")
+    st = ss.add_parser("topk", help="random queries on the RTL, checked against golden and model")
+    _add_topk_config(st)
+    _add_query(st)
+    st.add_argument("--seed", type=int, default=1, help="score/id seed, >= 0 (default 1)")
+    st.add_argument("--dist", default="uniform",
+                    choices=["uniform", "equal", "increasing", "decreasing", "duplicates", "extreme"])
+    st.add_argument("--idle", type=_prob("--idle"), default=0.0, help="input idle probability")
+    st.add_argument("--backpressure", type=_prob("--backpressure"), default=0.0,
+                    help="probability of o.ready low on a cycle")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    st.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE")
+    st.add_argument("--dump", metavar="DIR", help="save topk.json (inputs and RTL output per query)")
     return p
+
+
+def _add_topk_config(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("top-k filter configuration")
+    g.add_argument("--k-max", type=int, required=True, help="capacity: largest k, 1..256")
+    g.add_argument("--lanes", type=int, default=1, help="parallel filter lanes, 1..16 (default 1)")
+    g.add_argument("--score-width", type=int, default=16, help="score bits, 1..32 (default 16)")
+    g.add_argument("--id-width", type=int, default=16, help="item id bits, 1..32 (default 16)")
+    g.add_argument("--signed", action="store_true", help="signed scores")
+
+
+def _add_query(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, required=True, help="items per query, 0..2**id_width")
+    p.add_argument("--k", type=int, required=True, help="results per query, 1..k_max")
+    p.add_argument("--queries", type=int, default=1, help="back-to-back queries, >= 1 (default 1)")
+
+
+def _topk_cfg(args: argparse.Namespace):
+    from rpaccel.config import TopkConfig
+
+    return TopkConfig(k_max=args.k_max, lanes=args.lanes, score_width=args.score_width,
+                      id_width=args.id_width, signed_scores=args.signed)
 
 
 def _print_table(rows: list[tuple[str, Any]]) -> None:
@@ -110,6 +152,16 @@ def _print_table(rows: list[tuple[str, Any]]) -> None:
 
 
 def cmd_verilog(args: argparse.Namespace) -> int:
+    if args.unit == "topk":
+        from rpaccel.rtl.emit import TOPLEVEL_TOPK, topk_verilog, write_if_changed
+
+        cfg = _topk_cfg(args)
+        out = Path(args.output)
+        if out.is_dir():
+            raise ValueError(f"--output {out} is a directory; give a file name")
+        write_if_changed(out, topk_verilog(cfg))
+        print(f"wrote {out} (top module {TOPLEVEL_TOPK}, {cfg.label()})", file=sys.stderr)
+        return 0
     cfg = _gemm_cfg(args)
     out = Path(args.output)
     if out.exists() and out.is_dir():
@@ -123,7 +175,59 @@ def cmd_verilog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_topk(args: argparse.Namespace) -> int:
+    from rpaccel.config import check_int
+    from rpaccel.perfmodel import topk_cycles, topk_timeline
+
+    cfg = _topk_cfg(args)
+    n, k = cfg.check_query(args.n, args.k)
+    q = check_int("queries", args.queries, 1, 1 << 20)
+    one = topk_cycles(cfg, n, k)
+    tl = topk_timeline(cfg, [(n, k)] * q)
+    seq = tl[-1].out_cycles[-1] - tl[0].in_cycles[0]
+    if args.json:
+        print(json.dumps({"unit": "topk", "config": cfg.to_dict(), "n": n, "k": k, "queries": q,
+                          "model_cycles": seq, "one_query_cycles": one}))
+    else:
+        _print_table([("one query (first input beat -> last result beat)", one),
+                      (f"{q} back-to-back queries", seq)])
+    return 0
+
+
+def cmd_sim_topk(args: argparse.Namespace) -> int:
+    from rpaccel.config import check_int
+
+    cfg = _topk_cfg(args)
+    n, k = cfg.check_query(args.n, args.k)
+    q = check_int("queries", args.queries, 1, 10_000)
+    check_int("seed", args.seed, 0, (1 << 31) - 1)
+    from rpaccel.verif.run import run_topk
+
+    sc = {"name": "cli", "seed": args.seed, "idle": args.idle, "backpressure": args.backpressure,
+          "queries": [{"n": n, "k": k, "dist": args.dist}] * q}
+    if args.dump:
+        sc["dump"] = str(Path(args.dump).resolve())
+    if not args.json:
+        print(f"building and simulating {cfg.label()} ...", file=sys.stderr)
+    (res,) = run_topk(cfg, [sc], waves=args.waves)
+    ok = bool(res["cycles_match"] and res["values_match"])
+    out = {"unit": "topk", "config": cfg.to_dict(), "n": n, "k": k, "queries": q,
+           "seed": args.seed, "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
+           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
+           "first_mismatch": res["first_mismatch"]}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
+                      ("cycles match", res["cycles_match"]),
+                      ("values match (exact top-k)", res["values_match"]), ("seed", args.seed)])
+        print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def cmd_model(args: argparse.Namespace) -> int:
+    if args.unit == "topk":
+        return cmd_model_topk(args)
     from rpaccel.perfmodel import gemm_cycles
 
     cfg = _gemm_cfg(args)
@@ -145,6 +249,8 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    if args.unit == "topk":
+        return cmd_sim_topk(args)
     from rpaccel.config import check_int
     from rpaccel.perfmodel import gemm_cycles
 
