@@ -27,7 +27,10 @@ import numpy as np
 
 from rpaccel.config import TopkConfig
 
-__all__ = ["topk", "topk_batch", "topk_cycles", "topk_timeline", "QueryTiming", "query_beats",
+#: Cycles from accepting a query's ``last`` beat to its first result beat being valid.
+RESULT_LATENCY = 1
+
+__all__ = ["RESULT_LATENCY", "topk", "topk_batch", "topk_cycles", "topk_timeline", "QueryTiming", "query_beats",
            "result_beats"]
 
 
@@ -98,7 +101,7 @@ def result_beats(n: int, k: int) -> int:
 def topk_cycles(cfg: TopkConfig, n: int, k: int) -> int:
     """Stall-free cycles of one query on an idle unit: first input beat -> last result beat."""
     n, k = cfg.check_query(n, k)
-    return query_beats(cfg, n) - 1 + result_beats(n, k)
+    return query_beats(cfg, n) - 1 + (RESULT_LATENCY - 1) + result_beats(n, k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,7 @@ def topk_timeline(cfg: TopkConfig, queries: Iterable[tuple[int, int]], *, start:
             ins.append(t)
             t += 1
         outs = []
-        c = ins[-1] + 1
+        c = ins[-1] + RESULT_LATENCY
         for _ in range(result_beats(n, k)):
             while not ready(c):
                 c += 1

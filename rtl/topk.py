@@ -58,8 +58,11 @@ class TopkFilter(wiring.Component):
 
     @property
     def result_latency(self) -> int:
-        """Cycles from accepting a ``last`` beat to the first result beat being valid."""
-        return 1
+        """Cycles from accepting a ``last`` beat to the first result beat being valid (the
+        output buffers load on the accepting edge). Shared with the perf model's contract."""
+        from rpaccel.perfmodel.topk import RESULT_LATENCY
+
+        return RESULT_LATENCY
 
     @staticmethod
     def _better(x, e):

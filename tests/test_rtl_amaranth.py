@@ -100,3 +100,20 @@ def test_engine_contract_matches_perf_model(rows, cols):
 def test_engine_rejects_non_config():
     with pytest.raises(TypeError, match="cfg must be a GemmConfig"):
         GemmEngine({"rows": 2, "cols": 2})
+
+
+def test_topk_contract_shared_with_model():
+    from rpaccel.config import TopkConfig
+    from rpaccel.perfmodel import topk_cycles
+    from rpaccel.rtl import TopkFilter
+
+    f = TopkFilter(TopkConfig(k_max=4, lanes=2))
+    # one item, k=1: the item's (last) beat, then the result after result_latency cycles
+    assert topk_cycles(f.cfg, 1, 1) == f.result_latency
+
+
+def test_topk_rejects_non_config():
+    from rpaccel.rtl import TopkFilter
+
+    with pytest.raises(TypeError, match="cfg must be a TopkConfig"):
+        TopkFilter({"k_max": 4})

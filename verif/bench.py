@@ -1,4 +1,4 @@
-"""``make bench``: benchmark figures, printed and written to ``build/results/bench_gemm.{json,txt}``.
+"""``make bench``: benchmark figures, printed and written to ``build/results/bench.{json,txt}``.
 
 Figures (not timed tests):
 
@@ -8,6 +8,9 @@ Figures (not timed tests):
   loading, simulation and result read-back/check.
 * Verilog generation and Verilator build seconds for 8x8, 16x16 and 32x32 arrays (fresh builds
   in a scratch folder, so nothing cached is timed).
+* Top-k: items per wall second through the RTL (k_max=64, lanes 1 and 4, 4096-item queries,
+  every beat driven and every result monitored from cocotb, values and cycles checked), and the
+  golden ``topk_batch`` / ``topk`` throughput on 4096-item queries.
 """
 
 from __future__ import annotations
@@ -23,7 +26,59 @@ from pathlib import Path
 from rpaccel.config import GemmConfig
 
 from . import toolchain
-from .run import build_gemm, run_gemm
+from .run import build_gemm, build_topk, run_gemm, run_topk
+
+
+def bench_topk(scratch: Path) -> tuple[dict, list[str], bool]:
+    import numpy as np
+
+    from rpaccel.config import TopkConfig
+    from rpaccel.perfmodel import topk, topk_batch
+
+    fig: dict = {}
+    lines = []
+    ok = True
+    for lanes in (1, 4):
+        cfg = TopkConfig(k_max=64, lanes=lanes, score_width=16, id_width=16)
+        info = build_topk(cfg, root=scratch)
+        q = 8
+        (r,) = run_topk(cfg, [{"name": "bench", "seed": 3,
+                               "queries": [{"n": 4096, "k": 64, "dist": "uniform"}] * q}],
+                        root=scratch)
+        ok &= r["cycles_match"] and r["values_match"]
+        ips = r["items"] / r["wall_s"]
+        fig[f"rtl_k64_lanes{lanes}"] = {
+            "items": r["items"], "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"],
+            "cycles_match": r["cycles_match"], "values_match": r["values_match"],
+            "wall_s": round(r["wall_s"], 2), "items_per_s": round(ips),
+            "sim_cycles_per_s": round(r["rtl_cycles"] / r["wall_s"]),
+            "verilog_s": round(info.gen_seconds, 2), "verilator_build_s": round(info.seconds, 2)}
+        line = (f"topk RTL k_max=64 lanes={lanes}: {q} x 4096 items in {r['rtl_cycles']} cycles "
+                f"(model {r['model_cycles']}), {ips:,.0f} items/s, "
+                f"{r['rtl_cycles'] / r['wall_s']:,.0f} cycles/s (Python drives every beat); "
+                f"build {info.gen_seconds:.1f} + {info.seconds:.1f} s")
+        print(line, flush=True)
+        lines.append(line)
+    rng = np.random.default_rng(0)
+    Q, n = 512, 4096
+    scores = rng.integers(0, 1 << 16, size=(Q, n))
+    ids = np.tile(np.arange(n), (Q, 1))
+    best = min(_timed(lambda: topk_batch(scores, ids, 64, id_width=16)) for _ in range(3))
+    one = min(_timed(lambda: [topk(scores[i], ids[i], 64, id_width=16) for i in range(64)])
+              for _ in range(3))
+    fig["golden_topk_batch_items_per_s"] = round(Q * n / best)
+    fig["golden_topk_single_items_per_s"] = round(64 * n / one)
+    line = (f"golden top-k, 4096-item queries, k=64: topk_batch {Q * n / best / 1e6:,.1f} M items/s "
+            f"({Q} queries per call); topk one query per call {64 * n / one / 1e6:,.1f} M items/s")
+    print(line, flush=True)
+    lines.append(line)
+    return fig, lines, ok
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def main() -> int:
@@ -64,14 +119,18 @@ def main() -> int:
           f"match={ok}) at {s['sim_cycles_per_s']:,} simulated cycles/s; end to end "
           f"{s['end_to_end_wall_s']} s (back-door load {s['load_wall_s']} s, simulate "
           f"{s['sim_wall_s']} s, read back + check {s['readback_wall_s']} s)")
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
-    (out_dir / "bench_gemm.json").write_text(json.dumps(fig, indent=2))
-    lines = [f"{b['array']}: verilog {b['verilog_s']} s, verilator build {b['verilator_build_s']} s"
-             for b in builds]
-    lines.append(f"16x16 M=4096 K=N=256: {s['sim_cycles_per_s']} cycles/s, end-to-end "
-                 f"{s['end_to_end_wall_s']} s, cores {os.cpu_count()}")
-    (out_dir / "bench_gemm.txt").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out_dir / 'bench_gemm.json'}")
+    lines = [f"gemm {b['array']}: verilog {b['verilog_s']} s, verilator build "
+             f"{b['verilator_build_s']} s" for b in builds]
+    lines.append(f"gemm 16x16 M=4096 K=N=256: {s['sim_cycles_per_s']} cycles/s, end-to-end "
+                 f"{s['end_to_end_wall_s']} s")
+    fig["topk"], tl, tok = bench_topk(scratch)
+    ok = ok and tok
+    lines += tl
+    lines.append(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(lines[-1])
+    (out_dir / "bench.json").write_text(json.dumps(fig, indent=2))
+    (out_dir / "bench.txt").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out_dir / 'bench.json'} and bench.txt")
     shutil.rmtree(scratch, ignore_errors=True)
     return 0 if ok else 1
 

@@ -53,7 +53,7 @@ def _sources(cfg, verilog_fn, root: Path | None = None) -> list[Path]:
     the Verilator control file."""
     from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
-    root = Path(root or toolchain.BUILD_ROOT)
+    root = Path(root or toolchain.BUILD_ROOT).resolve()
     path = root / "verilog" / f"{cfg.label()}_{cfg.key()}_{rtl_digest()}.v"
     with _locked(root / "locks" / f"{path.stem}.verilog.lock"):
         if not path.exists():
@@ -77,7 +77,7 @@ def topk_sources(cfg: TopkConfig, root: Path | None = None) -> list[Path]:
 
 def _build(cfg, sources_fn, toplevel: str, *, waves: bool, root: Path | None
            ) -> toolchain.BuildInfo:
-    root = Path(root or toolchain.BUILD_ROOT)
+    root = Path(root or toolchain.BUILD_ROOT).resolve()
     name = f"{cfg.label()}_{cfg.key()}" + ("_waves" if waves else "")
     t0 = time.perf_counter()
     with _locked(root / "locks" / f"{name}.build.lock"):
@@ -108,7 +108,7 @@ def _run(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], 
          waves, root: Path | None, keep: bool) -> list[dict]:
     from cocotb_tools.runner import get_runner
 
-    root = Path(root or toolchain.BUILD_ROOT)
+    root = Path(root or toolchain.BUILD_ROOT).resolve()
     run_dir = root / "runs" / f"{cfg.label()}_{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
     spec = {"cfg": cfg.to_dict(), "scenarios": scenarios,

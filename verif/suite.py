@@ -95,39 +95,33 @@ def run_config(cfg: GemmConfig) -> list[dict]:
     return run_gemm(cfg, gemm_matrix(cfg))
 
 
+def _report(unit: str, label: str, r: dict, shape: str) -> bool:
+    """Print one scenario's row; return whether it passed."""
+    print(f"{unit + ' ' + label:<16} {r['name']:<34} {shape} {r['rtl_cycles']:>9} "
+          f"{r['model_cycles']:>9}  {'ok' if r['cycles_match'] else 'FAIL':<6}  "
+          f"{'ok' if r['values_match'] else 'FAIL'}"
+          + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""), flush=True)
+    return bool(r["cycles_match"] and r["values_match"])
+
+
 def main(argv: list[str] | None = None) -> int:
-    t0 = time.perf_counter()
-    failed = 0
-    total = 0
-    print(f"{'testbench':<16} {'scenario':<34} {'M':>4} {'K':>4} {'N':>4} {'RTL cyc':>9} "
-          f"{'model cyc':>9}  cycles  values")
-    for label, cfg in GEMM_SUITE:
-        for r in run_config(cfg):
-            total += 1
-            ok = r["cycles_match"] and r["values_match"]
-            failed += not ok
-            print(f"{'gemm ' + label:<16} {r['name']:<34} {r['m']:>4} {r['k']:>4} "
-                  f"{r['n']:>4} {r['rtl_cycles']:>9} {r['model_cycles']:>9}  "
-                  f"{'ok' if r['cycles_match'] else 'FAIL':<6}  "
-                  f"{'ok' if r['values_match'] else 'FAIL'}"
-                  + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        sys.stdout.flush()
     from .run import run_topk
 
+    t0 = time.perf_counter()
+    passed = []
+    print(f"{'testbench':<16} {'scenario':<34} {'shape':<21} {'RTL cyc':>9} {'model cyc':>9}"
+          f"  cycles  values")
+    for label, cfg in GEMM_SUITE:
+        for r in run_config(cfg):
+            shape = f"M={r['m']} K={r['k']} N={r['n']}"
+            passed.append(_report("gemm", label, r, f"{shape:<21}"))
     for label, cfg in TOPK_SUITE:
         for r in run_topk(cfg, topk_matrix(cfg)):
-            total += 1
-            ok = r["cycles_match"] and r["values_match"]
-            failed += not ok
-            print(f"{'topk ' + label:<16} {r['name']:<34} {r['n_queries']:>4} queries "
-                  f"{r['items']:>5} items {r['rtl_cycles']:>7} {r['model_cycles']:>9}  "
-                  f"{'ok' if r['cycles_match'] else 'FAIL':<6}  "
-                  f"{'ok' if r['values_match'] else 'FAIL'}"
-                  + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        sys.stdout.flush()
-    print(f"\n{total - failed}/{total} scenarios pass (cycles exact and values bit-exact) "
+            shape = f"{r['n_queries']} q, {r['items']} items"
+            passed.append(_report("topk", label, r, f"{shape:<21}"))
+    print(f"\n{sum(passed)}/{len(passed)} scenarios pass (cycles exact and values bit-exact) "
           f"in {time.perf_counter() - t0:.1f} s")
-    return 1 if failed else 0
+    return 0 if all(passed) else 1
 
 
 if __name__ == "__main__":
