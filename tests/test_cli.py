@@ -129,3 +129,44 @@ def test_topk_sim_json_and_dump(tmp_path):
     for q in d["queries"]:   # independent check of the dumped hardware answer
         ref = sorted(zip(q["scores"], q["ids"]), key=lambda t: (-t[0], t[1]))[:5]
         assert list(zip(q["rtl_scores"], q["rtl_ids"])) == ref
+
+
+def test_model_stage_artifact():
+    p = run("model", "stage", "--platform", "recpipe-artifact:hc1", "--model", "rm-large",
+            "--items", "4096", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert round(out["total_cycles"], 1) == 261343.0 and round(out["total_s"] * 1e3, 4) == 2.0907
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["model", "stage", "--platform", "tpu", "--model", "rm-large", "--items", "1"],
+     "unknown platform 'tpu'"),
+    (["model", "stage", "--platform", "cpu", "--model", "rm-huge", "--items", "1"],
+     "unknown model 'rm-huge'"),
+    (["simulate", "examples/sl-cpu.toml", "--qps", "0", "--queries", "10"], "qps must be > 0"),
+    (["simulate", "examples/sl-cpu.toml", "--qps", "10", "--queries", "0"],
+     "queries must be an integer"),
+    (["simulate", "missing.toml", "--qps", "10", "--queries", "10"], "pipeline file missing.toml"),
+])
+def test_sched_bad_input(args, needle):
+    root = Path(__file__).resolve().parents[1]
+    p = run(*args, cwd=root)
+    assert p.returncode == 2 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], p.stderr
+
+
+@pytest.mark.parametrize("example", ["rm-large-accel", "sl-cpu", "sml-gpu-cpu-accel"])
+def test_simulate_examples_json_and_records(example, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    rec = tmp_path / "r.csv"
+    p = run("simulate", str(root / "examples" / f"{example}.toml"), "--qps", "80", "--queries",
+            "2000", "--seed", "4", "--json", "--records", str(rec))
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for key in ("mean_s", "p50_s", "p95_s", "p99_s", "achieved_qps", "utilization", "saturated"):
+        assert key in out
+    assert out["p50_s"] <= out["p95_s"] <= out["p99_s"] and not out["saturated"]
+    lines = rec.read_text().splitlines()
+    assert len(lines) == 2001 and lines[0].startswith("query,arrival_s,items")

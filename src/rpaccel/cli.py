@@ -120,7 +120,88 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print one JSON object")
     st.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE")
     st.add_argument("--dump", metavar="DIR", help="save topk.json (inputs and RTL output per query)")
+    # ---- system studies -------------------------------------------------------------------
+    ms_ = ms.add_parser("stage", help="one stage's service time on a platform, with breakdown")
+    ms_.add_argument("--platform", required=True,
+                     help="cpu, gpu, or recpipe-artifact:hc1|hc4|hc16|hc64")
+    ms_.add_argument("--model", required=True, help="catalog name (e.g. rm-large) or a .json/.toml")
+    ms_.add_argument("--items", type=int, required=True, help="items in the query, >= 1")
+    ms_.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sm = sub.add_parser("simulate", help="at-scale simulation of a pipeline file (simulated time)")
+    sm.add_argument("pipeline", help="pipeline file (.toml or .json), see README")
+    sm.add_argument("--qps", type=float, required=True, help="offered load, queries/s, > 0")
+    sm.add_argument("--queries", type=int, required=True, help="queries to simulate, >= 1")
+    sm.add_argument("--arrival", choices=["poisson", "poisson-ms", "constant"], default="poisson")
+    sm.add_argument("--size", choices=["fixed", "normal", "lognormal"], default="fixed",
+                    help="query sizes (default: fixed at the first stage's items)")
+    sm.add_argument("--size-mean", type=float, help="fixed/normal mean items (default: stage 1 items)")
+    sm.add_argument("--size-sd", type=float, default=0.0, help="normal: standard deviation")
+    sm.add_argument("--size-mu", type=float, default=5.1, help="lognormal mu (log space)")
+    sm.add_argument("--size-sigma", type=float, default=0.2, help="lognormal sigma (log space)")
+    sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
+    sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
+    sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
+    sm.add_argument("--json", action="store_true", help="print one JSON object (seconds as floats)")
     return p
+
+
+def cmd_model_stage(args: argparse.Namespace) -> int:
+    from rpaccel.config import check_int
+    from rpaccel.sched.models import get_model
+    from rpaccel.sched.platforms import get_platform
+
+    plat, model = get_platform(args.platform), get_model(args.model)
+    n = check_int("items", args.items, 1, 1 << 24)
+    b = plat.breakdown(model, n)
+    if args.json:
+        print(json.dumps({"platform": plat.name, "model": model.name, "items": n,
+                          "fidelity": "analytic (RecPipe artifact)" if "artifact" in plat.name
+                          else "analytic (fitted)", **b}))
+    else:
+        print(f"{model.name} on {plat.name}, {n} items: {b['total_s'] * 1e3:.4f} ms")
+        _print_table([(k, f"{v:,.2f}" if k.endswith("cycles") else f"{v * 1e3:.4f} ms"
+                       if k.endswith("_s") else v) for k, v in b.items()])
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rpaccel.config import check_int
+    from rpaccel.sched.sim import load_pipeline, simulate
+    from rpaccel.sched.workload import arrivals, sizes
+
+    pipe = load_pipeline(args.pipeline)
+    q = check_int("queries", args.queries, 1, 1 << 28)
+    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    if not args.qps > 0:
+        raise ValueError(f"qps must be > 0, got {args.qps}")
+    if args.records and not args.records.endswith((".csv", ".parquet")):
+        raise ValueError(f"--records must end in .csv or .parquet, got {args.records}")
+    first = pipe.stages[0].items
+    mean = args.size_mean if args.size_mean is not None else first
+    if args.size in ("fixed", "normal") and mean is None:
+        raise ValueError("size-mean is needed when the first stage has no 'items'")
+    if args.size == "normal" and args.size_sd < 0:
+        raise ValueError(f"size-sd must be >= 0, got {args.size_sd}")
+    s = sizes(args.size, q, seed, mean=mean if mean is not None else 1, sd=args.size_sd,
+              mu=args.size_mu, sigma=args.size_sigma,
+              max_size=max(1024, int(mean or 0)))
+    r = simulate(pipe, arrivals(args.arrival, args.qps, q, seed), s, warmup=args.warmup)
+    if args.records:
+        r.write_records(args.records)
+    out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
+           "arrival": args.arrival, **r.summary()}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table([("mean latency", f"{r.mean_s * 1e3:.3f} ms"),
+                      ("p50 / p95 / p99", f"{r.p50_s * 1e3:.3f} / {r.p95_s * 1e3:.3f} / "
+                                          f"{r.p99_s * 1e3:.3f} ms"),
+                      ("offered / achieved QPS", f"{r.offered_qps:.1f} / {r.achieved_qps:.1f}"),
+                      *((f"utilization {k}", f"{v:.3f}") for k, v in r.utilization.items()),
+                      ("saturated", r.saturated),
+                      ("measured queries", f"{r.measured} of {r.queries}")])
+    return 0
 
 
 def _add_topk_config(p: argparse.ArgumentParser) -> None:
@@ -228,6 +309,8 @@ def cmd_sim_topk(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     if args.unit == "topk":
         return cmd_model_topk(args)
+    if args.unit == "stage":
+        return cmd_model_stage(args)
     from rpaccel.perfmodel import gemm_cycles
 
     cfg = _gemm_cfg(args)
@@ -307,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        handler = {"verilog": cmd_verilog, "model": cmd_model, "sim": cmd_sim}[args.cmd]
+        handler = {"verilog": cmd_verilog, "model": cmd_model, "sim": cmd_sim,
+                   "simulate": cmd_simulate}[args.cmd]
         return handler(args)
     except (_BadInput, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__

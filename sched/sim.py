@@ -1,0 +1,332 @@
+"""At-scale discrete-event simulation of multi-stage recommendation pipelines, in simulated time.
+
+A pipeline is a list of :class:`Stage`. Each stage runs one model on a pool of identical engines
+fed by one FIFO queue. Items shrink stage by stage: a stage keeps its best ``items`` (at most the
+items it received) for the next. The host sorts between stages on platforms without on-chip
+filtering; the sort is a pure delay (RecPipe runs one sort process per stage beside the engines).
+
+DeepRecSys engine semantics: with ``batch = B`` a query of n items is split into ceil(n/B) pieces
+(B items each, the remainder last), queued back to back and served by whichever engines are free;
+with ``gpu_threshold = G`` a query of n >= G items goes whole to the stage's GPU pool (FIFO, one
+query at a time per GPU engine). A query's stage completion is its last piece's completion; its
+latency is the last stage's completion minus its arrival. Dispatch is to an idle engine (no
+per-engine prefetch buffers).
+
+Stages are simulated one after another: a FIFO pool's schedule depends only on its arrivals, so
+this is exact. Each pool is an event loop over its jobs in arrival order with a heap of engine
+free times (O(log c) per job).
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .models import Model, get_model
+from .platforms import Platform, get_platform
+
+__all__ = ["Stage", "Pipeline", "SimResult", "simulate", "load_pipeline", "pipeline_from_dict",
+           "max_qps_under_sla", "fifo_pool"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One pipeline stage. ``items``: items this stage ranks (the first stage's default query size).
+
+    ``batch``: split queries into pieces of at most this many items (CPU data parallelism).
+    ``gpu_threshold``: queries with at least this many items go whole to ``gpu_engines`` engines
+    of ``gpu_platform``.
+    """
+
+    model: str
+    platform: str
+    engines: int
+    items: int | None = None
+    batch: int | None = None
+    gpu_threshold: int | None = None
+    gpu_engines: int = 1
+    gpu_platform: str = "gpu"
+
+    def __post_init__(self) -> None:
+        get_model(self.model)
+        get_platform(self.platform)
+        for name, lo in (("engines", 1), ("items", 1), ("batch", 1), ("gpu_threshold", 1),
+                         ("gpu_engines", 1)):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"stage {name} must be an integer >= {lo}, got {v!r}")
+        if self.gpu_threshold is not None:
+            get_platform(self.gpu_platform)
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    stages: tuple[Stage, ...]
+    name: str = "pipeline"
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise ValueError("pipeline needs at least one stage")
+
+
+_STAGE_KEYS = {f.name for f in fields(Stage)}
+
+
+def pipeline_from_dict(d: dict, where: str = "pipeline") -> Pipeline:
+    if not isinstance(d, dict):
+        raise ValueError(f"{where}: must be a table/object")
+    unknown = sorted(set(d) - {"name", "stage"})
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: ['name', 'stage']")
+    stages = d.get("stage")
+    if not isinstance(stages, list) or not stages:
+        raise ValueError(f"{where}: needs a non-empty list 'stage'")
+    out = []
+    for i, s in enumerate(stages):
+        if not isinstance(s, dict):
+            raise ValueError(f"{where}: stage[{i}] must be a table/object")
+        bad = sorted(set(s) - _STAGE_KEYS)
+        if bad:
+            raise ValueError(f"{where}: stage[{i}]: unknown key(s) {bad}; allowed: {sorted(_STAGE_KEYS)}")
+        missing = [k for k in ("model", "platform", "engines") if k not in s]
+        if missing:
+            raise ValueError(f"{where}: stage[{i}]: missing {missing}")
+        try:
+            out.append(Stage(**s))
+        except ValueError as e:
+            raise ValueError(f"{where}: stage[{i}]: {e}") from None
+    return Pipeline(tuple(out), name=d.get("name", "pipeline"))
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Load a pipeline from TOML (``[[stage]]`` tables) or JSON (``{"stage": [...]}``)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ValueError(f"pipeline file {p}: {e.strerror}") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"pipeline file {p}, line {e.lineno}: {e.msg}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"pipeline file {p}: {e}") from None
+    return pipeline_from_dict(data, where=f"pipeline file {p}")
+
+
+def fifo_pool(arrive: Sequence[float], service: Sequence[float], engines: int) -> np.ndarray:
+    """End times of jobs served FIFO (in the given order) by ``engines`` identical servers."""
+    heap = [0.0] * engines
+    ends = []
+    push = ends.append
+    replace = heapq.heapreplace
+    for a, s in zip(arrive, service):
+        t = heap[0]
+        e = (a if a > t else t) + s
+        replace(heap, e)
+        push(e)
+    return np.asarray(ends, dtype=np.float64)
+
+
+@dataclass
+class SimResult:
+    """Latencies in seconds. ``records`` holds one row per query (all queries, warm-up flagged)."""
+
+    mean_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    offered_qps: float
+    achieved_qps: float
+    utilization: dict[str, float]
+    saturated: bool
+    queries: int
+    measured: int
+    records: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("mean_s", "p50_s", "p95_s", "p99_s", "offered_qps",
+                                           "achieved_qps", "utilization", "saturated", "queries",
+                                           "measured")}
+        return d
+
+    def write_records(self, path: str | Path) -> None:
+        """Per-query records as CSV (``.csv``) or Parquet (``.parquet``, needs pyarrow)."""
+        p = Path(path)
+        cols = list(self.records)
+        if p.suffix == ".parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise ValueError("Parquet output needs pyarrow (pip install pyarrow); "
+                                 "use a .csv path instead") from None
+            tmp = p.with_suffix(".parquet.tmp")
+            pq.write_table(pa.table({c: self.records[c] for c in cols}), tmp)
+            tmp.replace(p)
+            return
+        if p.suffix != ".csv":
+            raise ValueError(f"records path must end in .csv or .parquet, got {p.name}")
+        tmp = p.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(cols)
+            w.writerows(zip(*(self.records[c].tolist() for c in cols)))
+        tmp.replace(p)
+
+
+def _stage_jobs(stage: Stage, arrive: np.ndarray, n_items: np.ndarray, model: Model,
+                plat: Platform, gpu: Platform | None):
+    """Run one stage; return per-query completion times and pool busy time per pool name."""
+    q = len(arrive)
+    to_gpu = (n_items >= stage.gpu_threshold) if stage.gpu_threshold is not None else np.zeros(q, bool)
+    done = np.empty(q)
+    busy = {}
+    order = np.argsort(arrive, kind="stable")
+    # GPU pool: whole queries.
+    if to_gpu.any():
+        idx = order[to_gpu[order]]
+        svc = np.asarray(gpu.service_time(model, n_items[idx]), dtype=np.float64)
+        done[idx] = fifo_pool(arrive[idx].tolist(), svc.tolist(), stage.gpu_engines)
+        busy["gpu"] = float(svc.sum())
+    idx = order[~to_gpu[order]]
+    if len(idx):
+        n = n_items[idx]
+        if stage.batch is None:
+            svc = np.asarray(plat.service_time(model, n), dtype=np.float64)
+            done[idx] = fifo_pool(arrive[idx].tolist(), svc.tolist(), stage.engines)
+            busy["engines"] = float(svc.sum())
+        else:
+            b = stage.batch
+            pieces = (n + b - 1) // b
+            owner = np.repeat(np.arange(len(idx)), pieces)
+            first = np.concatenate(([0], np.cumsum(pieces)[:-1]))
+            k = np.arange(len(owner)) - np.repeat(first, pieces)
+            sz = np.where(k < np.repeat(pieces, pieces) - 1, b, np.repeat(n - (pieces - 1) * b, pieces))
+            svc = np.asarray(plat.service_time(model, sz), dtype=np.float64)
+            ends = fifo_pool(np.repeat(arrive[idx], pieces).tolist(), svc.tolist(), stage.engines)
+            done[idx] = np.maximum.reduceat(ends, first)
+            busy["engines"] = float(svc.sum())
+    return done, busy
+
+
+def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
+             warmup: int | None = None) -> SimResult:
+    """Simulate ``len(arrive)`` queries; ``sizes`` are the first stage's items per query.
+
+    ``warmup``: queries (by arrival order) left out of the metrics; default 10 % (at most 1000).
+    """
+    arrive = np.asarray(arrive, dtype=np.float64)
+    n0 = np.asarray(sizes, dtype=np.int64)
+    q = len(arrive)
+    if q < 1 or len(n0) != q:
+        raise ValueError(f"need as many sizes as arrivals (>= 1), got {len(n0)} and {q}")
+    if np.any(n0 < 1):
+        raise ValueError("query sizes must be >= 1")
+    if warmup is None:
+        warmup = min(1000, q // 10)
+    if not 0 <= warmup < q:
+        raise ValueError(f"warmup must be in [0, {q - 1}], got {warmup}")
+    t = arrive.copy()
+    n = n0.copy()
+    util_busy: dict[str, float] = {}
+    engines: dict[str, int] = {}
+    rec: dict[str, np.ndarray] = {"query": np.arange(q), "arrival_s": arrive, "items": n0}
+    for si, st in enumerate(pipeline.stages):
+        model, plat = get_model(st.model), get_platform(st.platform)
+        gpu = get_platform(st.gpu_platform) if st.gpu_threshold is not None else None
+        if si > 0 and st.items is not None:
+            n = np.minimum(n, st.items)
+        done, busy = _stage_jobs(st, t, n, model, plat, gpu)
+        for pool, b in busy.items():
+            name = f"stage{si}:{st.platform}" if pool == "engines" else f"stage{si}:{st.gpu_platform}"
+            util_busy[name] = util_busy.get(name, 0.0) + b
+            engines[name] = st.engines if pool == "engines" else st.gpu_engines
+        sort = 0.0 if plat.on_chip_filter else np.asarray(plat.sort_time(n), dtype=np.float64)
+        t = done + sort
+        rec[f"stage{si}_done_s"] = t.copy()
+    latency = t - arrive
+    rec["latency_s"] = latency
+    m = np.arange(q) >= warmup
+    lat = latency[m]
+    span = float(t.max() - arrive.min()) if q > 1 else float(t.max())
+    util = {k: b / (engines[k] * span) if span > 0 else 0.0 for k, b in util_busy.items()}
+    arr_span = float(arrive.max() - arrive.min())
+    offered = (q - 1) / arr_span if arr_span > 0 else float("inf")
+    ends = t[m]
+    achieved = (len(ends) - 1) / float(ends.max() - ends.min()) if len(ends) > 1 and ends.max() > ends.min() else float("nan")
+    # Saturation: a pool's offered work exceeds its capacity over the arrival span, or latency
+    # keeps growing through the run (last quarter's mean > 2x the second quarter's).
+    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else math.inf)
+              for k, b in util_busy.items())
+    quarters = np.array_split(lat, 4) if len(lat) >= 8 else [lat]
+    growing = (len(quarters) == 4 and quarters[3].mean() > 2 * quarters[1].mean()
+               and quarters[3].mean() > quarters[2].mean() > quarters[1].mean())
+    rec["measured"] = m
+    return SimResult(mean_s=float(lat.mean()), p50_s=float(np.percentile(lat, 50)),
+                     p95_s=float(np.percentile(lat, 95)), p99_s=float(np.percentile(lat, 99)),
+                     offered_qps=offered, achieved_qps=achieved, utilization=util,
+                     saturated=bool(rho >= 1.0 or growing), queries=q, measured=int(m.sum()),
+                     records=rec)
+
+
+def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,
+                      arrival: str = "poisson", seed: int = 0, percentile: float = 95.0,
+                      iters: int = 24) -> tuple[float, SimResult | None]:
+    """Highest arrival rate whose latency percentile meets ``sla_s`` (and is not saturated).
+
+    Bisection in QPS with common random numbers (the same seed at every rate); the upper bracket
+    starts at the pipeline's capacity (engines / mean busy time per query, tightest pool).
+    """
+    from .workload import arrivals
+
+    if not isinstance(sla_s, (int, float)) or not sla_s > 0:
+        raise ValueError(f"sla must be > 0 seconds, got {sla_s!r}")
+    if not 0 < percentile < 100:
+        raise ValueError(f"percentile must be in (0, 100), got {percentile}")
+    q = len(sizes)
+    cap = min(pipeline_capacity_qps(pipeline, sizes), 1e9)
+    lo, hi, best = 0.0, cap, None
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        r = simulate(pipeline, arrivals(arrival, mid, q, seed), sizes)
+        lat = r.records["latency_s"][r.records["measured"]]
+        ok = (not r.saturated) and float(np.percentile(lat, percentile)) <= sla_s
+        if ok:
+            lo, best = mid, r
+        else:
+            hi = mid
+    return lo, best
+
+
+def pipeline_capacity_qps(pipeline: Pipeline, sizes: np.ndarray) -> float:
+    """Upper bound on sustainable QPS: engines / mean busy seconds per query, tightest pool."""
+    n = np.asarray(sizes, dtype=np.int64)
+    cap = math.inf
+    for si, st in enumerate(pipeline.stages):
+        if si > 0 and st.items is not None:
+            n = np.minimum(n, st.items)
+        model, plat = get_model(st.model), get_platform(st.platform)
+        to_gpu = (n >= st.gpu_threshold) if st.gpu_threshold is not None else np.zeros(len(n), bool)
+        if (~to_gpu).any():
+            nn = n[~to_gpu]
+            if st.batch:
+                full, rem = nn // st.batch, nn % st.batch
+                work = full * plat.service_time(model, st.batch) + plat.service_time(model, rem)
+            else:
+                work = plat.service_time(model, nn)
+            cap = min(cap, st.engines * len(n) / float(np.sum(work)))
+        if to_gpu.any():
+            work = get_platform(st.gpu_platform).service_time(model, n[to_gpu])
+            cap = min(cap, st.gpu_engines * len(n) / float(np.sum(work)))
+    return cap
