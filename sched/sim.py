@@ -34,7 +34,7 @@ from .models import Model, get_model
 from .platforms import Platform, get_platform
 
 __all__ = ["Stage", "Pipeline", "SimResult", "simulate", "load_pipeline", "pipeline_from_dict",
-           "max_qps_under_sla", "fifo_pool"]
+           "max_qps_under_sla", "fifo_pool", "pipeline_capacity_qps"]
 
 
 @dataclass(frozen=True, slots=True)

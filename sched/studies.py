@@ -1,0 +1,224 @@
+"""System studies: load sweeps, the RecPipe placement search and DeepRecSched, in simulated time.
+
+Every study is a list of points evaluated by :func:`rpaccel.sched.sweep.run_points`; each point
+is plain data (a pipeline as a dict, a load, a seed), so local processes and Dask give identical
+rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from .sim import Pipeline, Stage, max_qps_under_sla, pipeline_from_dict, simulate
+from .sweep import run_points
+from .workload import arrivals, sizes
+
+__all__ = ["sim_point", "load_sweep", "placements", "placement_search", "pareto_front",
+           "deeprecsched", "DEEPRECSYS_SLA_MS"]
+
+
+def pipeline_dict(p: Pipeline) -> dict:
+    return {"name": p.name, "stage": [{k: v for k, v in asdict(s).items() if v is not None}
+                                      for s in p.stages]}
+
+
+def _sizes(point: dict) -> np.ndarray:
+    sz = point.get("size", {"kind": "fixed"})
+    kind = sz.get("kind", "fixed")
+    pipe = point["pipeline"]
+    mean = sz.get("mean", pipe["stage"][0].get("items"))
+    return sizes(kind, point["queries"], point["seed"], mean=mean or 1, sd=sz.get("sd", 0.0),
+                 mu=sz.get("mu", 5.1), sigma=sz.get("sigma", 0.2),
+                 max_size=max(1024, int(mean or 0)))
+
+
+def sim_point(point: dict) -> dict:
+    """One simulation: ``{"pipeline": dict, "qps", "queries", "seed", "arrival", "size"}``."""
+    pipe = pipeline_from_dict(point["pipeline"])
+    q, seed = point["queries"], point["seed"]
+    r = simulate(pipe, arrivals(point.get("arrival", "poisson"), point["qps"], q, seed),
+                 _sizes(point))
+    row = {"pipeline": pipe.name, "qps": point["qps"], "queries": q, "seed": seed,
+           **{k: v for k, v in r.summary().items() if k != "utilization"},
+           **{f"util[{k}]": v for k, v in r.utilization.items()}}
+    row.update(point.get("tags", {}))
+    return row
+
+
+def load_sweep(pipelines: list[Pipeline], loads: list[float], *, queries: int, seed: int = 0,
+               arrival: str = "poisson", size: dict | None = None, workers: int = 1,
+               dask: str | None = None, progress: bool | None = None) -> list[dict]:
+    """Every pipeline at every offered load: one row each."""
+    for x in loads:
+        if not x > 0:
+            raise ValueError(f"loads must be > 0 QPS, got {x}")
+    pts = [{"pipeline": pipeline_dict(p), "qps": float(x), "queries": queries, "seed": seed,
+            "arrival": arrival, "size": size or {"kind": "fixed"}, "tags": {"config": p.name}}
+           for p in pipelines for x in loads]
+    return run_points(sim_point, pts, workers=workers, dask=dask, progress=progress,
+                      label="load sweep")
+
+
+# -- RecPipe placement search ------------------------------------------------------------------
+def _artifact_engines(n: int, stages: int) -> int:
+    """The artifact's engine count for a 1/n slice in an s-stage pipeline: floor(n / s)."""
+    return max(1, n // stages)
+
+
+def placements(models: list[str], items: list[int], *, cpu_cores: int = 32,
+               accel_slices: tuple[int, ...] = (4, 16, 64), cpu: bool = True, gpu: bool = True,
+               accel: bool = True, cpu_splits: tuple[float, ...] = (0.25, 0.5, 0.75)
+               ) -> list[Pipeline]:
+    """Candidate placements of a multi-stage pipeline.
+
+    * All-accelerator placements follow the artifact's hardconf scheme: each stage takes slices
+      of size 1/N (N in ``accel_slices``), ``floor(N / stages)`` of them (iso-area quirk kept).
+    * CPU placements share ``cpu_cores`` between the CPU stages (split fractions
+      ``cpu_splits`` for two CPU stages; an even split otherwise); at most one stage on the GPU.
+    """
+    if len(models) != len(items) or not models:
+        raise ValueError("models and items must be non-empty lists of equal length")
+    s = len(models)
+    out: list[Pipeline] = []
+    if accel:
+        for combo in itertools.product(accel_slices, repeat=s):
+            st = tuple(Stage(m, f"recpipe-artifact:hc{n}", _artifact_engines(n, s), items=k)
+                       for m, k, n in zip(models, items, combo))
+            out.append(Pipeline(st, name="accel[" + ",".join(f"hc{n}" for n in combo) + "]"))
+    hosts = []
+    if cpu:
+        hosts.append(("cpu",) * s)
+    if gpu and cpu:
+        for g in range(s):
+            hosts.append(tuple("gpu" if i == g else "cpu" for i in range(s)))
+    for host in hosts:
+        n_cpu = host.count("cpu")
+        splits = [None]
+        if n_cpu == 2:
+            splits = list(cpu_splits)
+        for sp in splits:
+            cores, ci = [], 0
+            for h in host:
+                if h == "gpu":
+                    cores.append(1)
+                    continue
+                if n_cpu == 2:
+                    c = max(1, round(cpu_cores * (sp if ci == 0 else 1 - sp)))
+                else:
+                    c = max(1, cpu_cores // n_cpu)
+                cores.append(c)
+                ci += 1
+            st = tuple(Stage(m, h, c, items=k) for m, k, h, c in zip(models, items, host, cores))
+            out.append(Pipeline(st, name="+".join(f"{h}x{c}" for h, c in zip(host, cores))))
+    return out
+
+
+def pareto_front(rows: list[dict]) -> list[dict]:
+    """Non-saturated rows not dominated in (higher QPS, lower p95)."""
+    ok = sorted((r for r in rows if not r["saturated"]), key=lambda r: (-r["qps"], r["p95_s"]))
+    front, best = [], math.inf
+    for r in ok:
+        if r["p95_s"] < best:
+            front.append(r)
+            best = r["p95_s"]
+    return front
+
+
+def placement_search(models: list[str], items: list[int], loads: list[float], *, queries: int,
+                     seed: int = 0, workers: int = 1, dask: str | None = None,
+                     progress: bool | None = None, **kw: Any) -> dict[str, Any]:
+    """Simulate every placement at every load; best p95 per load and the Pareto front."""
+    cands = placements(models, items, **kw)
+    rows = load_sweep(cands, loads, queries=queries, seed=seed, workers=workers, dask=dask,
+                      progress=progress)
+    best = {}
+    for r in rows:
+        if r["saturated"]:
+            continue
+        b = best.get(r["qps"])
+        if b is None or r["p95_s"] < b["p95_s"]:
+            best[r["qps"]] = r
+    return {"rows": rows, "best_per_load": [best[x] for x in sorted(best)],
+            "pareto": pareto_front(rows), "placements": [p.name for p in cands]}
+
+
+# -- DeepRecSched -----------------------------------------------------------------------------
+#: DeepRecSys paper's medium p95 targets (ms), approximate (DEEPRECSYS.md section 2).
+DEEPRECSYS_SLA_MS = {"ncf": 5, "wnd": 25, "mt-wnd": 25, "dlrm-rmc1": 100, "dlrm-rmc2": 400,
+                     "dlrm-rmc3": 100, "din": 100, "dien": 35}
+
+
+def _lbt_point(point: dict) -> dict:
+    """Latency-bounded throughput of one configuration (a sweep point)."""
+    pipe = pipeline_from_dict(point["pipeline"])
+    s = _sizes(point)
+    qps, r = max_qps_under_sla(pipe, point["sla_s"], sizes=s, arrival=point.get("arrival", "poisson"),
+                               seed=point["seed"], percentile=point.get("percentile", 95.0))
+    return {**point.get("tags", {}), "lbt_qps": qps,
+            "p95_s": r.p95_s if r is not None else None}
+
+
+def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
+                 batch_configs: tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
+                 gpu_configs: tuple[int, ...] = (),
+                 baseline_batch: int = 1024, queries: int = 4000, seed: int = 0,
+                 size: dict | None = None, workers: int = 1, dask: str | None = None,
+                 progress: bool | None = None) -> dict[str, Any]:
+    """DeepRecSched in simulated time.
+
+    Phase 1 hill-climbs the per-core batch size over ``batch_configs`` in order, scoring each by
+    latency-bounded throughput (highest QPS whose p95 meets the SLA, found by bisection instead
+    of the paper's load ladder), and stops at the first configuration that scores worse than the
+    previous one (DeepRecSys's greedy rule). Phase 2 does the same over GPU offload thresholds
+    (``gpu_configs``), with the chosen batch. Every configuration is scored (the table shows the
+    exhaustive best too). Baseline: a fixed batch of ``baseline_batch`` items, no GPU.
+    """
+    sla = (sla_ms if sla_ms is not None else DEEPRECSYS_SLA_MS.get(model))
+    if sla is None:
+        raise ValueError(f"no default SLA for model {model!r}; pass sla_ms")
+    if not sla > 0:
+        raise ValueError(f"sla must be > 0 ms, got {sla}")
+    size = size or {"kind": "lognormal", "mu": 5.1, "sigma": 0.2}
+
+    def pt(batch: int, thr: int | None) -> dict:
+        st = Stage(model, "cpu", engines, batch=batch, gpu_threshold=thr)
+        return {"pipeline": pipeline_dict(Pipeline((st,), name=f"{model} b{batch} g{thr}")),
+                "sla_s": sla / 1e3, "queries": queries, "seed": seed, "size": size,
+                "tags": {"batch": batch, "gpu_threshold": thr}}
+
+    cfgs = sorted(set(batch_configs) | {baseline_batch}, key=lambda b: list(batch_configs).index(b)
+                  if b in batch_configs else -1)
+    rows = run_points(_lbt_point, [pt(b, None) for b in cfgs], workers=workers, dask=dask,
+                      progress=progress, label=f"deeprecsched {model} batch")
+    score = {r["batch"]: r["lbt_qps"] for r in rows}
+    chosen = _climb(list(batch_configs), score)
+    gpu_rows, chosen_thr = [], None
+    if gpu_configs:
+        gpu_rows = run_points(_lbt_point, [pt(chosen, t) for t in gpu_configs], workers=workers,
+                              dask=dask, progress=progress, label=f"deeprecsched {model} gpu")
+        gscore = {r["gpu_threshold"]: r["lbt_qps"] for r in gpu_rows}
+        thr = _climb(list(gpu_configs), gscore)
+        if gscore[thr] > score[chosen]:
+            chosen_thr = thr
+    tuned = score[chosen] if chosen_thr is None else max(score[chosen], gscore[chosen_thr])
+    base = score[baseline_batch]
+    return {"model": model, "sla_ms": sla, "engines": engines, "baseline_batch": baseline_batch,
+            "baseline_qps": base, "chosen_batch": chosen, "chosen_gpu_threshold": chosen_thr,
+            "tuned_qps": tuned, "gain": tuned / base if base > 0 else math.inf,
+            "exhaustive_best_batch": max(batch_configs, key=lambda b: score[b]),
+            "rows": rows + gpu_rows}
+
+
+def _climb(order: list, score: dict) -> Any:
+    """DeepRecSys's greedy rule: stop at the first config worse than the previous one."""
+    prev = order[0]
+    for c in order[1:]:
+        if score[c] < score[prev]:
+            return prev
+        prev = c
+    return max(order, key=lambda c: score[c])
