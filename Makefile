@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(BIN)/python -m rpaccel.verif.lintall
 
 bench: $(STAMP)
+	$(BIN)/python -m rpaccel.sched.bench
 	$(BIN)/python -m rpaccel.verif.bench
 
 clean:

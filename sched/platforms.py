@@ -276,12 +276,33 @@ class GpuTable(Platform):
 
 
 def get_platform(spec: str) -> Platform:
-    """``cpu``, ``gpu``, or ``recpipe-artifact:hc1|hc4|hc16|hc64``."""
+    """``cpu``, ``cpu:CALIBRATION.json``, ``gpu``, or ``recpipe-artifact:hc1|hc4|hc16|hc64``."""
+    if not isinstance(spec, str):
+        raise ValueError(f"platform must be a string, got {spec!r}")
     if spec == "cpu":
-        return CpuCore()
+        return _default_cpu()
+    if spec.startswith("cpu:"):
+        from .calibrate import load_calibration
+
+        return CpuCore(load_calibration(spec[4:]), name=spec)
     if spec == "gpu":
-        return Gpu()
+        return _default_gpu()
     if spec.startswith("recpipe-artifact:"):
         return RecPipeArtifactAccel(spec.split(":", 1)[1])
-    raise ValueError(f"unknown platform {spec!r}; known: cpu, gpu, "
+    raise ValueError(f"unknown platform {spec!r}; known: cpu, cpu:CALIBRATION.json, gpu, "
                      f"recpipe-artifact:{{{','.join(HARDCONFS)}}}")
+
+
+_CACHE: dict[str, Platform] = {}
+
+
+def _default_cpu() -> CpuCore:
+    if "cpu" not in _CACHE:
+        _CACHE["cpu"] = CpuCore()
+    return _CACHE["cpu"]
+
+
+def _default_gpu() -> Gpu:
+    if "gpu" not in _CACHE:
+        _CACHE["gpu"] = Gpu()
+    return _CACHE["gpu"]

@@ -211,6 +211,7 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
             "baseline_qps": base, "chosen_batch": chosen, "chosen_gpu_threshold": chosen_thr,
             "tuned_qps": tuned, "gain": tuned / base if base > 0 else math.inf,
             "exhaustive_best_batch": max(batch_configs, key=lambda b: score[b]),
+            "gain_vs_static": {b: (tuned / score[b] if score[b] > 0 else math.inf) for b in cfgs},
             "rows": rows + gpu_rows}
 
 

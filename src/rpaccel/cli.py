@@ -143,7 +143,173 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
     sm.add_argument("--json", action="store_true", help="print one JSON object (seconds as floats)")
+    # ---- studies and calibration ------------------------------------------------------------
+    st = sub.add_parser("study", help="system studies: tables, PNG plots, JSON manifest")
+    sts = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
+
+    def common(q: argparse.ArgumentParser, queries: int) -> None:
+        q.add_argument("--queries", type=int, default=queries, help=f"queries per point (default {queries})")
+        q.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
+        q.add_argument("--workers", type=int, default=1, help="local worker processes, >= 1")
+        q.add_argument("--dask", metavar="ADDRESS", help="run points on this Dask scheduler")
+        q.add_argument("-o", "--output", required=True, help="new output folder")
+
+    sl = sts.add_parser("load", help="p95 vs offered load for pipeline files")
+    sl.add_argument("pipelines", nargs="+", help="pipeline files (.toml/.json)")
+    sl.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
+    sl.add_argument("--arrival", choices=["poisson", "poisson-ms", "constant"], default="poisson")
+    sl.add_argument("--sla-ms", type=float, help="draw this SLA on the plot")
+    common(sl, 10_000)
+    sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
+    sp.add_argument("--models", required=True, help="stage models, e.g. rm-small,rm-large")
+    sp.add_argument("--items", required=True, help="items per stage, e.g. 4096,512")
+    sp.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
+    sp.add_argument("--cpu-cores", type=int, default=32, help="CPU cores shared by CPU stages")
+    common(sp, 10_000)
+    sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
+    sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
+    sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
+    sd.add_argument("--engines", type=int, default=32, help="CPU engines (default 32)")
+    sd.add_argument("--gpu", action="store_true", help="also tune the GPU offload threshold")
+    common(sd, 4000)
+
+    ca = sub.add_parser("calibrate", help="fit platform constants to this machine or a CSV")
+    cas = ca.add_subparsers(dest="target", required=True, parser_class=_Parser)
+    cc = cas.add_parser("cpu", help="single-core numpy forward pass at batch 1..4096")
+    cc.add_argument("--models", default="rm-small,rm-med,rm-large")
+    cc.add_argument("--batches", default="1,4,16,64,256,1024,4096")
+    cc.add_argument("--reps", type=int, default=5)
+    cc.add_argument("--from-csv", metavar="CSV", help="fit model,batch,seconds rows measured elsewhere")
+    cc.add_argument("-o", "--output", required=True, help="calibration JSON (use as --platform cpu:FILE)")
     return p
+
+
+def _floats(name: str, text: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from None
+    if not vals or any(not v > 0 for v in vals):
+        raise ValueError(f"{name} must be numbers > 0, got {text!r}")
+    return vals
+
+
+def _ints(name: str, text: str) -> list[int]:
+    vals = _floats(name, text)
+    if any(v != int(v) for v in vals):
+        raise ValueError(f"{name} must be integers >= 1, got {text!r}")
+    return [int(v) for v in vals]
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rpaccel.config import check_int
+    from rpaccel.sched import plots, studies
+    from rpaccel.sched.report import manifest, output_dir, write_rows
+    from rpaccel.sched.sim import load_pipeline, pipeline_from_dict, simulate
+    from rpaccel.sched.workload import arrivals, sizes
+
+    q = check_int("queries", args.queries, 10, 1 << 26)
+    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    check_int("workers", args.workers, 1, 256)
+    out = Path(args.output)
+    if args.study == "load":
+        loads = _floats("qps", args.qps)
+        pipes = [load_pipeline(f) for f in args.pipelines]
+        with output_dir(out) as d:
+            rows = studies.load_sweep(pipes, loads, queries=q, seed=seed, arrival=args.arrival,
+                                      workers=args.workers, dask=args.dask)
+            write_rows(rows, d / "results.csv")
+            sla = args.sla_ms / 1e3 if args.sla_ms else None
+            plots.p95_vs_qps(rows, d / "p95_vs_qps.png", title="p95 latency vs load", sla_s=sla)
+            curves = {}
+            for p in pipes:   # CDF at each pipeline's highest non-saturated load
+                ok = [r for r in rows if r["config"] == p.name and not r["saturated"]]
+                if ok:
+                    x = max(r["qps"] for r in ok)
+                    st = studies.pipeline_dict(p)["stage"][0].get("items") or 1
+                    r = simulate(p, arrivals(args.arrival, x, q, seed), sizes("fixed", q, mean=st))
+                    curves[f"{p.name} @ {x:g} QPS"] = r.records["latency_s"][r.records["measured"]]
+            plots.latency_cdf(curves, d / "latency_cdf.png", title="latency CDF (highest unsaturated load)")
+            manifest(d / "manifest.json", config={"pipelines": [studies.pipeline_dict(p) for p in pipes],
+                                                  "qps": loads, "queries": q, "arrival": args.arrival},
+                     seed=seed, files=["results.csv", "p95_vs_qps.png", "latency_cdf.png"])
+        print(f"wrote {out}/results.csv ({len(rows)} rows), p95_vs_qps.png, latency_cdf.png, manifest.json")
+        return 0
+    if args.study == "placement":
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        items = _ints("items", args.items)
+        loads = _floats("qps", args.qps)
+        with output_dir(out) as d:
+            res = studies.placement_search(models, items, loads, queries=q, seed=seed,
+                                           workers=args.workers, dask=args.dask,
+                                           cpu_cores=check_int("cpu_cores", args.cpu_cores, 1, 4096))
+            write_rows(res["rows"], d / "results.csv")
+            write_rows(res["best_per_load"], d / "best_per_load.csv")
+            write_rows(res["pareto"], d / "pareto.csv")
+            plots.p95_vs_qps(res["rows"], d / "p95_vs_qps.png",
+                             title=f"placements of {'->'.join(models)} {items}")
+            manifest(d / "manifest.json", config={"models": models, "items": items, "qps": loads,
+                                                  "queries": q, "placements": res["placements"]},
+                     seed=seed, files=["results.csv", "best_per_load.csv", "pareto.csv", "p95_vs_qps.png"])
+        print(f"{len(res['placements'])} placements x {len(loads)} loads; best p95 per load:")
+        for r in res["best_per_load"]:
+            print(f"  {r['qps']:>10g} QPS  {r['config']:<28} p95 {r['p95_s'] * 1e3:.3f} ms")
+        print(f"wrote {out}/")
+        return 0
+    # deeprecsched
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.sla_ms is not None and not args.sla_ms > 0:
+        raise ValueError(f"sla-ms must be > 0, got {args.sla_ms}")
+    check_int("engines", args.engines, 1, 4096)
+    from rpaccel.sched.models import get_model
+
+    for m in models:
+        get_model(m)
+    with output_dir(out) as d:
+        results = [studies.deeprecsched(m, sla_ms=args.sla_ms, engines=args.engines,
+                                        gpu_configs=(96, 128, 192, 256, 384, 512) if args.gpu else (),
+                                        queries=q, seed=seed, workers=args.workers, dask=args.dask)
+                   for m in models]
+        summary = [{k: v for k, v in r.items() if k != "rows"} for r in results]
+        write_rows(summary, d / "gains.csv")
+        write_rows([{"model": r["model"], **row} for r in results for row in r["rows"]],
+                   d / "configs.csv")
+        plots.bar([r["model"] for r in summary], [r["gain"] for r in summary], d / "gain.png",
+                  title="DeepRecSched latency-bounded throughput over a fixed batch",
+                  ylabel="gain (x)")
+        manifest(d / "manifest.json", config={"models": models, "queries": q, "sla_ms": args.sla_ms,
+                                              "engines": args.engines, "gpu": args.gpu},
+                 seed=seed, files=["gains.csv", "configs.csv", "gain.png"])
+    for r in summary:
+        print(f"  {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline b{r['baseline_batch']} "
+              f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "
+              f"gain {r['gain']:.2f}x")
+    print(f"wrote {out}/")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from rpaccel.config import check_int
+    from rpaccel.sched.calibrate import calibrate
+
+    out = Path(args.output)
+    if out.is_dir():
+        raise ValueError(f"--output {out} is a directory; give a file name")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    batches = tuple(_ints("batches", args.batches))
+    check_int("reps", args.reps, 1, 1000)
+    cal = calibrate(models, batches, args.reps, csv_path=args.from_csv)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(json.dumps(cal, indent=2))
+    tmp.replace(out)
+    c = cal["constants"]
+    print(f"fitted from {len(cal['points'])} points ({cal['source']}): overhead "
+          f"{c['overhead_s'] * 1e6:.1f} us, {c['per_lookup_s'] * 1e9:.1f} ns/lookup, "
+          f"{c['per_emb_byte_s'] * 1e9:.3f} ns/byte, {c['per_mac_s'] * 1e12:.2f} ps/MAC")
+    print(f"wrote {out}; use it as --platform cpu:{out} or platform = \"cpu:{out}\"")
+    return 0
 
 
 def cmd_model_stage(args: argparse.Namespace) -> int:
@@ -391,7 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {"verilog": cmd_verilog, "model": cmd_model, "sim": cmd_sim,
-                   "simulate": cmd_simulate}[args.cmd]
+                   "simulate": cmd_simulate, "study": cmd_study,
+                   "calibrate": cmd_calibrate}[args.cmd]
         return handler(args)
     except (_BadInput, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -1,0 +1,77 @@
+"""System-study benchmarks (figures, not timed tests); part of ``make bench``.
+
+* Simulated queries per wall second: 2-stage pipeline (RM-small 4096 -> RM-large 512), 32 CPU
+  engines per stage, Poisson arrivals at 80 % of the tighter stage's capacity, 1M queries, one
+  core; and the process's peak memory.
+* A 9-placement x 11-load x 10,000-query placement search (all-accelerator hardconf
+  combinations of S->L, RecPipe's accelerator load ladder) on 2 worker processes.
+* DeepRecSched's gain over a fixed batch of 1024 on 32 CPU engines for the eight DeepRecInfra
+  models at the paper's medium SLAs (what our models give).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def main(out_dir: Path | None = None) -> dict:
+    from .sim import Pipeline, Stage, pipeline_capacity_qps, simulate
+    from .studies import DEEPRECSYS_SLA_MS, deeprecsched, placement_search
+    from .workload import arrivals, sizes
+
+    fig: dict = {"cores": os.cpu_count()}
+    p = Pipeline((Stage("rm-small", "cpu", 32, items=4096), Stage("rm-large", "cpu", 32, items=512)))
+    n = 1_000_000
+    s = sizes("fixed", n, mean=4096)
+    rate = 0.8 * pipeline_capacity_qps(p, s[:1000])
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    r = simulate(p, arrivals("poisson", rate, n, 1), s)
+    dt = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fig["des_1M"] = {"queries": n, "wall_s": round(dt, 2), "queries_per_s": round(n / dt),
+                     "p95_ms": round(r.p95_s * 1e3, 3), "peak_rss_growth_mb": round((rss - rss0) / 1024, 1),
+                     "record_columns": len(r.records)}
+    print(f"DES: {n:,} queries (2 stages x 32 CPU engines, 80% load) in {dt:.2f} s = "
+          f"{n / dt:,.0f} queries/s; peak RSS grew {(rss - rss0) / 1024:.0f} MB for "
+          f"{len(r.records)} per-query record columns", flush=True)
+
+    loads = [1000 / g for g in (0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 10)]
+    t = time.perf_counter()
+    res = placement_search(["rm-small", "rm-large"], [4096, 512], loads, queries=10_000,
+                           workers=2, progress=False, cpu=False, gpu=False)
+    dt = time.perf_counter() - t
+    fig["placement_9x11x10k"] = {"placements": len(res["placements"]), "loads": len(loads),
+                                 "wall_s": round(dt, 2), "workers": 2}
+    print(f"placement search: {len(res['placements'])} placements x {len(loads)} loads x 10,000 "
+          f"queries on 2 workers in {dt:.2f} s", flush=True)
+
+    gains = {}
+    t = time.perf_counter()
+    for m in DEEPRECSYS_SLA_MS:
+        d = deeprecsched(m, queries=4000, progress=False)
+        worst = min(d["gain_vs_static"], key=lambda b: -d["gain_vs_static"][b])
+        gains[m] = {"gain_vs_b1024": round(d["gain"], 3), "baseline_qps": round(d["baseline_qps"], 1),
+                    "tuned_qps": round(d["tuned_qps"], 1), "chosen_batch": d["chosen_batch"],
+                    "gain_vs_worst_static": round(d["gain_vs_static"][worst], 3),
+                    "worst_static_batch": worst}
+        print(f"DeepRecSched {m:<10} SLA {d['sla_ms']:>4} ms: fixed b1024 {d['baseline_qps']:9.1f} "
+              f"QPS -> b{d['chosen_batch']} {d['tuned_qps']:9.1f} QPS ({d['gain']:.2f}x); vs the "
+              f"worst static batch b{worst}: {d['gain_vs_static'][worst]:.2f}x", flush=True)
+    fig["deeprecsched"] = gains
+    fig["deeprecsched_wall_s"] = round(time.perf_counter() - t, 1)
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "bench_sched.json").write_text(json.dumps(fig, indent=2))
+        print(f"wrote {out_dir / 'bench_sched.json'}")
+    return fig
+
+
+if __name__ == "__main__":
+    main(Path(os.environ.get("RPACCEL_BUILD", "build")) / "results")
+    sys.exit(0)

@@ -1,0 +1,75 @@
+"""Plots for system studies (matplotlib, Agg backend: no display needed). Reads result tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["p95_vs_qps", "latency_cdf", "bar"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def p95_vs_qps(rows: list[dict], path: Path, *, title: str, sla_s: float | None = None,
+               key: str = "config") -> None:
+    """p95 latency against offered QPS, one line per configuration (saturated points dropped)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by = defaultdict(list)
+    for r in rows:
+        if not r["saturated"]:
+            by[r[key]].append((r["qps"], r["p95_s"] * 1e3))
+    for name, pts in sorted(by.items()):
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+    if sla_s:
+        ax.axhline(sla_s * 1e3, color="k", ls="--", lw=1, label="SLA")
+    ax.set_xlabel("offered load (queries/s)")
+    ax.set_ylabel("p95 latency (ms)")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if by:
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def latency_cdf(curves: dict[str, np.ndarray], path: Path, *, title: str) -> None:
+    """Empirical CDF of per-query latency, one curve per label."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, lat in curves.items():
+        x = np.sort(np.asarray(lat)) * 1e3
+        ax.plot(x, np.arange(1, len(x) + 1) / len(x), label=name)
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("fraction of queries")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def bar(labels: list[str], values: list[float], path: Path, *, title: str, ylabel: str) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(labels, values, color="tab:blue")
+    ax.axhline(1.0, color="k", lw=1)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
