@@ -255,12 +255,32 @@ class GpuTable(Platform):
     def __init__(self, times_s: dict[str, list[float]], *, name: str = "gpu-table") -> None:
         self.table = {}
         for model, ts in times_s.items():
-            ts = np.asarray(ts, dtype=np.float64)
+            try:
+                ts = np.asarray(ts, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"gpu table for {model}: times must be numbers") from None
             if ts.shape != (6,) or np.any(ts <= 0):
                 raise ValueError(f"gpu table for {model}: need 6 positive times for batch "
                                  f"1, 4, 16, 64, 256, 1024")
             self.table[model] = ts
         self.name = name
+
+    @classmethod
+    def load(cls, path: str) -> "GpuTable":
+        """Times from JSON: ``{"model": [t1, t4, t16, t64, t256, t1024], ...}`` in seconds."""
+        import json
+        from pathlib import Path
+
+        try:
+            data = json.loads(Path(path).read_text())
+        except OSError as e:
+            raise ValueError(f"gpu table {path}: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"gpu table {path}, line {e.lineno}: {e.msg}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"gpu table {path}: must map model names to 6 times")
+        t = cls(data, name=f"gpu-table:{path}")
+        return t
 
     @classmethod
     def from_platform(cls, plat: Platform, models: list[Model]) -> "GpuTable":
@@ -287,9 +307,19 @@ def get_platform(spec: str) -> Platform:
         return CpuCore(load_calibration(spec[4:]), name=spec)
     if spec == "gpu":
         return _default_gpu()
+    if spec == "gpu-table":
+        if "gpu-table" not in _CACHE:
+            from .models import CATALOG
+
+            _CACHE["gpu-table"] = GpuTable.from_platform(_default_gpu(), list(CATALOG.values()))
+            _CACHE["gpu-table"].name = "gpu-table"
+        return _CACHE["gpu-table"]
+    if spec.startswith("gpu-table:"):
+        return GpuTable.load(spec.split(":", 1)[1])
     if spec.startswith("recpipe-artifact:"):
         return RecPipeArtifactAccel(spec.split(":", 1)[1])
     raise ValueError(f"unknown platform {spec!r}; known: cpu, cpu:CALIBRATION.json, gpu, "
+                     f"gpu-table, gpu-table:TIMES.json, "
                      f"recpipe-artifact:{{{','.join(HARDCONFS)}}}")
 
 

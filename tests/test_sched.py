@@ -230,3 +230,35 @@ def test_pipeline_file_errors(tmp_path):
     f.write_text('[[stage]\n')
     with pytest.raises(ValueError, match="pipeline file"):
         load_pipeline(f)
+
+
+def test_achieved_qps_and_latency_aggregation_reference():
+    # DEEPRECSYS.md check 12: pieces of one query arriving at 0 s end at 10, 14, 12 ms -> 14 ms.
+    # Here: one query of 3 pieces on 3 engines, the largest piece defines the latency.
+    st = Stage("wnd", "cpu", 3, batch=64)
+    cpu = CpuCore()
+    r = simulate(Pipeline((st,)), np.array([0.0]), np.array([150]), warmup=0)
+    want = max(float(cpu.service_time(CATALOG["wnd"], 64)), float(cpu.service_time(CATALOG["wnd"], 22)))
+    assert r.records["latency_s"][0] == pytest.approx(want + float(cpu.sort_time(150)))
+    # check 13: measured queries / span of their completion times
+    st = Stage("rm-large", "recpipe-artifact:hc1", 1, items=4096)
+    n = 2049
+    r = simulate(Pipeline((st,)), np.arange(n) * 0.01, np.full(n, 4096), warmup=1)
+    assert r.achieved_qps == pytest.approx(2048 / 20.47)
+
+
+def test_size_file_and_gpu_table_platform(tmp_path):
+    f = tmp_path / "sizes.txt"
+    f.write_text("# percentile table\n10\n20\n\n30\n")
+    s = sizes("file", 3000, 1, path=str(f))
+    assert set(np.unique(s)) == {10, 20, 30}
+    g = get_platform("gpu-table")
+    m = CATALOG["dien"]
+    assert float(g.service_time(m, 64)) == pytest.approx(float(Gpu().service_time(m, 64)))
+    # between table points the log4 interpolation is used, not the analytic model
+    mid = 0.5 * (float(Gpu().service_time(m, 64)) + float(Gpu().service_time(m, 256)))
+    assert float(g.service_time(m, 128)) == pytest.approx(mid)
+    t = tmp_path / "t.json"
+    t.write_text('{"wnd": [1, 2, 3]}')
+    with pytest.raises(ValueError, match="need 6 positive times"):
+        get_platform(f"gpu-table:{t}")

@@ -132,13 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("pipeline", help="pipeline file (.toml or .json), see README")
     sm.add_argument("--qps", type=float, required=True, help="offered load, queries/s, > 0")
     sm.add_argument("--queries", type=int, required=True, help="queries to simulate, >= 1")
-    sm.add_argument("--arrival", choices=["poisson", "poisson-ms", "constant"], default="poisson")
-    sm.add_argument("--size", choices=["fixed", "normal", "lognormal"], default="fixed",
+    sm.add_argument("--arrival", choices=["poisson", "poisson-ms", "constant", "file"],
+                    default="poisson", help="arrival process (file: --arrival-file)")
+    sm.add_argument("--arrival-file", help="arrival times in seconds, one per line")
+    sm.add_argument("--size", choices=["fixed", "normal", "lognormal", "file"], default="fixed",
                     help="query sizes (default: fixed at the first stage's items)")
     sm.add_argument("--size-mean", type=float, help="fixed/normal mean items (default: stage 1 items)")
     sm.add_argument("--size-sd", type=float, default=0.0, help="normal: standard deviation")
     sm.add_argument("--size-mu", type=float, default=5.1, help="lognormal mu (log space)")
     sm.add_argument("--size-sigma", type=float, default=0.2, help="lognormal sigma (log space)")
+    sm.add_argument("--size-file", help="query sizes, one per line, sampled uniformly")
+    sm.add_argument("--sla-ms", type=float,
+                    help="also search the highest QPS whose p95 meets this SLA (ms)")
     sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
     sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
@@ -347,16 +352,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     mean = args.size_mean if args.size_mean is not None else first
     if args.size in ("fixed", "normal") and mean is None:
         raise ValueError("size-mean is needed when the first stage has no 'items'")
+    if args.arrival == "file" and not args.arrival_file:
+        raise ValueError("--arrival file needs --arrival-file PATH")
+    if args.size == "file" and not args.size_file:
+        raise ValueError("--size file needs --size-file PATH")
+    if args.sla_ms is not None and not args.sla_ms > 0:
+        raise ValueError(f"sla-ms must be > 0, got {args.sla_ms}")
     if args.size == "normal" and args.size_sd < 0:
         raise ValueError(f"size-sd must be >= 0, got {args.size_sd}")
     s = sizes(args.size, q, seed, mean=mean if mean is not None else 1, sd=args.size_sd,
               mu=args.size_mu, sigma=args.size_sigma,
-              max_size=max(1024, int(mean or 0)))
-    r = simulate(pipe, arrivals(args.arrival, args.qps, q, seed), s, warmup=args.warmup)
+              max_size=max(1024, int(mean or 0)), path=args.size_file)
+    r = simulate(pipe, arrivals(args.arrival, args.qps, q, seed, path=args.arrival_file), s,
+                 warmup=args.warmup)
     if args.records:
         r.write_records(args.records)
     out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
            "arrival": args.arrival, **r.summary()}
+    if args.sla_ms is not None:
+        from rpaccel.sched.sim import max_qps_under_sla
+
+        arr = args.arrival if args.arrival != "file" else "poisson"
+        out["sla_ms"] = args.sla_ms
+        out["max_qps_under_sla"], _ = max_qps_under_sla(pipe, args.sla_ms / 1e3, sizes=s,
+                                                        arrival=arr, seed=seed)
     if args.json:
         print(json.dumps(out))
     else:
@@ -366,7 +385,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                       ("offered / achieved QPS", f"{r.offered_qps:.1f} / {r.achieved_qps:.1f}"),
                       *((f"utilization {k}", f"{v:.3f}") for k, v in r.utilization.items()),
                       ("saturated", r.saturated),
-                      ("measured queries", f"{r.measured} of {r.queries}")])
+                      ("measured queries", f"{r.measured} of {r.queries}"),
+                      *([(f"max QPS with p95 <= {args.sla_ms:g} ms", f"{out['max_qps_under_sla']:.1f}")]
+                        if args.sla_ms is not None else [])])
     return 0
 
 
