@@ -262,3 +262,17 @@ def test_size_file_and_gpu_table_platform(tmp_path):
     t.write_text('{"wnd": [1, 2, 3]}')
     with pytest.raises(ValueError, match="need 6 positive times"):
         get_platform(f"gpu-table:{t}")
+
+
+def test_records_csv_and_parquet(tmp_path):
+    p = Pipeline((Stage("rm-small", "cpu", 2, items=4096),))
+    r = simulate(p, arrivals("poisson", 20, 300, 2), sizes("fixed", 300, mean=4096))
+    r.write_records(tmp_path / "r.csv")
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    assert len(rows) == 301 and rows[0].split(",")[:3] == ["query", "arrival_s", "items"]
+    pq = pytest.importorskip("pyarrow.parquet")
+    r.write_records(tmp_path / "r.parquet")
+    t = pq.read_table(tmp_path / "r.parquet")
+    assert t.num_rows == 300 and np.allclose(t.column("latency_s").to_numpy(), r.records["latency_s"])
+    with pytest.raises(ValueError, match="must end in .csv or .parquet"):
+        r.write_records(tmp_path / "r.txt")
