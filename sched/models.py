@@ -93,10 +93,17 @@ class Model:
     extra: tuple[Gemm, ...] = ()
     dense_in: int = 0
     description: str = ""
+    #: Feature interaction between the bottom MLP output and the pooled embeddings: ``cat``
+    #: (concatenation, free; DeepRecInfra and the RecPipe artifact's perf model) or ``dot``
+    #: (DLRM's pairwise dot products without self-interaction: F(F-1)/2 x dim MACs per item for
+    #: F = tables + 1 vectors).
+    interaction: str = "cat"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"model name must be a non-empty string, got {self.name!r}")
+        if self.interaction not in ("cat", "dot"):
+            raise ValueError(f"{self.name}: interaction must be 'cat' or 'dot', got {self.interaction!r}")
         for what in ("bottom_mlp", "top_mlp"):
             widths = getattr(self, what)
             if len(widths) == 1:
@@ -122,8 +129,16 @@ class Model:
         return self.bottom_layers + self.top_layers
 
     @property
+    def interaction_macs(self) -> int:
+        if self.interaction == "cat":
+            return 0
+        f = sum(t.count for t in self.tables) + 1
+        return f * (f - 1) // 2 * self.emb_dim
+
+    @property
     def macs_per_item(self) -> int:
-        return sum(i * o for i, o in self.mlp_layers) + sum(g.macs for g in self.extra)
+        return (sum(i * o for i, o in self.mlp_layers) + sum(g.macs for g in self.extra)
+                + self.interaction_macs)
 
     @property
     def flops_per_item(self) -> int:
@@ -179,7 +194,8 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
                   for i, g in enumerate(d.get("extra", ())))
     return Model(name=d["name"], tables=tables, bottom_mlp=tuple(d.get("bottom_mlp", ())),
                  top_mlp=tuple(d.get("top_mlp", ())), extra=extra,
-                 dense_in=d.get("dense_in", 0), description=d.get("description", ""))
+                 dense_in=d.get("dense_in", 0), description=d.get("description", ""),
+                 interaction=d.get("interaction", "cat"))
 
 
 def load_model(path: str | Path) -> Model:

@@ -276,3 +276,14 @@ def test_records_csv_and_parquet(tmp_path):
     assert t.num_rows == 300 and np.allclose(t.column("latency_s").to_numpy(), r.records["latency_s"])
     with pytest.raises(ValueError, match="must end in .csv or .parquet"):
         r.write_records(tmp_path / "r.txt")
+
+
+def test_dot_interaction_macs():
+    import dataclasses
+
+    large = CATALOG["rm-large"]
+    dot = dataclasses.replace(large, interaction="dot", top_mlp=(351 + 32, 96, 1))
+    # DLRM dot interaction over 27 vectors of dim 32: 351 pairs x 32 MACs
+    assert dot.interaction_macs == 351 * 32
+    with pytest.raises(ValueError, match="interaction must be 'cat' or 'dot'"):
+        dataclasses.replace(large, interaction="sum")
