@@ -25,7 +25,7 @@ The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles` models; both read 
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

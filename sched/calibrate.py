@@ -151,14 +151,11 @@ def load_calibration(path: str | Path):
     """:class:`CpuConstants` from a calibration JSON (``rpaccel calibrate cpu``)."""
     from .platforms import CpuConstants
 
+    from .datafile import load_data
+
     p = Path(path)
-    try:
-        d = json.loads(p.read_text())
-    except OSError as e:
-        raise ValueError(f"calibration file {p}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"calibration file {p}, line {e.lineno}: {e.msg}") from None
-    if d.get("kind") != "rpaccel-cpu-calibration":
+    d = load_data(p, "calibration")
+    if not isinstance(d, dict) or d.get("kind") != "rpaccel-cpu-calibration":
         raise ValueError(f"calibration file {p}: not an rpaccel CPU calibration")
     from .platforms import _fit_recpipe_cpu
 

@@ -21,10 +21,7 @@ RecPipe's models carry the top MLP exactly as the artifact's performance model r
 
 from __future__ import annotations
 
-import json
-import math
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -200,16 +197,9 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
 
 def load_model(path: str | Path) -> Model:
     """Load one model from a ``.json`` or ``.toml`` file."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ValueError(f"model file {p}: {e.strerror}") from None
-    try:
-        data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(f"model file {p}: {e}") from None
-    return model_from_dict(data, where=str(p))
+    from .datafile import load_data
+
+    return model_from_dict(load_data(path, "model"), where=f"model file {path}")
 
 
 # -- the catalog ---------------------------------------------------------------------------------

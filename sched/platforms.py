@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -268,15 +268,9 @@ class GpuTable(Platform):
     @classmethod
     def load(cls, path: str) -> "GpuTable":
         """Times from JSON: ``{"model": [t1, t4, t16, t64, t256, t1024], ...}`` in seconds."""
-        import json
-        from pathlib import Path
+        from .datafile import load_data
 
-        try:
-            data = json.loads(Path(path).read_text())
-        except OSError as e:
-            raise ValueError(f"gpu table {path}: {e.strerror}") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"gpu table {path}, line {e.lineno}: {e.msg}") from None
+        data = load_data(path, "gpu table")
         if not isinstance(data, dict):
             raise ValueError(f"gpu table {path}: must map model names to 6 times")
         t = cls(data, name=f"gpu-table:{path}")

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import csv
 import heapq
-import json
 import math
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -110,18 +108,9 @@ def pipeline_from_dict(d: dict, where: str = "pipeline") -> Pipeline:
 
 def load_pipeline(path: str | Path) -> Pipeline:
     """Load a pipeline from TOML (``[[stage]]`` tables) or JSON (``{"stage": [...]}``)."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ValueError(f"pipeline file {p}: {e.strerror}") from None
-    try:
-        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"pipeline file {p}, line {e.lineno}: {e.msg}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"pipeline file {p}: {e}") from None
-    return pipeline_from_dict(data, where=f"pipeline file {p}")
+    from .datafile import load_data
+
+    return pipeline_from_dict(load_data(path, "pipeline"), where=f"pipeline file {path}")
 
 
 def fifo_pool(arrive: Sequence[float], service: Sequence[float], engines: int) -> np.ndarray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -207,12 +206,10 @@ def _ints(name: str, text: str) -> list[int]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from rpaccel.config import check_int
     from rpaccel.sched import plots, studies
     from rpaccel.sched.report import manifest, output_dir, write_rows
-    from rpaccel.sched.sim import load_pipeline, pipeline_from_dict, simulate
+    from rpaccel.sched.sim import load_pipeline, simulate
     from rpaccel.sched.workload import arrivals, sizes
 
     q = check_int("queries", args.queries, 10, 1 << 26)
