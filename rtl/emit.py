@@ -15,6 +15,7 @@ __all__ = ["gemm_verilog", "topk_verilog", "write_if_changed", "TOPLEVEL_GEMM", 
 
 TOPLEVEL_GEMM = "rpaccel_gemm"
 TOPLEVEL_TOPK = "rpaccel_topk"
+TOPLEVEL_EMBCACHE = "rpaccel_embcache"
 
 
 def gemm_verilog(cfg: GemmConfig) -> str:
@@ -27,6 +28,13 @@ def topk_verilog(cfg) -> str:
     from .topk import TopkFilter
 
     return verilog.convert(TopkFilter(cfg), name=TOPLEVEL_TOPK, emit_src=False)
+
+
+def embcache_verilog(cfg) -> str:
+    """Verilog of the embedding cache (top module ``rpaccel_embcache``)."""
+    from .embcache import EmbeddingCache
+
+    return verilog.convert(EmbeddingCache(cfg), name=TOPLEVEL_EMBCACHE, emit_src=False)
 
 
 def standalone(text: str) -> str:

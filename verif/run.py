@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from rpaccel.config import GemmConfig, TopkConfig
+from rpaccel.config import EmbCacheConfig, GemmConfig, TopkConfig
 
 from . import toolchain
 
@@ -22,6 +22,7 @@ __all__ = ["gemm_sources", "build_gemm", "run_gemm", "topk_sources", "build_topk
 
 GEMM_TB_MODULE = "rpaccel.verif.tb_gemm"
 TOPK_TB_MODULE = "rpaccel.verif.tb_topk"
+EMBCACHE_TB_MODULE = "rpaccel.verif.tb_embcache"
 
 
 @contextlib.contextmanager
@@ -73,6 +74,29 @@ def topk_sources(cfg: TopkConfig, root: Path | None = None) -> list[Path]:
     from rpaccel.rtl.emit import topk_verilog
 
     return _sources(cfg, topk_verilog, root)
+
+
+def embcache_sources(cfg: EmbCacheConfig, root: Path | None = None) -> list[Path]:
+    from rpaccel.rtl.emit import embcache_verilog
+
+    return _sources(cfg, embcache_verilog, root)
+
+
+def build_embcache(cfg: EmbCacheConfig, *, waves: bool = False, root: Path | None = None
+                   ) -> toolchain.BuildInfo:
+    """Verilator build of the embedding cache for ``cfg``."""
+    from rpaccel.rtl.emit import TOPLEVEL_EMBCACHE
+
+    return _build(cfg, embcache_sources, TOPLEVEL_EMBCACHE, waves=waves, root=root)
+
+
+def run_embcache(cfg: EmbCacheConfig, scenarios: list[dict], *,
+                 waves: str | os.PathLike | None = None, root: Path | None = None,
+                 keep: bool = False) -> list[dict]:
+    """Run cache scenarios (dicts with seed, lookups, trace = zipf|conflicts|all_miss|all_hit,
+    skew, idle, backpressure, dump) in one simulator process."""
+    info = build_embcache(cfg, waves=bool(waves), root=root)
+    return _run(cfg, info, EMBCACHE_TB_MODULE, scenarios, waves=waves, root=root, keep=keep)
 
 
 def _build(cfg, sources_fn, toplevel: str, *, waves: bool, root: Path | None

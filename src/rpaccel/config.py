@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GemmConfig", "TopkConfig", "check_int", "config_from_dict"]
+__all__ = ["GemmConfig", "TopkConfig", "EmbCacheConfig", "check_int", "config_from_dict"]
 
 
 def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
@@ -215,6 +215,114 @@ class TopkConfig:
     def label(self) -> str:
         return (f"topk_k{self.k_max}_l{self.lanes}_s{self.score_width}"
                 f"{'s' if self.signed_scores else 'u'}_i{self.id_width}")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbCacheConfig:
+    """Dual static + dynamic embedding cache with a blocking miss path and a DRAM model.
+
+    Members
+    -------
+    dim, elem_width:
+        Elements per embedding row and bits per element; a row is ``dim * elem_width`` bits.
+    tables, rows:
+        Embedding tables and rows per table (a power of two); rows are re-indexed by descending
+        access frequency, so row ``r < static_rows`` is in the static cache.
+    static_rows:
+        Hottest rows per table held by the static cache (0 = dynamic-only).
+    sets, ways:
+        Dynamic cache geometry (``sets`` a power of two; one row per line; true LRU).
+    dynamic:
+        False for a static-only cache (every non-static lookup misses and is not cached).
+    stage_ways:
+        Way partition of the dynamic cache by pipeline stage: stage s owns ``stage_ways[s]``
+        consecutive ways; the entries sum to ``ways``. Default: one stage owning every way.
+    mem_bits, dram_latency, dram_interval:
+        DRAM model: a row arrives as ``ceil(row_bits / mem_bits)`` beats; beat j of a request
+        made on cycle t is delivered on cycle ``t + dram_latency + j * dram_interval``.
+    """
+
+    dim: int = _param("elements per embedding row", "elements")
+    elem_width: int = field(default=16, metadata={"help": "bits per element", "unit": "bits"})
+    tables: int = field(default=1, metadata={"help": "embedding tables", "unit": "tables"})
+    rows: int = field(default=4096, metadata={"help": "rows per table (power of two)", "unit": "rows"})
+    static_rows: int = field(default=16, metadata={"help": "hot rows per table in the static cache", "unit": "rows"})
+    sets: int = field(default=16, metadata={"help": "dynamic cache sets (power of two)", "unit": "sets"})
+    ways: int = field(default=4, metadata={"help": "dynamic cache ways", "unit": "ways"})
+    dynamic: bool = field(default=True, metadata={"help": "dynamic cache present", "unit": ""})
+    stage_ways: tuple[int, ...] = field(default=(), metadata={"help": "ways per stage", "unit": "ways"})
+    mem_bits: int = field(default=64, metadata={"help": "DRAM beat width", "unit": "bits"})
+    dram_latency: int = field(default=20, metadata={"help": "DRAM latency", "unit": "cycles"})
+    dram_interval: int = field(default=1, metadata={"help": "cycles between DRAM beats", "unit": "cycles"})
+    tag_width: int = field(default=8, metadata={"help": "request tag bits", "unit": "bits"})
+
+    def __post_init__(self) -> None:
+        check_int("dim", self.dim, 1, 128)
+        check_int("elem_width", self.elem_width, 1, 64)
+        check_int("tables", self.tables, 1, 64)
+        check_int("rows", self.rows, 1, 1 << 24)
+        if self.rows & (self.rows - 1):
+            raise ValueError(f"rows must be a power of two, got {self.rows}")
+        check_int("static_rows", self.static_rows, 0, self.rows)
+        check_int("sets", self.sets, 1, 1024)
+        if self.sets & (self.sets - 1):
+            raise ValueError(f"sets must be a power of two (set index = low address bits), got {self.sets}")
+        check_int("ways", self.ways, 1, 16)
+        if not isinstance(self.dynamic, bool):
+            raise ValueError(f"dynamic must be true or false, got {self.dynamic!r}")
+        if not self.dynamic and self.static_rows == 0:
+            raise ValueError("static_rows must be >= 1 for a static-only cache (dynamic=False)")
+        sw = tuple(self.stage_ways) or (self.ways,)
+        object.__setattr__(self, "stage_ways", sw)
+        if len(sw) > 4:
+            raise ValueError(f"stage_ways may name at most 4 stages, got {len(sw)}")
+        for w in sw:
+            check_int("stage_ways entries", w, 1, self.ways)
+        if sum(sw) != self.ways:
+            raise ValueError(f"stage_ways {list(sw)} must sum to ways={self.ways}")
+        check_int("mem_bits", self.mem_bits, 8, 1024)
+        check_int("dram_latency", self.dram_latency, 1, 100_000)
+        check_int("dram_interval", self.dram_interval, 1, 1000)
+        check_int("tag_width", self.tag_width, 1, 32)
+
+    @property
+    def row_bits(self) -> int:
+        return self.dim * self.elem_width
+
+    @property
+    def row_bytes(self) -> int:
+        return (self.row_bits + 7) // 8
+
+    @property
+    def beats_per_row(self) -> int:
+        return -(-self.row_bits // self.mem_bits)
+
+    @property
+    def stages(self) -> int:
+        return len(self.stage_ways)
+
+    @property
+    def addr_bits(self) -> int:
+        return max(1, (self.tables * self.rows - 1).bit_length())
+
+    def check_lookup(self, table: Any, row: Any, stage: Any = 0) -> None:
+        check_int("table", table, 0, self.tables - 1)
+        check_int("row", row, 0, self.rows - 1)
+        check_int("stage", stage, 0, self.stages - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["stage_ways"] = list(self.stage_ways)
+        return d
+
+    def key(self) -> str:
+        blob = json.dumps({"unit": "embcache", **self.to_dict()}, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def label(self) -> str:
+        return (f"embcache_d{self.dim}x{self.elem_width}_t{self.tables}_s{self.static_rows}"
+                f"_{self.sets}x{self.ways}{'' if self.dynamic else 'nodyn'}"
+                f"_st{len(self.stage_ways)}")
 
 
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:

@@ -1,0 +1,216 @@
+"""cocotb testbench of the embedding cache: driver / DRAM model / monitor / model / checker.
+
+Per scenario: reset (the cache clears its tag store), preload the static cache through ``pre``,
+then send the request trace with seeded idle cycles while a sink applies seeded backpressure.
+The DRAM model answers every ``mem_req`` on cycle t with beat j on ``t + L + j*I``. The checker
+compares every response's vector with the backing table, its hit/static flags with the policy
+model, its transfer cycle with :func:`rpaccel.perfmodel.embcache_timeline`, every DRAM request's
+cycle, and the hardware counters with the model's counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+from rpaccel.config import EmbCacheConfig
+from rpaccel.perfmodel.embcache import (HIT, MISS, STATIC, embcache_timeline, reindex_by_frequency,
+                                        zipf_trace)
+
+from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
+
+PERIOD_NS = 10
+
+
+def get_cycle() -> int:
+    from cocotb.utils import get_sim_time
+
+    return int(round(get_sim_time("ns") / PERIOD_NS))
+
+
+def make_trace(cfg: EmbCacheConfig, sc: dict, rng: np.random.Generator):
+    """(tables, rows, stages) for a scenario's trace kind."""
+    n = sc["lookups"]
+    kind = sc.get("trace", "zipf")
+    if kind == "zipf":
+        t, r = zipf_trace(n, rows=cfg.rows, skew=sc.get("skew", 1.0), tables=cfg.tables,
+                          seed=int(rng.integers(1 << 30)))
+        r, _ = reindex_by_frequency(t, r, cfg.rows)
+    elif kind == "conflicts":
+        # more distinct rows than ways, all in one set (stride = sets), re-used at random
+        base = cfg.static_rows + int(rng.integers(0, cfg.sets))
+        cands = [base + k * cfg.sets for k in range(cfg.ways + 3) if base + k * cfg.sets < cfg.rows]
+        r = rng.choice(cands, size=n)
+        t = rng.integers(0, cfg.tables, size=n)
+    elif kind == "all_miss":
+        r = cfg.static_rows + rng.permutation(cfg.rows - cfg.static_rows)[:n]
+        t = rng.integers(0, cfg.tables, size=len(r))
+    elif kind == "all_hit":
+        # static rows only (hit by construction), or a working set of one line per set
+        if cfg.static_rows:
+            r = rng.integers(0, cfg.static_rows, size=n)
+        else:
+            r = rng.integers(0, min(cfg.sets, cfg.rows), size=n)
+        t = np.zeros(n, dtype=np.int64)
+    else:
+        raise ValueError(f"unknown trace kind {kind!r}")
+    s = rng.integers(0, cfg.stages, size=len(r))
+    return t.astype(np.int64), np.asarray(r, dtype=np.int64), s.astype(np.int64)
+
+
+def req_word(cfg: EmbCacheConfig, table: int, row: int, stage: int, tag: int) -> int:
+    tb = max(1, (cfg.tables - 1).bit_length())
+    rb = max(1, (cfg.rows - 1).bit_length())
+    sb = max(1, (cfg.stages - 1).bit_length())
+    return table | (row << tb) | (stage << (tb + rb)) | (tag << (tb + rb + sb))
+
+
+async def dram_model(dut, cfg: EmbCacheConfig, table: np.ndarray, requests: list) -> None:
+    """Fixed-latency, bandwidth-limited DRAM: always ready; beat j at t + L + j*I."""
+    sched: dict[int, int] = {}
+    mask = (1 << cfg.mem_bits) - 1
+    dut.mem_req__ready.value = 1
+    dut.mem_resp__valid.value = 0
+    while True:
+        await RisingEdge(dut.clk)
+        c = get_cycle() + 1
+        beat = sched.pop(c, None)
+        dut.mem_resp__valid.value = beat is not None
+        if beat is not None:
+            dut.mem_resp__payload.value = beat
+        await ReadOnly()
+        if dut.mem_req__valid.value:
+            addr = int(dut.mem_req__payload.value)
+            requests.append((c, addr))
+            word = int(table[addr])
+            for j in range(cfg.beats_per_row):
+                sched[c + cfg.dram_latency + j * cfg.dram_interval] = (word >> (j * cfg.mem_bits)) & mask
+
+
+async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
+    seed = sc["seed"]
+    rng = np.random.default_rng(seed)
+    # backing store: tables * rows random rows (Python ints of row_bits)
+    n_all = cfg.tables * cfg.rows
+    words = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
+             for _ in range(n_all)]
+    table = np.array(words, dtype=object)
+    t, r, s = make_trace(cfg, sc, rng)
+    n = len(r)
+    tags = rng.integers(0, 1 << cfg.tag_width, size=n)
+
+    dut.rst.value = 1
+    dut.req__valid.value = 0
+    dut.pre__valid.value = 0
+    dut.resp__ready.value = 0
+    dut.mem_resp__valid.value = 0
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    pre = StreamDriver(dut, "pre", dut.clk, PERIOD_NS)
+    await pre.send([words[tb * cfg.rows + row] for tb in range(cfg.tables)
+                    for row in range(cfg.static_rows)])
+
+    idle, bp = sc.get("idle", 0.0), sc.get("backpressure", 0.0)
+    drv = StreamDriver(dut, "req", dut.clk, PERIOD_NS, Pauser(idle, seed * 2 + 1))
+    sink = StreamSink(dut, "resp", dut.clk, PERIOD_NS, Pauser(bp, seed * 2 + 2))
+    mon = StreamMonitor(dut, "resp", dut.clk, PERIOD_NS)
+    mem_reqs: list = []
+    tasks = [cocotb.start_soon(sink.run()), cocotb.start_soon(mon.run()),
+             cocotb.start_soon(dram_model(dut, cfg, table, mem_reqs))]
+    start = get_cycle() + 1
+    accepted = await drv.send([req_word(cfg, int(a), int(b), int(c), int(d))
+                               for a, b, c, d in zip(t, r, s, tags)])
+    for _ in range(100 + 4 * n * (cfg.dram_latency + cfg.beats_per_row * cfg.dram_interval + 4)):
+        if len(mon.beats) >= n:
+            break
+        await RisingEdge(dut.clk)
+    await ClockCycles(dut.clk, 2)
+    for task in tasks:
+        task.cancel()
+
+    ready_set = set(mon.ready_cycles)
+    model = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()), start=start,
+                              pause=Pauser(idle, seed * 2 + 1), ready=lambda c: c in ready_set)
+    first = None
+    cycles_ok = [m.accept for m in model] == accepted
+    if not cycles_ok:
+        i = next(i for i, (m, a) in enumerate(zip(model, accepted)) if m.accept != a)
+        first = f"request {i} accepted on cycle {accepted[i]}, model {model[i].accept}"
+    got_resp = [b.cycle for b in mon.beats]
+    if cycles_ok and got_resp != [m.respond for m in model]:
+        cycles_ok = False
+        i = next((i for i, (m, g) in enumerate(zip(model, got_resp)) if m.respond != g), len(got_resp))
+        first = (f"response {i} on cycle {got_resp[i] if i < len(got_resp) else None}, "
+                 f"model {model[i].respond if i < len(model) else None}")
+    exp_mem = [(m.mem_request, int(t[i]) * cfg.rows + int(r[i])) for i, m in enumerate(model)
+               if m.kind == MISS]
+    if cycles_ok and mem_reqs != exp_mem:
+        cycles_ok = False
+        first = f"DRAM requests differ: RTL {mem_reqs[:3]}..., model {exp_mem[:3]}..."
+
+    values_ok = len(mon.beats) == n
+    if not values_ok:
+        first = first or f"{len(mon.beats)} responses, expected {n}"
+    rb, tw = cfg.row_bits, cfg.tag_width
+    kinds = []
+    vecs = []
+    for i, b in enumerate(mon.beats[:n]):
+        p = b.payload
+        d = p & ((1 << rb) - 1)
+        tag = (p >> rb) & ((1 << tw) - 1)
+        hit = (p >> (rb + tw)) & 1
+        st = (p >> (rb + tw + 1)) & 1
+        kind = STATIC if st else (HIT if hit else MISS)
+        kinds.append(kind)
+        vecs.append(d)
+        want = words[int(t[i]) * cfg.rows + int(r[i])]
+        if d != want or tag != int(tags[i]) or kind != model[i].kind:
+            if values_ok:
+                first = first or (f"response {i}: data {'ok' if d == want else 'WRONG'}, tag "
+                                  f"{tag} (want {int(tags[i])}), kind {kind} (model {model[i].kind})")
+            values_ok = False
+    counts = [sum(1 for m in model if m.kind == k) for k in (STATIC, HIT, MISS)]
+    hw = [int(dut.hits_static.value), int(dut.hits_dynamic.value), int(dut.misses.value)]
+    if hw != counts or int(dut.mem_bytes.value) != counts[2] * cfg.row_bytes:
+        values_ok = False
+        first = first or f"counters {hw} / {int(dut.mem_bytes.value)} B, model {counts}"
+    rtl_cycles = (got_resp[-1] - accepted[0]) if got_resp and accepted else -1
+    return {"rtl_cycles": rtl_cycles, "model_cycles": model[-1].respond - model[0].accept,
+            "cycles_match": cycles_ok, "values_match": values_ok, "first_mismatch": first,
+            "hits": counts[0] + counts[1], "misses": counts[2], "static_hits": counts[0],
+            "dynamic_hits": counts[1], "hw_counters": hw, "lookups": n,
+            "dump": {"tables": t.tolist(), "rows": r.tolist(), "stages": s.tolist(),
+                     "tags": tags.tolist(), "rtl_kinds": kinds,
+                     "rtl_vectors": [hex(v) for v in vecs]}}
+
+
+@cocotb.test()
+async def embcache_scenarios(dut) -> None:
+    import sched  # guard: must be the standard library's
+
+    spec = json.loads(Path(os.environ["RPACCEL_SCENARIOS"]).read_text())
+    d = dict(spec["cfg"])
+    d["stage_ways"] = tuple(d["stage_ways"])
+    cfg = EmbCacheConfig(**d)
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    results = []
+    for sc in spec["scenarios"]:
+        res = await run_scenario(dut, cfg, sc)
+        dump = res.pop("dump")
+        if sc.get("dump"):
+            out = Path(sc["dump"])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "embcache.json").write_text(json.dumps({"unit": "embcache", "cfg": cfg.to_dict(),
+                                                          "seed": sc["seed"], **dump}))
+        results.append({**sc, **res, "stdlib_sched": hasattr(sched, "scheduler")})
+        dut._log.info("scenario %s: rtl %s model %s cycles_match=%s values_match=%s %s",
+                      sc.get("name"), res["rtl_cycles"], res["model_cycles"], res["cycles_match"],
+                      res["values_match"], res["first_mismatch"] or "")
+    Path(spec["results"]).write_text(json.dumps(results, indent=1))
