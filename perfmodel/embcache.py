@@ -87,18 +87,20 @@ class Lookup:
 
 
 def embcache_timeline(cfg: EmbCacheConfig, requests: Iterable[tuple[int, int, int]], *,
-                      start: int = 0, pause: Callable[[], bool] | None = None,
+                      start: int = 0, ready_from: int | None = None,
+                      pause: Callable[[], bool] | None = None,
                       ready: Callable[[int], bool] | None = None) -> list[Lookup]:
     """Exact per-request cycles for ``(table, row, stage)`` requests sent back to back.
 
-    ``start``: first cycle the producer may present a request; ``pause()`` is consulted before
+    ``start``: first cycle the producer may present a request; ``ready_from``: first cycle the
+    cache is idle (reset release + ``sets`` clear cycles; default ``start``); ``pause()`` is consulted before
     each request and again after each True (one idle cycle), as the testbench driver does;
     ``ready(cycle)`` is the consumer's ready. Defaults: no pauses, always ready.
     """
     pause = pause or (lambda: False)
     ready = ready or (lambda c: True)
     model = CacheModel(cfg)
-    t, idle_from = start, start
+    t, idle_from = start, max(start, start if ready_from is None else ready_from)
     out = []
     for table, row, stage in requests:
         while pause():

@@ -10,9 +10,10 @@ import sys
 import time
 import zlib
 
-from rpaccel.config import GemmConfig, TopkConfig
+from rpaccel.config import EmbCacheConfig, GemmConfig, TopkConfig
 
-__all__ = ["GEMM_SUITE", "TOPK_SUITE", "gemm_matrix", "topk_matrix", "main"]
+__all__ = ["GEMM_SUITE", "TOPK_SUITE", "EMBCACHE_SUITE", "gemm_matrix", "topk_matrix",
+           "embcache_matrix", "main"]
 
 #: Configurations the matrix covers: (name, config). Default widths (8-bit operands, 32-bit
 #: accumulators) on six array shapes, plus a narrow accumulator (16 bits = one full product)
@@ -89,6 +90,41 @@ def topk_matrix(cfg: TopkConfig) -> list[dict]:
     return out
 
 
+#: Embedding-cache configurations: static + dynamic with 2 DRAM beats per row; direct-mapped
+#: dynamic-only with DRAM latency 1; static-only with a large, slow DRAM; two tables and two
+#: pipeline stages sharing a way-partitioned cache.
+EMBCACHE_SUITE: list[tuple[str, EmbCacheConfig]] = [
+    ("d8_s8_4x2", EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2,
+                                 dram_latency=5, mem_bits=64)),
+    ("direct_dynonly_lat1", EmbCacheConfig(dim=4, rows=128, static_rows=0, sets=8, ways=1,
+                                           dram_latency=1, mem_bits=64)),
+    ("static_only_lat60", EmbCacheConfig(dim=16, elem_width=8, rows=128, static_rows=16,
+                                         dynamic=False, sets=1, ways=1, dram_latency=60,
+                                         dram_interval=3, mem_bits=32)),
+    ("t2_stages_1_3", EmbCacheConfig(dim=8, tables=2, rows=128, static_rows=4, sets=8, ways=4,
+                                     stage_ways=(1, 3), dram_latency=12, dram_interval=2,
+                                     mem_bits=64)),
+]
+
+
+def embcache_matrix(cfg: EmbCacheConfig) -> list[dict]:
+    """Repeats (Zipf), conflicts, all-miss, all-hit, and idle/backpressure variants."""
+    base = [("zipf", {"trace": "zipf", "skew": 1.2, "lookups": 120}),
+            ("zipf_flat", {"trace": "zipf", "skew": 0.5, "lookups": 80}),
+            ("conflicts", {"trace": "conflicts", "lookups": 60}),
+            ("all_miss", {"trace": "all_miss", "lookups": 40}),
+            ("all_hit", {"trace": "all_hit", "lookups": 40}),
+            ("zipf_idle", {"trace": "zipf", "skew": 1.0, "lookups": 80, "idle": 0.3}),
+            ("conflicts_bp", {"trace": "conflicts", "lookups": 60, "backpressure": 0.5}),
+            ("zipf_idle_bp", {"trace": "zipf", "skew": 1.1, "lookups": 100, "idle": 0.25,
+                              "backpressure": 0.4})]
+    out = []
+    for name, extra in base:
+        seed = _seed(cfg.label(), name)
+        out.append({"name": f"{name}-seed{seed}", "seed": seed, **extra})
+    return out
+
+
 def run_config(cfg: GemmConfig) -> list[dict]:
     from .run import run_gemm
 
@@ -97,7 +133,7 @@ def run_config(cfg: GemmConfig) -> list[dict]:
 
 def _report(unit: str, label: str, r: dict, shape: str) -> bool:
     """Print one scenario's row; return whether it passed."""
-    print(f"{unit + ' ' + label:<16} {r['name']:<34} {shape} {r['rtl_cycles']:>9} "
+    print(f"{unit + ' ' + label:<20} {r['name']:<34} {shape} {r['rtl_cycles']:>9} "
           f"{r['model_cycles']:>9}  {'ok' if r['cycles_match'] else 'FAIL':<6}  "
           f"{'ok' if r['values_match'] else 'FAIL'}"
           + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""), flush=True)
@@ -109,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     passed = []
-    print(f"{'testbench':<16} {'scenario':<34} {'shape':<21} {'RTL cyc':>9} {'model cyc':>9}"
+    print(f"{'testbench':<20} {'scenario':<34} {'shape':<21} {'RTL cyc':>9} {'model cyc':>9}"
           f"  cycles  values")
     for label, cfg in GEMM_SUITE:
         for r in run_config(cfg):
@@ -119,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in run_topk(cfg, topk_matrix(cfg)):
             shape = f"{r['n_queries']} q, {r['items']} items"
             passed.append(_report("topk", label, r, f"{shape:<21}"))
+    from .run import run_embcache
+
+    for label, cfg in EMBCACHE_SUITE:
+        for r in run_embcache(cfg, embcache_matrix(cfg)):
+            shape = f"{r['lookups']} lk, {r['hits']} hit"
+            passed.append(_report("embcache", label, r, f"{shape:<21}"))
     print(f"\n{sum(passed)}/{len(passed)} scenarios pass (cycles exact and values bit-exact) "
           f"in {time.perf_counter() - t0:.1f} s")
     return 0 if all(passed) else 1

@@ -112,6 +112,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     dut.mem_resp__valid.value = 0
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
+    ready_from = get_cycle() + 1 + cfg.sets      # the tag-store clear after reset
     await RisingEdge(dut.clk)
     pre = StreamDriver(dut, "pre", dut.clk, PERIOD_NS)
     await pre.send([words[tb * cfg.rows + row] for tb in range(cfg.tables)
@@ -137,6 +138,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
 
     ready_set = set(mon.ready_cycles)
     model = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()), start=start,
+                              ready_from=ready_from,
                               pause=Pauser(idle, seed * 2 + 1), ready=lambda c: c in ready_set)
     first = None
     cycles_ok = [m.accept for m in model] == accepted
