@@ -33,7 +33,7 @@ import numpy as np
 
 from rpaccel.config import EmbCacheConfig
 
-__all__ = ["CacheModel", "Lookup", "embcache_timeline", "hit_counts", "ordered_dict_counts",
+__all__ = ["CacheModel", "Lookup", "embcache_timeline", "make_trace", "TRACE_KINDS", "hit_counts", "ordered_dict_counts",
            "zipf_trace", "reindex_by_frequency", "hit_rate_sweep", "STATIC", "HIT", "MISS",
            "hit_latency", "miss_latency"]
 
@@ -278,6 +278,45 @@ def reindex_by_frequency(tables: np.ndarray, rows: np.ndarray, n_rows: int,
     mapping = np.empty_like(order)
     np.put_along_axis(mapping, order, np.arange(n_rows)[None, :].repeat(n_tables, 0), axis=1)
     return mapping[tables, rows], mapping
+
+
+TRACE_KINDS = ("zipf", "conflicts", "all_miss", "all_hit")
+
+
+def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 1.0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded request trace ``(tables, rows, stages)`` for the testbench, the CLI and studies.
+
+    ``zipf``: power-law rows (``skew``), re-indexed by frequency; ``conflicts``: more distinct
+    rows than ways, all in one set; ``all_miss``: distinct non-static rows; ``all_hit``: static
+    rows only (or one line per set for a dynamic-only cache).
+    """
+    if kind not in TRACE_KINDS:
+        raise ValueError(f"trace must be one of {list(TRACE_KINDS)}, got {kind!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"lookups must be an integer >= 1, got {n!r}")
+    rng = np.random.default_rng([seed, 0])
+    if kind == "zipf":
+        t, r = zipf_trace(n, rows=cfg.rows, skew=skew, tables=cfg.tables,
+                          seed=int(rng.integers(1 << 30)))
+        r, _ = reindex_by_frequency(t, r, cfg.rows)
+    elif kind == "conflicts":
+        base = cfg.static_rows + int(rng.integers(0, cfg.sets))
+        cands = [base + k * cfg.sets for k in range(cfg.ways + 3) if base + k * cfg.sets < cfg.rows]
+        r = rng.choice(cands, size=n)
+        t = rng.integers(0, cfg.tables, size=n)
+    elif kind == "all_miss":
+        if n > cfg.rows - cfg.static_rows:
+            raise ValueError(f"lookups must be <= {cfg.rows - cfg.static_rows} for an all-miss "
+                             f"trace (distinct non-static rows)")
+        r = cfg.static_rows + rng.permutation(cfg.rows - cfg.static_rows)[:n]
+        t = rng.integers(0, cfg.tables, size=n)
+    else:
+        hi = cfg.static_rows if cfg.static_rows else min(cfg.sets, cfg.rows)
+        r = rng.integers(0, hi, size=n)
+        t = np.zeros(n, dtype=np.int64)
+    s = rng.integers(0, cfg.stages, size=n)
+    return t.astype(np.int64), np.asarray(r, dtype=np.int64), s.astype(np.int64)
 
 
 def hit_rate_sweep(base: EmbCacheConfig, tables: np.ndarray, rows: np.ndarray,

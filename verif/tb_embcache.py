@@ -20,8 +20,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from rpaccel.config import EmbCacheConfig
-from rpaccel.perfmodel.embcache import (HIT, MISS, STATIC, embcache_timeline, reindex_by_frequency,
-                                        zipf_trace)
+from rpaccel.perfmodel.embcache import HIT, MISS, STATIC, embcache_timeline, make_trace
 
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
 
@@ -32,36 +31,6 @@ def get_cycle() -> int:
     from cocotb.utils import get_sim_time
 
     return int(round(get_sim_time("ns") / PERIOD_NS))
-
-
-def make_trace(cfg: EmbCacheConfig, sc: dict, rng: np.random.Generator):
-    """(tables, rows, stages) for a scenario's trace kind."""
-    n = sc["lookups"]
-    kind = sc.get("trace", "zipf")
-    if kind == "zipf":
-        t, r = zipf_trace(n, rows=cfg.rows, skew=sc.get("skew", 1.0), tables=cfg.tables,
-                          seed=int(rng.integers(1 << 30)))
-        r, _ = reindex_by_frequency(t, r, cfg.rows)
-    elif kind == "conflicts":
-        # more distinct rows than ways, all in one set (stride = sets), re-used at random
-        base = cfg.static_rows + int(rng.integers(0, cfg.sets))
-        cands = [base + k * cfg.sets for k in range(cfg.ways + 3) if base + k * cfg.sets < cfg.rows]
-        r = rng.choice(cands, size=n)
-        t = rng.integers(0, cfg.tables, size=n)
-    elif kind == "all_miss":
-        r = cfg.static_rows + rng.permutation(cfg.rows - cfg.static_rows)[:n]
-        t = rng.integers(0, cfg.tables, size=len(r))
-    elif kind == "all_hit":
-        # static rows only (hit by construction), or a working set of one line per set
-        if cfg.static_rows:
-            r = rng.integers(0, cfg.static_rows, size=n)
-        else:
-            r = rng.integers(0, min(cfg.sets, cfg.rows), size=n)
-        t = np.zeros(n, dtype=np.int64)
-    else:
-        raise ValueError(f"unknown trace kind {kind!r}")
-    s = rng.integers(0, cfg.stages, size=len(r))
-    return t.astype(np.int64), np.asarray(r, dtype=np.int64), s.astype(np.int64)
 
 
 def req_word(cfg: EmbCacheConfig, table: int, row: int, stage: int, tag: int) -> int:
@@ -95,13 +64,13 @@ async def dram_model(dut, cfg: EmbCacheConfig, table: np.ndarray, requests: list
 
 async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     seed = sc["seed"]
-    rng = np.random.default_rng(seed)
+    t, r, s = make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], seed, sc.get("skew", 1.0))
+    rng = np.random.default_rng([seed, 1])
     # backing store: tables * rows random rows (Python ints of row_bits)
     n_all = cfg.tables * cfg.rows
     words = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
              for _ in range(n_all)]
     table = np.array(words, dtype=object)
-    t, r, s = make_trace(cfg, sc, rng)
     n = len(r)
     tags = rng.integers(0, 1 << cfg.tag_width, size=n)
 
