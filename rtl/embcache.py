@@ -72,7 +72,8 @@ class EmbeddingCache(wiring.Component):
         word_layout = data.ArrayLayout(entry, W)
 
         # ---- storage -----------------------------------------------------------------------
-        m.submodules.tags = tags = memory.Memory(shape=word_layout, depth=S, init=[])
+        # depth >= 2 keeps a 1-bit address for a single-set cache (a 0-bit port is not Verilog)
+        m.submodules.tags = tags = memory.Memory(shape=word_layout, depth=max(S, 2), init=[])
         t_rd = tags.read_port(domain="sync")
         t_wr = tags.write_port()
         n_static = cfg.tables * cfg.static_rows
@@ -92,7 +93,7 @@ class EmbeddingCache(wiring.Component):
         m.d.comb += [r_set.eq(g[:self._set_bits] if self._set_bits else 0),
                      r_tagv.eq(g[self._set_bits:] if cfg.addr_bits > self._set_bits else 0)]
         is_static = Signal()
-        m.d.comb += is_static.eq(r_row < cfg.static_rows)
+        m.d.comb += is_static.eq(r_row < cfg.static_rows if cfg.static_rows else 0)
 
         fire_req = self.req.valid & self.req.ready
         p_g = Signal(cfg.addr_bits)

@@ -170,3 +170,64 @@ def test_simulate_examples_json_and_records(example, tmp_path):
     assert out["p50_s"] <= out["p95_s"] <= out["p99_s"] and not out["saturated"]
     lines = rec.read_text().splitlines()
     assert len(lines) == 2001 and lines[0].startswith("query,arrival_s,items")
+
+
+EC = ["--dim", "8", "--rows", "256", "--static-rows", "8", "--sets", "4", "--ways", "2",
+      "--dram-latency", "5"]
+
+
+def test_embcache_model_json_matches_api():
+    from rpaccel.config import EmbCacheConfig
+    from rpaccel.perfmodel.embcache import hit_counts, make_trace
+
+    p = run("model", "embcache", *EC, "--lookups", "500", "--skew", "1.1", "--seed", "3", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    cfg = EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2, dram_latency=5)
+    c = hit_counts(cfg, *make_trace(cfg, "zipf", 500, 3, 1.1))
+    assert (out["hits"], out["misses"], out["static_hits"]) == (c["hits"], c["misses"], c["static_hits"])
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--dim", "8", "--static-rows", "8", "--sets", "0", "--ways", "2"], "sets must be an integer in [1, 1024], got 0"),
+    (["--dim", "8", "--static-rows", "8", "--sets", "4", "--ways", "0"], "ways must be an integer in [1, 16], got 0"),
+    (["--dim", "8", "--static-rows", "8", "--sets", "6", "--ways", "2"], "sets must be a power of two"),
+    (["--dim", "8", "--rows", "256", "--static-rows", "999", "--sets", "4", "--ways", "2"],
+     "static_rows must be an integer in [0, 256], got 999"),
+])
+def test_embcache_bad_config(args, needle):
+    p = run("model", "embcache", *args, "--lookups", "10")
+    assert p.returncode == 2 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rpaccel: error: ") and needle in lines[0]
+
+
+def test_embcache_bad_trace():
+    p = run("model", "embcache", *EC, "--lookups", "10", "--skew", "-0.5")
+    assert p.returncode == 2 and "skew must be a number >= 0, got -0.5" in p.stderr
+
+
+@pytest.mark.xdist_group("embcache-d8_s8_4x2")
+def test_embcache_sim_json_and_dump(tmp_path):
+    dump = tmp_path / "d"
+    p = run("sim", "embcache", *EC, "--lookups", "150", "--skew", "1.0", "--seed", "5", "--json",
+            "--dump", str(dump), "--idle", "0.2", "--backpressure", "0.3")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for key in ("rtl_cycles", "model_cycles", "cycles_match", "values_match", "seed", "hits", "misses"):
+        assert key in out
+    assert out["cycles_match"] and out["values_match"] and out["hits"] + out["misses"] == 150
+    d = json.loads((dump / "embcache.json").read_text())
+    assert len(d["rtl_kinds"]) == 150 and len(d["rtl_vectors"]) == 150
+    assert sum(k != 2 for k in d["rtl_kinds"]) == out["hits"]
+
+
+def test_study_embcache_plot(tmp_path):
+    p = run("study", "embcache", "--lookups", "20000", "--capacities", "64,256,1024",
+            "--skews", "0.8,1.2", "--rows", "4096", "-o", str(tmp_path / "o"))
+    assert p.returncode == 0, p.stderr
+    files = sorted(x.name for x in (tmp_path / "o").iterdir())
+    assert files == ["hit_rate_vs_capacity.csv", "hit_rate_vs_capacity.png", "manifest.json",
+                     "per_stage_split.csv", "static_dynamic_split.csv"]
+    rows = (tmp_path / "o" / "hit_rate_vs_capacity.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 3

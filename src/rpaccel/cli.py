@@ -147,6 +147,20 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
     sm.add_argument("--json", action="store_true", help="print one JSON object (seconds as floats)")
+    # ---- embedding cache ----------------------------------------------------------------------
+    me = ms.add_parser("embcache", help="cycles, hits and misses of a lookup trace (perf model)")
+    _add_embcache(me)
+    me.add_argument("--json", action="store_true", help="print one JSON object")
+    se = ss.add_parser("embcache", help="a lookup trace on the RTL, checked against the models")
+    _add_embcache(se)
+    se.add_argument("--idle", type=_prob("--idle"), default=0.0, help="request idle probability")
+    se.add_argument("--backpressure", type=_prob("--backpressure"), default=0.0,
+                    help="probability of resp.ready low on a cycle")
+    se.add_argument("--json", action="store_true", help="print one JSON object")
+    se.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE")
+    se.add_argument("--dump", metavar="DIR",
+                    help="save embcache.json: the trace, the RTL's hit/miss sequence and vectors")
+
     # ---- studies and calibration ------------------------------------------------------------
     st = sub.add_parser("study", help="system studies: tables, PNG plots, JSON manifest")
     sts = st.add_subparsers(dest="study", required=True, parser_class=_Parser)
@@ -170,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
     sp.add_argument("--cpu-cores", type=int, default=32, help="CPU cores shared by CPU stages")
     common(sp, 10_000)
+    sc_ = sts.add_parser("embcache", help="hit rate vs capacity for several skews (+ splits)")
+    sc_.add_argument("--skews", default="0.6,0.9,1.2", help="comma-separated Zipf skews")
+    sc_.add_argument("--capacities", default="64,128,256,512,1024,2048,4096,8192",
+                     help="comma-separated total capacities in rows (static + dynamic lines)")
+    sc_.add_argument("--rows", type=int, default=1 << 20, help="rows per table (power of two)")
+    sc_.add_argument("--ways", type=int, default=8, help="dynamic cache ways")
+    sc_.add_argument("--static-share", type=float, default=0.25,
+                     help="share of the capacity given to the static cache (0..1)")
+    sc_.add_argument("--lookups", type=int, default=2_000_000, help="lookups per trace")
+    sc_.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
+    sc_.add_argument("-o", "--output", required=True, help="new output folder")
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
@@ -212,6 +237,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     from rpaccel.sched.sim import load_pipeline, simulate
     from rpaccel.sched.workload import arrivals, sizes
 
+    if args.study == "embcache":
+        return study_embcache(args)
     q = check_int("queries", args.queries, 10, 1 << 26)
     seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
     check_int("workers", args.workers, 1, 256)
@@ -388,6 +415,205 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_embcache(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("embedding cache configuration")
+    g.add_argument("--dim", type=int, required=True, help="elements per row, 1..128")
+    g.add_argument("--elem-width", type=int, default=16, help="bits per element (default 16)")
+    g.add_argument("--tables", type=int, default=1, help="embedding tables (default 1)")
+    g.add_argument("--rows", type=int, default=4096, help="rows per table, a power of two")
+    g.add_argument("--static-rows", type=int, required=True, help="hot rows per table in the static cache")
+    g.add_argument("--sets", type=int, required=True, help="dynamic cache sets, a power of two")
+    g.add_argument("--ways", type=int, required=True, help="dynamic cache ways, 1..16")
+    g.add_argument("--no-dynamic", action="store_true", help="static-only cache")
+    g.add_argument("--stage-ways", help="way partition by stage, e.g. 2,6 (sums to --ways)")
+    g.add_argument("--mem-bits", type=int, default=64, help="DRAM beat width in bits")
+    g.add_argument("--dram-latency", type=int, default=20, help="DRAM latency in cycles, >= 1")
+    g.add_argument("--dram-interval", type=int, default=1, help="cycles between DRAM beats, >= 1")
+    t = p.add_argument_group("trace")
+    t.add_argument("--lookups", type=int, required=True, help="lookups in the trace, >= 1")
+    t.add_argument("--trace", default="zipf", choices=["zipf", "conflicts", "all_miss", "all_hit"])
+    t.add_argument("--skew", type=float, default=1.0, help="Zipf skew, >= 0")
+    t.add_argument("--seed", type=int, default=1, help="trace seed, >= 0")
+
+
+def _embcache_cfg(args: argparse.Namespace):
+    from rpaccel.config import EmbCacheConfig
+
+    sw = tuple(_ints("stage-ways", args.stage_ways)) if args.stage_ways else ()
+    return EmbCacheConfig(dim=args.dim, elem_width=args.elem_width, tables=args.tables,
+                          rows=args.rows, static_rows=args.static_rows, sets=args.sets,
+                          ways=args.ways, dynamic=not args.no_dynamic, stage_ways=sw,
+                          mem_bits=args.mem_bits, dram_latency=args.dram_latency,
+                          dram_interval=args.dram_interval)
+
+
+def _embcache_trace(cfg, args: argparse.Namespace):
+    from rpaccel.config import check_int
+    from rpaccel.perfmodel.embcache import make_trace
+
+    check_int("seed", args.seed, 0, (1 << 31) - 1)
+    check_int("lookups", args.lookups, 1, 1 << 26)
+    if not args.skew >= 0:
+        raise ValueError(f"skew must be a number >= 0, got {args.skew}")
+    return make_trace(cfg, args.trace, args.lookups, args.seed, args.skew)
+
+
+def cmd_model_embcache(args: argparse.Namespace) -> int:
+    from rpaccel.perfmodel.embcache import HIT, MISS, STATIC, embcache_timeline
+
+    cfg = _embcache_cfg(args)
+    t, r, s = _embcache_trace(cfg, args)
+    tl = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()))
+    kinds = [x.kind for x in tl]
+    out = {"unit": "embcache", "config": cfg.to_dict(), "lookups": len(tl), "seed": args.seed,
+           "model_cycles": tl[-1].respond - tl[0].accept,
+           "hits": sum(k != MISS for k in kinds), "misses": kinds.count(MISS),
+           "static_hits": kinds.count(STATIC), "dynamic_hits": kinds.count(HIT),
+           "mem_bytes": kinds.count(MISS) * cfg.row_bytes}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table([("cycles (first request -> last response, no stalls)", out["model_cycles"]),
+                      ("static hits", out["static_hits"]), ("dynamic hits", out["dynamic_hits"]),
+                      ("misses", out["misses"]), ("DRAM bytes", out["mem_bytes"]),
+                      ("hit rate", f"{out['hits'] / len(tl):.4f}")])
+    return 0
+
+
+def cmd_sim_embcache(args: argparse.Namespace) -> int:
+    cfg = _embcache_cfg(args)
+    _embcache_trace(cfg, args)              # validates the trace arguments before building
+    from rpaccel.verif.run import run_embcache
+
+    sc = {"name": "cli", "seed": args.seed, "lookups": args.lookups, "trace": args.trace,
+          "skew": args.skew, "idle": args.idle, "backpressure": args.backpressure}
+    if args.dump:
+        sc["dump"] = str(Path(args.dump).resolve())
+    if not args.json:
+        print(f"building and simulating {cfg.label()} ...", file=sys.stderr)
+    (res,) = run_embcache(cfg, [sc], waves=args.waves)
+    ok = bool(res["cycles_match"] and res["values_match"])
+    out = {"unit": "embcache", "config": cfg.to_dict(), "lookups": res["lookups"],
+           "seed": args.seed, "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
+           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
+           "hits": res["hits"], "misses": res["misses"], "static_hits": res["static_hits"],
+           "dynamic_hits": res["dynamic_hits"], "first_mismatch": res["first_mismatch"]}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
+                      ("cycles match", res["cycles_match"]),
+                      ("values match (vectors, hit/miss, counters)", res["values_match"]),
+                      ("hits (static + dynamic)", f"{res['hits']} ({res['static_hits']} + "
+                                                  f"{res['dynamic_hits']})"),
+                      ("misses", res["misses"]), ("seed", args.seed)])
+        print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def study_embcache(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from rpaccel.config import EmbCacheConfig, check_int
+    from rpaccel.perfmodel.embcache import hit_rate_sweep, reindex_by_frequency, zipf_trace
+    from rpaccel.sched.report import manifest, output_dir, write_rows
+
+    skews = [float(x) for x in args.skews.split(",") if x.strip()]
+    if not skews or any(not k >= 0 for k in skews):
+        raise ValueError(f"skews must be numbers >= 0, got {args.skews!r}")
+    caps = _ints("capacities", args.capacities)
+    n = check_int("lookups", args.lookups, 1, 1 << 28)
+    seed = check_int("seed", args.seed, 0, (1 << 31) - 1)
+    share = args.static_share
+    if not 0 <= share <= 1:
+        raise ValueError(f"static-share must be in [0, 1], got {share}")
+    base = EmbCacheConfig(dim=32, rows=args.rows, static_rows=0, sets=1, ways=args.ways)
+    rows_out, curves = [], {}
+    for k in skews:
+        t, r = zipf_trace(n, rows=base.rows, skew=k, seed=seed)
+        # profile on the first half, measure on the whole trace (static set from the profile)
+        r, _ = reindex_by_frequency(t, r, base.rows, profile=slice(0, n // 2))
+        changes = []
+        for c in caps:
+            st = int(round(c * share))
+            lines = c - st
+            sets = max(1, 1 << max(0, (lines // base.ways).bit_length() - 1))
+            changes.append({"static_rows": min(st, base.rows), "sets": sets,
+                            "dynamic": lines >= base.ways})
+        res = hit_rate_sweep(base, t, r, changes)
+        for c, row in zip(caps, res):
+            row.update({"skew": k, "capacity_requested": c})
+        rows_out += res
+        curves[k] = [(row["capacity_rows"], row["hit_rate"]) for row in res]
+    # static/dynamic split at the middle capacity, middle skew
+    mid_c, mid_k = caps[len(caps) // 2], skews[len(skews) // 2]
+    t, r = zipf_trace(n, rows=base.rows, skew=mid_k, seed=seed)
+    r, _ = reindex_by_frequency(t, r, base.rows, profile=slice(0, n // 2))
+    split_rows = []
+    for sh in (0.0, 0.125, 0.25, 0.5, 0.75, 0.875, 1.0):
+        st = int(round(mid_c * sh))
+        lines = mid_c - st
+        sets = max(1, 1 << max(0, (lines // base.ways).bit_length() - 1))
+        if lines < base.ways and st == 0:
+            continue
+        cfg = dataclasses.replace(base, static_rows=st, sets=sets, dynamic=lines >= base.ways)
+        (row,) = hit_rate_sweep(cfg, t, r, [{}])
+        split_rows.append({"skew": mid_k, "capacity": mid_c, "static_share": sh, **row})
+    # per-stage way split: two stages (tables 0 and 1) share the dynamic cache, stage 1 sees
+    # a quarter of the lookups (a filtered second stage)
+    two = EmbCacheConfig(dim=32, tables=2, rows=base.rows, static_rows=0, sets=base.sets,
+                         ways=base.ways)
+    rng = __import__("numpy").random.default_rng(seed)
+    st = (rng.random(n) < 0.25).astype("int64")
+    _, r2 = zipf_trace(n, rows=base.rows, skew=mid_k, seed=seed + 1)
+    r2, _ = reindex_by_frequency(st, r2, base.rows)
+    lines = mid_c - 0
+    sets2 = max(1, 1 << max(0, (lines // base.ways).bit_length() - 1))
+    stage_rows = []
+    for w0 in range(1, base.ways):
+        cfg2 = dataclasses.replace(two, sets=sets2, stage_ways=(w0, base.ways - w0))
+        (row,) = hit_rate_sweep(cfg2, st, r2, [{}], stages=st)
+        stage_rows.append({"skew": mid_k, "stage0_ways": w0, "stage1_ways": base.ways - w0,
+                           "stage1_share": 0.25, **row})
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with output_dir(Path(args.output)) as d:
+        write_rows(rows_out, d / "hit_rate_vs_capacity.csv")
+        write_rows(split_rows, d / "static_dynamic_split.csv")
+        write_rows(stage_rows, d / "per_stage_split.csv")
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for k, pts in curves.items():
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"skew {k:g}")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("capacity (rows: static + dynamic lines)")
+        ax.set_ylabel("hit rate")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_title(f"hit rate vs capacity ({n:,} lookups, {args.ways}-way true LRU, "
+                     f"{share:.0%} static)")
+        fig.tight_layout()
+        fig.savefig(d / "hit_rate_vs_capacity.png", dpi=120)
+        plt.close(fig)
+        manifest(d / "manifest.json", config={"skews": skews, "capacities": caps, "rows": base.rows,
+                                              "ways": base.ways, "static_share": share,
+                                              "lookups": n}, seed=seed,
+                 files=["hit_rate_vs_capacity.csv", "static_dynamic_split.csv",
+                        "per_stage_split.csv", "hit_rate_vs_capacity.png"])
+    for k, pts in curves.items():
+        print(f"skew {k:g}: " + ", ".join(f"{c}: {h:.3f}" for c, h in pts))
+    best = max(stage_rows, key=lambda x: x["hit_rate"]) if stage_rows else None
+    if best:
+        print(f"per-stage split at {mid_c} lines, stage 1 = 25% of lookups: best "
+              f"{best['stage0_ways']}+{best['stage1_ways']} ways, hit rate {best['hit_rate']:.3f}")
+    print(f"wrote {args.output}/hit_rate_vs_capacity.png, .csv, static_dynamic_split.csv, "
+          f"per_stage_split.csv, manifest.json")
+    return 0
+
+
 def _add_topk_config(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("top-k filter configuration")
     g.add_argument("--k-max", type=int, required=True, help="capacity: largest k, 1..256")
@@ -495,6 +721,8 @@ def cmd_model(args: argparse.Namespace) -> int:
         return cmd_model_topk(args)
     if args.unit == "stage":
         return cmd_model_stage(args)
+    if args.unit == "embcache":
+        return cmd_model_embcache(args)
     from rpaccel.perfmodel import gemm_cycles
 
     cfg = _gemm_cfg(args)
@@ -518,6 +746,8 @@ def cmd_model(args: argparse.Namespace) -> int:
 def cmd_sim(args: argparse.Namespace) -> int:
     if args.unit == "topk":
         return cmd_sim_topk(args)
+    if args.unit == "embcache":
+        return cmd_sim_embcache(args)
     from rpaccel.config import check_int
     from rpaccel.perfmodel import gemm_cycles
 
