@@ -189,7 +189,7 @@ def test_embcache_model_json_matches_api():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--dim", "8", "--static-rows", "8", "--sets", "0", "--ways", "2"], "sets must be an integer in [1, 1024], got 0"),
+    (["--dim", "8", "--static-rows", "8", "--sets", "0", "--ways", "2"], "sets must be an integer in [1, 1048576], got 0"),
     (["--dim", "8", "--static-rows", "8", "--sets", "4", "--ways", "0"], "ways must be an integer in [1, 16], got 0"),
     (["--dim", "8", "--static-rows", "8", "--sets", "6", "--ways", "2"], "sets must be a power of two"),
     (["--dim", "8", "--rows", "256", "--static-rows", "999", "--sets", "4", "--ways", "2"],

@@ -89,7 +89,7 @@ def test_sweep_static_vs_dynamic_split():
 
 
 @pytest.mark.parametrize("kw, msg", [
-    (dict(dim=8, sets=0), r"sets must be an integer in \[1, 1024\], got 0"),
+    (dict(dim=8, sets=0), r"sets must be an integer in \[1, 1048576\], got 0"),
     (dict(dim=8, ways=0), r"ways must be an integer in \[1, 16\], got 0"),
     (dict(dim=8, sets=12), "sets must be a power of two"),
     (dict(dim=8, rows=256, static_rows=300), r"static_rows must be an integer in \[0, 256\], got 300"),

@@ -264,7 +264,7 @@ class EmbCacheConfig:
         if self.rows & (self.rows - 1):
             raise ValueError(f"rows must be a power of two, got {self.rows}")
         check_int("static_rows", self.static_rows, 0, self.rows)
-        check_int("sets", self.sets, 1, 1024)
+        check_int("sets", self.sets, 1, 1 << 20)
         if self.sets & (self.sets - 1):
             raise ValueError(f"sets must be a power of two (set index = low address bits), got {self.sets}")
         check_int("ways", self.ways, 1, 16)
