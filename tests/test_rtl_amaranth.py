@@ -117,3 +117,17 @@ def test_topk_rejects_non_config():
 
     with pytest.raises(TypeError, match="cfg must be a TopkConfig"):
         TopkFilter({"k_max": 4})
+
+
+def test_embcache_contract_shared_with_model():
+    from rpaccel.config import EmbCacheConfig
+    from rpaccel.perfmodel.embcache import embcache_timeline
+    from rpaccel.rtl.embcache import EmbeddingCache
+
+    cfg = EmbCacheConfig(dim=4, rows=64, static_rows=2, sets=8, ways=2)
+    dut = EmbeddingCache(cfg)
+    # the model's first acceptance after reset is the RTL's clear time
+    tl = embcache_timeline(cfg, [(0, 1, 0)], start=0, ready_from=dut.clear_cycles)
+    assert tl[0].accept == dut.clear_cycles == cfg.sets
+    with pytest.raises(TypeError, match="cfg must be an EmbCacheConfig"):
+        EmbeddingCache({"dim": 4})
