@@ -4,27 +4,14 @@ timeline model predicts, and the hardware counters equal the model's counts."""
 
 import pytest
 
-from rpaccel.verif.suite import EMBCACHE_SUITE, embcache_matrix
-
-_cache: dict[str, dict] = {}
+from rpaccel.verif.suite import suite_cases, suite_results
 
 
-def _results(label, cfg):
-    if label not in _cache:
-        from rpaccel.verif.run import run_embcache
-
-        _cache[label] = {r["name"]: r for r in run_embcache(cfg, embcache_matrix(cfg))}
-    return _cache[label]
-
-
-CASES = [pytest.param(label, cfg, sc["name"], id=f"{label}-{sc['name']}",
-                      marks=pytest.mark.xdist_group(f"embcache-{label}"))
-         for label, cfg in EMBCACHE_SUITE for sc in embcache_matrix(cfg)]
-
-
-@pytest.mark.parametrize("label, cfg, name", CASES)
+@pytest.mark.parametrize("label, cfg, name", [
+    pytest.param(*c, id=f"{c[0]}-{c[2]}", marks=pytest.mark.xdist_group(f"embcache-{c[0]}"))
+    for c in suite_cases("embcache")])
 def test_embcache_rtl(label, cfg, name):
-    r = _results(label, cfg)[name]
+    r = suite_results("embcache", label)[name]
     print(f"{label} {name}: seed={r['seed']} lookups={r['lookups']} hits={r['hits']} "
           f"rtl={r['rtl_cycles']} model={r['model_cycles']}")
     assert r["stdlib_sched"]

@@ -4,27 +4,14 @@ cycles and backpressure). One Verilator build and one simulator process per conf
 
 import pytest
 
-from rpaccel.verif.suite import GEMM_SUITE, gemm_matrix
-
-_cache: dict[str, list[dict]] = {}
+from rpaccel.verif.suite import suite_cases, suite_results
 
 
-def _results(label, cfg):
-    if label not in _cache:
-        from rpaccel.verif.run import run_gemm
-
-        _cache[label] = {r["name"]: r for r in run_gemm(cfg, gemm_matrix(cfg))}
-    return _cache[label]
-
-
-CASES = [pytest.param(label, cfg, sc["name"], id=f"{label}-{sc['name']}",
-                      marks=pytest.mark.xdist_group(label))
-         for label, cfg in GEMM_SUITE for sc in gemm_matrix(cfg)]
-
-
-@pytest.mark.parametrize("label, cfg, name", CASES)
+@pytest.mark.parametrize("label, cfg, name", [
+    pytest.param(*c, id=f"{c[0]}-{c[2]}", marks=pytest.mark.xdist_group(c[0]))
+    for c in suite_cases("gemm")])
 def test_gemm_rtl(label, cfg, name):
-    r = _results(label, cfg)[name]
+    r = suite_results("gemm", label)[name]
     print(f"{label} {name}: seed={r['seed']} M={r['m']} K={r['k']} N={r['n']} "
           f"rtl={r['rtl_cycles']} model={r['model_cycles']}")
     assert r["stdlib_sched"], "inside cocotb, `import sched` was not the standard library's"

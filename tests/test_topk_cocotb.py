@@ -3,27 +3,14 @@ top-k and every input and result beat transfers on the cycle the timeline model 
 
 import pytest
 
-from rpaccel.verif.suite import TOPK_SUITE, topk_matrix
-
-_cache: dict[str, dict] = {}
+from rpaccel.verif.suite import suite_cases, suite_results
 
 
-def _results(label, cfg):
-    if label not in _cache:
-        from rpaccel.verif.run import run_topk
-
-        _cache[label] = {r["name"]: r for r in run_topk(cfg, topk_matrix(cfg))}
-    return _cache[label]
-
-
-CASES = [pytest.param(label, cfg, sc["name"], id=f"{label}-{sc['name']}",
-                      marks=pytest.mark.xdist_group(f"topk-{label}"))
-         for label, cfg in TOPK_SUITE for sc in topk_matrix(cfg)]
-
-
-@pytest.mark.parametrize("label, cfg, name", CASES)
+@pytest.mark.parametrize("label, cfg, name", [
+    pytest.param(*c, id=f"{c[0]}-{c[2]}", marks=pytest.mark.xdist_group(f"topk-{c[0]}"))
+    for c in suite_cases("topk")])
 def test_topk_rtl(label, cfg, name):
-    r = _results(label, cfg)[name]
+    r = suite_results("topk", label)[name]
     print(f"{label} {name}: seed={r['seed']} queries={r['n_queries']} "
           f"rtl={r['rtl_cycles']} model={r['model_cycles']}")
     assert r["stdlib_sched"]

@@ -131,6 +131,31 @@ def run_config(cfg: GemmConfig) -> list[dict]:
     return run_gemm(cfg, gemm_matrix(cfg))
 
 
+_RESULTS: dict[tuple[str, str], dict[str, dict]] = {}
+
+
+def suite_results(unit: str, label: str) -> dict[str, dict]:
+    """Results of one configuration's whole matrix, by scenario name (one simulator process per
+    configuration, cached for the life of this process -- the pytest worker)."""
+    key = (unit, label)
+    if key not in _RESULTS:
+        from .run import run_embcache, run_gemm, run_topk
+
+        suite, matrix, run = {"gemm": (GEMM_SUITE, gemm_matrix, run_gemm),
+                              "topk": (TOPK_SUITE, topk_matrix, run_topk),
+                              "embcache": (EMBCACHE_SUITE, embcache_matrix, run_embcache)}[unit]
+        cfg = dict(suite)[label]
+        _RESULTS[key] = {r["name"]: r for r in run(cfg, matrix(cfg))}
+    return _RESULTS[key]
+
+
+def suite_cases(unit: str) -> list[tuple[str, object, str]]:
+    """(label, config, scenario name) for every scenario of a unit's matrix."""
+    suite, matrix = {"gemm": (GEMM_SUITE, gemm_matrix), "topk": (TOPK_SUITE, topk_matrix),
+                     "embcache": (EMBCACHE_SUITE, embcache_matrix)}[unit]
+    return [(label, cfg, sc["name"]) for label, cfg in suite for sc in matrix(cfg)]
+
+
 def _report(unit: str, label: str, r: dict, shape: str) -> bool:
     """Print one scenario's row; return whether it passed."""
     print(f"{unit + ' ' + label:<20} {r['name']:<34} {shape} {r['rtl_cycles']:>9} "
