@@ -135,8 +135,8 @@ class SimResult:
     p50_s: float
     p95_s: float
     p99_s: float
-    offered_qps: float
-    achieved_qps: float
+    offered_qps: float | None      # None for a single arrival instant
+    achieved_qps: float | None     # None when the measured completions span no time
     utilization: dict[str, float]
     saturated: bool
     queries: int
@@ -251,13 +251,14 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
     span = float(t.max() - arrive.min()) if q > 1 else float(t.max())
     util = {k: b / (engines[k] * span) if span > 0 else 0.0 for k, b in util_busy.items()}
     arr_span = float(arrive.max() - arrive.min())
-    offered = (q - 1) / arr_span if arr_span > 0 else float("inf")
+    offered = (q - 1) / arr_span if arr_span > 0 else None
     # DeepRecSys's measured QPS: measured queries / span of their completion times.
     ends = t[m]
-    achieved = len(ends) / float(ends.max() - ends.min()) if ends.max() > ends.min() else float("nan")
+    achieved = len(ends) / float(ends.max() - ends.min()) if ends.max() > ends.min() else None
     # Saturation: a pool's offered work exceeds its capacity over the arrival span, or latency
     # keeps growing through the run (last quarter's mean > 2x the second quarter's).
-    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else math.inf)
+    # (with every query arriving at once there is no rate to judge: only growth counts)
+    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else 0.0)
               for k, b in util_busy.items())
     quarters = np.array_split(lat, 4) if len(lat) >= 8 else [lat]
     growing = (len(quarters) == 4 and quarters[3].mean() > 2 * quarters[1].mean()

@@ -231,3 +231,14 @@ def test_study_embcache_plot(tmp_path):
                      "per_stage_split.csv", "static_dynamic_split.csv"]
     rows = (tmp_path / "o" / "hit_rate_vs_capacity.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 3
+
+
+def test_simulate_single_query_json_is_strict():
+    root = Path(__file__).resolve().parents[1]
+    p = run("simulate", str(root / "examples/sl-cpu.toml"), "--qps", "10", "--queries", "1", "--json")
+    assert p.returncode == 0, p.stderr
+
+    def reject(c):
+        raise AssertionError(f"non-JSON constant {c}")
+    out = json.loads(p.stdout, parse_constant=reject)
+    assert out["achieved_qps"] is None and out["offered_qps"] is None and not out["saturated"]

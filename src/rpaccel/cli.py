@@ -406,7 +406,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _print_table([("mean latency", f"{r.mean_s * 1e3:.3f} ms"),
                       ("p50 / p95 / p99", f"{r.p50_s * 1e3:.3f} / {r.p95_s * 1e3:.3f} / "
                                           f"{r.p99_s * 1e3:.3f} ms"),
-                      ("offered / achieved QPS", f"{r.offered_qps:.1f} / {r.achieved_qps:.1f}"),
+                      ("offered / achieved QPS",
+                       " / ".join(f"{x:.1f}" if x else "n/a" for x in (r.offered_qps, r.achieved_qps))),
                       *((f"utilization {k}", f"{v:.3f}") for k, v in r.utilization.items()),
                       ("saturated", r.saturated),
                       ("measured queries", f"{r.measured} of {r.queries}"),
