@@ -38,7 +38,6 @@ __all__ = ["CacheModel", "Lookup", "embcache_timeline", "make_trace", "TRACE_KIN
            "hit_latency", "miss_latency"]
 
 STATIC, HIT, MISS = 0, 1, 2
-KIND_NAMES = ("static", "hit", "miss")
 
 
 class CacheModel:

@@ -125,12 +125,6 @@ def embcache_matrix(cfg: EmbCacheConfig) -> list[dict]:
     return out
 
 
-def run_config(cfg: GemmConfig) -> list[dict]:
-    from .run import run_gemm
-
-    return run_gemm(cfg, gemm_matrix(cfg))
-
-
 _RESULTS: dict[tuple[str, str], dict[str, dict]] = {}
 
 
@@ -166,24 +160,20 @@ def _report(unit: str, label: str, r: dict, shape: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .run import run_topk
-
     t0 = time.perf_counter()
     passed = []
     print(f"{'testbench':<20} {'scenario':<34} {'shape':<21} {'RTL cyc':>9} {'model cyc':>9}"
           f"  cycles  values")
-    for label, cfg in GEMM_SUITE:
-        for r in run_config(cfg):
+    for label, _ in GEMM_SUITE:
+        for r in suite_results("gemm", label).values():
             shape = f"M={r['m']} K={r['k']} N={r['n']}"
             passed.append(_report("gemm", label, r, f"{shape:<21}"))
-    for label, cfg in TOPK_SUITE:
-        for r in run_topk(cfg, topk_matrix(cfg)):
+    for label, _ in TOPK_SUITE:
+        for r in suite_results("topk", label).values():
             shape = f"{r['n_queries']} q, {r['items']} items"
             passed.append(_report("topk", label, r, f"{shape:<21}"))
-    from .run import run_embcache
-
-    for label, cfg in EMBCACHE_SUITE:
-        for r in run_embcache(cfg, embcache_matrix(cfg)):
+    for label, _ in EMBCACHE_SUITE:
+        for r in suite_results("embcache", label).values():
             shape = f"{r['lookups']} lk, {r['hits']} hit"
             passed.append(_report("embcache", label, r, f"{shape:<21}"))
     print(f"\n{sum(passed)}/{len(passed)} scenarios pass (cycles exact and values bit-exact) "

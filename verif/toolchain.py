@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -139,6 +138,3 @@ BUILD_FLAGS: list[str] = [*LINT_WAIVERS, "-Wno-fatal", "-O3", "--x-assign", "0",
 #: C++ optimisation of the model's hot code (Verilator's default is -Os).
 OPT_FAST = "-O2"
 
-
-def clean_build(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

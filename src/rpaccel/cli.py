@@ -481,6 +481,28 @@ def cmd_model_embcache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sim_report(args: argparse.Namespace, unit: str, cfg: Any, res: dict, fields: dict,
+                values_label: str, rows: list | None = None) -> int:
+    """Print one RTL-vs-model result (JSON or a table) the same way for every unit; exit code
+    0 only if both cycles and values match."""
+    ok = bool(res["cycles_match"] and res["values_match"])
+    out = {"unit": unit, "config": cfg.to_dict(), **fields, "seed": args.seed,
+           "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
+           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
+           "first_mismatch": res["first_mismatch"]}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
+                      ("cycles match", res["cycles_match"]), (values_label, res["values_match"]),
+                      ("seed", args.seed), *(rows or [])]
+                     + ([("first mismatch", res["first_mismatch"])] if res["first_mismatch"] else [])
+                     + ([("dump", args.dump)] if args.dump else [])
+                     + ([("waves", args.waves)] if args.waves else []))
+        print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def cmd_sim_embcache(args: argparse.Namespace) -> int:
     cfg = _embcache_cfg(args)
     _embcache_trace(cfg, args)              # validates the trace arguments before building
@@ -493,23 +515,12 @@ def cmd_sim_embcache(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"building and simulating {cfg.label()} ...", file=sys.stderr)
     (res,) = run_embcache(cfg, [sc], waves=args.waves)
-    ok = bool(res["cycles_match"] and res["values_match"])
-    out = {"unit": "embcache", "config": cfg.to_dict(), "lookups": res["lookups"],
-           "seed": args.seed, "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
-           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
-           "hits": res["hits"], "misses": res["misses"], "static_hits": res["static_hits"],
-           "dynamic_hits": res["dynamic_hits"], "first_mismatch": res["first_mismatch"]}
-    if args.json:
-        print(json.dumps(out))
-    else:
-        _print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
-                      ("cycles match", res["cycles_match"]),
-                      ("values match (vectors, hit/miss, counters)", res["values_match"]),
-                      ("hits (static + dynamic)", f"{res['hits']} ({res['static_hits']} + "
-                                                  f"{res['dynamic_hits']})"),
-                      ("misses", res["misses"]), ("seed", args.seed)])
-        print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    counts = {k: res[k] for k in ("hits", "misses", "static_hits", "dynamic_hits")}
+    return _sim_report(args, "embcache", cfg, res, {"lookups": res["lookups"], **counts},
+                       "values match (vectors, hit/miss, counters)",
+                       [("hits (static + dynamic)", f"{res['hits']} ({res['static_hits']} + "
+                                                    f"{res['dynamic_hits']})"),
+                        ("misses", res["misses"])])
 
 
 def study_embcache(args: argparse.Namespace) -> int:
@@ -702,19 +713,8 @@ def cmd_sim_topk(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"building and simulating {cfg.label()} ...", file=sys.stderr)
     (res,) = run_topk(cfg, [sc], waves=args.waves)
-    ok = bool(res["cycles_match"] and res["values_match"])
-    out = {"unit": "topk", "config": cfg.to_dict(), "n": n, "k": k, "queries": q,
-           "seed": args.seed, "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
-           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
-           "first_mismatch": res["first_mismatch"]}
-    if args.json:
-        print(json.dumps(out))
-    else:
-        _print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
-                      ("cycles match", res["cycles_match"]),
-                      ("values match (exact top-k)", res["values_match"]), ("seed", args.seed)])
-        print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return _sim_report(args, "topk", cfg, res, {"n": n, "k": k, "queries": q},
+                       "values match (exact top-k)")
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -779,26 +779,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"simulating {cyc.total} model cycles in {mode} mode ...", file=sys.stderr)
     (res,) = run_gemm(cfg, [sc], waves=args.waves)
-    ok = bool(res["cycles_match"] and res["values_match"])
-    out = {"unit": "gemm", "config": cfg.to_dict(), "m": args.m, "k": args.k, "n": args.n,
-           "seed": args.seed, "dist": args.dist, "mode": mode,
-           "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
-           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
-           "stall_cycles": res["stall_cycles"], "first_mismatch": res["first_mismatch"],
-           "build_seconds": round(info.seconds, 3), "build_cached": info.cached,
-           "sim_wall_seconds": round(res["wall_s"], 3)}
-    if args.json:
-        print(json.dumps(out))
-    else:
-        _print_table([
-            ("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
-            ("cycles match", res["cycles_match"]), ("values match (bit-exact)", res["values_match"]),
-            ("seed", args.seed), ("mode", mode),
-        ] + ([("first mismatch", res["first_mismatch"])] if res["first_mismatch"] else [])
-          + ([("dump", args.dump)] if args.dump else [])
-          + ([("waves", args.waves)] if args.waves else []))
-        print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    fields = {"m": args.m, "k": args.k, "n": args.n, "dist": args.dist, "mode": mode,
+              "stall_cycles": res["stall_cycles"], "build_seconds": round(info.seconds, 3),
+              "build_cached": info.cached, "sim_wall_seconds": round(res["wall_s"], 3)}
+    return _sim_report(args, "gemm", cfg, res, fields, "values match (bit-exact)",
+                       [("mode", mode)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

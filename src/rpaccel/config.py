@@ -40,6 +40,12 @@ def _range(lo: int | None, hi: int | None) -> str:
     return ""
 
 
+def _config_key(unit: str, fields: dict[str, Any]) -> str:
+    """Short stable hash of a unit's config: names build folders and generated files."""
+    blob = json.dumps({"unit": unit, **fields}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
 def _param(help: str, unit: str = "") -> Any:
     return field(metadata={"help": help, "unit": unit})
 
@@ -149,8 +155,7 @@ class GemmConfig:
 
     def key(self) -> str:
         """Short stable hash: names build folders and generated files."""
-        blob = json.dumps({"unit": "gemm", **self.to_dict()}, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return _config_key("gemm", self.to_dict())
 
     def label(self) -> str:
         return f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
@@ -209,8 +214,7 @@ class TopkConfig:
         return dataclasses.asdict(self)
 
     def key(self) -> str:
-        blob = json.dumps({"unit": "topk", **self.to_dict()}, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return _config_key("topk", self.to_dict())
 
     def label(self) -> str:
         return (f"topk_k{self.k_max}_l{self.lanes}_s{self.score_width}"
@@ -316,8 +320,7 @@ class EmbCacheConfig:
         return d
 
     def key(self) -> str:
-        blob = json.dumps({"unit": "embcache", **self.to_dict()}, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return _config_key("embcache", self.to_dict())
 
     def label(self) -> str:
         return (f"embcache_d{self.dim}x{self.elem_width}_t{self.tables}_s{self.static_rows}"
