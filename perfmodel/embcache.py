@@ -68,13 +68,15 @@ class CacheModel:
 
 
 def hit_latency() -> int:
-    """Cycles from accepting a hitting request to its response being valid."""
-    return 2
+    """Cycles from accepting a hitting request to its response being valid (the contract's
+    :attr:`EmbCacheConfig.hit_latency`)."""
+    return EmbCacheConfig.hit_latency
 
 
 def miss_latency(cfg: EmbCacheConfig) -> int:
-    """Cycles from accepting a missing request to its response being valid."""
-    return 2 + cfg.dram_latency + (cfg.beats_per_row - 1) * cfg.dram_interval
+    """Cycles from accepting a missing request to its response being valid (the contract's
+    :attr:`EmbCacheConfig.miss_latency`)."""
+    return cfg.miss_latency
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def embcache_timeline(cfg: EmbCacheConfig, requests: Iterable[tuple[int, int, in
         r = a + lat
         while not ready(r):
             r += 1
-        out.append(Lookup(a, kind, r, a + 1 if kind == MISS else None))
+        out.append(Lookup(a, kind, r, a + cfg.miss_request_latency if kind == MISS else None))
         idle_from = r + 1
         t = a + 1
     return out

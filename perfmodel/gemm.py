@@ -26,7 +26,6 @@ Schedule, with T = ceil(K/rows) * ceil(N/cols) weight tiles, walked N-tile major
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -63,14 +62,13 @@ class GemmCycles:
 def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     """Cycles of one stall-free GEMM, from the command cycle to the last result beat. O(1)."""
     m, k, n = cfg.check_shape(m, k, n)
-    r, c = cfg.rows, cfg.cols
-    kt, nt = math.ceil(k / r), math.ceil(n / c)
+    kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
     t = kt * nt
-    weight_load = t * c
+    weight_load = t * cfg.cols
     streaming = t * m
-    fill_drain = (t - 1) * (r + c - 2) + (r + c)
+    fill_drain = (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
     beats = m * nt
-    control = 1
+    control = cfg.control_cycles
     first_beat = control + weight_load + streaming + fill_drain + 1
     total = first_beat + beats - 1
     assert total == control + weight_load + streaming + fill_drain + beats
@@ -157,7 +155,7 @@ def pack_a(cfg: GemmConfig, a: np.ndarray) -> list[int]:
     a = _check_operand("a", a, cfg.in_width)
     m, k = a.shape
     r = cfg.rows
-    kt = math.ceil(k / r)
+    kt = cfg.k_tiles(k)
     pad = np.zeros((m, kt * r), dtype=np.int64)
     pad[:, :k] = a
     tiles = pad.reshape(m, kt, r).transpose(1, 0, 2).reshape(kt * m, r)
@@ -173,7 +171,7 @@ def pack_w(cfg: GemmConfig, w: np.ndarray) -> list[int]:
     w = _check_operand("w", w, cfg.in_width)
     k, n = w.shape
     r, c = cfg.rows, cfg.cols
-    kt, nt = math.ceil(k / r), math.ceil(n / c)
+    kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
     pad = np.zeros((kt * r, nt * c), dtype=np.int64)
     pad[:k, :n] = w
     # (kt, r, nt, c) -> (nt, kt, c reversed, r)
@@ -184,16 +182,11 @@ def pack_w(cfg: GemmConfig, w: np.ndarray) -> list[int]:
 def unpack_c(cfg: GemmConfig, words: Sequence[int], m: int, n: int) -> np.ndarray:
     """Inverse of the output order: beat (nt, m) holds ``c[m, nt*cols : (nt+1)*cols]``."""
     c = cfg.cols
-    nt = math.ceil(n / c)
+    nt = cfg.n_tiles(n)
     if len(words) != m * nt:
         raise ValueError(f"expected {m * nt} result beats, got {len(words)}")
-    aw = cfg.acc_width
-    mask = (1 << aw) - 1
-    flat = np.empty((nt * m, c), dtype=np.int64)
-    for b, v in enumerate(words):
-        for j in range(c):
-            e = (v >> (j * aw)) & mask
-            flat[b, j] = e - (1 << aw) if e >> (aw - 1) else e
+    data = cfg.c_out_layout.fields["data"]      # the payload's data field: cols accumulators
+    flat = np.array([data.unpack(v) for v in words], dtype=np.int64).reshape(nt * m, c)
     full = flat.reshape(nt, m, c).transpose(1, 0, 2).reshape(m, nt * c)
     return full[:, :n]
 

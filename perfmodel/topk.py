@@ -19,7 +19,6 @@ the edge ending t):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -27,8 +26,9 @@ import numpy as np
 
 from rpaccel.config import TopkConfig
 
-#: Cycles from accepting a query's ``last`` beat to its first result beat being valid.
-RESULT_LATENCY = 1
+#: Cycles from accepting a query's ``last`` beat to its first result beat being valid (the
+#: contract's :attr:`TopkConfig.result_latency`, re-exported).
+RESULT_LATENCY = TopkConfig.result_latency
 
 __all__ = ["RESULT_LATENCY", "topk", "topk_batch", "topk_cycles", "topk_timeline", "QueryTiming", "query_beats",
            "result_beats"]
@@ -90,18 +90,18 @@ def topk_batch(scores: np.ndarray, ids: np.ndarray, k: int, *, id_width: int = 3
 
 def query_beats(cfg: TopkConfig, n: int) -> int:
     """Input beats of a query of n items (an empty query is one beat)."""
-    return max(1, math.ceil(n / cfg.lanes))
+    return cfg.query_beats(n)
 
 
 def result_beats(n: int, k: int) -> int:
     """Result beats of a query: min(k, n), or one ``empty`` beat."""
-    return max(1, min(k, n))
+    return TopkConfig.result_beats(n, k)
 
 
 def topk_cycles(cfg: TopkConfig, n: int, k: int) -> int:
     """Stall-free cycles of one query on an idle unit: first input beat -> last result beat."""
     n, k = cfg.check_query(n, k)
-    return query_beats(cfg, n) - 1 + (RESULT_LATENCY - 1) + result_beats(n, k)
+    return query_beats(cfg, n) - 1 + (cfg.result_latency - 1) + result_beats(n, k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ def topk_timeline(cfg: TopkConfig, queries: Iterable[tuple[int, int]], *, start:
             ins.append(t)
             t += 1
         outs = []
-        c = ins[-1] + RESULT_LATENCY
+        c = ins[-1] + cfg.result_latency
         for _ in range(result_beats(n, k)):
             while not ready(c):
                 c += 1

@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpaccel.config import EmbCacheConfig
 
+from .layouts import amaranth_layout
 from .sram import SRAM
 
 __all__ = ["EmbeddingCache"]
@@ -40,12 +41,8 @@ class EmbeddingCache(wiring.Component):
         self._set_bits = (cfg.sets - 1).bit_length()
         self._tag_bits = max(1, cfg.addr_bits - self._set_bits)
         self._age_bits = max(1, (cfg.ways - 1).bit_length())
-        req = data.StructLayout({"table": max(1, (cfg.tables - 1).bit_length()),
-                                 "row": max(1, (cfg.rows - 1).bit_length()),
-                                 "stage": max(1, (cfg.stages - 1).bit_length()),
-                                 "tag": cfg.tag_width})
-        resp = data.StructLayout({"data": cfg.row_bits, "tag": cfg.tag_width, "hit": 1,
-                                  "static": 1})
+        req = amaranth_layout(cfg.req_layout)
+        resp = amaranth_layout(cfg.resp_layout)
         super().__init__({
             "req": In(stream.Signature(req)), "resp": Out(stream.Signature(resp)),
             "pre": In(stream.Signature(cfg.row_bits)),
@@ -61,8 +58,9 @@ class EmbeddingCache(wiring.Component):
 
     @property
     def clear_cycles(self) -> int:
-        """Cycles after reset before ``req`` can be accepted (tag store clear)."""
-        return self._cfg.sets
+        """Cycles after reset before ``req`` can be accepted (tag store clear): the contract's
+        :attr:`EmbCacheConfig.clear_cycles`."""
+        return self._cfg.clear_cycles
 
     def elaborate(self, platform):
         cfg = self._cfg

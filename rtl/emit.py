@@ -1,40 +1,27 @@
-"""Verilog generation: Amaranth -> Verilog with ``emit_src=False`` (reproducible, diff-stable)."""
+"""Verilog generation: Amaranth -> Verilog with ``emit_src=False`` (reproducible, diff-stable).
+
+Every unit of the registry (:data:`rpaccel.units.UNITS`) goes through :func:`verilog`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import verilog as _verilog
 
-from rpaccel.config import GemmConfig
+from rpaccel.units import Unit, get_unit
 
-from .gemm import GemmEngine
 from .sram import SRAM_MODEL_PATH
 
-__all__ = ["gemm_verilog", "topk_verilog", "write_if_changed", "TOPLEVEL_GEMM", "TOPLEVEL_TOPK"]
-
-TOPLEVEL_GEMM = "rpaccel_gemm"
-TOPLEVEL_TOPK = "rpaccel_topk"
-TOPLEVEL_EMBCACHE = "rpaccel_embcache"
+__all__ = ["verilog", "standalone", "write_if_changed"]
 
 
-def gemm_verilog(cfg: GemmConfig) -> str:
-    """Verilog of the GEMM engine (top module ``rpaccel_gemm``), without the SRAM model."""
-    return verilog.convert(GemmEngine(cfg), name=TOPLEVEL_GEMM, emit_src=False)
-
-
-def topk_verilog(cfg) -> str:
-    """Verilog of the top-k filter (top module ``rpaccel_topk``)."""
-    from .topk import TopkFilter
-
-    return verilog.convert(TopkFilter(cfg), name=TOPLEVEL_TOPK, emit_src=False)
-
-
-def embcache_verilog(cfg) -> str:
-    """Verilog of the embedding cache (top module ``rpaccel_embcache``)."""
-    from .embcache import EmbeddingCache
-
-    return verilog.convert(EmbeddingCache(cfg), name=TOPLEVEL_EMBCACHE, emit_src=False)
+def verilog(unit: str | Unit, cfg) -> str:
+    """Verilog of ``unit`` for ``cfg`` (top module ``unit.toplevel``), without the SRAM model."""
+    unit = get_unit(unit) if isinstance(unit, str) else unit
+    if not isinstance(cfg, unit.config):
+        raise TypeError(f"cfg must be a {unit.config.__name__}, got {cfg!r}")
+    return _verilog.convert(unit.component_class()(cfg), name=unit.toplevel, emit_src=False)
 
 
 def standalone(text: str) -> str:

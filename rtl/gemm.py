@@ -26,11 +26,12 @@ The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles` models; both read 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rpaccel.config import GemmConfig
 
+from .layouts import amaranth_layout
 from .sram import SRAM
 from .systolic import SystolicArray
 
@@ -50,9 +51,8 @@ class GemmEngine(wiring.Component):
         if not isinstance(cfg, GemmConfig):
             raise TypeError(f"cfg must be a GemmConfig, got {cfg!r}")
         self._cfg = cfg
-        cmd_layout = data.StructLayout({"m": cfg.m_bits, "k_tiles": cfg.kt_bits,
-                                        "n_tiles": cfg.nt_bits})
-        out_layout = data.StructLayout({"data": cfg.c_word_bits, "last": 1})
+        cmd_layout = amaranth_layout(cfg.cmd_layout)
+        out_layout = amaranth_layout(cfg.c_out_layout)
         super().__init__({
             "a_in": In(stream.Signature(cfg.a_word_bits)),
             "w_in": In(stream.Signature(cfg.a_word_bits)),
@@ -69,13 +69,15 @@ class GemmEngine(wiring.Component):
 
     @property
     def gap_cycles(self) -> int:
-        """Idle cycles between one tile's last activation read and the next tile's first weight."""
-        return self._cfg.rows + self._cfg.cols - 2
+        """Idle cycles between one tile's last activation read and the next tile's first weight
+        (the contract's :attr:`GemmConfig.tile_gap_cycles`)."""
+        return self._cfg.tile_gap_cycles
 
     @property
     def drain_cycles(self) -> int:
-        """Cycles after the last tile's last activation read before the first result read."""
-        return self._cfg.rows + self._cfg.cols
+        """Cycles after the last tile's last activation read before the first result read
+        (the contract's :attr:`GemmConfig.drain_cycles`)."""
+        return self._cfg.drain_cycles
 
     def elaborate(self, platform):
         cfg = self._cfg

@@ -22,11 +22,13 @@ Timing: see :mod:`rpaccel.perfmodel.topk`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rpaccel.config import TopkConfig
+
+from .layouts import amaranth_layout
 
 __all__ = ["TopkFilter"]
 
@@ -43,12 +45,9 @@ class TopkFilter(wiring.Component):
         if not isinstance(cfg, TopkConfig):
             raise TypeError(f"cfg must be a TopkConfig, got {cfg!r}")
         self._cfg = cfg
-        score = signed(cfg.score_width) if cfg.signed_scores else unsigned(cfg.score_width)
-        self._item = data.StructLayout({"score": score, "id": cfg.id_width, "v": 1})
-        in_layout = data.StructLayout({"items": data.ArrayLayout(self._item, cfg.lanes),
-                                       "k": cfg.k_bits, "last": 1})
-        out_layout = data.StructLayout({"score": score, "id": cfg.id_width, "last": 1,
-                                        "empty": 1})
+        self._item = amaranth_layout(cfg.item_layout)
+        in_layout = amaranth_layout(cfg.in_layout)
+        out_layout = amaranth_layout(cfg.out_layout)
         super().__init__({"i": In(stream.Signature(in_layout)),
                           "o": Out(stream.Signature(out_layout))})
 
@@ -59,10 +58,9 @@ class TopkFilter(wiring.Component):
     @property
     def result_latency(self) -> int:
         """Cycles from accepting a ``last`` beat to the first result beat being valid (the
-        output buffers load on the accepting edge). Shared with the perf model's contract."""
-        from rpaccel.perfmodel.topk import RESULT_LATENCY
-
-        return RESULT_LATENCY
+        output buffers load on the accepting edge): the contract's
+        :attr:`TopkConfig.result_latency`, which this design's single register stage gives."""
+        return self._cfg.result_latency
 
     @staticmethod
     def _better(x, e):

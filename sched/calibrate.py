@@ -26,7 +26,7 @@ import numpy as np
 
 from .models import Model, get_model
 
-__all__ = ["measure", "fit", "calibrate", "load_csv", "load_calibration"]
+__all__ = ["measure", "fit", "calibrate", "load_csv"]
 
 DEFAULT_BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
 
@@ -145,25 +145,3 @@ def calibrate(models: list[str], batches: tuple[int, ...] = DEFAULT_BATCHES, rep
             "points": points, "machine": {"platform": platform.platform(),
                                           "python": platform.python_version(),
                                           "cores": os.cpu_count()}}
-
-
-def load_calibration(path: str | Path):
-    """:class:`CpuConstants` from a calibration JSON (``rpaccel calibrate cpu``)."""
-    from .platforms import CpuConstants
-
-    from .datafile import load_data
-
-    p = Path(path)
-    d = load_data(p, "calibration")
-    if not isinstance(d, dict) or d.get("kind") != "rpaccel-cpu-calibration":
-        raise ValueError(f"calibration file {p}: not an rpaccel CPU calibration")
-    from .platforms import _fit_recpipe_cpu
-
-    c = d.get("constants", {})
-    keys = ("overhead_s", "per_lookup_s", "per_emb_byte_s", "per_mac_s")
-    if any(not isinstance(c.get(k), (int, float)) or c[k] < 0 for k in keys):
-        raise ValueError(f"calibration file {p}: constants {list(keys)} must be numbers >= 0")
-    rp = _fit_recpipe_cpu()   # preprocess and sort are not measured: keep RecPipe's
-    return CpuConstants(**{k: float(c[k]) for k in keys},
-                        preprocess_per_item_s=rp.preprocess_per_item_s,
-                        sort_per_nlogn_s=rp.sort_per_nlogn_s)

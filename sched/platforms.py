@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .models import Model
+from .datafile import load_data
+from .models import CATALOG, Model
 
 __all__ = ["Platform", "RecPipeArtifactAccel", "HARDCONFS", "CpuCore", "Gpu", "GpuTable",
-           "get_platform"]
+           "get_platform", "load_calibration"]
 
 
 def _items(n: Any) -> np.ndarray:
@@ -147,8 +149,6 @@ def _fit_recpipe_cpu() -> CpuConstants:
     """Solve the three per-item constants so RM-small/med/large on 4096 items give RecPipe's
     measured 23.8 / 26.5 / 47.5 ms inference on one core, with a 50 us per-query overhead; and
     the preprocess (5.1-5.4 ms) and sort (1.3-1.4 ms) components at 4096 items."""
-    from .models import CATALOG
-
     ms = [CATALOG[n] for n in ("rm-small", "rm-med", "rm-large")]
     target = np.array([23.8e-3, 26.5e-3, 47.5e-3]) - 50e-6
     a = np.array([[m.lookups_per_item, m.emb_bytes_per_item, m.macs_per_item] for m in ms],
@@ -210,8 +210,6 @@ class Gpu(Platform):
 
     def __init__(self, *, launch_s: float = 0.3e-3, setup_per_lookup_s: float = 0.3e-6,
                  emb_bytes_per_s: float = 300e9, name: str = "gpu") -> None:
-        from .models import CATALOG
-
         self.launch_s, self.emb_bytes_per_s, self.name = launch_s, emb_bytes_per_s, name
         self.setup_per_lookup_s = setup_per_lookup_s
         small, large = CATALOG["rm-small"], CATALOG["rm-large"]
@@ -268,8 +266,6 @@ class GpuTable(Platform):
     @classmethod
     def load(cls, path: str) -> "GpuTable":
         """Times from JSON: ``{"model": [t1, t4, t16, t64, t256, t1024], ...}`` in seconds."""
-        from .datafile import load_data
-
         data = load_data(path, "gpu table")
         if not isinstance(data, dict):
             raise ValueError(f"gpu table {path}: must map model names to 6 times")
@@ -289,25 +285,17 @@ class GpuTable(Platform):
         return np.where(n > 0, t, 0.0)
 
 
-def get_platform(spec: str) -> Platform:
-    """``cpu``, ``cpu:CALIBRATION.json``, ``gpu``, or ``recpipe-artifact:hc1|hc4|hc16|hc64``."""
-    if not isinstance(spec, str):
-        raise ValueError(f"platform must be a string, got {spec!r}")
+def _make_platform(spec: str) -> Platform:
     if spec == "cpu":
-        return _default_cpu()
+        return CpuCore()
     if spec.startswith("cpu:"):
-        from .calibrate import load_calibration
-
         return CpuCore(load_calibration(spec[4:]), name=spec)
     if spec == "gpu":
-        return _default_gpu()
+        return Gpu()
     if spec == "gpu-table":
-        if "gpu-table" not in _CACHE:
-            from .models import CATALOG
-
-            _CACHE["gpu-table"] = GpuTable.from_platform(_default_gpu(), list(CATALOG.values()))
-            _CACHE["gpu-table"].name = "gpu-table"
-        return _CACHE["gpu-table"]
+        t = GpuTable.from_platform(get_platform("gpu"), list(CATALOG.values()))
+        t.name = "gpu-table"
+        return t
     if spec.startswith("gpu-table:"):
         return GpuTable.load(spec.split(":", 1)[1])
     if spec.startswith("recpipe-artifact:"):
@@ -317,16 +305,49 @@ def get_platform(spec: str) -> Platform:
                      f"recpipe-artifact:{{{','.join(HARDCONFS)}}}")
 
 
-_CACHE: dict[str, Platform] = {}
+def _file_stamp(spec: str) -> tuple[int, int] | None:
+    """(mtime, size) of the file a ``kind:FILE`` spec names, so an edited file is re-read."""
+    _, sep, path = spec.partition(":")
+    if not sep:
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
-def _default_cpu() -> CpuCore:
-    if "cpu" not in _CACHE:
-        _CACHE["cpu"] = CpuCore()
-    return _CACHE["cpu"]
+_CACHE: dict[tuple[str, Any], Platform] = {}
 
 
-def _default_gpu() -> Gpu:
-    if "gpu" not in _CACHE:
-        _CACHE["gpu"] = Gpu()
-    return _CACHE["gpu"]
+def get_platform(spec: str) -> Platform:
+    """``cpu``, ``cpu:CALIBRATION.json``, ``gpu``, ``gpu-table[:TIMES.json]`` or
+    ``recpipe-artifact:hc1|hc4|hc16|hc64``.
+
+    Parsed once per spec (and per version of the file it names): the SLA search calls this on
+    every simulation, and a ``cpu:FILE`` calibration is not re-read each time.
+    """
+    if not isinstance(spec, str):
+        raise ValueError(f"platform must be a string, got {spec!r}")
+    key = (spec, _file_stamp(spec))
+    plat = _CACHE.get(key)
+    if plat is None:
+        plat = _CACHE[key] = _make_platform(spec)
+    return plat
+
+
+def load_calibration(path: str | Path):
+    """:class:`CpuConstants` from a calibration JSON (``rpaccel calibrate cpu``)."""
+    p = Path(path)
+    d = load_data(p, "calibration")
+    if not isinstance(d, dict) or d.get("kind") != "rpaccel-cpu-calibration":
+        raise ValueError(f"calibration file {p}: not an rpaccel CPU calibration")
+    c = d.get("constants", {})
+    keys = ("overhead_s", "per_lookup_s", "per_emb_byte_s", "per_mac_s")
+    if any(not isinstance(c.get(k), (int, float)) or c[k] < 0 for k in keys):
+        raise ValueError(f"calibration file {p}: constants {list(keys)} must be numbers >= 0")
+    rp = _fit_recpipe_cpu()   # preprocess and sort are not measured: keep RecPipe's
+    return CpuConstants(**{k: float(c[k]) for k in keys},
+                        preprocess_per_item_s=rp.preprocess_per_item_s,
+                        sort_per_nlogn_s=rp.sort_per_nlogn_s)
+

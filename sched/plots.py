@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["p95_vs_qps", "latency_cdf", "bar"]
+__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines"]
 
 
 def _plt():
@@ -70,6 +70,27 @@ def bar(labels: list[str], values: list[float], path: Path, *, title: str, ylabe
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def lines(curves: dict, path: Path, *, label: str, xlabel: str, ylabel: str, title: str,
+          logx: bool = False, ylim: tuple[float, float] | None = None) -> None:
+    """One line per key of ``curves`` (a list of (x, y) points); ``label`` formats the key."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for k, pts in curves.items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label.format(k))
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

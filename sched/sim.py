@@ -28,11 +28,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rpaccel.config import check_int
+
 from .models import Model, get_model
 from .platforms import Platform, get_platform
 
 __all__ = ["Stage", "Pipeline", "SimResult", "simulate", "load_pipeline", "pipeline_from_dict",
            "max_qps_under_sla", "fifo_pool", "pipeline_capacity_qps"]
+
+
+#: Upper bounds of a stage's integer fields (lower bound 1 for all), shared with the CLI.
+STAGE_LIMITS = {"engines": 4096, "items": 1 << 24, "batch": 1 << 24, "gpu_threshold": 1 << 24,
+                "gpu_engines": 4096}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +63,10 @@ class Stage:
     def __post_init__(self) -> None:
         get_model(self.model)
         get_platform(self.platform)
-        for name, lo in (("engines", 1), ("items", 1), ("batch", 1), ("gpu_threshold", 1),
-                         ("gpu_engines", 1)):
+        for name, hi in STAGE_LIMITS.items():
             v = getattr(self, name)
-            if v is None:
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"stage {name} must be an integer >= {lo}, got {v!r}")
+            if v is not None:
+                check_int(f"stage {name}", v, 1, hi)
         if self.gpu_threshold is not None:
             get_platform(self.gpu_platform)
 
@@ -174,11 +178,40 @@ class SimResult:
         tmp.replace(p)
 
 
+def stage_items(pipeline: Pipeline, sizes: np.ndarray):
+    """``(stage index, stage, items per query)`` for every stage: a later stage ranks at most
+    its ``items`` (the best of what the previous stage kept)."""
+    n = np.asarray(sizes, dtype=np.int64)
+    for si, st in enumerate(pipeline.stages):
+        if si > 0 and st.items is not None:
+            n = np.minimum(n, st.items)
+        yield si, st, n
+
+
+def gpu_offload(stage: Stage, n_items: np.ndarray) -> np.ndarray:
+    """Queries that go whole to the stage's GPU pool (``n >= gpu_threshold``)."""
+    if stage.gpu_threshold is None:
+        return np.zeros(len(n_items), bool)
+    return n_items >= stage.gpu_threshold
+
+
+def batch_pieces(n_items: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DeepRecSys's split: a query of n items becomes ceil(n/B) pieces, B items each and the
+    remainder last. Returns (piece sizes, pieces per query, index of each query's first piece)."""
+    n = np.asarray(n_items, dtype=np.int64)
+    pieces = (n + batch - 1) // batch
+    first = np.concatenate(([0], np.cumsum(pieces)[:-1])).astype(np.int64)
+    k = np.arange(int(pieces.sum())) - np.repeat(first, pieces)
+    sz = np.where(k < np.repeat(pieces, pieces) - 1, batch,
+                  np.repeat(n - (pieces - 1) * batch, pieces))
+    return sz, pieces, first
+
+
 def _stage_jobs(stage: Stage, arrive: np.ndarray, n_items: np.ndarray, model: Model,
                 plat: Platform, gpu: Platform | None):
     """Run one stage; return per-query completion times and pool busy time per pool name."""
     q = len(arrive)
-    to_gpu = (n_items >= stage.gpu_threshold) if stage.gpu_threshold is not None else np.zeros(q, bool)
+    to_gpu = gpu_offload(stage, n_items)
     done = np.empty(q)
     busy = {}
     order = np.argsort(arrive, kind="stable")
@@ -196,12 +229,7 @@ def _stage_jobs(stage: Stage, arrive: np.ndarray, n_items: np.ndarray, model: Mo
             done[idx] = fifo_pool(arrive[idx].tolist(), svc.tolist(), stage.engines)
             busy["engines"] = float(svc.sum())
         else:
-            b = stage.batch
-            pieces = (n + b - 1) // b
-            owner = np.repeat(np.arange(len(idx)), pieces)
-            first = np.concatenate(([0], np.cumsum(pieces)[:-1]))
-            k = np.arange(len(owner)) - np.repeat(first, pieces)
-            sz = np.where(k < np.repeat(pieces, pieces) - 1, b, np.repeat(n - (pieces - 1) * b, pieces))
+            sz, pieces, first = batch_pieces(n, stage.batch)
             svc = np.asarray(plat.service_time(model, sz), dtype=np.float64)
             ends = fifo_pool(np.repeat(arrive[idx], pieces).tolist(), svc.tolist(), stage.engines)
             done[idx] = np.maximum.reduceat(ends, first)
@@ -227,15 +255,12 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
     if not 0 <= warmup < q:
         raise ValueError(f"warmup must be in [0, {q - 1}], got {warmup}")
     t = arrive.copy()
-    n = n0.copy()
     util_busy: dict[str, float] = {}
     engines: dict[str, int] = {}
     rec: dict[str, np.ndarray] = {"query": np.arange(q), "arrival_s": arrive, "items": n0}
-    for si, st in enumerate(pipeline.stages):
+    for si, st, n in stage_items(pipeline, n0):
         model, plat = get_model(st.model), get_platform(st.platform)
         gpu = get_platform(st.gpu_platform) if st.gpu_threshold is not None else None
-        if si > 0 and st.items is not None:
-            n = np.minimum(n, st.items)
         done, busy = _stage_jobs(st, t, n, model, plat, gpu)
         for pool, b in busy.items():
             name = f"stage{si}:{st.platform}" if pool == "engines" else f"stage{si}:{st.gpu_platform}"
@@ -302,20 +327,13 @@ def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,
 
 def pipeline_capacity_qps(pipeline: Pipeline, sizes: np.ndarray) -> float:
     """Upper bound on sustainable QPS: engines / mean busy seconds per query, tightest pool."""
-    n = np.asarray(sizes, dtype=np.int64)
     cap = math.inf
-    for si, st in enumerate(pipeline.stages):
-        if si > 0 and st.items is not None:
-            n = np.minimum(n, st.items)
+    for _, st, n in stage_items(pipeline, sizes):
         model, plat = get_model(st.model), get_platform(st.platform)
-        to_gpu = (n >= st.gpu_threshold) if st.gpu_threshold is not None else np.zeros(len(n), bool)
+        to_gpu = gpu_offload(st, n)
         if (~to_gpu).any():
             nn = n[~to_gpu]
-            if st.batch:
-                full, rem = nn // st.batch, nn % st.batch
-                work = full * plat.service_time(model, st.batch) + plat.service_time(model, rem)
-            else:
-                work = plat.service_time(model, nn)
+            work = plat.service_time(model, batch_pieces(nn, st.batch)[0] if st.batch else nn)
             cap = min(cap, st.engines * len(n) / float(np.sum(work)))
         if to_gpu.any():
             work = get_platform(st.gpu_platform).service_time(model, n[to_gpu])

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .sim import Pipeline, Stage, max_qps_under_sla, pipeline_from_dict, simulate
+from .sim import Pipeline, Stage, max_qps_under_sla, simulate
 from .sweep import run_points
-from .workload import arrivals, sizes
+from .workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, arrivals, size_cap, sizes
 
 __all__ = ["sim_point", "load_sweep", "placements", "placement_search", "pareto_front",
            "deeprecsched", "DEEPRECSYS_SLA_MS"]
@@ -30,16 +30,17 @@ def pipeline_dict(p: Pipeline) -> dict:
 def _sizes(point: dict) -> np.ndarray:
     sz = point.get("size", {"kind": "fixed"})
     kind = sz.get("kind", "fixed")
-    pipe = point["pipeline"]
-    mean = sz.get("mean", pipe["stage"][0].get("items"))
+    pipe: Pipeline = point["pipeline"]
+    mean = sz.get("mean", pipe.stages[0].items)
     return sizes(kind, point["queries"], point["seed"], mean=mean or 1, sd=sz.get("sd", 0.0),
-                 mu=sz.get("mu", 5.1), sigma=sz.get("sigma", 0.2),
-                 max_size=max(1024, int(mean or 0)))
+                 mu=sz.get("mu", LOGNORMAL_MU), sigma=sz.get("sigma", LOGNORMAL_SIGMA),
+                 max_size=size_cap(mean))
 
 
 def sim_point(point: dict) -> dict:
-    """One simulation: ``{"pipeline": dict, "qps", "queries", "seed", "arrival", "size"}``."""
-    pipe = pipeline_from_dict(point["pipeline"])
+    """One simulation: ``{"pipeline": Pipeline, "qps", "queries", "seed", "arrival", "size"}``
+    (points are pickled to workers as they are; a Pipeline is a frozen dataclass)."""
+    pipe: Pipeline = point["pipeline"]
     q, seed = point["queries"], point["seed"]
     r = simulate(pipe, arrivals(point.get("arrival", "poisson"), point["qps"], q, seed),
                  _sizes(point))
@@ -57,7 +58,7 @@ def load_sweep(pipelines: list[Pipeline], loads: list[float], *, queries: int, s
     for x in loads:
         if not x > 0:
             raise ValueError(f"loads must be > 0 QPS, got {x}")
-    pts = [{"pipeline": pipeline_dict(p), "qps": float(x), "queries": queries, "seed": seed,
+    pts = [{"pipeline": p, "qps": float(x), "queries": queries, "seed": seed,
             "arrival": arrival, "size": size or {"kind": "fixed"}, "tags": {"config": p.name}}
            for p in pipelines for x in loads]
     return run_points(sim_point, pts, workers=workers, dask=dask, progress=progress,
@@ -155,7 +156,7 @@ DEEPRECSYS_SLA_MS = {"ncf": 5, "wnd": 25, "mt-wnd": 25, "dlrm-rmc1": 100, "dlrm-
 
 def _lbt_point(point: dict) -> dict:
     """Latency-bounded throughput of one configuration (a sweep point)."""
-    pipe = pipeline_from_dict(point["pipeline"])
+    pipe: Pipeline = point["pipeline"]
     s = _sizes(point)
     qps, r = max_qps_under_sla(pipe, point["sla_s"], sizes=s, arrival=point.get("arrival", "poisson"),
                                seed=point["seed"], percentile=point.get("percentile", 95.0))
@@ -183,11 +184,11 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
         raise ValueError(f"no default SLA for model {model!r}; pass sla_ms")
     if not sla > 0:
         raise ValueError(f"sla must be > 0 ms, got {sla}")
-    size = size or {"kind": "lognormal", "mu": 5.1, "sigma": 0.2}
+    size = size or {"kind": "lognormal", "mu": LOGNORMAL_MU, "sigma": LOGNORMAL_SIGMA}
 
     def pt(batch: int, thr: int | None) -> dict:
         st = Stage(model, "cpu", engines, batch=batch, gpu_threshold=thr)
-        return {"pipeline": pipeline_dict(Pipeline((st,), name=f"{model} b{batch} g{thr}")),
+        return {"pipeline": Pipeline((st,), name=f"{model} b{batch} g{thr}"),
                 "sla_s": sla / 1e3, "queries": queries, "seed": seed, "size": size,
                 "tags": {"batch": batch, "gpu_threshold": thr}}
 

@@ -90,9 +90,22 @@ def arrivals(kind: str, qps: float, n: int, seed: int = 0, *, path: str | None =
     return np.cumsum(gaps)
 
 
+#: DeepRecSys's query-size distribution: lognormal in log space (mu, sigma), clipped to at most
+#: ``SIZE_CAP`` items (truncated, as DeepRecSys does). The one place these defaults live.
+LOGNORMAL_MU = 5.1
+LOGNORMAL_SIGMA = 0.2
+SIZE_CAP = 1024
+
+
+def size_cap(mean: float | None) -> int:
+    """Largest query size drawn: ``SIZE_CAP``, or the mean when that is larger (so a normal
+    distribution around a 4096-item mean is not clipped to 1024)."""
+    return max(SIZE_CAP, int(mean or 0))
+
+
 def sizes(kind: str, n: int, seed: int = 0, *, mean: float = 4096, sd: float = 0.0,
-          mu: float = 5.1, sigma: float = 0.2, max_size: int = 1024, path: str | None = None
-          ) -> np.ndarray:
+          mu: float = LOGNORMAL_MU, sigma: float = LOGNORMAL_SIGMA, max_size: int = SIZE_CAP,
+          path: str | None = None) -> np.ndarray:
     """``n`` query sizes (items, int64 >= 1)."""
     if kind not in SIZE_KINDS:
         raise ValueError(f"size must be one of {list(SIZE_KINDS)}, got {kind!r}")

@@ -222,7 +222,10 @@ def test_deterministic():
 def test_pipeline_file_errors(tmp_path):
     f = tmp_path / "p.toml"
     f.write_text('[[stage]]\nmodel = "rm-large"\nplatform = "cpu"\nengines = 0\n')
-    with pytest.raises(ValueError, match=r"stage\[0\]: stage engines must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"stage\[0\]: stage engines must be an integer in \[1, 4096\], got 0"):
+        load_pipeline(f)
+    f.write_text('[[stage]]\nmodel = "rm-large"\nplatform = "cpu"\nengines = 4097\n')
+    with pytest.raises(ValueError, match=r"stage engines must be an integer in \[1, 4096\], got 4097"):
         load_pipeline(f)
     f.write_text('[[stage]]\nmodel = "rm-large"\nplatfrom = "cpu"\nengines = 1\n')
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['platfrom'\]"):

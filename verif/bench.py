@@ -28,7 +28,7 @@ from pathlib import Path
 from rpaccel.config import GemmConfig
 
 from . import toolchain
-from .run import build_gemm, build_topk, run_gemm, run_topk
+from .run import build, run_unit
 
 
 def bench_topk(scratch: Path) -> tuple[dict, list[str], bool]:
@@ -42,9 +42,9 @@ def bench_topk(scratch: Path) -> tuple[dict, list[str], bool]:
     ok = True
     for lanes in (1, 4):
         cfg = TopkConfig(k_max=64, lanes=lanes, score_width=16, id_width=16)
-        info = build_topk(cfg, root=scratch)
+        info = build("topk", cfg, root=scratch)
         q = 8
-        (r,) = run_topk(cfg, [{"name": "bench", "seed": 3,
+        (r,) = run_unit("topk", cfg, [{"name": "bench", "seed": 3,
                                "queries": [{"n": 4096, "k": 64, "dist": "uniform"}] * q}],
                         root=scratch)
         ok &= r["cycles_match"] and r["values_match"]
@@ -123,7 +123,7 @@ def main() -> int:
     builds = []
     for n in (8, 16, 32):
         cfg = GemmConfig(rows=n, cols=n)
-        info = build_gemm(cfg, root=scratch)
+        info = build("gemm", cfg, root=scratch)
         builds.append({"array": f"{n}x{n}", "verilog_s": round(info.gen_seconds, 2),
                        "verilator_build_s": round(info.seconds, 2)})
         print(f"build {n}x{n}: Verilog generation {info.gen_seconds:6.2f} s, "
@@ -132,7 +132,7 @@ def main() -> int:
 
     cfg = GemmConfig(rows=16, cols=16)
     t0 = time.perf_counter()
-    (r,) = run_gemm(cfg, [{"name": "bench", "m": 4096, "k": 256, "n": 256, "seed": 1,
+    (r,) = run_unit("gemm", cfg, [{"name": "bench", "m": 4096, "k": 256, "n": 256, "seed": 1,
                            "mode": "bulk"}], root=scratch)
     e2e = time.perf_counter() - t0
     ok = r["cycles_match"] and r["values_match"]

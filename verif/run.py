@@ -13,16 +13,11 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from rpaccel.config import EmbCacheConfig, GemmConfig, TopkConfig
+from rpaccel.units import Unit, get_unit
 
 from . import toolchain
 
-__all__ = ["gemm_sources", "build_gemm", "run_gemm", "topk_sources", "build_topk", "run_topk",
-           "GEMM_TB_MODULE", "TOPK_TB_MODULE"]
-
-GEMM_TB_MODULE = "rpaccel.verif.tb_gemm"
-TOPK_TB_MODULE = "rpaccel.verif.tb_topk"
-EMBCACHE_TB_MODULE = "rpaccel.verif.tb_embcache"
+__all__ = ["sources", "build", "run_unit", "rtl_digest"]
 
 
 @contextlib.contextmanager
@@ -49,83 +44,54 @@ def rtl_digest() -> str:
     return h.hexdigest()[:8]
 
 
-def _sources(cfg, verilog_fn, root: Path | None = None) -> list[Path]:
-    """Write a unit's Verilog (if absent); return the sources to build: it, the SRAM model and
-    the Verilator control file."""
+def sources(unit: str | Unit, cfg, root: Path | None = None) -> list[Path]:
+    """Write a unit's Verilog for ``cfg`` (if absent); return the sources to build: it, the SRAM
+    model and the Verilator control file."""
     from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
+    unit = get_unit(unit) if isinstance(unit, str) else unit
     root = Path(root or toolchain.BUILD_ROOT).resolve()
     path = root / "verilog" / f"{cfg.label()}_{cfg.key()}_{rtl_digest()}.v"
     with _locked(root / "locks" / f"{path.stem}.verilog.lock"):
         if not path.exists():
-            from rpaccel.rtl.emit import write_if_changed
+            from rpaccel.rtl.emit import verilog, write_if_changed
 
-            write_if_changed(path, verilog_fn(cfg))
+            write_if_changed(path, verilog(unit, cfg))
     return [path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH]
 
 
-def gemm_sources(cfg: GemmConfig, root: Path | None = None) -> list[Path]:
-    from rpaccel.rtl.emit import gemm_verilog
-
-    return _sources(cfg, gemm_verilog, root)
-
-
-def topk_sources(cfg: TopkConfig, root: Path | None = None) -> list[Path]:
-    from rpaccel.rtl.emit import topk_verilog
-
-    return _sources(cfg, topk_verilog, root)
-
-
-def embcache_sources(cfg: EmbCacheConfig, root: Path | None = None) -> list[Path]:
-    from rpaccel.rtl.emit import embcache_verilog
-
-    return _sources(cfg, embcache_verilog, root)
-
-
-def build_embcache(cfg: EmbCacheConfig, *, waves: bool = False, root: Path | None = None
-                   ) -> toolchain.BuildInfo:
-    """Verilator build of the embedding cache for ``cfg``."""
-    from rpaccel.rtl.emit import TOPLEVEL_EMBCACHE
-
-    return _build(cfg, embcache_sources, TOPLEVEL_EMBCACHE, waves=waves, root=root)
-
-
-def run_embcache(cfg: EmbCacheConfig, scenarios: list[dict], *,
-                 waves: str | os.PathLike | None = None, root: Path | None = None,
-                 keep: bool = False) -> list[dict]:
-    """Run cache scenarios (dicts with seed, lookups, trace = zipf|conflicts|all_miss|all_hit,
-    skew, idle, backpressure, dump) in one simulator process."""
-    info = build_embcache(cfg, waves=bool(waves), root=root)
-    return _run(cfg, info, EMBCACHE_TB_MODULE, scenarios, waves=waves, root=root, keep=keep)
-
-
-def _build(cfg, sources_fn, toplevel: str, *, waves: bool, root: Path | None
-           ) -> toolchain.BuildInfo:
+def build(unit: str | Unit, cfg, *, waves: bool = False, root: Path | None = None
+          ) -> toolchain.BuildInfo:
+    """Verilator build of ``unit`` for ``cfg``; reused while sources and options match."""
+    unit = get_unit(unit) if isinstance(unit, str) else unit
     root = Path(root or toolchain.BUILD_ROOT).resolve()
     name = f"{cfg.label()}_{cfg.key()}" + ("_waves" if waves else "")
     t0 = time.perf_counter()
     with _locked(root / "locks" / f"{name}.build.lock"):
-        sources = sources_fn(cfg, root)
+        srcs = sources(unit, cfg, root)
         t_gen = time.perf_counter() - t0
-        info = toolchain.build(sources, toplevel, root / "sim" / name, waves=waves)
+        info = toolchain.build(srcs, unit.toplevel, root / "sim" / name, waves=waves)
     return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
                                gen_seconds=t_gen)
 
 
-def build_gemm(cfg: GemmConfig, *, waves: bool = False, root: Path | None = None
-               ) -> toolchain.BuildInfo:
-    """Verilator build of the GEMM engine for ``cfg``; reused while sources and options match."""
-    from rpaccel.rtl.emit import TOPLEVEL_GEMM
+def run_unit(unit: str | Unit, cfg, scenarios: list[dict], *,
+             waves: str | os.PathLike | None = None, root: Path | None = None,
+             keep: bool = False) -> list[dict]:
+    """Run ``scenarios`` of ``unit`` on ``cfg`` in one simulator process; one result record
+    per scenario (``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``,
+    ``first_mismatch`` and the unit's own fields).
 
-    return _build(cfg, gemm_sources, TOPLEVEL_GEMM, waves=waves, root=root)
-
-
-def build_topk(cfg: TopkConfig, *, waves: bool = False, root: Path | None = None
-               ) -> toolchain.BuildInfo:
-    """Verilator build of the top-k filter for ``cfg``."""
-    from rpaccel.rtl.emit import TOPLEVEL_TOPK
-
-    return _build(cfg, topk_sources, TOPLEVEL_TOPK, waves=waves, root=root)
+    Scenario keys are the unit's (see its cases module, e.g. GEMM: m, k, n, seed and optional
+    mode/idle/backpressure/dist/dump). ``waves``: write a VCD of the whole run to this path
+    (builds a traced variant).
+    """
+    unit = get_unit(unit) if isinstance(unit, str) else unit
+    cases = unit.cases_module()
+    for sc in scenarios:
+        cases.validate(cfg, sc)
+    info = build(unit, cfg, waves=bool(waves), root=root)
+    return _run(cfg, info, unit.testbench, scenarios, waves=waves, root=root, keep=keep)
 
 
 def _run(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], *,
@@ -159,27 +125,3 @@ def _run(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], 
     if not keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return results
-
-
-def run_gemm(cfg: GemmConfig, scenarios: list[dict], *, waves: str | os.PathLike | None = None,
-             root: Path | None = None, keep: bool = False) -> list[dict]:
-    """Run GEMM ``scenarios`` (dicts with m, k, n, seed and optional mode/idle/backpressure/dist/
-    dump) in one simulator process; return one result record per scenario.
-
-    ``waves``: write a VCD of the whole run to this path (builds a traced variant).
-    """
-    for sc in scenarios:
-        cfg.check_shape(sc["m"], sc["k"], sc["n"])
-    info = build_gemm(cfg, waves=bool(waves), root=root)
-    return _run(cfg, info, GEMM_TB_MODULE, scenarios, waves=waves, root=root, keep=keep)
-
-
-def run_topk(cfg: TopkConfig, scenarios: list[dict], *, waves: str | os.PathLike | None = None,
-             root: Path | None = None, keep: bool = False) -> list[dict]:
-    """Run top-k ``scenarios`` (dicts with seed, queries=[{n, k, dist}], optional idle/
-    backpressure/dump) in one simulator process; return one result record per scenario."""
-    for sc in scenarios:
-        for q in sc["queries"]:
-            cfg.check_query(q["n"], q["k"])
-    info = build_topk(cfg, waves=bool(waves), root=root)
-    return _run(cfg, info, TOPK_TB_MODULE, scenarios, waves=waves, root=root, keep=keep)

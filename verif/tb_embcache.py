@@ -22,6 +22,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from rpaccel.config import EmbCacheConfig
 from rpaccel.perfmodel.embcache import HIT, MISS, STATIC, embcache_timeline, make_trace
 
+from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
 
 PERIOD_NS = 10
@@ -34,10 +35,7 @@ def get_cycle() -> int:
 
 
 def req_word(cfg: EmbCacheConfig, table: int, row: int, stage: int, tag: int) -> int:
-    tb = max(1, (cfg.tables - 1).bit_length())
-    rb = max(1, (cfg.rows - 1).bit_length())
-    sb = max(1, (cfg.stages - 1).bit_length())
-    return table | (row << tb) | (stage << (tb + rb)) | (tag << (tb + rb + sb))
+    return cfg.req_layout.pack({"table": table, "row": row, "stage": stage, "tag": tag})
 
 
 async def dram_model(dut, cfg: EmbCacheConfig, table: np.ndarray, requests: list) -> None:
@@ -81,7 +79,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     dut.mem_resp__valid.value = 0
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
-    ready_from = get_cycle() + 1 + cfg.sets      # the tag-store clear after reset
+    ready_from = get_cycle() + 1 + cfg.clear_cycles      # the tag-store clear after reset
     await RisingEdge(dut.clk)
     pre = StreamDriver(dut, "pre", dut.clk, PERIOD_NS)
     await pre.send([words[tb * cfg.rows + row] for tb in range(cfg.tables)
@@ -109,52 +107,33 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     model = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()), start=start,
                               ready_from=ready_from,
                               pause=Pauser(idle, seed * 2 + 1), ready=lambda c: c in ready_set)
-    first = None
-    cycles_ok = [m.accept for m in model] == accepted
-    if not cycles_ok:
-        i = next(i for i, (m, a) in enumerate(zip(model, accepted)) if m.accept != a)
-        first = f"request {i} accepted on cycle {accepted[i]}, model {model[i].accept}"
+    checker = Checker()
     got_resp = [b.cycle for b in mon.beats]
-    if cycles_ok and got_resp != [m.respond for m in model]:
-        cycles_ok = False
-        i = next((i for i, (m, g) in enumerate(zip(model, got_resp)) if m.respond != g), len(got_resp))
-        first = (f"response {i} on cycle {got_resp[i] if i < len(got_resp) else None}, "
-                 f"model {model[i].respond if i < len(model) else None}")
     exp_mem = [(m.mem_request, int(t[i]) * cfg.rows + int(r[i])) for i, m in enumerate(model)
                if m.kind == MISS]
-    if cycles_ok and mem_reqs != exp_mem:
-        cycles_ok = False
-        first = f"DRAM requests differ: RTL {mem_reqs[:3]}..., model {exp_mem[:3]}..."
-
-    values_ok = len(mon.beats) == n
-    if not values_ok:
-        first = first or f"{len(mon.beats)} responses, expected {n}"
-    rb, tw = cfg.row_bits, cfg.tag_width
-    kinds = []
-    vecs = []
-    for i, b in enumerate(mon.beats[:n]):
-        p = b.payload
-        d = p & ((1 << rb) - 1)
-        tag = (p >> rb) & ((1 << tw) - 1)
-        hit = (p >> (rb + tw)) & 1
-        st = (p >> (rb + tw + 1)) & 1
-        kind = STATIC if st else (HIT if hit else MISS)
-        kinds.append(kind)
-        vecs.append(d)
-        want = words[int(t[i]) * cfg.rows + int(r[i])]
-        if d != want or tag != int(tags[i]) or kind != model[i].kind:
-            if values_ok:
-                first = first or (f"response {i}: data {'ok' if d == want else 'WRONG'}, tag "
-                                  f"{tag} (want {int(tags[i])}), kind {kind} (model {model[i].kind})")
-            values_ok = False
+    cycles_ok = (checker.check_cycles("request", accepted, [m.accept for m in model])
+                 and checker.check_cycles("response", got_resp, [m.respond for m in model])
+                 and checker.check_cycles("DRAM request", [c for c, _ in mem_reqs],
+                                          [c for c, _ in exp_mem]))
+    fields = [cfg.resp_layout.unpack(b.payload) for b in mon.beats]
+    kinds = [STATIC if f["static"] else (HIT if f["hit"] else MISS) for f in fields]
+    vecs = [f["data"] for f in fields]
+    want = [{"data": words[int(t[i]) * cfg.rows + int(r[i])], "tag": int(tags[i]),
+             "kind": model[i].kind} for i in range(n)]
+    values_ok = checker.check_values(
+        "response", [{"data": f["data"], "tag": f["tag"], "kind": k} for f, k in zip(fields, kinds)],
+        want, got_resp)
+    values_ok &= checker.check_values("DRAM request address", [a for _, a in mem_reqs],
+                                      [a for _, a in exp_mem], [c for c, _ in mem_reqs])
     counts = [sum(1 for m in model if m.kind == k) for k in (STATIC, HIT, MISS)]
     hw = [int(dut.hits_static.value), int(dut.hits_dynamic.value), int(dut.misses.value)]
-    if hw != counts or int(dut.mem_bytes.value) != counts[2] * cfg.row_bytes:
-        values_ok = False
-        first = first or f"counters {hw} / {int(dut.mem_bytes.value)} B, model {counts}"
+    values_ok &= checker.check_equal("counters static/dynamic/miss", hw, counts)
+    values_ok &= checker.check_equal("mem_bytes counter", int(dut.mem_bytes.value),
+                                     counts[2] * cfg.row_bytes)
     rtl_cycles = (got_resp[-1] - accepted[0]) if got_resp and accepted else -1
     return {"rtl_cycles": rtl_cycles, "model_cycles": model[-1].respond - model[0].accept,
-            "cycles_match": cycles_ok, "values_match": values_ok, "first_mismatch": first,
+            "cycles_match": cycles_ok, "values_match": values_ok,
+            "first_mismatch": checker.first_mismatch,
             "hits": counts[0] + counts[1], "misses": counts[2], "static_hits": counts[0],
             "dynamic_hits": counts[1], "hw_counters": hw, "lookups": n,
             "dump": {"tables": t.tolist(), "rows": r.tolist(), "stages": s.tolist(),

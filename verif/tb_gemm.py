@@ -1,7 +1,7 @@
 """cocotb testbench of the GEMM engine: driver / monitor / model / checker.
 
 Scenarios come from the JSON file named by ``RPACCEL_SCENARIOS`` (written by
-:func:`rpaccel.verif.run.run_gemm`); results go to the file it names in ``results``.
+:func:`rpaccel.verif.run.run_unit`); results go to the file it names in ``results``.
 
 Two modes:
 
@@ -33,6 +33,7 @@ from rpaccel.config import GemmConfig
 from rpaccel.perfmodel import (gemm, gemm_cycles, output_beat_cycles, pack_a, pack_w,
                                random_operands, unpack_c)
 
+from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
 
 PERIOD_NS = 10
@@ -48,34 +49,13 @@ class GemmModel:
         self.c = gemm(cfg, a, w)
         self.cycles = gemm_cycles(cfg, self.m, self.k, self.n)
 
-
-class GemmChecker:
-    """Scoreboard: compares RTL beats with the model; keeps the first divergence."""
-
-    def __init__(self, model: GemmModel) -> None:
-        self.model = model
-        self.first_mismatch: str | None = None
-
-    def _fail(self, msg: str) -> None:
-        if self.first_mismatch is None:
-            self.first_mismatch = msg
-
-    def check_values(self, c_rtl: np.ndarray) -> bool:
-        bad = np.argwhere(c_rtl != self.model.c)
-        if len(bad):
-            i, j = bad[0]
-            self._fail(f"C[{i},{j}] = {c_rtl[i, j]}, golden {self.model.c[i, j]}")
-        return not len(bad)
-
-    def check_cycles(self, got: list[int], expected: list[int]) -> bool:
-        for b, (g, e) in enumerate(zip(got, expected)):
-            if g != e:
-                self._fail(f"beat {b} transferred on cycle +{g}, model says +{e}")
-                return False
-        if len(got) != len(expected):
-            self._fail(f"{len(got)} beats, model expects {len(expected)}")
-            return False
-        return True
+    def beats(self) -> list[list[int]]:
+        """Expected ``c_out`` data per beat (N-tile major, zero-padded to ``cols``)."""
+        cols = self.cfg.cols
+        nt = self.cfg.n_tiles(self.n)
+        pad = np.zeros((self.m, nt * cols), dtype=np.int64)
+        pad[:, :self.n] = self.c
+        return [pad[i, t * cols:(t + 1) * cols].tolist() for t in range(nt) for i in range(self.m)]
 
 
 async def reset(dut) -> None:
@@ -88,18 +68,9 @@ async def reset(dut) -> None:
     await RisingEdge(dut.clk)
 
 
-def cmd_word(cfg: GemmConfig, m: int, k: int, n: int) -> int:
-    cyc = gemm_cycles(cfg, m, k, n)
-    return m | (cyc.k_tiles << cfg.m_bits) | (cyc.n_tiles << (cfg.m_bits + cfg.kt_bits))
-
-
-def _decode_beat(cfg: GemmConfig, payload: int) -> tuple[int, int]:
-    return payload & ((1 << cfg.c_word_bits) - 1), payload >> cfg.c_word_bits
-
-
 async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     model = GemmModel(cfg, a, w)
-    checker = GemmChecker(model)
+    checker = Checker()
     seed = sc["seed"]
     idle, bp = sc.get("idle", 0.0), sc.get("backpressure", 0.0)
     a_drv = StreamDriver(dut, "a_in", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 1))
@@ -115,7 +86,7 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     for t in loads:
         await t
     load_cycles = get_cycle() - t_load0
-    (t_cmd,) = await c_drv.send([cmd_word(cfg, model.m, model.k, model.n)])
+    (t_cmd,) = await c_drv.send([cfg.cmd_word(model.m, model.k, model.n)])
 
     limit = 4 * model.cycles.total + 10_000
     done = RisingEdge(dut.done)
@@ -131,25 +102,19 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
         expected = output_beat_cycles(model.cycles, ready_rel)
     except ValueError as e:
         expected = []
-        checker._fail(str(e))
-    cycles_ok = checker.check_cycles(got, expected)
-    words = [_decode_beat(cfg, b.payload)[0] for b in beats]
-    lasts = [_decode_beat(cfg, b.payload)[1] for b in beats]
-    values_ok = False
+        checker.fail(str(e))
+    cycles_ok = checker.check_cycles("c_out beat", got, expected)
+    fields = [cfg.c_out_layout.unpack(b.payload) for b in beats]
+    values_ok = checker.check_values("c_out beat", [f["data"] for f in fields], model.beats(), got)
+    lasts = [f["last"] for f in fields]
+    values_ok &= checker.check_values("c_out last flag", lasts, [0] * (model.cycles.beats - 1) + [1],
+                                      got)
     c_rtl = None
-    if len(words) == model.cycles.beats:
-        c_rtl = unpack_c(cfg, words, model.m, model.n)
-        values_ok = checker.check_values(c_rtl)
-        if lasts != [0] * (len(lasts) - 1) + [1]:
-            checker._fail("last flag not on exactly the final beat")
-            values_ok = False
-    else:
-        checker._fail(f"got {len(words)} result beats, expected {model.cycles.beats}")
+    if len(fields) == model.cycles.beats:
+        c_rtl = unpack_c(cfg, [b.payload for b in beats], model.m, model.n)
     rtl_cycles = got[-1] if got else -1
     hw_cycles = int(dut.cycles.value)
-    if rtl_cycles != hw_cycles:
-        checker._fail(f"cycles counter {hw_cycles} != monitored {rtl_cycles}")
-        cycles_ok = False
+    cycles_ok &= checker.check_equal("cycles counter vs monitored last beat", hw_cycles, rtl_cycles)
     return {
         "rtl_cycles": rtl_cycles, "hw_counter": hw_cycles,
         "model_cycles": expected[-1] if expected else -1,
@@ -171,14 +136,14 @@ def get_cycle() -> int:
 
 async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     model = GemmModel(cfg, a, w)
-    checker = GemmChecker(model)
+    checker = Checker()
     t0 = time.perf_counter()
     for mem, words in ((dut.a_buf.mem, pack_a(cfg, a)), (dut.w_buf.mem, pack_w(cfg, w))):
         for i, v in enumerate(words):
             mem[i].value = v
     t_load = time.perf_counter() - t0
     dut.c_out__ready.value = 1
-    dut.cmd__payload.value = cmd_word(cfg, model.m, model.k, model.n)
+    dut.cmd__payload.value = cfg.cmd_word(model.m, model.k, model.n)
     dut.cmd__valid.value = 1
     await RisingEdge(dut.clk)
     dut.cmd__valid.value = 0
@@ -191,10 +156,8 @@ async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     words = [int(mem[i].value) for i in range(model.cycles.beats)]
     c_rtl = unpack_c(cfg, words, model.m, model.n)
     t_read = time.perf_counter() - t2
-    values_ok = checker.check_values(c_rtl)
-    cycles_ok = hw_cycles == model.cycles.total
-    if not cycles_ok:
-        checker._fail(f"cycles counter {hw_cycles}, model {model.cycles.total}")
+    values_ok = checker.check_values("C row", c_rtl.tolist(), model.c.tolist())
+    cycles_ok = checker.check_equal("cycles counter", hw_cycles, model.cycles.total)
     return {
         "rtl_cycles": hw_cycles, "hw_counter": hw_cycles, "model_cycles": model.cycles.total,
         "model_stall_free_cycles": model.cycles.total, "stall_cycles": 0,

@@ -22,8 +22,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from rpaccel.config import TopkConfig
 from rpaccel.perfmodel import topk, topk_timeline
-from rpaccel.perfmodel.topk import query_beats
 
+from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
 
 PERIOD_NS = 10
@@ -50,36 +50,15 @@ def make_query(cfg: TopkConfig, n: int, dist: str, rng: np.random.Generator):
     return s.astype(np.int64), ids.astype(np.int64)
 
 
-def item_bits(cfg: TopkConfig) -> int:
-    return cfg.score_width + cfg.id_width + 1
-
-
 def beats_of(cfg: TopkConfig, scores, ids, k: int) -> list[int]:
-    sw, iw, L = cfg.score_width, cfg.id_width, cfg.lanes
-    ib = item_bits(cfg)
-    n = len(scores)
-    out = []
-    nb = query_beats(cfg, n)
-    for b in range(nb):
-        v = 0
-        for j in range(L):
-            t = b * L + j
-            if t < n:
-                it = (int(scores[t]) & ((1 << sw) - 1)) | (int(ids[t]) << sw) | (1 << (sw + iw))
-                v |= it << (j * ib)
-        v |= k << (L * ib)
-        if b == nb - 1:
-            v |= 1 << (L * ib + cfg.k_bits)
-        out.append(v)
-    return out
-
-
-def decode_out(cfg: TopkConfig, p: int) -> tuple[int, int, int, int]:
-    sw, iw = cfg.score_width, cfg.id_width
-    s = p & ((1 << sw) - 1)
-    if cfg.signed_scores and s >> (sw - 1):
-        s -= 1 << sw
-    return s, (p >> sw) & ((1 << iw) - 1), (p >> (sw + iw)) & 1, (p >> (sw + iw + 1)) & 1
+    """A query's input beats, packed through the contract's ``i`` layout: ``lanes`` item slots
+    per beat, ``k`` on every beat, ``last`` on the final one."""
+    lay, L, n = cfg.in_layout, cfg.lanes, len(scores)
+    nb = cfg.query_beats(n)
+    return [lay.pack({"items": [{"score": int(scores[t]), "id": int(ids[t]), "v": 1}
+                                for t in range(b * L, min(n, (b + 1) * L))],
+                      "k": k, "last": int(b == nb - 1)})
+            for b in range(nb)]
 
 
 def get_cycle() -> int:
@@ -99,7 +78,7 @@ async def run_scenario(dut, cfg: TopkConfig, sc: dict) -> dict:
     mon = StreamMonitor(dut, "o", dut.clk, PERIOD_NS)
     tasks = [cocotb.start_soon(sink.run()), cocotb.start_soon(mon.run())]
     beats = [b for (n, k, _), (s, i) in zip(queries, data) for b in beats_of(cfg, s, i, k)]
-    n_results = sum(max(1, min(k, n)) for n, k, _ in queries)
+    n_results = sum(cfg.result_beats(n, k) for n, k, _ in queries)
     t0 = time.perf_counter()
     start = get_cycle() + 1
     in_cycles = await drv.send(beats)
@@ -118,45 +97,31 @@ async def run_scenario(dut, cfg: TopkConfig, sc: dict) -> dict:
     exp_in = [c for q in model for c in q.in_cycles]
     exp_out = [c for q in model for c in q.out_cycles]
     got_out = [b.cycle for b in mon.beats]
-    first = None
-    cycles_ok = True
-    if in_cycles != exp_in:
-        cycles_ok = False
-        d = next((j for j, (g, e) in enumerate(zip(in_cycles, exp_in)) if g != e), len(exp_in))
-        first = f"input beat {d}: RTL cycle {in_cycles[d] if d < len(in_cycles) else None}, model {exp_in[d] if d < len(exp_in) else None}"
-    elif got_out != exp_out:
-        cycles_ok = False
-        d = next((j for j, (g, e) in enumerate(zip(got_out, exp_out)) if g != e), min(len(got_out), len(exp_out)))
-        first = f"result beat {d}: RTL cycle {got_out[d] if d < len(got_out) else None}, model {exp_out[d] if d < len(exp_out) else None}"
+    checker = Checker()
+    cycles_ok = (checker.check_cycles("input beat", in_cycles, exp_in)
+                 and checker.check_cycles("result beat", got_out, exp_out))
 
-    values_ok = len(mon.beats) == n_results
-    if not values_ok and first is None:
-        first = f"{len(mon.beats)} result beats, expected {n_results}"
-    outs = [decode_out(cfg, b.payload) for b in mon.beats]
-    rtl_results = []
+    outs = [cfg.out_layout.unpack(b.payload) for b in mon.beats]
+    expected, rtl_results = [], []
     pos = 0
-    for qi, ((n, k, _), (s, i)) in enumerate(zip(queries, data)):
-        r = max(1, min(k, n))
+    for (n, k, _), (s, i) in zip(queries, data):
+        r = cfg.result_beats(n, k)
         got = outs[pos:pos + r]
         pos += r
-        gs, gi = topk(s, i, k, id_width=cfg.id_width)
         if n == 0:
-            ok = len(got) == 1 and got[0][3] == 1 and got[0][2] == 1
+            expected.append({"score": 0, "id": 0, "last": 1, "empty": 1})
             rtl_results.append({"scores": [], "ids": []})
-        else:
-            ok = (len(got) == r and [g[0] for g in got] == gs.tolist()
-                  and [g[1] for g in got] == gi.tolist()
-                  and [g[2] for g in got] == [0] * (r - 1) + [1] and all(g[3] == 0 for g in got))
-            rtl_results.append({"scores": [g[0] for g in got], "ids": [g[1] for g in got]})
-        if not ok:
-            values_ok = False
-            if first is None:
-                first = f"query {qi} (n={n}, k={k}): RTL {got[:4]}..., golden {list(zip(gs.tolist(), gi.tolist()))[:4]}..."
+            continue
+        gs, gi = topk(s, i, k, id_width=cfg.id_width)
+        expected += [{"score": a, "id": b, "last": int(j == r - 1), "empty": 0}
+                     for j, (a, b) in enumerate(zip(gs.tolist(), gi.tolist()))]
+        rtl_results.append({"scores": [g["score"] for g in got], "ids": [g["id"] for g in got]})
+    values_ok = checker.check_values("result beat", outs, expected, got_out)
     first_in = in_cycles[0] if in_cycles else 0
     rtl_cycles = (got_out[-1] - first_in) if got_out else -1
     model_cycles = exp_out[-1] - exp_in[0]
     return {"rtl_cycles": rtl_cycles, "model_cycles": model_cycles, "cycles_match": cycles_ok,
-            "values_match": values_ok, "first_mismatch": first, "items": sum(n for n, _, _ in queries),
+            "values_match": values_ok, "first_mismatch": checker.first_mismatch, "items": sum(n for n, _, _ in queries),
             "wall_s": wall, "inputs": data, "rtl_results": rtl_results}
 
 

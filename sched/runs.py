@@ -1,0 +1,159 @@
+"""Study runs: compute a study and write its folder (CSV tables, PNG plots, ``manifest.json``).
+
+The command line (``rpaccel study ...``) only parses arguments and prints the summary each
+function returns; everything a study computes lives here and in :mod:`rpaccel.sched.studies`.
+A folder appears only once its study has finished (:func:`rpaccel.sched.report.output_dir`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from rpaccel.config import EmbCacheConfig
+from rpaccel.perfmodel.embcache import hit_rate_sweep, reindex_by_frequency, zipf_trace
+
+from . import plots, studies
+from .models import get_model
+from .report import manifest, output_dir, write_rows
+from .sim import Pipeline, simulate
+from .workload import arrivals, sizes
+
+__all__ = ["load_study", "placement_study", "deeprecsched_study", "embcache_study"]
+
+
+def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries: int, seed: int,
+               arrival: str, sla_ms: float | None, workers: int, dask: str | None) -> dict:
+    """p95 vs offered load per pipeline, plus the latency CDF at each pipeline's highest
+    unsaturated load."""
+    with output_dir(out) as d:
+        rows = studies.load_sweep(pipes, loads, queries=queries, seed=seed, arrival=arrival,
+                                  workers=workers, dask=dask)
+        write_rows(rows, d / "results.csv")
+        sla = sla_ms / 1e3 if sla_ms else None
+        plots.p95_vs_qps(rows, d / "p95_vs_qps.png", title="p95 latency vs load", sla_s=sla)
+        curves = {}
+        for p in pipes:
+            ok = [r for r in rows if r["config"] == p.name and not r["saturated"]]
+            if ok:
+                x = max(r["qps"] for r in ok)
+                st = studies.pipeline_dict(p)["stage"][0].get("items") or 1
+                r = simulate(p, arrivals(arrival, x, queries, seed), sizes("fixed", queries, mean=st))
+                curves[f"{p.name} @ {x:g} QPS"] = r.records["latency_s"][r.records["measured"]]
+        plots.latency_cdf(curves, d / "latency_cdf.png",
+                          title="latency CDF (highest unsaturated load)")
+        manifest(d / "manifest.json", config={"pipelines": [studies.pipeline_dict(p) for p in pipes],
+                                              "qps": loads, "queries": queries, "arrival": arrival},
+                 seed=seed, files=["results.csv", "p95_vs_qps.png", "latency_cdf.png"])
+    return {"rows": rows}
+
+
+def placement_study(models: list[str], items: list[int], loads: list[float], out: Path, *,
+                    queries: int, seed: int, workers: int, dask: str | None,
+                    cpu_cores: int) -> dict:
+    with output_dir(out) as d:
+        res = studies.placement_search(models, items, loads, queries=queries, seed=seed,
+                                       workers=workers, dask=dask, cpu_cores=cpu_cores)
+        write_rows(res["rows"], d / "results.csv")
+        write_rows(res["best_per_load"], d / "best_per_load.csv")
+        write_rows(res["pareto"], d / "pareto.csv")
+        plots.p95_vs_qps(res["rows"], d / "p95_vs_qps.png",
+                         title=f"placements of {'->'.join(models)} {items}")
+        manifest(d / "manifest.json", config={"models": models, "items": items, "qps": loads,
+                                              "queries": queries, "placements": res["placements"]},
+                 seed=seed, files=["results.csv", "best_per_load.csv", "pareto.csv",
+                                   "p95_vs_qps.png"])
+    return res
+
+
+def deeprecsched_study(models: list[str], out: Path, *, sla_ms: float | None, engines: int,
+                       gpu: bool, queries: int, seed: int, workers: int,
+                       dask: str | None) -> list[dict]:
+    for m in models:
+        get_model(m)
+    with output_dir(out) as d:
+        results = [studies.deeprecsched(m, sla_ms=sla_ms, engines=engines,
+                                        gpu_configs=(96, 128, 192, 256, 384, 512) if gpu else (),
+                                        queries=queries, seed=seed, workers=workers, dask=dask)
+                   for m in models]
+        summary = [{k: v for k, v in r.items() if k != "rows"} for r in results]
+        write_rows(summary, d / "gains.csv")
+        write_rows([{"model": r["model"], **row} for r in results for row in r["rows"]],
+                   d / "configs.csv")
+        plots.bar([r["model"] for r in summary], [r["gain"] for r in summary], d / "gain.png",
+                  title="DeepRecSched latency-bounded throughput over a fixed batch",
+                  ylabel="gain (x)")
+        manifest(d / "manifest.json", config={"models": models, "queries": queries,
+                                              "sla_ms": sla_ms, "engines": engines, "gpu": gpu},
+                 seed=seed, files=["gains.csv", "configs.csv", "gain.png"])
+    return summary
+
+
+def _dynamic_sets(lines: int, ways: int) -> int:
+    """Largest power-of-two set count with ``sets * ways <= lines`` (at least 1)."""
+    return max(1, 1 << max(0, (lines // ways).bit_length() - 1))
+
+
+def embcache_study(skews: list[float], caps: list[int], out: Path, *, rows: int, ways: int,
+                   static_share: float, lookups: int, seed: int) -> dict:
+    """Hit rate vs capacity per skew; static/dynamic split and per-stage way split at the middle
+    capacity and skew (a second stage seeing a quarter of the lookups)."""
+    n = lookups
+    base = EmbCacheConfig(dim=32, rows=rows, static_rows=0, sets=1, ways=ways)
+    rows_out, curves = [], {}
+    for k in skews:
+        t, r = zipf_trace(n, rows=base.rows, skew=k, seed=seed)
+        # profile on the first half, measure on the whole trace (static set from the profile)
+        r, _ = reindex_by_frequency(t, r, base.rows, profile=slice(0, n // 2))
+        changes = []
+        for c in caps:
+            st = int(round(c * static_share))
+            lines = c - st
+            changes.append({"static_rows": min(st, base.rows), "sets": _dynamic_sets(lines, ways),
+                            "dynamic": lines >= base.ways})
+        res = hit_rate_sweep(base, t, r, changes)
+        for c, row in zip(caps, res):
+            row.update({"skew": k, "capacity_requested": c})
+        rows_out += res
+        curves[k] = [(row["capacity_rows"], row["hit_rate"]) for row in res]
+    mid_c, mid_k = caps[len(caps) // 2], skews[len(skews) // 2]
+    t, r = zipf_trace(n, rows=base.rows, skew=mid_k, seed=seed)
+    r, _ = reindex_by_frequency(t, r, base.rows, profile=slice(0, n // 2))
+    split_rows = []
+    for sh in (0.0, 0.125, 0.25, 0.5, 0.75, 0.875, 1.0):
+        st = int(round(mid_c * sh))
+        lines = mid_c - st
+        if lines < base.ways and st == 0:
+            continue
+        cfg = dataclasses.replace(base, static_rows=st, sets=_dynamic_sets(lines, ways),
+                                  dynamic=lines >= base.ways)
+        (row,) = hit_rate_sweep(cfg, t, r, [{}])
+        split_rows.append({"skew": mid_k, "capacity": mid_c, "static_share": sh, **row})
+    two = EmbCacheConfig(dim=32, tables=2, rows=base.rows, static_rows=0, sets=base.sets, ways=ways)
+    rng = np.random.default_rng(seed)
+    stage = (rng.random(n) < 0.25).astype("int64")
+    _, r2 = zipf_trace(n, rows=base.rows, skew=mid_k, seed=seed + 1)
+    r2, _ = reindex_by_frequency(stage, r2, base.rows)
+    stage_rows = []
+    for w0 in range(1, ways):
+        cfg2 = dataclasses.replace(two, sets=_dynamic_sets(mid_c, ways), stage_ways=(w0, ways - w0))
+        (row,) = hit_rate_sweep(cfg2, stage, r2, [{}], stages=stage)
+        stage_rows.append({"skew": mid_k, "stage0_ways": w0, "stage1_ways": ways - w0,
+                           "stage1_share": 0.25, **row})
+    with output_dir(out) as d:
+        write_rows(rows_out, d / "hit_rate_vs_capacity.csv")
+        write_rows(split_rows, d / "static_dynamic_split.csv")
+        write_rows(stage_rows, d / "per_stage_split.csv")
+        plots.lines(curves, d / "hit_rate_vs_capacity.png", label="skew {:g}",
+                    xlabel="capacity (rows: static + dynamic lines)", ylabel="hit rate",
+                    title=f"hit rate vs capacity ({n:,} lookups, {ways}-way true LRU, "
+                          f"{static_share:.0%} static)", logx=True, ylim=(0, 1))
+        manifest(d / "manifest.json", config={"skews": skews, "capacities": caps, "rows": rows,
+                                              "ways": ways, "static_share": static_share,
+                                              "lookups": n}, seed=seed,
+                 files=["hit_rate_vs_capacity.csv", "static_dynamic_split.csv",
+                        "per_stage_split.csv", "hit_rate_vs_capacity.png"])
+    best = max(stage_rows, key=lambda x: x["hit_rate"]) if stage_rows else None
+    return {"curves": curves, "best_stage_split": best, "mid_capacity": mid_c}

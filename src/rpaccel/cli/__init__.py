@@ -1,0 +1,43 @@
+"""``rpaccel`` command line, split by area:
+
+* :mod:`rpaccel.cli.hw` -- hardware units from the registry: ``verilog``, ``model UNIT``,
+  ``sim UNIT``, ``verify`` (per-unit glue in ``unit_<name>.py``; flags from config metadata);
+* :mod:`rpaccel.cli.system` -- ``model stage``, ``simulate``, ``calibrate``;
+* :mod:`rpaccel.cli.studies` -- ``study ...``.
+
+Bad input prints one line ``rpaccel: error: ...`` on stderr and exits with status 2; nothing is
+written. ``sim`` and ``verify`` exit 0 only if the RTL's cycles and values all match the models.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from . import hw, studies, system
+from .common import EXIT_BAD_INPUT, BadInput, Parser
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="rpaccel", description="RPAccel hardware, perf model and system studies")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser)
+    model_sub = hw.add_commands(sub)
+    system.add_commands(sub, model_sub)
+    studies.add_commands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.handler(args)
+    except (BadInput, ValueError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"rpaccel: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("rpaccel: interrupted", file=sys.stderr)
+        return 130

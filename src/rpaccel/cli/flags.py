@@ -1,0 +1,94 @@
+"""CLI flags built from a config class's field metadata (help, unit, range, default).
+
+A default or a range is written once, on the config field (:func:`rpaccel.config._param`);
+``--help`` shows it, and the config's own validation gives the one-line error. Field ``foo_bar``
+becomes ``--foo-bar``; booleans use the field's ``flag`` (``--signed`` sets True,
+``--no-dynamic`` sets False); tuples of ints take a comma-separated list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from rpaccel.config import range_text
+
+__all__ = ["add_config_flags", "config_from_args", "config_argv", "parse_int_list"]
+
+
+def parse_int_list(name: str, text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+    if not vals:
+        raise ValueError(f"{name} must be comma-separated integers, got {text!r}")
+    return vals
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def _is_bool(f: dataclasses.Field) -> bool:
+    return f.type in (bool, "bool")
+
+
+def _is_tuple(f: dataclasses.Field) -> bool:
+    return "tuple" in str(f.type)
+
+
+def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str) -> None:
+    """One flag per field of ``cls``; required when the field has no default."""
+    g = p.add_argument_group(title)
+    for f in dataclasses.fields(cls):
+        md = f.metadata
+        unit = f" [{md['unit']}]" if md.get("unit") else ""
+        rng = range_text(f)
+        has_default = f.default is not dataclasses.MISSING
+        if _is_bool(f):
+            negate = _flag(f).startswith("--no-")
+            g.add_argument(_flag(f), dest=f.name, action="store_false" if negate else "store_true",
+                           default=f.default, help=f"{md.get('help', f.name)} (default {f.default})")
+            continue
+        dflt = f" (default {f.default})" if has_default else ""
+        if _is_tuple(f):
+            g.add_argument(_flag(f), dest=f.name, default=None,
+                           help=f"{md.get('help', f.name)}{unit}, comma-separated")
+            continue
+        g.add_argument(_flag(f), dest=f.name, type=int, required=not has_default,
+                       default=f.default if has_default else None,
+                       help=f"{md.get('help', f.name)}{unit}{', ' + rng if rng else ''}{dflt}")
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """Build (and so validate) a config from the flags :func:`add_config_flags` added."""
+    kw = {}
+    for f in dataclasses.fields(cls):
+        v = getattr(args, f.name)
+        if _is_tuple(f):
+            if v is None:
+                continue
+            v = parse_int_list(_flag(f).lstrip("-"), v)
+        kw[f.name] = v
+    return cls(**kw)
+
+
+def config_argv(cfg: Any) -> list[str]:
+    """The flags that rebuild ``cfg`` (fields left at their default are omitted)."""
+    out: list[str] = []
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        has_default = f.default is not dataclasses.MISSING
+        if _is_bool(f):
+            if v != f.default:
+                out.append(_flag(f))
+            continue
+        if _is_tuple(f):
+            if len(v) > 1:
+                out += [_flag(f), ",".join(map(str, v))]
+            continue
+        if not has_default or v != f.default:
+            out += [_flag(f), str(v)]
+    return out

@@ -1,0 +1,155 @@
+"""Hardware-unit commands, one subcommand per registered unit: ``rpaccel verilog|model|sim UNIT``
+and the random campaign ``rpaccel verify``. Flags come from the unit's config metadata
+(:mod:`rpaccel.cli.flags`) and its CLI glue module (:attr:`rpaccel.units.Unit.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rpaccel.config import check_int
+from rpaccel.units import UNITS, get_unit
+
+from .common import Parser, check_output_file, info, print_json, print_table, prob
+from .flags import add_config_flags, config_from_args
+
+__all__ = ["add_commands", "cmd_verilog", "cmd_model", "cmd_sim", "cmd_verify"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add verilog, model UNIT, sim UNIT and verify; return the `model` subcommands (system
+    stages join them)."""
+    v = sub.add_parser("verilog", help="emit Verilog of a unit")
+    vs = v.add_subparsers(dest="unit", required=True, parser_class=Parser)
+    mo = sub.add_parser("model", help="perf-model cycle counts of a unit (or a system stage)")
+    ms = mo.add_subparsers(dest="unit", required=True, parser_class=Parser)
+    si = sub.add_parser("sim", help="run a unit's RTL on Verilator (cocotb) against the models")
+    ss = si.add_subparsers(dest="unit", required=True, parser_class=Parser)
+    for unit in UNITS.values():
+        glue = unit.cli_module()
+        title = f"{unit.name} configuration"
+        p = vs.add_parser(unit.name, help=f"{unit.title} (top module {unit.toplevel})")
+        add_config_flags(p, unit.config, title)
+        p.add_argument("-o", "--output", required=True,
+                       help="output .v file (self-contained: includes the SRAM model if used)")
+        p.set_defaults(handler=cmd_verilog)
+        p = ms.add_parser(unit.name, help=f"perf-model cycles of {unit.title}")
+        add_config_flags(p, unit.config, title)
+        glue.add_model_args(p)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.set_defaults(handler=cmd_model)
+        p = ss.add_parser(unit.name, help=f"{unit.title} on the RTL, checked against golden "
+                                          f"and perf model")
+        add_config_flags(p, unit.config, title)
+        glue.add_sim_args(p)
+        p.add_argument("--seed", type=int, default=1, help="stimulus seed, >= 0 (default 1)")
+        p.add_argument("--idle", type=prob("--idle"), default=0.0,
+                       help="probability of an idle cycle on the inputs")
+        p.add_argument("--backpressure", type=prob("--backpressure"), default=0.0,
+                       help="probability of ready low on the output on a cycle")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE")
+        p.add_argument("--dump", metavar="DIR",
+                       help="save the inputs and the RTL's outputs into DIR (see README)")
+        p.set_defaults(handler=cmd_sim)
+
+    vf = sub.add_parser("verify", help="random co-verification campaign (seeded)")
+    vf.add_argument("--units", default=",".join(UNITS),
+                    help=f"comma-separated units (default all: {','.join(UNITS)})")
+    vf.add_argument("--configs", type=int, required=True, help="random configurations per unit, >= 1")
+    vf.add_argument("--scenarios", type=int, required=True,
+                    help="random scenarios per configuration, >= 1")
+    vf.add_argument("--seed", type=int, default=0, help="campaign seed, >= 0 (default 0)")
+    vf.add_argument("--workers", type=int, default=1,
+                    help="configurations built and simulated in parallel, >= 1 (default 1)")
+    vf.add_argument("--json", action="store_true", help="print one JSON object")
+    vf.set_defaults(handler=cmd_verify)
+    return ms
+
+
+def cmd_verilog(args: argparse.Namespace) -> int:
+    unit = get_unit(args.unit)
+    cfg = config_from_args(unit.config, args)
+    out = Path(args.output)
+    check_output_file("--output", args.output)
+    from rpaccel.rtl.emit import standalone, verilog, write_if_changed
+
+    text = verilog(unit, cfg)
+    if "rpaccel_sram" in text:
+        text = standalone(text)
+    write_if_changed(out, text)
+    info(f"wrote {out} (top module {unit.toplevel}, {cfg.label()}, config {cfg.key()})")
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    unit = get_unit(args.unit)
+    return unit.cli_module().model(config_from_args(unit.config, args), args)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    unit = get_unit(args.unit)
+    glue = unit.cli_module()
+    cfg = config_from_args(unit.config, args)
+    check_int("seed", args.seed, 0, glue.SEED_MAX)
+    check_output_file("--waves", args.waves)
+    if args.dump and Path(args.dump).exists() and not Path(args.dump).is_dir():
+        raise ValueError(f"--dump {args.dump} exists and is not a directory")
+    sc = {"name": "cli", **glue.sim_scenario(cfg, args)}
+    unit.cases_module().validate(cfg, sc)
+    if args.dump:
+        sc["dump"] = str(Path(args.dump).resolve())
+    from rpaccel.verif.run import build, run_unit
+
+    if not args.json:
+        info(f"building {cfg.label()} (config {cfg.key()}) with Verilator ...")
+    binfo = build(unit, cfg, waves=bool(args.waves))
+    (res,) = run_unit(unit, cfg, [sc], waves=args.waves)
+    fields, rows = glue.sim_fields(sc, res)
+    fields.update({"build_seconds": round(binfo.seconds, 3), "build_cached": binfo.cached})
+    ok = bool(res["cycles_match"] and res["values_match"])
+    out = {"unit": unit.name, "config": cfg.to_dict(), **fields, "seed": args.seed,
+           "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
+           "cycles_match": res["cycles_match"], "values_match": res["values_match"],
+           "first_mismatch": res["first_mismatch"]}
+    if args.json:
+        print_json(out)
+    else:
+        print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
+                     ("cycles match", res["cycles_match"]),
+                     (glue.VALUES_LABEL, res["values_match"]), ("seed", args.seed), *rows]
+                    + ([("first mismatch", res["first_mismatch"])] if res["first_mismatch"] else [])
+                    + ([("dump", args.dump)] if args.dump else [])
+                    + ([("waves", args.waves)] if args.waves else []))
+        print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rpaccel.verif.campaign import run_campaign
+
+    names = [u.strip() for u in args.units.split(",") if u.strip()]
+    if not names:
+        raise ValueError("units must name at least one unit")
+    for n in names:
+        get_unit(n)
+    n_cfg = check_int("configs", args.configs, 1, 100_000)
+    n_sc = check_int("scenarios", args.scenarios, 1, 100_000)
+    seed = check_int("seed", args.seed, 0, (1 << 31) - 1)
+    workers = check_int("workers", args.workers, 1, 256)
+    res = run_campaign(names, n_cfg, n_sc, seed, workers=workers, progress=True)
+    if args.json:
+        print_json(res)
+    else:
+        print(f"{'unit':<9} {'configs':>7} {'scenarios':>9} {'mismatches':>10} {'builds':>6} "
+              f"{'build s':>8} {'sim s':>8}")
+        for u, r in res["units"].items():
+            print(f"{u:<9} {r['configs']:>7} {r['scenarios']:>9} {r['mismatches']:>10} "
+                  f"{r['builds']:>6} {r['build_s']:>8.1f} {r['sim_s']:>8.1f}")
+        for m in res["failures"]:
+            print(f"MISMATCH {m['unit']} {m['first_mismatch']}\n  reproduce: {m['reproducer']}")
+        print(f"seed {seed}: {res['scenarios']} scenarios on {res['configs']} configurations, "
+              f"{res['mismatches']} mismatches, {res['wall_s']:.1f} s wall")
+    sys.stdout.flush()
+    return 0 if res["mismatches"] == 0 else 1

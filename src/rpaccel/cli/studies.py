@@ -1,0 +1,137 @@
+"""Study commands (``rpaccel study load|placement|deeprecsched|embcache``): parse, call
+:mod:`rpaccel.sched.runs`, print the summary."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rpaccel.config import check_int
+from rpaccel.sched import runs
+from rpaccel.sched.sim import STAGE_LIMITS, load_pipeline
+
+from .common import Parser, floats, ints
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser("study", help="system studies: tables, PNG plots, JSON manifest")
+    sts = st.add_subparsers(dest="study", required=True, parser_class=Parser)
+
+    def common(q: argparse.ArgumentParser, queries: int) -> None:
+        q.add_argument("--queries", type=int, default=queries, help=f"queries per point (default {queries})")
+        q.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
+        q.add_argument("--workers", type=int, default=1, help="local worker processes, >= 1")
+        q.add_argument("--dask", metavar="ADDRESS", help="run points on this Dask scheduler")
+        q.add_argument("-o", "--output", required=True, help="new output folder")
+
+    sl = sts.add_parser("load", help="p95 vs offered load for pipeline files")
+    sl.add_argument("pipelines", nargs="+", help="pipeline files (.toml/.json)")
+    sl.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
+    sl.add_argument("--arrival", choices=["poisson", "poisson-ms", "constant"], default="poisson")
+    sl.add_argument("--sla-ms", type=float, help="draw this SLA on the plot")
+    common(sl, 10_000)
+    sl.set_defaults(handler=cmd_load)
+    sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
+    sp.add_argument("--models", required=True, help="stage models, e.g. rm-small,rm-large")
+    sp.add_argument("--items", required=True, help="items per stage, e.g. 4096,512")
+    sp.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
+    sp.add_argument("--cpu-cores", type=int, default=32, help="CPU cores shared by CPU stages")
+    common(sp, 10_000)
+    sp.set_defaults(handler=cmd_placement)
+    sc = sts.add_parser("embcache", help="hit rate vs capacity for several skews (+ splits)")
+    sc.add_argument("--skews", default="0.6,0.9,1.2", help="comma-separated Zipf skews")
+    sc.add_argument("--capacities", default="64,128,256,512,1024,2048,4096,8192",
+                    help="comma-separated total capacities in rows (static + dynamic lines)")
+    sc.add_argument("--rows", type=int, default=1 << 20, help="rows per table (power of two)")
+    sc.add_argument("--ways", type=int, default=8, help="dynamic cache ways")
+    sc.add_argument("--static-share", type=float, default=0.25,
+                    help="share of the capacity given to the static cache (0..1)")
+    sc.add_argument("--lookups", type=int, default=2_000_000, help="lookups per trace")
+    sc.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
+    sc.add_argument("-o", "--output", required=True, help="new output folder")
+    sc.set_defaults(handler=cmd_embcache)
+    sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
+    sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
+    sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
+    sd.add_argument("--engines", type=int, default=32, help="CPU engines (default 32)")
+    sd.add_argument("--gpu", action="store_true", help="also tune the GPU offload threshold")
+    common(sd, 4000)
+    sd.set_defaults(handler=cmd_deeprecsched)
+
+
+def _common(args: argparse.Namespace) -> tuple[int, int]:
+    q = check_int("queries", args.queries, 10, 1 << 26)
+    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    check_int("workers", args.workers, 1, 256)
+    return q, seed
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    q, seed = _common(args)
+    loads = floats("qps", args.qps)
+    pipes = [load_pipeline(f) for f in args.pipelines]
+    out = Path(args.output)
+    res = runs.load_study(pipes, loads, out, queries=q, seed=seed, arrival=args.arrival,
+                          sla_ms=args.sla_ms, workers=args.workers, dask=args.dask)
+    print(f"wrote {out}/results.csv ({len(res['rows'])} rows), p95_vs_qps.png, latency_cdf.png, "
+          f"manifest.json")
+    return 0
+
+
+def cmd_placement(args: argparse.Namespace) -> int:
+    q, seed = _common(args)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    items = ints("items", args.items)
+    loads = floats("qps", args.qps)
+    cores = check_int("cpu_cores", args.cpu_cores, 1, STAGE_LIMITS["engines"])
+    res = runs.placement_study(models, items, loads, Path(args.output), queries=q, seed=seed,
+                               workers=args.workers, dask=args.dask, cpu_cores=cores)
+    print(f"{len(res['placements'])} placements x {len(loads)} loads; best p95 per load:")
+    for r in res["best_per_load"]:
+        print(f"  {r['qps']:>10g} QPS  {r['config']:<28} p95 {r['p95_s'] * 1e3:.3f} ms")
+    print(f"wrote {args.output}/")
+    return 0
+
+
+def cmd_deeprecsched(args: argparse.Namespace) -> int:
+    q, seed = _common(args)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.sla_ms is not None and not args.sla_ms > 0:
+        raise ValueError(f"sla-ms must be > 0, got {args.sla_ms}")
+    engines = check_int("engines", args.engines, 1, STAGE_LIMITS["engines"])
+    summary = runs.deeprecsched_study(models, Path(args.output), sla_ms=args.sla_ms,
+                                      engines=engines, gpu=args.gpu, queries=q, seed=seed,
+                                      workers=args.workers, dask=args.dask)
+    for r in summary:
+        print(f"  {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline b{r['baseline_batch']} "
+              f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "
+              f"gain {r['gain']:.2f}x")
+    print(f"wrote {args.output}/")
+    return 0
+
+
+def cmd_embcache(args: argparse.Namespace) -> int:
+    try:
+        skews = [float(x) for x in args.skews.split(",") if x.strip()]
+    except ValueError:
+        skews = []
+    if not skews or any(not k >= 0 for k in skews):
+        raise ValueError(f"skews must be numbers >= 0, got {args.skews!r}")
+    caps = ints("capacities", args.capacities)
+    n = check_int("lookups", args.lookups, 1, 1 << 28)
+    seed = check_int("seed", args.seed, 0, (1 << 31) - 1)
+    if not 0 <= args.static_share <= 1:
+        raise ValueError(f"static-share must be in [0, 1], got {args.static_share}")
+    res = runs.embcache_study(skews, caps, Path(args.output), rows=args.rows, ways=args.ways,
+                              static_share=args.static_share, lookups=n, seed=seed)
+    for k, pts in res["curves"].items():
+        print(f"skew {k:g}: " + ", ".join(f"{c}: {h:.3f}" for c, h in pts))
+    best = res["best_stage_split"]
+    if best:
+        print(f"per-stage split at {res['mid_capacity']} lines, stage 1 = 25% of lookups: best "
+              f"{best['stage0_ways']}+{best['stage1_ways']} ways, hit rate {best['hit_rate']:.3f}")
+    print(f"wrote {args.output}/hit_rate_vs_capacity.png, .csv, static_dynamic_split.csv, "
+          f"per_stage_split.csv, manifest.json")
+    return 0

@@ -1,0 +1,146 @@
+"""System-simulation commands: ``rpaccel model stage``, ``rpaccel simulate``, ``rpaccel
+calibrate cpu``. Parsing and printing only; the work is in :mod:`rpaccel.sched`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rpaccel.config import check_int
+from rpaccel.sched.calibrate import DEFAULT_BATCHES, calibrate
+from rpaccel.sched.models import get_model
+from rpaccel.sched.platforms import get_platform
+from rpaccel.sched.sim import load_pipeline, max_qps_under_sla, simulate
+from rpaccel.sched.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
+                                    arrivals, size_cap, sizes)
+
+from .common import Parser, check_output_file, ints, print_json, print_table
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParsersAction) -> None:
+    ms = model_sub.add_parser("stage", help="one stage's service time on a platform, with breakdown")
+    ms.add_argument("--platform", required=True,
+                    help="cpu, cpu:CAL.json, gpu, gpu-table[:T.json], or recpipe-artifact:hc1|hc4|hc16|hc64")
+    ms.add_argument("--model", required=True, help="catalog name (e.g. rm-large) or a .json/.toml")
+    ms.add_argument("--items", type=int, required=True, help="items in the query, >= 1")
+    ms.add_argument("--json", action="store_true", help="print one JSON object")
+    ms.set_defaults(handler=cmd_model_stage)
+
+    sm = sub.add_parser("simulate", help="at-scale simulation of a pipeline file (simulated time)")
+    sm.add_argument("pipeline", help="pipeline file (.toml or .json), see README")
+    sm.add_argument("--qps", type=float, required=True, help="offered load, queries/s, > 0")
+    sm.add_argument("--queries", type=int, required=True, help="queries to simulate, >= 1")
+    sm.add_argument("--arrival", choices=list(ARRIVAL_KINDS), default="poisson",
+                    help="arrival process (file: --arrival-file)")
+    sm.add_argument("--arrival-file", help="arrival times in seconds, one per line")
+    sm.add_argument("--size", choices=list(SIZE_KINDS), default="fixed",
+                    help="query sizes (default: fixed at the first stage's items)")
+    sm.add_argument("--size-mean", type=float, help="fixed/normal mean items (default: stage 1 items)")
+    sm.add_argument("--size-sd", type=float, default=0.0, help="normal: standard deviation")
+    sm.add_argument("--size-mu", type=float, default=LOGNORMAL_MU,
+                    help=f"lognormal mu (log space, default {LOGNORMAL_MU})")
+    sm.add_argument("--size-sigma", type=float, default=LOGNORMAL_SIGMA,
+                    help=f"lognormal sigma (log space, default {LOGNORMAL_SIGMA})")
+    sm.add_argument("--size-file", help="query sizes, one per line, sampled uniformly")
+    sm.add_argument("--sla-ms", type=float,
+                    help="also search the highest QPS whose p95 meets this SLA (ms)")
+    sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
+    sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
+    sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
+    sm.add_argument("--json", action="store_true", help="print one JSON object (seconds as floats)")
+    sm.set_defaults(handler=cmd_simulate)
+
+    ca = sub.add_parser("calibrate", help="fit platform constants to this machine or a CSV")
+    cas = ca.add_subparsers(dest="target", required=True, parser_class=Parser)
+    cc = cas.add_parser("cpu", help="single-core numpy forward pass at batch 1..4096")
+    cc.add_argument("--models", default="rm-small,rm-med,rm-large")
+    cc.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
+    cc.add_argument("--reps", type=int, default=5)
+    cc.add_argument("--from-csv", metavar="CSV", help="fit model,batch,seconds rows measured elsewhere")
+    cc.add_argument("-o", "--output", required=True, help="calibration JSON (use as --platform cpu:FILE)")
+    cc.set_defaults(handler=cmd_calibrate)
+
+
+def cmd_model_stage(args: argparse.Namespace) -> int:
+    plat, model = get_platform(args.platform), get_model(args.model)
+    n = check_int("items", args.items, 1, 1 << 24)
+    b = plat.breakdown(model, n)
+    if args.json:
+        print_json({"platform": plat.name, "model": model.name, "items": n,
+                    "fidelity": "analytic (RecPipe artifact)" if "artifact" in plat.name
+                    else "analytic (fitted)", **b})
+    else:
+        print(f"{model.name} on {plat.name}, {n} items: {b['total_s'] * 1e3:.4f} ms")
+        print_table([(k, f"{v:,.2f}" if k.endswith("cycles") else f"{v * 1e3:.4f} ms"
+                      if k.endswith("_s") else v) for k, v in b.items()])
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    pipe = load_pipeline(args.pipeline)
+    q = check_int("queries", args.queries, 1, 1 << 28)
+    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    if not args.qps > 0:
+        raise ValueError(f"qps must be > 0, got {args.qps}")
+    if args.records and not args.records.endswith((".csv", ".parquet")):
+        raise ValueError(f"--records must end in .csv or .parquet, got {args.records}")
+    first = pipe.stages[0].items
+    mean = args.size_mean if args.size_mean is not None else first
+    if args.size in ("fixed", "normal") and mean is None:
+        raise ValueError("size-mean is needed when the first stage has no 'items'")
+    if args.arrival == "file" and not args.arrival_file:
+        raise ValueError("--arrival file needs --arrival-file PATH")
+    if args.size == "file" and not args.size_file:
+        raise ValueError("--size file needs --size-file PATH")
+    if args.sla_ms is not None and not args.sla_ms > 0:
+        raise ValueError(f"sla-ms must be > 0, got {args.sla_ms}")
+    if args.size == "normal" and args.size_sd < 0:
+        raise ValueError(f"size-sd must be >= 0, got {args.size_sd}")
+    s = sizes(args.size, q, seed, mean=mean if mean is not None else 1, sd=args.size_sd,
+              mu=args.size_mu, sigma=args.size_sigma, max_size=size_cap(mean), path=args.size_file)
+    r = simulate(pipe, arrivals(args.arrival, args.qps, q, seed, path=args.arrival_file), s,
+                 warmup=args.warmup)
+    if args.records:
+        r.write_records(args.records)
+    out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
+           "arrival": args.arrival, **r.summary()}
+    if args.sla_ms is not None:
+        arr = args.arrival if args.arrival != "file" else "poisson"
+        out["sla_ms"] = args.sla_ms
+        out["max_qps_under_sla"], _ = max_qps_under_sla(pipe, args.sla_ms / 1e3, sizes=s,
+                                                        arrival=arr, seed=seed)
+    if args.json:
+        print_json(out)
+    else:
+        print_table([("mean latency", f"{r.mean_s * 1e3:.3f} ms"),
+                     ("p50 / p95 / p99", f"{r.p50_s * 1e3:.3f} / {r.p95_s * 1e3:.3f} / "
+                                         f"{r.p99_s * 1e3:.3f} ms"),
+                     ("offered / achieved QPS",
+                      " / ".join(f"{x:.1f}" if x else "n/a" for x in (r.offered_qps, r.achieved_qps))),
+                     *((f"utilization {k}", f"{v:.3f}") for k, v in r.utilization.items()),
+                     ("saturated", r.saturated),
+                     ("measured queries", f"{r.measured} of {r.queries}"),
+                     *([(f"max QPS with p95 <= {args.sla_ms:g} ms", f"{out['max_qps_under_sla']:.1f}")]
+                       if args.sla_ms is not None else [])])
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    check_output_file("--output", args.output)
+    out = Path(args.output)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    batches = tuple(ints("batches", args.batches))
+    check_int("reps", args.reps, 1, 1000)
+    cal = calibrate(models, batches, args.reps, csv_path=args.from_csv)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(json.dumps(cal, indent=2))
+    tmp.replace(out)
+    c = cal["constants"]
+    print(f"fitted from {len(cal['points'])} points ({cal['source']}): overhead "
+          f"{c['overhead_s'] * 1e6:.1f} us, {c['per_lookup_s'] * 1e9:.1f} ns/lookup, "
+          f"{c['per_emb_byte_s'] * 1e9:.3f} ns/byte, {c['per_mac_s'] * 1e12:.2f} ps/MAC")
+    print(f"wrote {out}; use it as --platform cpu:{out} or platform = \"cpu:{out}\"")
+    return 0

@@ -1,0 +1,88 @@
+"""Embedding cache: the fixed co-verification matrix and the random campaign's generators."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rpaccel.config import EmbCacheConfig
+from rpaccel.perfmodel.embcache import TRACE_KINDS, make_trace
+
+from .seeds import scenario_seed
+
+#: Embedding-cache configurations: static + dynamic with 2 DRAM beats per row; direct-mapped
+#: dynamic-only with DRAM latency 1; static-only with a large, slow DRAM; two tables and two
+#: pipeline stages sharing a way-partitioned cache.
+SUITE: list[tuple[str, EmbCacheConfig]] = [
+    ("d8_s8_4x2", EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2,
+                                 dram_latency=5, mem_bits=64)),
+    ("direct_dynonly_lat1", EmbCacheConfig(dim=4, rows=128, static_rows=0, sets=8, ways=1,
+                                           dram_latency=1, mem_bits=64)),
+    ("static_only_lat60", EmbCacheConfig(dim=16, elem_width=8, rows=128, static_rows=16,
+                                         dynamic=False, sets=1, ways=1, dram_latency=60,
+                                         dram_interval=3, mem_bits=32)),
+    ("t2_stages_1_3", EmbCacheConfig(dim=8, tables=2, rows=128, static_rows=4, sets=8, ways=4,
+                                     stage_ways=(1, 3), dram_latency=12, dram_interval=2,
+                                     mem_bits=64)),
+]
+
+LINT_EXTRA: list[tuple[str, EmbCacheConfig]] = []
+
+
+def matrix(cfg: EmbCacheConfig) -> list[dict]:
+    """Repeats (Zipf), conflicts, all-miss, all-hit, and idle/backpressure variants."""
+    base = [("zipf", {"trace": "zipf", "skew": 1.2, "lookups": 120}),
+            ("zipf_flat", {"trace": "zipf", "skew": 0.5, "lookups": 80}),
+            ("conflicts", {"trace": "conflicts", "lookups": 60}),
+            ("all_miss", {"trace": "all_miss", "lookups": 40}),
+            ("all_hit", {"trace": "all_hit", "lookups": 40}),
+            ("zipf_idle", {"trace": "zipf", "skew": 1.0, "lookups": 80, "idle": 0.3}),
+            ("conflicts_bp", {"trace": "conflicts", "lookups": 60, "backpressure": 0.5}),
+            ("zipf_idle_bp", {"trace": "zipf", "skew": 1.1, "lookups": 100, "idle": 0.25,
+                              "backpressure": 0.4})]
+    out = []
+    for name, extra in base:
+        seed = scenario_seed(cfg.label(), name)
+        out.append({"name": f"{name}-seed{seed}", "seed": seed, **extra})
+    return out
+
+
+def validate(cfg: EmbCacheConfig, sc: dict) -> None:
+    """The trace must be one :func:`make_trace` can draw for ``cfg`` (it raises otherwise)."""
+    make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], sc["seed"], sc.get("skew", 1.0))
+
+
+def describe(r: dict) -> str:
+    return f"{r['lookups']} lk, {r['hits']} hit"
+
+
+# -- random campaign -------------------------------------------------------------------------
+def random_config(rng: np.random.Generator) -> EmbCacheConfig:
+    """Static-only, dynamic-only or both; 1..4 tables; partitioned ways for up to 3 stages;
+    DRAM latency 1..120, beat interval 1..4, rows of 1..6 beats."""
+    kind = str(rng.choice(["both", "both", "static_only", "dynamic_only"]))
+    tables = int(rng.integers(1, 5))
+    rows = int(1 << rng.integers(4, 9))
+    ways = int(rng.integers(1, 5))
+    stages = int(rng.integers(1, min(3, ways) + 1))
+    cut = sorted(rng.choice(np.arange(1, ways), size=stages - 1, replace=False).tolist()) \
+        if stages > 1 else []
+    sw = tuple(b - a for a, b in zip([0, *cut], [*cut, ways]))
+    dim = int(rng.integers(1, 17))
+    elem = int(rng.choice([4, 8, 16]))
+    mem = int(rng.choice([16, 32, 64]))
+    return EmbCacheConfig(
+        dim=dim, elem_width=elem, tables=tables, rows=rows,
+        static_rows=0 if kind == "dynamic_only" else int(rng.integers(1, rows // 2 + 1)),
+        sets=int(1 << rng.integers(0, 4)), ways=ways, dynamic=kind != "static_only",
+        stage_ways=sw if len(sw) > 1 else (), mem_bits=mem,
+        dram_latency=int(rng.integers(1, 121)), dram_interval=int(rng.integers(1, 5)),
+        tag_width=int(rng.integers(1, 9)))
+
+
+def random_scenario(cfg: EmbCacheConfig, rng: np.random.Generator) -> dict:
+    trace = str(rng.choice(TRACE_KINDS))
+    hi = 80 if trace != "all_miss" else min(80, cfg.rows - cfg.static_rows)
+    return {"seed": int(rng.integers(0, 1 << 31)), "trace": trace,
+            "skew": round(float(rng.uniform(0.6, 1.2)), 3), "lookups": int(rng.integers(1, hi + 1)),
+            "idle": float(rng.choice([0.0, 0.0, 0.25, 0.5])),
+            "backpressure": float(rng.choice([0.0, 0.0, 0.3, 0.6]))}
