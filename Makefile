@@ -14,13 +14,14 @@ export PYTHONSAFEPATH := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export RPACCEL_BUILD := $(CURDIR)/build
 
-.PHONY: all venv sim test verilog lint bench clean distclean help
+.PHONY: all venv sim test verify verilog lint bench clean distclean help
 
 all: test
 
 help:
 	@echo "make sim      build the venv, generate Verilog, build with Verilator, run the cocotb testbenches"
 	@echo "make test     build the venv, run the whole pytest suite (unit tests + cocotb testbenches)"
+	@echo "make verify   the long random co-verification campaign (100 configs x 10 scenarios per unit)"
 	@echo "make verilog  write Verilog for every configuration of the matrix into build/verilog/"
 	@echo "make lint     verilator --lint-only -Wall on every generated file"
 	@echo "make bench    benchmarks; figures printed and written to build/results/"
@@ -38,6 +39,15 @@ sim: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+# The long random campaign: VERIFY_CONFIGS random configurations per unit, VERIFY_SCENARIOS
+# scenarios each, seeded by VERIFY_SEED (README, "Random co-verification campaign").
+VERIFY_CONFIGS   ?= 100
+VERIFY_SCENARIOS ?= 10
+VERIFY_SEED      ?= 1
+verify: $(STAMP)
+	$(BIN)/python -m rpaccel.verif.campaign --configs $(VERIFY_CONFIGS) \
+	    --scenarios $(VERIFY_SCENARIOS) --seed $(VERIFY_SEED) --workers $(JOBS)
 
 verilog: $(STAMP)
 	$(BIN)/python -m rpaccel.verif.lintall --verilog-only

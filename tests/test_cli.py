@@ -242,3 +242,28 @@ def test_simulate_single_query_json_is_strict():
         raise AssertionError(f"non-JSON constant {c}")
     out = json.loads(p.stdout, parse_constant=reject)
     assert out["achieved_qps"] is None and out["offered_qps"] is None and not out["saturated"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["verify", "--configs", "0", "--scenarios", "1"], "configs must be an integer in [1, 100000], got 0"),
+    (["verify", "--configs", "1", "--scenarios", "0"], "scenarios must be an integer in [1, 100000], got 0"),
+    (["verify", "--units", "gemm,mmu", "--configs", "1", "--scenarios", "1"], "unknown unit 'mmu'"),
+    (["sim", "embcache", "--dim", "4", "--rows", "64", "--static-rows", "2", "--lookups", "70",
+      "--trace", "all_miss"], "lookups must be <= 62 for an all-miss trace"),
+])
+def test_verify_and_sim_bad_input(args, needle):
+    p = run(*args)
+    assert p.returncode == 2 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rpaccel: error: ") and needle in lines[0], p.stderr
+
+
+def test_verilog_every_unit(tmp_path):
+    """Every registered unit has a `verilog` command; units with SRAM macros get the model too."""
+    for unit, flags, sram in [("topk", ["--k-max", "4"], False),
+                              ("embcache", ["--dim", "4", "--rows", "64"], True)]:
+        out = tmp_path / f"{unit}.v"
+        p = run("verilog", unit, *flags, "-o", str(out))
+        assert p.returncode == 0, p.stderr
+        text = out.read_text()
+        assert f"module rpaccel_{unit}(" in text and ("module rpaccel_sram" in text) == sram

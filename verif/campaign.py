@@ -3,7 +3,9 @@
 For each unit, draw N seeded random *valid* configurations (the unit's ``random_config``) and M
 random scenarios per configuration (``random_scenario``); build each configuration once (cached
 and shared with every other run), run its M scenarios in one simulator process, and check every
-scenario's cycles exactly and values bit for bit. A mismatch is reported with a one-line
+scenario's cycles exactly and values bit for bit. Builds are quick (unoptimised) builds, shared
+by every campaign with the same configuration, and the Verilator run-time library is compiled
+once for all of them (:func:`rpaccel.verif.toolchain.runtime_cache_dir`). A mismatch is reported with a one-line
 reproducer, ``rpaccel sim UNIT <config flags> <scenario flags>``, which replays the same
 configuration and stimulus seed.
 
@@ -59,9 +61,9 @@ def _run_one(unit: str, cfg, scs: list[dict]) -> dict:
     from .run import build, run_unit
 
     t0 = time.perf_counter()
-    info = build(unit, cfg)
+    info = build(unit, cfg, quick=True)
     t1 = time.perf_counter()
-    results = run_unit(unit, cfg, scs)
+    results = run_unit(unit, cfg, scs, quick=True)
     t2 = time.perf_counter()
     fails = [{"unit": unit, "config": cfg.label(), "scenario": r["name"],
               "first_mismatch": r["first_mismatch"], "reproducer": reproducer(unit, cfg, sc)}

@@ -60,24 +60,26 @@ def sources(unit: str | Unit, cfg, root: Path | None = None) -> list[Path]:
     return [path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH]
 
 
-def build(unit: str | Unit, cfg, *, waves: bool = False, root: Path | None = None
-          ) -> toolchain.BuildInfo:
-    """Verilator build of ``unit`` for ``cfg``; reused while sources and options match."""
+def build(unit: str | Unit, cfg, *, waves: bool = False, root: Path | None = None,
+          quick: bool = False) -> toolchain.BuildInfo:
+    """Verilator build of ``unit`` for ``cfg``; reused while sources and options match.
+    ``quick``: unoptimised build (:data:`toolchain.QUICK_BUILD_FLAGS`), for short runs."""
     unit = get_unit(unit) if isinstance(unit, str) else unit
     root = Path(root or toolchain.BUILD_ROOT).resolve()
-    name = f"{cfg.label()}_{cfg.key()}" + ("_waves" if waves else "")
+    name = (f"{cfg.label()}_{cfg.key()}" + ("_waves" if waves else "")
+            + ("_quick" if quick else ""))
     t0 = time.perf_counter()
     with _locked(root / "locks" / f"{name}.build.lock"):
         srcs = sources(unit, cfg, root)
         t_gen = time.perf_counter() - t0
-        info = toolchain.build(srcs, unit.toplevel, root / "sim" / name, waves=waves)
+        info = toolchain.build(srcs, unit.toplevel, root / "sim" / name, waves=waves, quick=quick)
     return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
                                gen_seconds=t_gen)
 
 
 def run_unit(unit: str | Unit, cfg, scenarios: list[dict], *,
              waves: str | os.PathLike | None = None, root: Path | None = None,
-             keep: bool = False) -> list[dict]:
+             keep: bool = False, quick: bool = False) -> list[dict]:
     """Run ``scenarios`` of ``unit`` on ``cfg`` in one simulator process; one result record
     per scenario (``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``,
     ``first_mismatch`` and the unit's own fields).
@@ -90,7 +92,7 @@ def run_unit(unit: str | Unit, cfg, scenarios: list[dict], *,
     cases = unit.cases_module()
     for sc in scenarios:
         cases.validate(cfg, sc)
-    info = build(unit, cfg, waves=bool(waves), root=root)
+    info = build(unit, cfg, waves=bool(waves), root=root, quick=quick)
     return _run(cfg, info, unit.testbench, scenarios, waves=waves, root=root, keep=keep)
 
 
