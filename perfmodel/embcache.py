@@ -25,6 +25,7 @@ Cycle contract (blocking: one request in flight, no outstanding misses beyond it
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -325,8 +326,6 @@ def hit_rate_sweep(base: EmbCacheConfig, tables: np.ndarray, rows: np.ndarray,
     """Hit rates of one trace under variations of ``base`` (dicts of fields to replace):
     capacity (sets x ways), static/dynamic split (static_rows) and per-stage split
     (stage_ways). One tidy row per configuration."""
-    import dataclasses
-
     out = []
     for change in configs:
         cfg = dataclasses.replace(base, **change)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .datafile import load_data
+
 __all__ = ["Tables", "Gemm", "Model", "CATALOG", "get_model", "load_model", "model_from_dict"]
 
 
@@ -197,7 +199,6 @@ def model_from_dict(d: dict, where: str = "model") -> Model:
 
 def load_model(path: str | Path) -> Model:
     """Load one model from a ``.json`` or ``.toml`` file."""
-    from .datafile import load_data
 
     return model_from_dict(load_data(path, "model"), where=f"model file {path}")
 

@@ -30,8 +30,10 @@ import numpy as np
 
 from rpaccel.config import check_int
 
+from .datafile import load_data
 from .models import Model, get_model
 from .platforms import Platform, get_platform
+from .workload import arrivals
 
 __all__ = ["Stage", "Pipeline", "SimResult", "simulate", "load_pipeline", "pipeline_from_dict",
            "max_qps_under_sla", "fifo_pool", "pipeline_capacity_qps"]
@@ -112,7 +114,6 @@ def pipeline_from_dict(d: dict, where: str = "pipeline") -> Pipeline:
 
 def load_pipeline(path: str | Path) -> Pipeline:
     """Load a pipeline from TOML (``[[stage]]`` tables) or JSON (``{"stage": [...]}``)."""
-    from .datafile import load_data
 
     return pipeline_from_dict(load_data(path, "pipeline"), where=f"pipeline file {path}")
 
@@ -304,8 +305,6 @@ def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,
     Bisection in QPS with common random numbers (the same seed at every rate); the upper bracket
     starts at the pipeline's capacity (engines / mean busy time per query, tightest pool).
     """
-    from .workload import arrivals
-
     if not isinstance(sla_s, (int, float)) or not sla_s > 0:
         raise ValueError(f"sla must be > 0 seconds, got {sla_s!r}")
     if not 0 < percentile < 100:

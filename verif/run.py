@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -35,10 +36,8 @@ def _locked(path: Path) -> Iterator[None]:
 def rtl_digest() -> str:
     """Hash of the RTL package's sources: generated files are keyed by it, so an edited design is
     never served from a stale file."""
-    import rpaccel.rtl
-
     h = hashlib.sha256()
-    pkg = Path(rpaccel.rtl.__file__).parent
+    pkg = Path(importlib.util.find_spec("rpaccel.rtl").submodule_search_locations[0])
     for f in sorted([*pkg.glob("*.py"), *pkg.glob("verilog/*")]):
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:8]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -130,8 +131,6 @@ def runtime_cache_dir(build_root: Path, waves: bool, flags: list[str]) -> Path:
 def _seed_runtime(cache: Path, build_dir: Path) -> None:
     """Copy the shared run-time objects into a build folder after Verilator wrote ``Vtop.mk``
     (they depend on it), so make finds them up to date. Run as a build step."""
-    import shutil
-
     if not (cache / "complete").exists():
         return
     for f in cache.glob(_RUNTIME_GLOB):
@@ -139,8 +138,6 @@ def _seed_runtime(cache: Path, build_dir: Path) -> None:
 
 
 def _save_runtime(cache: Path, build_dir: Path) -> None:
-    import shutil
-
     if (cache / "complete").exists():
         return
     objs = list(build_dir.glob(_RUNTIME_GLOB))

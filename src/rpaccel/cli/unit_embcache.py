@@ -6,6 +6,9 @@ import argparse
 
 from rpaccel.config import EmbCacheConfig, check_int
 
+from rpaccel.perfmodel.embcache import (HIT, MISS, STATIC, TRACE_KINDS, embcache_timeline,
+                                        make_trace)
+
 from .common import print_json, print_table
 
 SEED_MAX = (1 << 31) - 1
@@ -13,8 +16,6 @@ VALUES_LABEL = "values match (vectors, hit/miss, counters)"
 
 
 def _add_trace(p: argparse.ArgumentParser) -> None:
-    from rpaccel.perfmodel.embcache import TRACE_KINDS
-
     t = p.add_argument_group("trace")
     t.add_argument("--lookups", type=int, required=True, help="lookups in the trace, >= 1")
     t.add_argument("--trace", default="zipf", choices=list(TRACE_KINDS))
@@ -22,8 +23,6 @@ def _add_trace(p: argparse.ArgumentParser) -> None:
 
 
 def _trace(cfg: EmbCacheConfig, args: argparse.Namespace):
-    from rpaccel.perfmodel.embcache import make_trace
-
     check_int("seed", args.seed, 0, SEED_MAX)
     check_int("lookups", args.lookups, 1, 1 << 26)
     if not args.skew >= 0:
@@ -37,8 +36,6 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def model(cfg: EmbCacheConfig, args: argparse.Namespace) -> int:
-    from rpaccel.perfmodel.embcache import HIT, MISS, STATIC, embcache_timeline
-
     t, r, s = _trace(cfg, args)
     tl = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()))
     kinds = [x.kind for x in tl]

@@ -6,6 +6,8 @@ import argparse
 
 from rpaccel.config import GemmConfig
 
+from rpaccel.perfmodel import gemm_cycles
+
 from .common import print_json, print_table
 
 #: Largest ``--seed``.
@@ -26,8 +28,6 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def model(cfg: GemmConfig, args: argparse.Namespace) -> int:
-    from rpaccel.perfmodel import gemm_cycles
-
     cyc = gemm_cycles(cfg, args.m, args.k, args.n)
     if args.json:
         print_json({"unit": "gemm", "fidelity": "perf model (cycle-exact vs RTL)",
@@ -56,8 +56,6 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
 
 
 def sim_scenario(cfg: GemmConfig, args: argparse.Namespace) -> dict:
-    from rpaccel.perfmodel import gemm_cycles
-
     cyc = gemm_cycles(cfg, args.m, args.k, args.n)
     mode = args.mode
     if mode == "auto":

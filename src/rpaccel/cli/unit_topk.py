@@ -6,6 +6,8 @@ import argparse
 
 from rpaccel.config import TopkConfig, check_int
 
+from rpaccel.perfmodel import topk_cycles, topk_timeline
+
 from .common import print_json, print_table
 
 SEED_MAX = (1 << 31) - 1
@@ -24,8 +26,6 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def model(cfg: TopkConfig, args: argparse.Namespace) -> int:
-    from rpaccel.perfmodel import topk_cycles, topk_timeline
-
     n, k = cfg.check_query(args.n, args.k)
     q = check_int("queries", args.queries, 1, 1 << 20)
     one = topk_cycles(cfg, n, k)
