@@ -97,14 +97,19 @@ def output_beat_cycles(cyc: GemmCycles, ready_cycles: Iterable[int]) -> list[int
 
 # -- integer semantics -------------------------------------------------------------------------
 def wrap_signed(x: np.ndarray, width: int) -> np.ndarray:
-    """Reduce int64 values modulo ``2**width`` into the signed range (two's complement)."""
+    """Reduce int64 values modulo ``2**width`` into the signed range (two's complement).
+
+    Written without the constant ``2**width`` (or ``2**63``), which does not fit an int64:
+    ``u - 2**width == u - 2**(width-1) - 2**(width-1)`` (the random campaign found the overflow
+    at ``acc_width = 63``).
+    """
     x = np.asarray(x, dtype=np.int64)
     if width >= 64:
         return x
-    mask = np.int64((1 << width) - 1)
-    u = x & mask
-    sign = np.int64(1 << (width - 1))
-    return np.where(u >= sign, u - np.int64(1 << width), u).astype(np.int64)
+    u = x & np.int64((1 << width) - 1)
+    half = np.int64(1 << (width - 1))
+    with np.errstate(over="ignore"):
+        return np.where(u >= half, u - half - half, u).astype(np.int64)
 
 
 def _check_operand(name: str, x: np.ndarray, width: int) -> np.ndarray:

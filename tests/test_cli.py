@@ -267,3 +267,14 @@ def test_verilog_every_unit(tmp_path):
         assert p.returncode == 0, p.stderr
         text = out.read_text()
         assert f"module rpaccel_{unit}(" in text and ("module rpaccel_sram" in text) == sram
+
+
+def test_output_paths_that_are_folders_are_rejected(tmp_path):
+    for args, flag in [(["verilog", "topk", "--k-max", "4", "-o", str(tmp_path)], "--output"),
+                       (["sim", "topk", "--k-max", "4", "--n", "3", "--k", "1", "--waves",
+                         str(tmp_path)], "--waves"),
+                       (["calibrate", "cpu", "-o", str(tmp_path)], "--output")]:
+        p = run(*args)
+        assert p.returncode == 2 and p.stderr.strip() == \
+            f"rpaccel: error: {flag} {tmp_path} is a directory; give a file name"
+    assert list(tmp_path.iterdir()) == []

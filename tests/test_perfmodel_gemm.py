@@ -127,3 +127,16 @@ def test_random_operands_deterministic():
     assert (a1 == a2).all() and (w1 == w2).all()
     a, _ = random_operands(cfg, 50, 50, 2, 1, "extreme")
     assert set(np.unique(a)) <= {-128, 127, -1, 0, 1}
+
+
+@pytest.mark.parametrize("width", [62, 63, 64])
+def test_wrap_signed_at_the_int64_edge(width):
+    """Found by the random campaign: 2**63 does not fit an int64 (acc_width 63 crashed)."""
+    from rpaccel.perfmodel import wrap_signed
+
+    x = np.array([0, 1, -1, (1 << 62) + 5, -(1 << 62) - 5, (1 << 63) - 1, -(1 << 63)], dtype=np.int64)
+    ref = [((int(v) + (1 << (width - 1))) % (1 << width)) - (1 << (width - 1)) for v in x]
+    assert wrap_signed(x, width).tolist() == ref
+    cfg = GemmConfig(rows=2, cols=2, in_width=16, acc_width=width)
+    a = np.full((1, 2), -(1 << 15), dtype=np.int64)
+    assert gemm(cfg, a, a.T.copy()).tolist() == [[1 << 31]]

@@ -63,7 +63,13 @@ def _run_one(unit: str, cfg, scs: list[dict]) -> dict:
     t0 = time.perf_counter()
     info = build(unit, cfg, quick=True)
     t1 = time.perf_counter()
-    results = run_unit(unit, cfg, scs, quick=True)
+    try:
+        results = run_unit(unit, cfg, scs, quick=True)
+    except RuntimeError as e:      # the testbench crashed: every scenario counts as failed
+        err = str(e).strip().splitlines()
+        crash = next((ln.strip() for ln in reversed(err) if "Error" in ln), err[0] if err else "")
+        results = [{"name": sc["name"], "cycles_match": False, "values_match": False,
+                    "first_mismatch": f"testbench error: {crash}"} for sc in scs]
     t2 = time.perf_counter()
     fails = [{"unit": unit, "config": cfg.label(), "scenario": r["name"],
               "first_mismatch": r["first_mismatch"], "reproducer": reproducer(unit, cfg, sc)}
@@ -85,7 +91,7 @@ def run_campaign(units: list[str], n_configs: int, n_scenarios: int, seed: int, 
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs) * n_scenarios, unit="scenario", file=sys.stderr,
-                   desc=f"verify seed {seed}", dynamic_ncols=True)
+                   desc=f"verify seed {seed}", dynamic_ncols=True, miniters=1)
 
     def take(res: dict) -> None:
         p = per[res["unit"]]
