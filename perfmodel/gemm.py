@@ -10,18 +10,32 @@ happens before the command and is not part of the count; the engine accepts one 
 on each load port whenever it is idle, so loading takes exactly as many cycles as the producer
 needs.
 
-Schedule, with T = ceil(K/rows) * ceil(N/cols) weight tiles, walked N-tile major:
+Schedule, with T = ceil(K/rows) * ceil(N/cols) weight tiles walked N-tile major, G = rows + cols
+- 2 and B = ``weight_buffering`` weight banks per PE. Two processes run side by side:
 
-* 1 cycle: command decode.
-* per tile: ``cols`` cycles shifting the weight tile in (one W-buffer word per cycle), then
-  ``M`` cycles streaming A (one A-buffer word per cycle);
-* between tiles: ``rows + cols - 2`` cycles, until the last activation of the tile has passed the
-  last PE (the next tile's weights may not shift in earlier);
-* after the last tile: ``rows + cols`` cycles of pipeline drain (skew, array, de-skew, the
-  accumulator read-modify-write);
-* output: ``M * ceil(N/cols)`` beats, one row of a C tile per beat; the first is valid on the
-  cycle after the drain, the rest follow back to back while ``c_out.ready`` is high. Each cycle
-  with ``c_out.valid`` high and ``c_out.ready`` low adds exactly one cycle (a stall).
+* the **loader** shifts tile j's weights into bank ``j mod B``: ``cols`` cycles, one W-buffer word
+  per cycle, tiles in order. It starts tile j on cycle
+  ``L_j = max(L_{j-1} + cols, S_{j-B} + M + G)`` (``L_0 = 1``, the cycle after the command; the
+  second term only for j >= B): a bank is reloaded only after the last activation of the tile that
+  used it has passed the last PE (G cycles after its last A read).
+* the **streamer** reads tile j's M rows of A, one per cycle, on cycles ``[S_j, S_j + M)``, with
+  ``S_j = max(L_j + cols, S_{j-1} + max(M, 2))``: once the tile's weights are in, after the
+  previous tile, and never two tile starts on consecutive cycles (the accumulator's
+  read-modify-write of a row needs two cycles between K-tiles when M = 1).
+
+With B = 1 this is the single-buffered schedule: load, stream, wait G, load, ... With B = 2 the
+next tile's weights shift in while the current tile streams, so when ``M >= rows + 2*cols - 2``
+the tiles stream back to back and the weight load and the fill are paid once.
+
+After the last tile's last A read (cycle ``E = S_{T-1} + M``): ``rows + cols`` cycles of pipeline
+drain (skew, array, de-skew, the accumulator read-modify-write); then the output, ``M *
+ceil(N/cols)`` beats, one row of a C tile per beat; the first is valid on cycle ``E + rows + cols +
+1``, the rest follow back to back while ``c_out.ready`` is high. Each cycle with ``c_out.valid``
+high and ``c_out.ready`` low adds exactly one cycle (a stall).
+
+:func:`gemm_cycles` evaluates the recurrence in O(1): the loader/streamer state, relative to
+``S_j``, becomes periodic within a few tiles, and the rest is extrapolated
+(:func:`tile_schedule` is the O(T) reference, tested equal).
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ import numpy as np
 from rpaccel.config import GemmConfig, check_int
 
 __all__ = [
-    "GemmCycles", "gemm_cycles", "output_beat_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
+    "GemmCycles", "gemm_cycles", "tile_schedule", "output_beat_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
     "random_operands", "wrap_signed",
 ]
 
@@ -59,17 +73,71 @@ class GemmCycles:
         return {f: getattr(self, f) for f in self.__slots__}
 
 
-def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
-    """Cycles of one stall-free GEMM, from the command cycle to the last result beat. O(1)."""
+def _next_tile(cfg: GemmConfig, m: int, L: list[int], S: list[int]) -> None:
+    """Append tile j = len(S)'s loader start L_j and streamer start S_j (see module docstring)."""
+    j, c, b = len(S), cfg.cols, cfg.weight_buffering
+    lj = 1 if j == 0 else L[j - 1] + c
+    if j >= b:
+        lj = max(lj, S[j - b] + m + cfg.tile_gap_cycles)
+    sj = lj + c if j == 0 else max(lj + c, S[j - 1] + max(m, 2))
+    L.append(lj)
+    S.append(sj)
+
+
+def tile_schedule(cfg: GemmConfig, m: int, k: int, n: int) -> tuple[list[int], list[int]]:
+    """O(T) reference: every tile's first shift cycle L_j and first stream cycle S_j."""
     m, k, n = cfg.check_shape(m, k, n)
+    L: list[int] = []
+    S: list[int] = []
+    for _ in range(cfg.k_tiles(k) * cfg.n_tiles(n)):
+        _next_tile(cfg, m, L, S)
+    return L, S
+
+
+def _last_stream_start(cfg: GemmConfig, m: int, tiles: int) -> int:
+    """S_{T-1} in O(1): step until the state relative to S_j repeats, then extrapolate."""
+    b = cfg.weight_buffering
+    L: list[int] = []
+    S: list[int] = []
+    seen: dict[tuple[int, ...], int] = {}
+    for j in range(tiles):
+        _next_tile(cfg, m, L, S)
+        if j < b:
+            continue
+        state = (L[j] - S[j], *(S[j] - S[j - i] for i in range(1, b + 1)))
+        if state in seen:
+            j1 = seen[state]
+            period, delta = j - j1, S[j] - S[j1]
+            k, r = divmod(tiles - 1 - j, period)
+            return S[j1 + r] + (k + 1) * delta
+        seen[state] = j
+    return S[tiles - 1]
+
+
+def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
+    """Cycles of one stall-free GEMM, from the command cycle to the last result beat. O(1).
+
+    Breakdown: ``control`` (1, command decode), ``weight_load`` (cycles the streamer waits for
+    weights before and between tiles: with single buffering every tile's load and the inter-tile
+    gap; with double buffering only what the overlap does not hide), ``streaming`` (T * M),
+    ``fill_drain`` (with single buffering the gaps and the final drain, as before; with double
+    buffering the final drain), ``output`` (beats).
+    """
+    m, k, n = cfg.check_shape(m, k, n)
+    r, c = cfg.rows, cfg.cols
     kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
     t = kt * nt
-    weight_load = t * cfg.cols
     streaming = t * m
-    fill_drain = (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
     beats = m * nt
     control = cfg.control_cycles
-    first_beat = control + weight_load + streaming + fill_drain + 1
+    end = _last_stream_start(cfg, m, t) + m          # first cycle after the last A read
+    waits = end - control - streaming                # streamer idle before and between tiles
+    if cfg.weight_buffering == 1:
+        weight_load, fill_drain = t * c, (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
+        assert weight_load + (t - 1) * cfg.tile_gap_cycles == waits
+    else:
+        weight_load, fill_drain = waits, cfg.drain_cycles
+    first_beat = end + cfg.drain_cycles + 1
     total = first_beat + beats - 1
     assert total == control + weight_load + streaming + fill_drain + beats
     return GemmCycles(total=total, control=control, weight_load=weight_load, streaming=streaming,

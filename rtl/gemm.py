@@ -19,13 +19,20 @@ Interface (all streams follow ``amaranth.lib.stream`` rules; Verilog port names 
     ``done`` rises after the last beat and falls when the next command is accepted; ``cycles``
     then holds the GEMM's cycle count (``t_last - t_cmd``, see :mod:`rpaccel.perfmodel.gemm`).
 
-The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles` models; both read the same
+Control: a **loader** (FSM ``loader``) shifts weight tiles, in W-buffer order, into the PE
+weight banks (one bank with ``weight_buffering=1``, two with 2); a **streamer** (FSM ``ctrl``)
+streams A through the array tile after tile, tagging every activation with its tile's bank. A
+bank is FULL from the edge after its tile's last shift until the edge after that tile's last A
+read, then HOLDs ``rows + cols - 2`` cycles (the last activation passes the array) before the
+loader may refill it. With one bank this is the single-buffered load / stream / gap schedule;
+with two, loads overlap streaming. The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
+models (see :mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the same
 :class:`rpaccel.config.GemmConfig`.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -87,7 +94,8 @@ class GemmEngine(wiring.Component):
         abuf = SRAM(m, "a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
         wbuf = SRAM(m, "w_buf", width=cfg.a_word_bits, depth=cfg.w_words)
         cbuf = SRAM(m, "c_buf", width=cfg.c_word_bits, depth=cfg.c_words)
-        m.submodules.array = array = SystolicArray(rows=R, cols=C, in_width=IW, acc_width=AW)
+        m.submodules.array = array = SystolicArray(rows=R, cols=C, in_width=IW, acc_width=AW,
+                                                   buffering=cfg.weight_buffering)
 
         busy = Signal()
         m.d.comb += self.busy.eq(busy)
@@ -107,45 +115,116 @@ class GemmEngine(wiring.Component):
         with m.If(wbuf.we):
             m.d.sync += w_wptr.eq(w_wptr + 1)
 
-        # ---- command registers and tile walk ------------------------------------------------
+        cmd_fire = self.cmd.valid & self.cmd.ready
+
+        # ---- command registers ----------------------------------------------------------------
+        B = cfg.weight_buffering
         n_m = Signal(cfg.m_bits)
         n_kt = Signal(cfg.kt_bits)
         n_nt = Signal(cfg.nt_bits)
-        kt_i = Signal(cfg.kt_bits)
-        nt_i = Signal(cfg.nt_bits)
-        a_base = Signal(abuf.abits + 1)   # kt_i * M
-        c_base = Signal(cbuf.abits + 1)   # nt_i * M; equals M * n_tiles after the last tile
+        gap = cfg.tile_gap_cycles
+
+        # ---- weight banks: FULL from the edge after a tile's last shift until the edge after its
+        # last activation read; then HOLD for `gap` cycles (the last activation passes the array)
+        full = [Signal(name=f"bank{b}_full") for b in range(B)]
+        hold = [Signal(range(gap + 1), name=f"bank{b}_hold") for b in range(B)] if gap else []
+        for h in hold:
+            with m.If(h != 0):
+                m.d.sync += h.eq(h - 1)
+
+        # ---- loader: shifts tile after tile (W-buffer order) into the next free bank ------------
+        ld_kt = Signal(cfg.kt_bits)
+        ld_nt = Signal(cfg.nt_bits)
+        ld_bank = Signal(range(max(B, 2)))
+        lcnt = Signal(range(C + 1))
         w_rptr = Signal(wbuf.abits + 1)
-        cnt = Signal(range(max(cfg.max_m, R + C, 2) + 1))
-        first_k = Signal()
-        last_tile = Signal()
-        m.d.comb += [first_k.eq(kt_i == 0),
-                     last_tile.eq((kt_i == n_kt - 1) & (nt_i == n_nt - 1))]
-
-        # ---- stream-phase pipeline: (valid, C-buffer address, first K tile) per stage --------
-        depth = R + C + 1
-        pv = [Signal(name=f"pipe{d}_valid") for d in range(depth)]
-        pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr") for d in range(depth)]
-        pf = [Signal(name=f"pipe{d}_first") for d in range(depth)]
-        for d in range(1, depth):
-            m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
-
+        ld_go = Signal()
         shifting = Signal()            # high on the cycle a W-buffer read is issued
-        m.d.sync += array.w_shift.eq(shifting)
+        ld_last = Signal()
+        m.d.comb += ld_last.eq((ld_kt == n_kt - 1) & (ld_nt == n_nt - 1))
+        bank_free = Signal()
+        m.d.comb += bank_free.eq(Array(full)[ld_bank].bool() == 0)
+        def shift_cycle():
+            """One W-buffer read / shift cycle of the loader (called inside its FSM states)."""
+            m.d.sync += [w_rptr.eq(w_rptr + 1), lcnt.eq(lcnt + 1)]
+            with m.If(lcnt == C - 1):
+                m.d.sync += [Array(full)[ld_bank].eq(1), lcnt.eq(0)]
+                if B == 2:
+                    m.d.sync += ld_bank.eq(~ld_bank[0])
+                with m.If(ld_kt == n_kt - 1):
+                    m.d.sync += [ld_kt.eq(0), ld_nt.eq(ld_nt + 1)]
+                with m.Else():
+                    m.d.sync += ld_kt.eq(ld_kt + 1)
+                m.next = "WAIT"
+                with m.If(ld_last):
+                    m.next = "IDLE"
+            with m.Else():
+                m.next = "SHIFT"
+
+        with m.FSM(name="loader"):
+            with m.State("IDLE"):
+                with m.If(cmd_fire):
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += [ld_go.eq(bank_free & ((Array(hold)[ld_bank] == 0) if gap else 1)),
+                             shifting.eq(ld_go)]
+                with m.If(ld_go):
+                    shift_cycle()
+            with m.State("SHIFT"):
+                m.d.comb += shifting.eq(1)
+                shift_cycle()
+        m.d.sync += [array.w_shift.eq(shifting)]
+        if B == 2:
+            m.d.sync += array.w_bank.eq(ld_bank[0])
         m.d.comb += [wbuf.raddr.eq(w_rptr), wbuf.re.eq(shifting)]
         for i in range(R):
             m.d.comb += array.w_in[i].eq(wbuf.rdata.word_select(i, IW).as_signed())
 
+        # ---- streamer: streams A through the array, tile after tile, from the full bank --------
+        kt_i = Signal(cfg.kt_bits)
+        nt_i = Signal(cfg.nt_bits)
+        st_bank = Signal(range(max(B, 2)))
+        a_base = Signal(abuf.abits + 1)   # kt_i * M
+        c_base = Signal(cbuf.abits + 1)   # nt_i * M; equals M * n_tiles after the last tile
+        cnt = Signal(range(max(cfg.max_m, R + C, 2) + 1))
+        started = Signal()                # a tile started streaming on the previous cycle
+        first_k = Signal()
+        last_tile = Signal()
+        st_go = Signal()
+        streaming = Signal()              # high on the cycle an A-buffer read is issued
+        m.d.comb += [first_k.eq(kt_i == 0),
+                     last_tile.eq((kt_i == n_kt - 1) & (nt_i == n_nt - 1))]
+        m.d.sync += started.eq(st_go)
+
+        # ---- stream-phase pipeline: (valid, C-buffer address, first K tile, bank) per stage --------
+        depth = R + C + 1
+        pv = [Signal(name=f"pipe{d}_valid") for d in range(depth)]
+        pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr") for d in range(depth)]
+        pf = [Signal(name=f"pipe{d}_first") for d in range(depth)]
+        ps = [Signal(name=f"pipe{d}_bank") for d in range(2)]   # bank tag (buffering 2)
+        for d in range(1, depth):
+            m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
+        if B == 2:
+            m.d.sync += ps[1].eq(ps[0])
+
         m.d.comb += abuf.raddr.eq(a_base + cnt)
-        # Activations, gated to zero outside the stream phase, skewed one cycle per row.
+        # Activations (and their bank tags), gated to zero outside the stream phase, skewed one
+        # cycle per row.
         for i in range(R):
             x = Signal(signed(IW), name=f"skew_{i}_0")
             m.d.comb += x.eq(Mux(pv[1], abuf.rdata.word_select(i, IW).as_signed(), 0))
+            t = ps[1]
             for s in range(i):
                 y = Signal(signed(IW), name=f"skew_{i}_{s + 1}")
                 m.d.sync += y.eq(x)
                 x = y
+                if B == 2:
+                    u = Signal(name=f"skewsel_{i}_{s + 1}")
+                    m.d.sync += u.eq(t)
+                    t = u
             m.d.comb += array.a_in[i].eq(x)
+            if B == 2:
+                m.d.comb += array.a_sel[i].eq(t)
         # De-skew: column j is delayed C-1-j more cycles, so a whole row of C arrives at once.
         psum_row = []
         for j in range(C):
@@ -187,14 +266,35 @@ class GemmEngine(wiring.Component):
             m.d.sync += o_valid.eq(0)
 
         # ---- cycle counter ------------------------------------------------------------------
-        cmd_fire = self.cmd.valid & self.cmd.ready
         with m.If(cmd_fire):
             m.d.sync += [self.cycles.eq(0), self.done.eq(0)]
         with m.Elif(busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
-        # ---- control FSM --------------------------------------------------------------------
-        gap = self.gap_cycles
+        def stream_cycle():
+            """One A-buffer read cycle of the streamer (called inside its FSM states)."""
+            m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
+                         pf[0].eq(first_k), ps[0].eq(st_bank[0])]
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == n_m - 1):
+                m.d.sync += [cnt.eq(0), Array(full)[st_bank].eq(0)]
+                if gap > 0:
+                    m.d.sync += Array(hold)[st_bank].eq(gap)
+                if B == 2:
+                    m.d.sync += st_bank.eq(~st_bank[0])
+                with m.If(kt_i == n_kt - 1):
+                    m.d.sync += [kt_i.eq(0), nt_i.eq(nt_i + 1), a_base.eq(0),
+                                 c_base.eq(c_base + n_m)]
+                with m.Else():
+                    m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
+                with m.If(last_tile):
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.next = "WAIT"
+            with m.Else():
+                m.next = "STREAM"
+
+        # ---- control: the streamer's FSM (the loader runs beside it) ---------------------------
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
                 with m.If(cmd_fire):
@@ -203,35 +303,17 @@ class GemmEngine(wiring.Component):
                         n_m.eq(p.m), n_kt.eq(p.k_tiles), n_nt.eq(p.n_tiles),
                         kt_i.eq(0), nt_i.eq(0), a_base.eq(0), c_base.eq(0), w_rptr.eq(0),
                         cnt.eq(0), o_ptr.eq(0), a_wptr.eq(0), w_wptr.eq(0), busy.eq(1),
+                        ld_kt.eq(0), ld_nt.eq(0), ld_bank.eq(0), st_bank.eq(0), lcnt.eq(0),
+                        *(f.eq(0) for f in full), *(h.eq(0) for h in hold),
                     ]
-                    m.next = "SHIFT"
-            with m.State("SHIFT"):
-                m.d.comb += shifting.eq(1)
-                m.d.sync += [w_rptr.eq(w_rptr + 1), cnt.eq(cnt + 1)]
-                with m.If(cnt == C - 1):
-                    m.d.sync += cnt.eq(0)
-                    m.next = "STREAM"
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += [st_go.eq(Array(full)[st_bank] & ~started), streaming.eq(st_go)]
+                with m.If(st_go):
+                    stream_cycle()
             with m.State("STREAM"):
-                m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
-                             pf[0].eq(first_k)]
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == n_m - 1):
-                    m.d.sync += cnt.eq(0)
-                    with m.If(kt_i == n_kt - 1):
-                        m.d.sync += [kt_i.eq(0), nt_i.eq(nt_i + 1), a_base.eq(0),
-                                     c_base.eq(c_base + n_m)]
-                    with m.Else():
-                        m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
-                    with m.If(last_tile):
-                        m.next = "DRAIN"
-                    with m.Else():
-                        m.next = "GAP" if gap > 0 else "SHIFT"
-            if gap > 0:
-                with m.State("GAP"):
-                    m.d.sync += cnt.eq(cnt + 1)
-                    with m.If(cnt == gap - 1):
-                        m.d.sync += cnt.eq(0)
-                        m.next = "SHIFT"
+                m.d.comb += streaming.eq(1)
+                stream_cycle()
             with m.State("DRAIN"):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == self.drain_cycles - 1):

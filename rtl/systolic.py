@@ -7,6 +7,13 @@ bottom edge. Weights are loaded by shifting them in from the left edge of every 
 per cycle with ``w_shift`` high, last column first: after ``cols`` shifts PE (i, j) holds the
 weight presented at shift step ``cols - 1 - j``.
 
+Double-buffered weights (``buffering=2``, TPU-style): every PE holds two weights (banks 0 and
+1), each bank with its own shift chain; ``w_bank`` selects the chain that ``w_shift`` moves. Every
+activation carries a bank tag (``a_sel``) that travels with it, and a PE multiplies by the weight of
+the tagged bank, so the next tile's weights shift into one bank while the current tile's
+activations use the other, and the switch happens as a wavefront with the first activation of the
+next tile.
+
 Timing: with weights resident, an activation presented to row i on cycle t reaches PE (i, j) on
 cycle t + j; its product is added to the partial sum registered by PE (i-1, j) one cycle
 earlier, so if row i is fed ``i`` cycles after row 0 (the caller's skew), column j's sum of the
@@ -16,7 +23,7 @@ vector fed at cycle t is registered at the bottom on cycle ``t + rows - 1 + j`` 
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,20 +32,32 @@ from rpaccel.config import check_int
 __all__ = ["pe_logic", "ProcessingElement", "SystolicArray"]
 
 
-def pe_logic(m: Module, *, a_in: Value, psum_in: Value, w_in: Value, w_shift: Value,
-             in_width: int, acc_width: int, name: str) -> tuple[Signal, Signal, Signal]:
-    """Add one PE's registers and logic to ``m``; return its (activation, weight, psum) registers.
+def pe_logic(m: Module, *, a_in: Value, psum_in: Value, w_in: list[Value], w_shift: Value,
+             in_width: int, acc_width: int, name: str, sel_in: Value | None = None,
+             w_bank: Value | None = None) -> tuple[Signal, list[Signal], Signal, Signal | None]:
+    """Add one PE's registers and logic to ``m``; return its (activation, weights per bank, psum,
+    bank tag) registers. ``w_in`` has one entry per weight bank (1 or 2).
 
-    Every cycle: ``a <= a_in``; ``psum <= psum_in + a_in * w`` (wrapping at ``acc_width``).
-    With ``w_shift`` high: ``w <= w_in``, so weights ripple right through the row.
+    Every cycle: ``a <= a_in``; ``psum <= psum_in + a_in * w[sel_in]`` (wrapping at
+    ``acc_width``). With ``w_shift`` high: ``w[w_bank] <= w_in[w_bank]``, so weights ripple right
+    through the row in the selected bank. With one bank, ``sel_in``/``w_bank`` are unused.
     """
+    banks = len(w_in)
     a = Signal(signed(in_width), name=f"{name}_a")
-    w = Signal(signed(in_width), name=f"{name}_w")
+    w = [Signal(signed(in_width), name=f"{name}_w" + (str(b) if banks > 1 else ""))
+         for b in range(banks)]
     p = Signal(signed(acc_width), name=f"{name}_psum")
-    with m.If(w_shift):
-        m.d.sync += w.eq(w_in)
-    m.d.sync += [a.eq(a_in), p.eq(psum_in + a_in * w)]
-    return a, w, p
+    if banks == 1:
+        with m.If(w_shift):
+            m.d.sync += w[0].eq(w_in[0])
+        m.d.sync += [a.eq(a_in), p.eq(psum_in + a_in * w[0])]
+        return a, w, p, None
+    sel = Signal(name=f"{name}_sel")
+    for b in range(banks):
+        with m.If(w_shift & (w_bank == b)):
+            m.d.sync += w[b].eq(w_in[b])
+    m.d.sync += [a.eq(a_in), sel.eq(sel_in), p.eq(psum_in + a_in * Mux(sel_in, w[1], w[0]))]
+    return a, w, p, sel
 
 
 class ProcessingElement(wiring.Component):
@@ -79,8 +98,9 @@ class ProcessingElement(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        a, w, p = pe_logic(m, a_in=self.a_in, psum_in=self.psum_in, w_in=self.w_in,
-                           w_shift=self.w_shift, in_width=self._iw, acc_width=self._aw, name="pe")
+        a, (w,), p, _ = pe_logic(m, a_in=self.a_in, psum_in=self.psum_in, w_in=[self.w_in],
+                                 w_shift=self.w_shift, in_width=self._iw, acc_width=self._aw,
+                                 name="pe")
         m.d.comb += [self.a_out.eq(a), self.w_out.eq(w), self.psum_out.eq(p)]
         return m
 
@@ -94,24 +114,32 @@ class SystolicArray(wiring.Component):
         One activation per row at the left edge (the caller skews row i by i cycles).
     w_in, w_shift:
         One weight per row at the left edge, shifted in while ``w_shift`` is high.
+    a_sel, w_bank (``buffering=2`` only):
+        Bank tag of each row's activation (skewed like it); bank that ``w_shift`` loads.
     psum_out:
         One partial sum per column at the bottom edge (column j lags column 0 by j cycles).
     """
 
-    def __init__(self, *, rows: int, cols: int, in_width: int = 8, acc_width: int = 32) -> None:
+    def __init__(self, *, rows: int, cols: int, in_width: int = 8, acc_width: int = 32,
+                 buffering: int = 1) -> None:
         self._rows = check_int("rows", rows, 1, 256)
         self._cols = check_int("cols", cols, 1, 256)
         self._iw = check_int("in_width", in_width, 2, 32)
         self._aw = check_int("acc_width", acc_width, 2 * in_width, 64)
-        super().__init__({
+        self._banks = check_int("buffering", buffering, 1, 2)
+        sig = {
             "a_in": In(data.ArrayLayout(signed(in_width), rows)),
             "w_in": In(data.ArrayLayout(signed(in_width), rows)),
             "w_shift": In(1),
             "psum_out": Out(data.ArrayLayout(signed(acc_width), cols)),
-        })
+        }
+        if buffering == 2:
+            sig.update({"a_sel": In(data.ArrayLayout(1, rows)), "w_bank": In(1)})
+        super().__init__(sig)
 
     rows = property(lambda self: self._rows)
     cols = property(lambda self: self._cols)
+    buffering = property(lambda self: self._banks)
 
     @property
     def latency(self) -> int:
@@ -121,15 +149,18 @@ class SystolicArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         R, C = self._rows, self._cols
+        B = self._banks
         a_prev = [self.a_in[i] for i in range(R)]      # activation entering column j, per row
-        w_prev = [self.w_in[i] for i in range(R)]
+        s_prev = [self.a_sel[i] if B == 2 else None for i in range(R)]   # its bank tag
+        w_prev = [[self.w_in[i]] * B for i in range(R)]  # per row: the chain input of each bank
         psum_prev = [Value.cast(0)] * C                 # partial sum entering row i, per column
         for i in range(R):
             for j in range(C):
-                a, w, p = pe_logic(m, a_in=a_prev[i], psum_in=psum_prev[j], w_in=w_prev[i],
-                                   w_shift=self.w_shift, in_width=self._iw, acc_width=self._aw,
-                                   name=f"pe_{i}_{j}")
-                a_prev[i], w_prev[i], psum_prev[j] = a, w, p
+                a, w, p, sel = pe_logic(m, a_in=a_prev[i], psum_in=psum_prev[j], w_in=w_prev[i],
+                                        w_shift=self.w_shift, in_width=self._iw,
+                                        acc_width=self._aw, name=f"pe_{i}_{j}",
+                                        sel_in=s_prev[i], w_bank=self.w_bank if B == 2 else None)
+                a_prev[i], w_prev[i], psum_prev[j], s_prev[i] = a, w, p, sel
         for j in range(C):
             m.d.comb += self.psum_out[j].eq(psum_prev[j])
         return m

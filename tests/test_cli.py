@@ -20,12 +20,17 @@ def test_model_json_matches_api():
     from rpaccel.config import GemmConfig
     from rpaccel.perfmodel import gemm_cycles
 
-    p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "8", "--k", "9", "--n", "10",
-            "--json")
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
-    assert out["model_cycles"] == 189
-    assert out["breakdown"] == gemm_cycles(GemmConfig(rows=4, cols=4), 8, 9, 10).as_dict()
+    for buffering, total in [("1", 189), ("2", 117)]:     # hand-computed in test_perfmodel_gemm
+        p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "8", "--k", "9", "--n", "10",
+                "--buffering", buffering, "--json")
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["model_cycles"] == total
+        cfg = GemmConfig(rows=4, cols=4, weight_buffering=int(buffering))
+        assert out["breakdown"] == gemm_cycles(cfg, 8, 9, 10).as_dict()
+    p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "1", "--k", "1", "--n", "1",
+            "--buffering", "3")
+    assert p.returncode == 2 and "weight_buffering must be an integer in [1, 2], got 3" in p.stderr
 
 
 def test_model_text():

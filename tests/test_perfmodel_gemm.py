@@ -65,7 +65,7 @@ def test_cycles_hand_computed_1x1():
 def test_cycles_hand_computed_tiled():
     # 4x4 array, M=8, K=9 (3 K-tiles), N=10 (3 N-tiles): 9 tiles.
     # 1 + 9*4 (shift) + 9*8 (stream) + 8*(4+4-2) + (4+4) + 8*3 beats = 189
-    cyc = gemm_cycles(GemmConfig(rows=4, cols=4), 8, 9, 10)
+    cyc = gemm_cycles(GemmConfig(rows=4, cols=4, weight_buffering=1), 8, 9, 10)
     assert cyc.tiles == 9 and cyc.total == 189
 
 
@@ -140,3 +140,44 @@ def test_wrap_signed_at_the_int64_edge(width):
     cfg = GemmConfig(rows=2, cols=2, in_width=16, acc_width=width)
     a = np.full((1, 2), -(1 << 15), dtype=np.int64)
     assert gemm(cfg, a, a.T.copy()).tolist() == [[1 << 31]]
+
+
+def test_double_buffered_cycles_by_hand():
+    """4x4 array, M=8, K=9, N=10, double-buffered: 9 tiles, G = 6. Loader/streamer starts
+    (module docstring): L0=1 S0=5; L1=5 S1=13; L2=max(9, 5+8+6)=19 S2=23; L3=27 S3=31;
+    L4=37 S4=41; L5=45 S5=49; L6=55 S6=59; L7=63 S7=67; L8=73 S8=77. Last A read ends at 85,
+    drain 8, first beat 94, 24 beats: 117 (single-buffered: 189)."""
+    from rpaccel.perfmodel.gemm import tile_schedule
+
+    cfg = GemmConfig(rows=4, cols=4, weight_buffering=2)
+    L, S = tile_schedule(cfg, 8, 9, 10)
+    assert L == [1, 5, 19, 27, 37, 45, 55, 63, 73]
+    assert S == [5, 13, 23, 31, 41, 49, 59, 67, 77]
+    cyc = gemm_cycles(cfg, 8, 9, 10)
+    assert (cyc.first_beat, cyc.total) == (94, 117)
+    assert gemm_cycles(GemmConfig(rows=4, cols=4, weight_buffering=1), 8, 9, 10).total == 189
+
+
+def test_double_buffering_hides_loads_for_long_m():
+    """With M >= rows + 2*cols - 2 the tiles stream back to back: total = 1 + cols (first load)
+    + T*M + (rows + cols) + beats."""
+    cfg = GemmConfig(rows=8, cols=8, max_m=4096, weight_buffering=2)
+    m, k, n = 22, 64, 64          # 22 = 8 + 2*8 - 2; T = 8 * 8 = 64 tiles
+    assert gemm_cycles(cfg, m, k, n).total == 1 + 8 + 64 * m + 16 + m * 8
+    assert gemm_cycles(cfg, m - 1, k, n).total > 1 + 8 + 64 * (m - 1) + 16 + (m - 1) * 8
+
+
+@pytest.mark.parametrize("buffering", [1, 2])
+def test_closed_form_equals_recurrence(buffering):
+    """The O(1) extrapolation equals the O(T) tile recurrence on random shapes (seeded)."""
+    from rpaccel.perfmodel.gemm import tile_schedule
+
+    rng = np.random.default_rng(77 + buffering)
+    print(f"seed={77 + buffering}")
+    for _ in range(400):
+        r, c = (int(x) for x in rng.integers(1, 10, size=2))
+        cfg = GemmConfig(rows=r, cols=c, max_m=64, max_k=200, max_n=200, weight_buffering=buffering)
+        m, k, n = int(rng.integers(1, 65)), int(rng.integers(1, 201)), int(rng.integers(1, 201))
+        _, S = tile_schedule(cfg, m, k, n)
+        cyc = gemm_cycles(cfg, m, k, n)
+        assert cyc.first_beat == S[-1] + m + r + c + 1, (r, c, m, k, n)

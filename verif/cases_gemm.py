@@ -13,11 +13,15 @@ from rpaccel.config import GemmConfig
 from .seeds import scenario_seed
 
 #: Configurations the matrix covers: (name, config). Default widths (8-bit operands, 32-bit
-#: accumulators) on six array shapes, plus a narrow accumulator (16 bits = one full product)
-#: and wide operands, where sums over K overflow and the wrap-around semantics are exercised.
+#: accumulators) on six array shapes, double-buffered (the default) and single-buffered on four
+#: of them, plus a narrow accumulator (16 bits = one full product) and wide operands, where sums
+#: over K overflow and the wrap-around semantics are exercised.
 SUITE: list[tuple[str, GemmConfig]] = [
     *((f"{r}x{c}", GemmConfig(rows=r, cols=c, max_m=256, max_k=512, max_n=512))
       for r, c in [(1, 1), (2, 3), (4, 4), (3, 8), (8, 8), (16, 16)]),
+    *((f"{r}x{c}_b1", GemmConfig(rows=r, cols=c, max_m=256, max_k=512, max_n=512,
+                                 weight_buffering=1))
+      for r, c in [(1, 1), (2, 3), (4, 4), (8, 8)]),
     ("2x2_wrap16", GemmConfig(rows=2, cols=2, in_width=8, acc_width=16, max_m=64, max_k=512,
                               max_n=64)),
     ("3x2_i16_a40", GemmConfig(rows=3, cols=2, in_width=16, acc_width=40, max_m=64, max_k=512,
@@ -59,6 +63,8 @@ def matrix(cfg: GemmConfig) -> list[dict]:
         ("idle_backpressure", 11, 2 * r + 1, 3 * c + 1, {"idle": 0.25, "backpressure": 0.4}),
         ("extreme_stalls", 5, r + 1, c + 1, {"dist": "extreme", "idle": 0.2, "backpressure": 0.3}),
         ("bulk", 33, 3 * r + 2, 2 * c + 3, {"mode": "bulk"}),
+        ("long_m", r + 2 * c - 2, 3 * r, 3 * c, {}),          # double buffering: back to back
+        ("long_m_minus_1", max(1, r + 2 * c - 3), 3 * r, 3 * c, {}),
         ("bulk_extreme", 17, 2 * r + 1, c + 1, {"mode": "bulk", "dist": "extreme"}),
     ]
     out = []
@@ -82,12 +88,14 @@ def describe(r: dict) -> str:
 # -- random campaign -------------------------------------------------------------------------
 def random_config(rng: np.random.Generator) -> GemmConfig:
     """A random valid engine: non-square arrays 1..16, operands 2..16 bits with a legal
-    accumulator (2*in_width..64, sometimes exactly 2*in_width so sums wrap), small buffers."""
+    accumulator (2*in_width..64, sometimes exactly 2*in_width so sums wrap), small buffers,
+    single- or double-buffered weights."""
     iw = int(rng.integers(2, 17))
     acc = int(rng.choice([2 * iw, int(rng.integers(2 * iw, 65))]))
     return GemmConfig(rows=int(rng.integers(1, 17)), cols=int(rng.integers(1, 17)),
                       in_width=iw, acc_width=acc, max_m=int(rng.integers(1, 65)),
-                      max_k=int(rng.integers(1, 129)), max_n=int(rng.integers(1, 129)))
+                      max_k=int(rng.integers(1, 129)), max_n=int(rng.integers(1, 129)),
+                      weight_buffering=int(rng.integers(1, 3)))
 
 
 def _dim(rng: np.random.Generator, cap: int, tile: int) -> int:

@@ -128,6 +128,9 @@ class GemmConfig:
         most 64. Products and sums wrap modulo ``2**acc_width``.
     max_m, max_k, max_n:
         Buffer capacity: the largest M, K and N one GEMM may have. They size the on-chip SRAMs.
+    weight_buffering:
+        Weight banks per PE: 1 (load, stream, wait, load, ...) or 2 (TPU-style double
+        buffering: the next weight tile shifts in while the current one streams). Default 2.
 
     The contract shared by the RTL, the perf model and the testbench is here too: the tile walk
     (:meth:`k_tiles`, :meth:`n_tiles`), the inter-tile gap and final drain, and the ``cmd`` and
@@ -142,6 +145,9 @@ class GemmConfig:
     max_m: int = _param("buffer capacity in rows of A", "rows", default=4096, lo=1, hi=1 << 20)
     max_k: int = _param("buffer capacity in K", "elements", default=512, lo=1, hi=1 << 16)
     max_n: int = _param("buffer capacity in N", "elements", default=512, lo=1, hi=1 << 16)
+    weight_buffering: int = _param("weight banks per PE: 1 single-buffered, 2 double-buffered "
+                                   "(the next tile loads while the current one streams)", "banks",
+                                   default=2, lo=1, hi=2, flag="--buffering")
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -258,7 +264,8 @@ class GemmConfig:
         return _config_key("gemm", self.to_dict())
 
     def label(self) -> str:
-        return f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
+        return (f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
+                f"_b{self.weight_buffering}")
 
 
 @dataclass(frozen=True, slots=True)
