@@ -283,3 +283,27 @@ def test_output_paths_that_are_folders_are_rejected(tmp_path):
         assert p.returncode == 2 and p.stderr.strip() == \
             f"rpaccel: error: {flag} {tmp_path} is a directory; give a file name"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.xdist_group("synth")
+def test_cost_area_counts_cells_and_srams():
+    """Yosys cell counts of a small GEMM engine; its SRAM macros are the config's buffers."""
+    from rpaccel.config import GemmConfig
+
+    flags = ["--rows", "2", "--cols", "2", "--max-m", "8", "--max-k", "4", "--max-n", "4"]
+    p = run("cost", "area", "--unit", "gemm", *flags, "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    cfg = GemmConfig(rows=2, cols=2, max_m=8, max_k=4, max_n=4)
+    want = {"a_buf": (cfg.a_word_bits, cfg.a_words), "w_buf": (cfg.a_word_bits, cfg.w_words),
+            "c_buf": (cfg.c_word_bits, cfg.c_words)}
+    assert {s["instance"]: (s["width"], s["depth"]) for s in out["sram"]} == want
+    assert out["sram_bits"] == sum(w * d for w, d in want.values())
+    # 4 PEs, each with two 8-bit weight registers, an 8-bit activation and a 32-bit partial sum
+    assert out["flip_flops"] >= 4 * (2 * 8 + 8 + 32)
+    assert out["cells"] == out["logic"] + out["flip_flops"] + out["muxes"] > 0
+    for args, needle in [(["--unit", "mmu"], "invalid choice: 'mmu'"),
+                         (["--unit", "gemm", "--rows", "0", "--cols", "2"],
+                          "rows must be an integer in [1, 256], got 0")]:
+        p = run("cost", "area", *args)
+        assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1

@@ -105,6 +105,36 @@ def bench_embcache() -> tuple[dict, list[str]]:
     return fig, [line]
 
 
+def bench_gemm_utilization() -> tuple[dict, list[str]]:
+    """Model: utilization (ideal MAC cycles / cycles) of the catalog RecPipe MLPs at 4,096 items
+    on a 128x128 array, single- vs double-buffered (monolithic; the split modes come with the
+    reconfigurable array)."""
+    from rpaccel.perfmodel import gemm_cycles
+    from rpaccel.sched.models import get_model
+
+    fig: dict = {}
+    lines = []
+    m_items, a = 4096, 128
+    for name in ("rm-small", "rm-med", "rm-large"):
+        md = get_model(name)
+        layers = [*zip(md.bottom_mlp, md.bottom_mlp[1:]), *zip(md.top_mlp, md.top_mlp[1:])]
+        ideal = sum(m_items * k * n for k, n in layers) / (a * a)
+        row = {}
+        for b in (1, 2):
+            cfg = GemmConfig(rows=a, cols=a, max_m=m_items, max_k=1024, max_n=1024,
+                             weight_buffering=b)
+            cyc = sum(gemm_cycles(cfg, m_items, k, n).total for k, n in layers)
+            row[f"buffering{b}"] = {"cycles": cyc, "utilization": round(ideal / cyc, 4)}
+        fig[name] = row
+        lines.append(f"{name} MLPs, 4096 items, 128x128: utilization "
+                     f"{row['buffering1']['utilization']:.2%} single-buffered "
+                     f"({row['buffering1']['cycles']:,} cycles), "
+                     f"{row['buffering2']['utilization']:.2%} double-buffered "
+                     f"({row['buffering2']['cycles']:,} cycles)")
+        print(lines[-1], flush=True)
+    return fig, lines
+
+
 def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -156,6 +186,8 @@ def main() -> int:
     fig["topk"], tl, tok = bench_topk(scratch)
     ok = ok and tok
     lines += tl
+    fig["gemm_utilization_128x128_m4096"], ul = bench_gemm_utilization()
+    lines += ul
     fig["embcache"], el = bench_embcache()
     ok = ok and fig["embcache"]["identical_counts"]
     lines += el

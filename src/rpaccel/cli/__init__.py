@@ -3,7 +3,8 @@
 * :mod:`rpaccel.cli.hw` -- hardware units from the registry: ``verilog``, ``model UNIT``,
   ``sim UNIT``, ``verify`` (per-unit glue in ``unit_<name>.py``; flags from config metadata);
 * :mod:`rpaccel.cli.system` -- ``model stage``, ``simulate``, ``calibrate``;
-* :mod:`rpaccel.cli.studies` -- ``study ...``.
+* :mod:`rpaccel.cli.studies` -- ``study ...``;
+* :mod:`rpaccel.cli.cost` -- ``cost area`` (synthesis statistics of a unit).
 
 Bad input prints one line ``rpaccel: error: ...`` on stderr and exits with status 2; nothing is
 written. ``sim`` and ``verify`` exit 0 only if the RTL's cycles and values all match the models.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from . import hw, studies, system
+from . import cost, hw, studies, system
 from .common import EXIT_BAD_INPUT, BadInput, Parser
 
 __all__ = ["main", "build_parser"]
@@ -26,13 +27,17 @@ def build_parser() -> Parser:
     model_sub = hw.add_commands(sub)
     system.add_commands(sub, model_sub)
     studies.add_commands(sub)
+    cost.add_commands(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "takes_unit_flags", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.rest = extra
         return args.handler(args)
     except (BadInput, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__

