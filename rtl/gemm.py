@@ -144,6 +144,7 @@ class GemmEngine(wiring.Component):
         m.d.comb += ld_last.eq((ld_kt == n_kt - 1) & (ld_nt == n_nt - 1))
         bank_free = Signal()
         m.d.comb += bank_free.eq(Array(full)[ld_bank].bool() == 0)
+
         def shift_cycle():
             """One W-buffer read / shift cycle of the loader (called inside its FSM states)."""
             m.d.sync += [w_rptr.eq(w_rptr + 1), lcnt.eq(lcnt + 1)]
