@@ -48,7 +48,7 @@ import numpy as np
 from rpaccel.config import GemmConfig, check_int
 
 __all__ = [
-    "GemmCycles", "gemm_cycles", "tile_schedule", "output_beat_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
+    "GemmCycles", "gemm_cycles", "tile_schedule", "MultiGemmCycles", "gemm_multi_cycles", "output_beat_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
     "random_operands", "wrap_signed",
 ]
 
@@ -143,6 +143,48 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     return GemmCycles(total=total, control=control, weight_load=weight_load, streaming=streaming,
                       fill_drain=fill_drain, output=beats, tiles=t, k_tiles=kt, n_tiles=nt,
                       first_beat=first_beat, beats=beats)
+
+
+@dataclass(frozen=True, slots=True)
+class MultiGemmCycles:
+    """Concurrent GEMMs on the sub-arrays of a split array (:func:`gemm_multi_cycles`).
+
+    ``subarrays[i]`` is sub-array i's :class:`GemmCycles` (row-major order of the grid), or None
+    when it runs nothing; ``total`` is the whole run's count, the slowest sub-array's (each
+    counts from the command that starts it, all commands on the same cycle).
+    """
+
+    total: int
+    split: tuple[int, int]
+    subarrays: tuple[GemmCycles | None, ...]
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "split": list(self.split),
+                "subarrays": [c.as_dict() if c is not None else None for c in self.subarrays]}
+
+
+def gemm_multi_cycles(cfg: GemmConfig, shapes) -> MultiGemmCycles:
+    """Cycles of concurrent GEMMs, one ``(m, k, n)`` (or None: idle) per sub-array of
+    ``cfg.split``; a single shape runs on every sub-array. Each sub-array behaves as a monolithic
+    engine of its size (``cfg.subarray``), so its count is :func:`gemm_cycles` of that config.
+    O(number of sub-arrays).
+
+    Fidelity: perf model only; the RTL of the split modes is not built yet (the monolithic
+    ``split=(1, 1)`` is co-verified).
+    """
+    shapes = list(shapes)
+    n = cfg.subarrays
+    if len(shapes) == 1 and n > 1:
+        shapes = shapes * n
+    if not 1 <= len(shapes) <= n:
+        raise ValueError(f"shapes: the {cfg.split[0]}x{cfg.split[1]} split has {n} sub-array"
+                         f"{'s' if n > 1 else ''}, got {len(shapes)} shapes")
+    sub = cfg.subarray
+    cyc = tuple(None if s is None else gemm_cycles(sub, *s) for s in shapes) + (None,) * (n - len(shapes))
+    busy = [c.total for c in cyc if c is not None]
+    if not busy:
+        raise ValueError("shapes: at least one sub-array must run a GEMM")
+    return MultiGemmCycles(total=max(busy), split=cfg.split, subarrays=cyc)
 
 
 def output_beat_cycles(cyc: GemmCycles, ready_cycles: Iterable[int]) -> list[int]:

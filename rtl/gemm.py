@@ -57,6 +57,9 @@ class GemmEngine(wiring.Component):
     def __init__(self, cfg: GemmConfig) -> None:
         if not isinstance(cfg, GemmConfig):
             raise TypeError(f"cfg must be a GemmConfig, got {cfg!r}")
+        if cfg.split != (1, 1):
+            raise ValueError(f"split {cfg.split[0]}x{cfg.split[1]}: the RTL of the split modes is "
+                             f"not built yet (only split 1x1); the perf model covers them")
         self._cfg = cfg
         cmd_layout = amaranth_layout(cfg.cmd_layout)
         out_layout = amaranth_layout(cfg.c_out_layout)

@@ -307,3 +307,26 @@ def test_cost_area_counts_cells_and_srams():
                           "rows must be an integer in [1, 256], got 0")]:
         p = run("cost", "area", *args)
         assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_model_gemm_split_and_bad_input():
+    p = run("model", "gemm", "--rows", "8", "--cols", "8", "--split", "2x2", "--mkn", "8,9,10",
+            "--mkn", "1,1,1", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["model_cycles"] == 117 and out["split"] == [2, 2]
+    assert [s.get("model_cycles") for s in out["subarrays"]] == [117, 15, None, None]
+    for args, needle in [
+        (["--split", "3x1", "--m", "1", "--k", "1", "--n", "1"],
+         "split must be GRxGC with GR dividing rows=8 and GC dividing cols=8, got 3x1"),
+        (["--split", "2x2", *["--mkn", "1,1,1"] * 5], "--mkn given 5 times; the 2x2 split has 4 sub-arrays"),
+        (["--split", "2x2", "--mkn", "1,1,600"], "n must be an integer in [1, 512], got 600"),
+        (["--buffering", "0", "--m", "1", "--k", "1", "--n", "1"], "weight_buffering must be an integer in [1, 2], got 0"),
+        (["--mkn", "1,1"], "--mkn must be M,K,N"),
+    ]:
+        p = run("model", "gemm", "--rows", "8", "--cols", "8", *args)
+        assert p.returncode == 2 and p.stdout == "", (args, p.stdout)
+        assert p.stderr.strip() == f"rpaccel: error: {needle}" if needle.startswith("split") else needle in p.stderr
+    p = run("sim", "gemm", "--rows", "8", "--cols", "8", "--split", "2x2", "--m", "1", "--k", "1",
+            "--n", "1")
+    assert p.returncode == 2 and "the RTL of the split modes is not built yet" in p.stderr

@@ -181,3 +181,31 @@ def test_closed_form_equals_recurrence(buffering):
         _, S = tile_schedule(cfg, m, k, n)
         cyc = gemm_cycles(cfg, m, k, n)
         assert cyc.first_beat == S[-1] + m + r + c + 1, (r, c, m, k, n)
+
+
+def test_split_grid_validation_and_subarray():
+    cfg = GemmConfig(rows=8, cols=6, split=(2, 1))
+    assert (cfg.subarrays, cfg.subarray.rows, cfg.subarray.cols, cfg.subarray.split) == (2, 4, 6, (1, 1))
+    for bad in [(3, 1), (1, 4), (0, 1), (2,)]:
+        with pytest.raises(ValueError, match=r"^split must be GRxGC with GR dividing rows=8 and GC "
+                                             r"dividing cols=6, got "):
+            GemmConfig(rows=8, cols=6, split=bad)
+    assert GemmConfig(rows=4, cols=4).key() != GemmConfig(rows=4, cols=4, split=(2, 2)).key()
+
+
+def test_multi_gemm_per_subarray_and_max():
+    """8x8 split 2x2: each sub-array is a 4x4 engine. 8x9 @ 9x10 on 4x4 double-buffered is 117
+    cycles (by hand above), 1x1 @ 1x1 is 1 + 4 (load) + 1 (stream) + 8 (drain) + 1 (beat) = 15."""
+    from rpaccel.perfmodel import gemm_multi_cycles
+
+    cfg = GemmConfig(rows=8, cols=8, split=(2, 2))
+    run = gemm_multi_cycles(cfg, [(8, 9, 10), None, (1, 1, 1)])
+    assert [c.total if c else None for c in run.subarrays] == [117, None, 15, None]
+    assert run.total == 117
+    assert gemm_multi_cycles(cfg, [(1, 1, 1)]).subarrays == (gemm_cycles(cfg.subarray, 1, 1, 1),) * 4
+    with pytest.raises(ValueError, match="the 2x2 split has 4 sub-arrays, got 5 shapes"):
+        gemm_multi_cycles(cfg, [(1, 1, 1)] * 5)
+    with pytest.raises(ValueError, match="at least one sub-array"):
+        gemm_multi_cycles(cfg, [None])
+    with pytest.raises(ValueError, match=r"^k must be an integer in \[1, 512\]"):
+        gemm_multi_cycles(cfg, [(1, 513, 1)])

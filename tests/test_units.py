@@ -74,8 +74,8 @@ def test_flags_from_metadata_roundtrip(cls, required):
             assert getattr(cfg, f.name) == f.default
     rng = np.random.default_rng(5)
     unit = next(u for u in UNITS.values() if u.config is cls)
-    for _ in range(20):
-        c = unit.cases_module().random_config(rng)
+    extra = [GemmConfig(rows=8, cols=6, split=(2, 3))] if cls is GemmConfig else []
+    for c in [*(unit.cases_module().random_config(rng) for _ in range(20)), *extra]:
         assert config_from_args(cls, p.parse_args(config_argv(c))) == c
 
 

@@ -107,9 +107,11 @@ def bench_embcache() -> tuple[dict, list[str]]:
 
 def bench_gemm_utilization() -> tuple[dict, list[str]]:
     """Model: utilization (ideal MAC cycles / cycles) of the catalog RecPipe MLPs at 4,096 items
-    on a 128x128 array, single- vs double-buffered (monolithic; the split modes come with the
-    reconfigurable array)."""
-    from rpaccel.perfmodel import gemm_cycles
+    on a 128x128 array: monolithic (one query), split 2x2 (four queries, one per 64x64
+    sub-array) and 4x4 (sixteen queries on 32x32 sub-arrays), single- and double-buffered. A
+    sub-array runs its query's layers one after another; the run takes the slowest sub-array's
+    cycles (all are equal here)."""
+    from rpaccel.perfmodel import gemm_multi_cycles
     from rpaccel.sched.models import get_model
 
     fig: dict = {}
@@ -118,19 +120,21 @@ def bench_gemm_utilization() -> tuple[dict, list[str]]:
     for name in ("rm-small", "rm-med", "rm-large"):
         md = get_model(name)
         layers = [*zip(md.bottom_mlp, md.bottom_mlp[1:]), *zip(md.top_mlp, md.top_mlp[1:])]
-        ideal = sum(m_items * k * n for k, n in layers) / (a * a)
+        ideal_one = sum(m_items * k * n for k, n in layers) / (a * a)
         row = {}
-        for b in (1, 2):
-            cfg = GemmConfig(rows=a, cols=a, max_m=m_items, max_k=1024, max_n=1024,
-                             weight_buffering=b)
-            cyc = sum(gemm_cycles(cfg, m_items, k, n).total for k, n in layers)
-            row[f"buffering{b}"] = {"cycles": cyc, "utilization": round(ideal / cyc, 4)}
+        for split in ((1, 1), (2, 2), (4, 4)):
+            for b in (1, 2):
+                cfg = GemmConfig(rows=a, cols=a, max_m=m_items, max_k=1024, max_n=1024,
+                                 weight_buffering=b, split=split)
+                cyc = sum(gemm_multi_cycles(cfg, [(m_items, k, n)]).total for k, n in layers)
+                util = ideal_one * cfg.subarrays / cyc
+                row[f"split{split[0]}x{split[1]}_buffering{b}"] = {
+                    "queries": cfg.subarrays, "cycles": cyc, "utilization": round(util, 4)}
         fig[name] = row
-        lines.append(f"{name} MLPs, 4096 items, 128x128: utilization "
-                     f"{row['buffering1']['utilization']:.2%} single-buffered "
-                     f"({row['buffering1']['cycles']:,} cycles), "
-                     f"{row['buffering2']['utilization']:.2%} double-buffered "
-                     f"({row['buffering2']['cycles']:,} cycles)")
+        lines.append(f"{name} MLPs, 4096 items, 128x128, utilization single/double-buffered: "
+                     + "; ".join(f"{s0}x{s0} {row[f'split{s0}x{s0}_buffering1']['utilization']:.1%}"
+                                 f"/{row[f'split{s0}x{s0}_buffering2']['utilization']:.1%}"
+                                 for s0 in (1, 2, 4)))
         print(lines[-1], flush=True)
     return fig, lines
 

@@ -52,7 +52,7 @@ def _config_key(unit: str, fields: dict[str, Any]) -> str:
 def _param(help: str, unit: str = "", *, default: Any = dataclasses.MISSING,
            lo: int | Callable[[Any], int] | None = None,
            hi: int | Callable[[Any], int] | None = None, range_text: str | None = None,
-           flag: str | None = None) -> Any:
+           flag: str | None = None, **extra: Any) -> Any:
     """A config field with its help, unit and allowed range, written once.
 
     ``lo``/``hi`` may be callables of the config (a range that depends on another field);
@@ -61,7 +61,8 @@ def _param(help: str, unit: str = "", *, default: Any = dataclasses.MISSING,
     validates every field that has a range, in field order; the CLI builds its flags from the
     same metadata (:mod:`rpaccel.cli.flags`).
     """
-    md = {"help": help, "unit": unit, "lo": lo, "hi": hi, "range_text": range_text, "flag": flag}
+    md = {"help": help, "unit": unit, "lo": lo, "hi": hi, "range_text": range_text, "flag": flag,
+          **extra}
     return field(default=default, metadata=md)
 
 
@@ -131,6 +132,11 @@ class GemmConfig:
     weight_buffering:
         Weight banks per PE: 1 (load, stream, wait, load, ...) or 2 (TPU-style double
         buffering: the next weight tile shifts in while the current one streams). Default 2.
+    split:
+        Split grid ``(GR, GC)``: ``GR * GC`` sub-arrays of ``rows/GR x cols/GC`` PEs, each with
+        its own streams and buffers of the same capacity (``max_m``, ``max_k``, ``max_n``),
+        running concurrent GEMMs. ``(1, 1)`` is the monolithic array. Perf model only so far:
+        the RTL of the split modes is not built yet.
 
     The contract shared by the RTL, the perf model and the testbench is here too: the tile walk
     (:meth:`k_tiles`, :meth:`n_tiles`), the inter-tile gap and final drain, and the ``cmd`` and
@@ -148,9 +154,18 @@ class GemmConfig:
     weight_buffering: int = _param("weight banks per PE: 1 single-buffered, 2 double-buffered "
                                    "(the next tile loads while the current one streams)", "banks",
                                    default=2, lo=1, hi=2, flag="--buffering")
+    split: tuple[int, int] = _param("split grid GRxGC: the array runs GR*GC independent "
+                                    "sub-arrays of (rows/GR) x (cols/GC) PEs", "", default=(1, 1),
+                                    sep="x")
 
     def __post_init__(self) -> None:
         check_fields(self)
+        sp = tuple(self.split)
+        if (len(sp) != 2 or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in sp)
+                or self.rows % sp[0] or self.cols % sp[1]):
+            raise ValueError(f"split must be GRxGC with GR dividing rows={self.rows} and GC "
+                             f"dividing cols={self.cols}, got {'x'.join(map(str, sp))}")
+        object.__setattr__(self, "split", sp)
         words = {
             "A buffer": self.a_words, "W buffer": self.w_words, "C buffer": self.c_words,
         }
@@ -256,16 +271,34 @@ class GemmConfig:
                 check_int("n", n, 1, self.max_n))
 
     # -- identity -----------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
+    # -- split grid ---------------------------------------------------------------------------
+    @property
+    def subarrays(self) -> int:
+        return self.split[0] * self.split[1]
+
+    @property
+    def subarray(self) -> "GemmConfig":
+        """The configuration one sub-array behaves as: a monolithic engine of its size."""
+        return dataclasses.replace(self, rows=self.rows // self.split[0],
+                                   cols=self.cols // self.split[1], split=(1, 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["split"] = list(self.split)
+        return d
 
     def key(self) -> str:
-        """Short stable hash: names build folders and generated files."""
-        return _config_key("gemm", self.to_dict())
+        """Short stable hash: names build folders and generated files. The default split is left
+        out, so monolithic configurations keep their keys."""
+        d = self.to_dict()
+        if self.split == (1, 1):
+            del d["split"]
+        return _config_key("gemm", d)
 
     def label(self) -> str:
         return (f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
-                f"_b{self.weight_buffering}")
+                f"_b{self.weight_buffering}"
+                + (f"_s{self.split[0]}x{self.split[1]}" if self.split != (1, 1) else ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +428,7 @@ class EmbCacheConfig:
     ways: int = _param("dynamic cache ways", "ways", default=4, lo=1, hi=16)
     dynamic: bool = _param("dynamic cache present", default=True, flag="--no-dynamic")
     stage_ways: tuple[int, ...] = _param("way partition by stage, e.g. 2,6 (sums to ways)", "ways",
-                                         default=())
+                                         default=(), omit_single=True)
     mem_bits: int = _param("DRAM beat width", "bits", default=64, lo=8, hi=1024)
     dram_latency: int = _param("DRAM latency", "cycles", default=20, lo=1, hi=100_000)
     dram_interval: int = _param("cycles between DRAM beats", "cycles", default=1, lo=1, hi=1000)

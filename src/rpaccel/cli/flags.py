@@ -17,13 +17,14 @@ from rpaccel.config import range_text
 __all__ = ["add_config_flags", "config_from_args", "config_argv", "parse_int_list"]
 
 
-def parse_int_list(name: str, text: str) -> tuple[int, ...]:
+def parse_int_list(name: str, text: str, sep: str = ",") -> tuple[int, ...]:
+    what = "comma-separated integers" if sep == "," else f"integers joined by {sep!r}"
     try:
-        vals = tuple(int(x) for x in text.split(",") if x.strip())
+        vals = tuple(int(x) for x in text.lower().split(sep) if x.strip())
     except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+        raise ValueError(f"{name} must be {what}, got {text!r}") from None
     if not vals:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}")
+        raise ValueError(f"{name} must be {what}, got {text!r}")
     return vals
 
 
@@ -54,8 +55,11 @@ def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str) -> None:
             continue
         dflt = f" (default {f.default})" if has_default else ""
         if _is_tuple(f):
+            sep = md.get("sep", ",")
+            form = "comma-separated" if sep == "," else f"as A{sep}B"
             g.add_argument(_flag(f), dest=f.name, default=None,
-                           help=f"{md.get('help', f.name)}{unit}, comma-separated")
+                           help=f"{md.get('help', f.name)}{unit}, {form}"
+                                f"{f' (default {sep.join(map(str, f.default))})' if f.default else ''}")
             continue
         g.add_argument(_flag(f), dest=f.name, type=int, required=not has_default,
                        default=f.default if has_default else None,
@@ -70,7 +74,7 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
         if _is_tuple(f):
             if v is None:
                 continue
-            v = parse_int_list(_flag(f).lstrip("-"), v)
+            v = parse_int_list(_flag(f).lstrip("-"), v, f.metadata.get("sep", ","))
         kw[f.name] = v
     return cls(**kw)
 
@@ -86,8 +90,8 @@ def config_argv(cfg: Any) -> list[str]:
                 out.append(_flag(f))
             continue
         if _is_tuple(f):
-            if len(v) > 1:
-                out += [_flag(f), ",".join(map(str, v))]
+            if tuple(v) != tuple(f.default) and not (f.metadata.get("omit_single") and len(v) == 1):
+                out += [_flag(f), f.metadata.get("sep", ",").join(map(str, v))]
             continue
         if not has_default or v != f.default:
             out += [_flag(f), str(v)]

@@ -17,17 +17,70 @@ AUTO_BULK_CYCLES = 200_000
 VALUES_LABEL = "values match (bit-exact)"
 
 
-def _add_shape(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--m", type=int, required=True, help="rows of A and C, 1..max_m")
-    p.add_argument("--k", type=int, required=True, help="columns of A / rows of W, 1..max_k")
-    p.add_argument("--n", type=int, required=True, help="columns of W and C, 1..max_n")
+def _add_shape(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--m", type=int, required=required, help="rows of A and C, 1..max_m")
+    p.add_argument("--k", type=int, required=required, help="columns of A / rows of W, 1..max_k")
+    p.add_argument("--n", type=int, required=required, help="columns of W and C, 1..max_n")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    _add_shape(p)
+    _add_shape(p, required=False)
+    p.add_argument("--mkn", action="append", metavar="M,K,N",
+                   help="one GEMM per sub-array of the --split grid, in row-major order (repeat; "
+                        "one for all sub-arrays if given once); instead of --m/--k/--n")
+
+
+def _shapes(cfg: GemmConfig, args: argparse.Namespace) -> list[tuple[int, int, int]]:
+    from .flags import parse_int_list
+
+    single = [args.m, args.k, args.n]
+    if args.mkn:
+        if any(v is not None for v in single):
+            raise ValueError("give either --m/--k/--n or --mkn, not both")
+        shapes = []
+        for text in args.mkn:
+            v = parse_int_list("--mkn", text)
+            if len(v) != 3:
+                raise ValueError(f"--mkn must be M,K,N, got {text!r}")
+            shapes.append(v)
+        if len(shapes) > cfg.subarrays:
+            raise ValueError(f"--mkn given {len(shapes)} times; the {cfg.split[0]}x{cfg.split[1]} "
+                             f"split has {cfg.subarrays} sub-array{'s' if cfg.subarrays > 1 else ''}")
+        return shapes
+    if any(v is None for v in single):
+        raise ValueError("the following arguments are required: --m, --k, --n (or --mkn)")
+    return [tuple(single)]
+
+
+def _model_multi(cfg: GemmConfig, args: argparse.Namespace, shapes) -> int:
+    from rpaccel.perfmodel import gemm_multi_cycles
+
+    run = gemm_multi_cycles(cfg, shapes)
+    if len(shapes) == 1:
+        shapes = shapes * cfg.subarrays
+    subs = [{"subarray": i, **({"m": s[0], "k": s[1], "n": s[2], "model_cycles": c.total,
+                                "breakdown": c.as_dict()} if c is not None else {"idle": True})}
+            for i, (s, c) in enumerate(zip([*shapes, *[None] * cfg.subarrays], run.subarrays))]
+    if args.json:
+        print_json({"unit": "gemm", "fidelity": "perf model (split modes: RTL not built yet)",
+                    "config": cfg.to_dict(), "split": list(cfg.split), "model_cycles": run.total,
+                    "subarrays": subs})
+        return 0
+    sub = cfg.subarray
+    print(f"{cfg.split[0]}x{cfg.split[1]} split of a {cfg.rows}x{cfg.cols} array: "
+          f"{cfg.subarrays} sub-arrays of {sub.rows}x{sub.cols}; the run takes {run.total} cycles "
+          f"(the slowest sub-array)")
+    print_table([(f"sub-array {d['subarray']}", "idle" if d.get("idle") else
+                  f"{d['m']}x{d['k']} @ {d['k']}x{d['n']}: {d['model_cycles']} cycles")
+                 for d in subs])
+    return 0
 
 
 def model(cfg: GemmConfig, args: argparse.Namespace) -> int:
+    shapes = _shapes(cfg, args)
+    if cfg.split != (1, 1) or args.mkn:
+        return _model_multi(cfg, args, shapes)
+    args.m, args.k, args.n = shapes[0]
     cyc = gemm_cycles(cfg, args.m, args.k, args.n)
     if args.json:
         print_json({"unit": "gemm", "fidelity": "perf model (cycle-exact vs RTL)",
@@ -56,6 +109,9 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
 
 
 def sim_scenario(cfg: GemmConfig, args: argparse.Namespace) -> dict:
+    if cfg.split != (1, 1):
+        raise ValueError(f"split {cfg.split[0]}x{cfg.split[1]}: the RTL of the split modes is not "
+                         f"built yet (use rpaccel model gemm for their cycle counts)")
     cyc = gemm_cycles(cfg, args.m, args.k, args.n)
     mode = args.mode
     if mode == "auto":
