@@ -42,7 +42,7 @@ from .layouts import amaranth_layout
 from .sram import SRAM
 from .systolic import SystolicArray
 
-__all__ = ["GemmEngine"]
+__all__ = ["GemmEngine", "engine_logic"]
 
 
 class GemmEngine(wiring.Component):
@@ -91,241 +91,253 @@ class GemmEngine(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._cfg
-        R, C, IW, AW = cfg.rows, cfg.cols, cfg.in_width, cfg.acc_width
         m = Module()
-
-        abuf = SRAM(m, "a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
-        wbuf = SRAM(m, "w_buf", width=cfg.a_word_bits, depth=cfg.w_words)
-        cbuf = SRAM(m, "c_buf", width=cfg.c_word_bits, depth=cfg.c_words)
-        m.submodules.array = array = SystolicArray(rows=R, cols=C, in_width=IW, acc_width=AW,
-                                                   buffering=cfg.weight_buffering)
-
-        busy = Signal()
-        m.d.comb += self.busy.eq(busy)
-
-        # ---- load ports: one word per cycle while idle ------------------------------------
-        a_wptr = Signal(abuf.abits + 1)
-        w_wptr = Signal(wbuf.abits + 1)
-        m.d.comb += [
-            self.a_in.ready.eq(~busy), self.w_in.ready.eq(~busy), self.cmd.ready.eq(~busy),
-            abuf.we.eq(self.a_in.valid & self.a_in.ready), abuf.waddr.eq(a_wptr),
-            abuf.wdata.eq(self.a_in.payload),
-            wbuf.we.eq(self.w_in.valid & self.w_in.ready), wbuf.waddr.eq(w_wptr),
-            wbuf.wdata.eq(self.w_in.payload),
-        ]
-        with m.If(abuf.we):
-            m.d.sync += a_wptr.eq(a_wptr + 1)
-        with m.If(wbuf.we):
-            m.d.sync += w_wptr.eq(w_wptr + 1)
-
-        cmd_fire = self.cmd.valid & self.cmd.ready
-
-        # ---- command registers ----------------------------------------------------------------
-        B = cfg.weight_buffering
-        n_m = Signal(cfg.m_bits)
-        n_kt = Signal(cfg.kt_bits)
-        n_nt = Signal(cfg.nt_bits)
-        gap = cfg.tile_gap_cycles
-
-        # ---- weight banks: FULL from the edge after a tile's last shift until the edge after its
-        # last activation read; then HOLD for `gap` cycles (the last activation passes the array)
-        full = [Signal(name=f"bank{b}_full") for b in range(B)]
-        hold = [Signal(range(gap + 1), name=f"bank{b}_hold") for b in range(B)] if gap else []
-        for h in hold:
-            with m.If(h != 0):
-                m.d.sync += h.eq(h - 1)
-
-        # ---- loader: shifts tile after tile (W-buffer order) into the next free bank ------------
-        ld_kt = Signal(cfg.kt_bits)
-        ld_nt = Signal(cfg.nt_bits)
-        ld_bank = Signal(range(max(B, 2)))
-        lcnt = Signal(range(C + 1))
-        w_rptr = Signal(wbuf.abits + 1)
-        ld_go = Signal()
-        shifting = Signal()            # high on the cycle a W-buffer read is issued
-        ld_last = Signal()
-        m.d.comb += ld_last.eq((ld_kt == n_kt - 1) & (ld_nt == n_nt - 1))
-        bank_free = Signal()
-        m.d.comb += bank_free.eq(Array(full)[ld_bank].bool() == 0)
-
-        def shift_cycle():
-            """One W-buffer read / shift cycle of the loader (called inside its FSM states)."""
-            m.d.sync += [w_rptr.eq(w_rptr + 1), lcnt.eq(lcnt + 1)]
-            with m.If(lcnt == C - 1):
-                m.d.sync += [Array(full)[ld_bank].eq(1), lcnt.eq(0)]
-                if B == 2:
-                    m.d.sync += ld_bank.eq(~ld_bank[0])
-                with m.If(ld_kt == n_kt - 1):
-                    m.d.sync += [ld_kt.eq(0), ld_nt.eq(ld_nt + 1)]
-                with m.Else():
-                    m.d.sync += ld_kt.eq(ld_kt + 1)
-                m.next = "WAIT"
-                with m.If(ld_last):
-                    m.next = "IDLE"
-            with m.Else():
-                m.next = "SHIFT"
-
-        with m.FSM(name="loader"):
-            with m.State("IDLE"):
-                with m.If(cmd_fire):
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                m.d.comb += [ld_go.eq(bank_free & ((Array(hold)[ld_bank] == 0) if gap else 1)),
-                             shifting.eq(ld_go)]
-                with m.If(ld_go):
-                    shift_cycle()
-            with m.State("SHIFT"):
-                m.d.comb += shifting.eq(1)
-                shift_cycle()
-        m.d.sync += [array.w_shift.eq(shifting)]
-        if B == 2:
-            m.d.sync += array.w_bank.eq(ld_bank[0])
-        m.d.comb += [wbuf.raddr.eq(w_rptr), wbuf.re.eq(shifting)]
-        for i in range(R):
-            m.d.comb += array.w_in[i].eq(wbuf.rdata.word_select(i, IW).as_signed())
-
-        # ---- streamer: streams A through the array, tile after tile, from the full bank --------
-        kt_i = Signal(cfg.kt_bits)
-        nt_i = Signal(cfg.nt_bits)
-        st_bank = Signal(range(max(B, 2)))
-        a_base = Signal(abuf.abits + 1)   # kt_i * M
-        c_base = Signal(cbuf.abits + 1)   # nt_i * M; equals M * n_tiles after the last tile
-        cnt = Signal(range(max(cfg.max_m, R + C, 2) + 1))
-        started = Signal()                # a tile started streaming on the previous cycle
-        first_k = Signal()
-        last_tile = Signal()
-        st_go = Signal()
-        streaming = Signal()              # high on the cycle an A-buffer read is issued
-        m.d.comb += [first_k.eq(kt_i == 0),
-                     last_tile.eq((kt_i == n_kt - 1) & (nt_i == n_nt - 1))]
-        m.d.sync += started.eq(st_go)
-
-        # ---- stream-phase pipeline: (valid, C-buffer address, first K tile, bank) per stage --------
-        depth = R + C + 1
-        pv = [Signal(name=f"pipe{d}_valid") for d in range(depth)]
-        pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr") for d in range(depth)]
-        pf = [Signal(name=f"pipe{d}_first") for d in range(depth)]
-        ps = [Signal(name=f"pipe{d}_bank") for d in range(2)]   # bank tag (buffering 2)
-        for d in range(1, depth):
-            m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
-        if B == 2:
-            m.d.sync += ps[1].eq(ps[0])
-
-        m.d.comb += abuf.raddr.eq(a_base + cnt)
-        # Activations (and their bank tags), gated to zero outside the stream phase, skewed one
-        # cycle per row.
-        for i in range(R):
-            x = Signal(signed(IW), name=f"skew_{i}_0")
-            m.d.comb += x.eq(Mux(pv[1], abuf.rdata.word_select(i, IW).as_signed(), 0))
-            t = ps[1]
-            for s in range(i):
-                y = Signal(signed(IW), name=f"skew_{i}_{s + 1}")
-                m.d.sync += y.eq(x)
-                x = y
-                if B == 2:
-                    u = Signal(name=f"skewsel_{i}_{s + 1}")
-                    m.d.sync += u.eq(t)
-                    t = u
-            m.d.comb += array.a_in[i].eq(x)
-            if B == 2:
-                m.d.comb += array.a_sel[i].eq(t)
-        # De-skew: column j is delayed C-1-j more cycles, so a whole row of C arrives at once.
-        psum_row = []
-        for j in range(C):
-            x = array.psum_out[j]
-            for s in range(C - 1 - j):
-                y = Signal(signed(AW), name=f"deskew_{j}_{s + 1}")
-                m.d.sync += y.eq(x)
-                x = y
-            psum_row.append(x)
-
-        # ---- accumulate: read C word at stage R+C-1, write the sum at stage R+C -------------
-        acc_rd = pv[R + C - 1]
-        wr = R + C
-        sums = []
-        for j in range(C):
-            old = cbuf.rdata.word_select(j, AW).as_signed()
-            s = Signal(signed(AW), name=f"acc_sum_{j}")
-            m.d.comb += s.eq(Mux(pf[wr], psum_row[j], psum_row[j] + old))
-            sums.append(s)
-        m.d.comb += [cbuf.we.eq(pv[wr]), cbuf.waddr.eq(pa[wr]), cbuf.wdata.eq(Cat(*sums))]
-
-        # ---- output: read C words in order, valid held until the last beat ------------------
-        o_ptr = Signal(cbuf.abits + 1)
-        o_valid = Signal()
-        o_last = Signal()
-        in_output = Signal()
-        rd_fire = Signal()
-        m.d.comb += [
-            rd_fire.eq(in_output & (o_ptr != c_base) & (~o_valid | self.c_out.ready)),
-            self.c_out.valid.eq(o_valid),
-            self.c_out.payload.data.eq(cbuf.rdata),
-            self.c_out.payload.last.eq(o_last),
-            cbuf.raddr.eq(Mux(in_output, o_ptr, pa[R + C - 1])),
-            cbuf.re.eq(Mux(in_output, rd_fire, acc_rd)),
-        ]
-        with m.If(rd_fire):
-            m.d.sync += [o_ptr.eq(o_ptr + 1), o_valid.eq(1), o_last.eq(o_ptr == c_base - 1)]
-        with m.Elif(self.c_out.ready):
-            m.d.sync += o_valid.eq(0)
-
-        # ---- cycle counter ------------------------------------------------------------------
-        with m.If(cmd_fire):
-            m.d.sync += [self.cycles.eq(0), self.done.eq(0)]
-        with m.Elif(busy):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
-
-        def stream_cycle():
-            """One A-buffer read cycle of the streamer (called inside its FSM states)."""
-            m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
-                         pf[0].eq(first_k), ps[0].eq(st_bank[0])]
-            m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == n_m - 1):
-                m.d.sync += [cnt.eq(0), Array(full)[st_bank].eq(0)]
-                if gap > 0:
-                    m.d.sync += Array(hold)[st_bank].eq(gap)
-                if B == 2:
-                    m.d.sync += st_bank.eq(~st_bank[0])
-                with m.If(kt_i == n_kt - 1):
-                    m.d.sync += [kt_i.eq(0), nt_i.eq(nt_i + 1), a_base.eq(0),
-                                 c_base.eq(c_base + n_m)]
-                with m.Else():
-                    m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
-                with m.If(last_tile):
-                    m.next = "DRAIN"
-                with m.Else():
-                    m.next = "WAIT"
-            with m.Else():
-                m.next = "STREAM"
-
-        # ---- control: the streamer's FSM (the loader runs beside it) ---------------------------
-        with m.FSM(name="ctrl"):
-            with m.State("IDLE"):
-                with m.If(cmd_fire):
-                    p = self.cmd.payload
-                    m.d.sync += [
-                        n_m.eq(p.m), n_kt.eq(p.k_tiles), n_nt.eq(p.n_tiles),
-                        kt_i.eq(0), nt_i.eq(0), a_base.eq(0), c_base.eq(0), w_rptr.eq(0),
-                        cnt.eq(0), o_ptr.eq(0), a_wptr.eq(0), w_wptr.eq(0), busy.eq(1),
-                        ld_kt.eq(0), ld_nt.eq(0), ld_bank.eq(0), st_bank.eq(0), lcnt.eq(0),
-                        *(f.eq(0) for f in full), *(h.eq(0) for h in hold),
-                    ]
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                m.d.comb += [st_go.eq(Array(full)[st_bank] & ~started), streaming.eq(st_go)]
-                with m.If(st_go):
-                    stream_cycle()
-            with m.State("STREAM"):
-                m.d.comb += streaming.eq(1)
-                stream_cycle()
-            with m.State("DRAIN"):
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == self.drain_cycles - 1):
-                    m.d.sync += cnt.eq(0)
-                    m.next = "OUTPUT"
-            with m.State("OUTPUT"):
-                m.d.comb += in_output.eq(1)
-                with m.If(self.c_out.valid & self.c_out.ready & o_last):
-                    m.d.sync += [busy.eq(0), self.done.eq(1), o_valid.eq(0)]
-                    m.next = "IDLE"
+        m.submodules.array = array = SystolicArray(
+            rows=cfg.rows, cols=cfg.cols, in_width=cfg.in_width, acc_width=cfg.acc_width,
+            buffering=cfg.weight_buffering)
+        engine_logic(m, cfg, self, array)
         return m
+
+
+def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "") -> None:
+    """Add one engine's buffers, controller and data path around ``array`` to ``m``.
+
+    ``ports`` has the engine's interface (``a_in``, ``w_in``, ``cmd``, ``c_out``, ``busy``,
+    ``done``, ``cycles``); ``array`` the PE array's (``a_in``, ``w_in``, ``w_shift``,
+    ``psum_out``, and ``a_sel``/``w_bank`` when double-buffered). Split out of
+    :class:`GemmEngine` so that several engines can share one PE array (the reconfigurable
+    array's sub-arrays); ``prefix`` names the SRAM instances (``{prefix}a_buf`` ...).
+    """
+    R, C, IW, AW = cfg.rows, cfg.cols, cfg.in_width, cfg.acc_width
+    abuf = SRAM(m, f"{prefix}a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
+    wbuf = SRAM(m, f"{prefix}w_buf", width=cfg.a_word_bits, depth=cfg.w_words)
+    cbuf = SRAM(m, f"{prefix}c_buf", width=cfg.c_word_bits, depth=cfg.c_words)
+
+    busy = Signal()
+    m.d.comb += ports.busy.eq(busy)
+
+    # ---- load ports: one word per cycle while idle ------------------------------------
+    a_wptr = Signal(abuf.abits + 1)
+    w_wptr = Signal(wbuf.abits + 1)
+    m.d.comb += [
+        ports.a_in.ready.eq(~busy), ports.w_in.ready.eq(~busy), ports.cmd.ready.eq(~busy),
+        abuf.we.eq(ports.a_in.valid & ports.a_in.ready), abuf.waddr.eq(a_wptr),
+        abuf.wdata.eq(ports.a_in.payload),
+        wbuf.we.eq(ports.w_in.valid & ports.w_in.ready), wbuf.waddr.eq(w_wptr),
+        wbuf.wdata.eq(ports.w_in.payload),
+    ]
+    with m.If(abuf.we):
+        m.d.sync += a_wptr.eq(a_wptr + 1)
+    with m.If(wbuf.we):
+        m.d.sync += w_wptr.eq(w_wptr + 1)
+
+    cmd_fire = ports.cmd.valid & ports.cmd.ready
+
+    # ---- command registers ----------------------------------------------------------------
+    B = cfg.weight_buffering
+    n_m = Signal(cfg.m_bits)
+    n_kt = Signal(cfg.kt_bits)
+    n_nt = Signal(cfg.nt_bits)
+    gap = cfg.tile_gap_cycles
+
+    # ---- weight banks: FULL from the edge after a tile's last shift until the edge after its
+    # last activation read; then HOLD for `gap` cycles (the last activation passes the array)
+    full = [Signal(name=f"bank{b}_full") for b in range(B)]
+    hold = [Signal(range(gap + 1), name=f"bank{b}_hold") for b in range(B)] if gap else []
+    for h in hold:
+        with m.If(h != 0):
+            m.d.sync += h.eq(h - 1)
+
+    # ---- loader: shifts tile after tile (W-buffer order) into the next free bank ------------
+    ld_kt = Signal(cfg.kt_bits)
+    ld_nt = Signal(cfg.nt_bits)
+    ld_bank = Signal(range(max(B, 2)))
+    lcnt = Signal(range(C + 1))
+    w_rptr = Signal(wbuf.abits + 1)
+    ld_go = Signal()
+    shifting = Signal()            # high on the cycle a W-buffer read is issued
+    ld_last = Signal()
+    m.d.comb += ld_last.eq((ld_kt == n_kt - 1) & (ld_nt == n_nt - 1))
+    bank_free = Signal()
+    m.d.comb += bank_free.eq(Array(full)[ld_bank].bool() == 0)
+
+    def shift_cycle():
+        """One W-buffer read / shift cycle of the loader (called inside its FSM states)."""
+        m.d.sync += [w_rptr.eq(w_rptr + 1), lcnt.eq(lcnt + 1)]
+        with m.If(lcnt == C - 1):
+            m.d.sync += [Array(full)[ld_bank].eq(1), lcnt.eq(0)]
+            if B == 2:
+                m.d.sync += ld_bank.eq(~ld_bank[0])
+            with m.If(ld_kt == n_kt - 1):
+                m.d.sync += [ld_kt.eq(0), ld_nt.eq(ld_nt + 1)]
+            with m.Else():
+                m.d.sync += ld_kt.eq(ld_kt + 1)
+            m.next = "WAIT"
+            with m.If(ld_last):
+                m.next = "IDLE"
+        with m.Else():
+            m.next = "SHIFT"
+
+    with m.FSM(name="loader"):
+        with m.State("IDLE"):
+            with m.If(cmd_fire):
+                m.next = "WAIT"
+        with m.State("WAIT"):
+            m.d.comb += [ld_go.eq(bank_free & ((Array(hold)[ld_bank] == 0) if gap else 1)),
+                         shifting.eq(ld_go)]
+            with m.If(ld_go):
+                shift_cycle()
+        with m.State("SHIFT"):
+            m.d.comb += shifting.eq(1)
+            shift_cycle()
+    m.d.sync += [array.w_shift.eq(shifting)]
+    if B == 2:
+        m.d.sync += array.w_bank.eq(ld_bank[0])
+    m.d.comb += [wbuf.raddr.eq(w_rptr), wbuf.re.eq(shifting)]
+    for i in range(R):
+        m.d.comb += array.w_in[i].eq(wbuf.rdata.word_select(i, IW).as_signed())
+
+    # ---- streamer: streams A through the array, tile after tile, from the full bank --------
+    kt_i = Signal(cfg.kt_bits)
+    nt_i = Signal(cfg.nt_bits)
+    st_bank = Signal(range(max(B, 2)))
+    a_base = Signal(abuf.abits + 1)   # kt_i * M
+    c_base = Signal(cbuf.abits + 1)   # nt_i * M; equals M * n_tiles after the last tile
+    cnt = Signal(range(max(cfg.max_m, R + C, 2) + 1))
+    started = Signal()                # a tile started streaming on the previous cycle
+    first_k = Signal()
+    last_tile = Signal()
+    st_go = Signal()
+    streaming = Signal()              # high on the cycle an A-buffer read is issued
+    m.d.comb += [first_k.eq(kt_i == 0),
+                 last_tile.eq((kt_i == n_kt - 1) & (nt_i == n_nt - 1))]
+    m.d.sync += started.eq(st_go)
+
+    # ---- stream-phase pipeline: (valid, C-buffer address, first K tile, bank) per stage --------
+    depth = R + C + 1
+    pv = [Signal(name=f"pipe{d}_valid") for d in range(depth)]
+    pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr") for d in range(depth)]
+    pf = [Signal(name=f"pipe{d}_first") for d in range(depth)]
+    ps = [Signal(name=f"pipe{d}_bank") for d in range(2)]   # bank tag (buffering 2)
+    for d in range(1, depth):
+        m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
+    if B == 2:
+        m.d.sync += ps[1].eq(ps[0])
+
+    m.d.comb += abuf.raddr.eq(a_base + cnt)
+    # Activations (and their bank tags), gated to zero outside the stream phase, skewed one
+    # cycle per row.
+    for i in range(R):
+        x = Signal(signed(IW), name=f"skew_{i}_0")
+        m.d.comb += x.eq(Mux(pv[1], abuf.rdata.word_select(i, IW).as_signed(), 0))
+        t = ps[1]
+        for s in range(i):
+            y = Signal(signed(IW), name=f"skew_{i}_{s + 1}")
+            m.d.sync += y.eq(x)
+            x = y
+            if B == 2:
+                u = Signal(name=f"skewsel_{i}_{s + 1}")
+                m.d.sync += u.eq(t)
+                t = u
+        m.d.comb += array.a_in[i].eq(x)
+        if B == 2:
+            m.d.comb += array.a_sel[i].eq(t)
+    # De-skew: column j is delayed C-1-j more cycles, so a whole row of C arrives at once.
+    psum_row = []
+    for j in range(C):
+        x = array.psum_out[j]
+        for s in range(C - 1 - j):
+            y = Signal(signed(AW), name=f"deskew_{j}_{s + 1}")
+            m.d.sync += y.eq(x)
+            x = y
+        psum_row.append(x)
+
+    # ---- accumulate: read C word at stage R+C-1, write the sum at stage R+C -------------
+    acc_rd = pv[R + C - 1]
+    wr = R + C
+    sums = []
+    for j in range(C):
+        old = cbuf.rdata.word_select(j, AW).as_signed()
+        s = Signal(signed(AW), name=f"acc_sum_{j}")
+        m.d.comb += s.eq(Mux(pf[wr], psum_row[j], psum_row[j] + old))
+        sums.append(s)
+    m.d.comb += [cbuf.we.eq(pv[wr]), cbuf.waddr.eq(pa[wr]), cbuf.wdata.eq(Cat(*sums))]
+
+    # ---- output: read C words in order, valid held until the last beat ------------------
+    o_ptr = Signal(cbuf.abits + 1)
+    o_valid = Signal()
+    o_last = Signal()
+    in_output = Signal()
+    rd_fire = Signal()
+    m.d.comb += [
+        rd_fire.eq(in_output & (o_ptr != c_base) & (~o_valid | ports.c_out.ready)),
+        ports.c_out.valid.eq(o_valid),
+        ports.c_out.payload.data.eq(cbuf.rdata),
+        ports.c_out.payload.last.eq(o_last),
+        cbuf.raddr.eq(Mux(in_output, o_ptr, pa[R + C - 1])),
+        cbuf.re.eq(Mux(in_output, rd_fire, acc_rd)),
+    ]
+    with m.If(rd_fire):
+        m.d.sync += [o_ptr.eq(o_ptr + 1), o_valid.eq(1), o_last.eq(o_ptr == c_base - 1)]
+    with m.Elif(ports.c_out.ready):
+        m.d.sync += o_valid.eq(0)
+
+    # ---- cycle counter ------------------------------------------------------------------
+    with m.If(cmd_fire):
+        m.d.sync += [ports.cycles.eq(0), ports.done.eq(0)]
+    with m.Elif(busy):
+        m.d.sync += ports.cycles.eq(ports.cycles + 1)
+
+    def stream_cycle():
+        """One A-buffer read cycle of the streamer (called inside its FSM states)."""
+        m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
+                     pf[0].eq(first_k), ps[0].eq(st_bank[0])]
+        m.d.sync += cnt.eq(cnt + 1)
+        with m.If(cnt == n_m - 1):
+            m.d.sync += [cnt.eq(0), Array(full)[st_bank].eq(0)]
+            if gap > 0:
+                m.d.sync += Array(hold)[st_bank].eq(gap)
+            if B == 2:
+                m.d.sync += st_bank.eq(~st_bank[0])
+            with m.If(kt_i == n_kt - 1):
+                m.d.sync += [kt_i.eq(0), nt_i.eq(nt_i + 1), a_base.eq(0),
+                             c_base.eq(c_base + n_m)]
+            with m.Else():
+                m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
+            with m.If(last_tile):
+                m.next = "DRAIN"
+            with m.Else():
+                m.next = "WAIT"
+        with m.Else():
+            m.next = "STREAM"
+
+    # ---- control: the streamer's FSM (the loader runs beside it) ---------------------------
+    with m.FSM(name="ctrl"):
+        with m.State("IDLE"):
+            with m.If(cmd_fire):
+                p = ports.cmd.payload
+                m.d.sync += [
+                    n_m.eq(p.m), n_kt.eq(p.k_tiles), n_nt.eq(p.n_tiles),
+                    kt_i.eq(0), nt_i.eq(0), a_base.eq(0), c_base.eq(0), w_rptr.eq(0),
+                    cnt.eq(0), o_ptr.eq(0), a_wptr.eq(0), w_wptr.eq(0), busy.eq(1),
+                    ld_kt.eq(0), ld_nt.eq(0), ld_bank.eq(0), st_bank.eq(0), lcnt.eq(0),
+                    *(f.eq(0) for f in full), *(h.eq(0) for h in hold),
+                ]
+                m.next = "WAIT"
+        with m.State("WAIT"):
+            m.d.comb += [st_go.eq(Array(full)[st_bank] & ~started), streaming.eq(st_go)]
+            with m.If(st_go):
+                stream_cycle()
+        with m.State("STREAM"):
+            m.d.comb += streaming.eq(1)
+            stream_cycle()
+        with m.State("DRAIN"):
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == cfg.drain_cycles - 1):
+                m.d.sync += cnt.eq(0)
+                m.next = "OUTPUT"
+        with m.State("OUTPUT"):
+            m.d.comb += in_output.eq(1)
+            with m.If(ports.c_out.valid & ports.c_out.ready & o_last):
+                m.d.sync += [busy.eq(0), ports.done.eq(1), o_valid.eq(0)]
+                m.next = "IDLE"
