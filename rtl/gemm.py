@@ -32,6 +32,8 @@ models (see :mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the sam
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -57,21 +59,11 @@ class GemmEngine(wiring.Component):
     def __init__(self, cfg: GemmConfig) -> None:
         if not isinstance(cfg, GemmConfig):
             raise TypeError(f"cfg must be a GemmConfig, got {cfg!r}")
-        if cfg.split != (1, 1):
-            raise ValueError(f"split {cfg.split[0]}x{cfg.split[1]}: the RTL of the split modes is "
-                             f"not built yet (only split 1x1); the perf model covers them")
         self._cfg = cfg
-        cmd_layout = amaranth_layout(cfg.cmd_layout)
-        out_layout = amaranth_layout(cfg.c_out_layout)
-        super().__init__({
-            "a_in": In(stream.Signature(cfg.a_word_bits)),
-            "w_in": In(stream.Signature(cfg.a_word_bits)),
-            "cmd": In(stream.Signature(cmd_layout)),
-            "c_out": Out(stream.Signature(out_layout)),
-            "busy": Out(1),
-            "done": Out(1),
-            "cycles": Out(cfg.cycle_counter_bits),
-        })
+        super().__init__({**_engine_ports(cfg, ""), **({} if cfg.split == (1, 1) else {
+            "mode": In(stream.Signature(1)),
+            **{k: v for b in range(cfg.subarrays)
+               for k, v in _engine_ports(cfg.subarray, f"s{b}_").items()}})})
 
     @property
     def cfg(self) -> GemmConfig:
@@ -94,12 +86,48 @@ class GemmEngine(wiring.Component):
         m = Module()
         m.submodules.array = array = SystolicArray(
             rows=cfg.rows, cols=cfg.cols, in_width=cfg.in_width, acc_width=cfg.acc_width,
-            buffering=cfg.weight_buffering)
-        engine_logic(m, cfg, self, array)
+            buffering=cfg.weight_buffering, grid=cfg.split)
+        if cfg.split == (1, 1):
+            engine_logic(m, cfg, self, array)
+            return m
+        # split-capable array: one engine over the whole array (monolithic mode) and one per
+        # block (split mode) share the PEs; `mode` switches between them while all are idle
+        split = Signal()
+        subs = [SimpleNamespace(**{n: getattr(self, f"s{b}_{n}") for n in _PORT_NAMES})
+                for b in range(cfg.subarrays)]
+        busy_any = Signal()
+        m.d.comb += busy_any.eq(self.busy | Cat(*(s.busy for s in subs)).any())
+        m.d.comb += [self.mode.ready.eq(~busy_any), array.split.eq(split)]
+        with m.If(self.mode.valid & self.mode.ready):
+            m.d.sync += split.eq(self.mode.payload)
+        engine_logic(m, cfg, self, array, enable=~split & ~self.mode.valid)
+        for b, sub in enumerate(subs):
+            names = ["a_in", "w_in", "w_shift", "psum_out"] + (
+                ["a_sel", "w_bank"] if cfg.weight_buffering == 2 else [])
+            blk = SimpleNamespace(**{n: getattr(array, f"b{b}_{n}") for n in names})
+            engine_logic(m, cfg.subarray, sub, blk, prefix=f"s{b}_",
+                         enable=split & ~self.mode.valid)
         return m
 
 
-def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "") -> None:
+_PORT_NAMES = ("a_in", "w_in", "cmd", "c_out", "busy", "done", "cycles")
+
+
+def _engine_ports(cfg: GemmConfig, prefix: str) -> dict:
+    """One engine's interface (names prefixed for the sub-arrays of a split array)."""
+    return {
+        f"{prefix}a_in": In(stream.Signature(cfg.a_word_bits)),
+        f"{prefix}w_in": In(stream.Signature(cfg.a_word_bits)),
+        f"{prefix}cmd": In(stream.Signature(amaranth_layout(cfg.cmd_layout))),
+        f"{prefix}c_out": Out(stream.Signature(amaranth_layout(cfg.c_out_layout))),
+        f"{prefix}busy": Out(1),
+        f"{prefix}done": Out(1),
+        f"{prefix}cycles": Out(cfg.cycle_counter_bits),
+    }
+
+
+def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
+                 enable=None) -> None:
     """Add one engine's buffers, controller and data path around ``array`` to ``m``.
 
     ``ports`` has the engine's interface (``a_in``, ``w_in``, ``cmd``, ``c_out``, ``busy``,
@@ -107,6 +135,8 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "") -> 
     ``psum_out``, and ``a_sel``/``w_bank`` when double-buffered). Split out of
     :class:`GemmEngine` so that several engines can share one PE array (the reconfigurable
     array's sub-arrays); ``prefix`` names the SRAM instances (``{prefix}a_buf`` ...).
+    ``enable``: commands are accepted only while it is high (the array's mode selects this
+    engine).
     """
     R, C, IW, AW = cfg.rows, cfg.cols, cfg.in_width, cfg.acc_width
     abuf = SRAM(m, f"{prefix}a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
@@ -120,7 +150,8 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "") -> 
     a_wptr = Signal(abuf.abits + 1)
     w_wptr = Signal(wbuf.abits + 1)
     m.d.comb += [
-        ports.a_in.ready.eq(~busy), ports.w_in.ready.eq(~busy), ports.cmd.ready.eq(~busy),
+        ports.a_in.ready.eq(~busy), ports.w_in.ready.eq(~busy),
+        ports.cmd.ready.eq(~busy & (1 if enable is None else enable)),
         abuf.we.eq(ports.a_in.valid & ports.a_in.ready), abuf.waddr.eq(a_wptr),
         abuf.wdata.eq(ports.a_in.payload),
         wbuf.we.eq(ports.w_in.valid & ports.w_in.ready), wbuf.waddr.eq(w_wptr),

@@ -121,12 +121,17 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, *, rows: int, cols: int, in_width: int = 8, acc_width: int = 32,
-                 buffering: int = 1) -> None:
+                 buffering: int = 1, grid: tuple[int, int] = (1, 1)) -> None:
         self._rows = check_int("rows", rows, 1, 256)
         self._cols = check_int("cols", cols, 1, 256)
         self._iw = check_int("in_width", in_width, 2, 32)
         self._aw = check_int("acc_width", acc_width, 2 * in_width, 64)
         self._banks = check_int("buffering", buffering, 1, 2)
+        gr, gc = grid
+        if rows % gr or cols % gc:
+            raise ValueError(f"grid {gr}x{gc} must divide the {rows}x{cols} array")
+        self._grid = (gr, gc)
+        br, bc = rows // gr, cols // gc
         sig = {
             "a_in": In(data.ArrayLayout(signed(in_width), rows)),
             "w_in": In(data.ArrayLayout(signed(in_width), rows)),
@@ -135,11 +140,22 @@ class SystolicArray(wiring.Component):
         }
         if buffering == 2:
             sig.update({"a_sel": In(data.ArrayLayout(1, rows)), "w_bank": In(1)})
+        if grid != (1, 1):
+            # split mode: every block of br x bc PEs is an array of its own, with its own edges
+            sig["split"] = In(1)
+            for b in range(gr * gc):
+                sig.update({f"b{b}_a_in": In(data.ArrayLayout(signed(in_width), br)),
+                            f"b{b}_w_in": In(data.ArrayLayout(signed(in_width), br)),
+                            f"b{b}_w_shift": In(1),
+                            f"b{b}_psum_out": Out(data.ArrayLayout(signed(acc_width), bc))})
+                if buffering == 2:
+                    sig.update({f"b{b}_a_sel": In(data.ArrayLayout(1, br)), f"b{b}_w_bank": In(1)})
         super().__init__(sig)
 
     rows = property(lambda self: self._rows)
     cols = property(lambda self: self._cols)
     buffering = property(lambda self: self._banks)
+    grid = property(lambda self: self._grid)
 
     @property
     def latency(self) -> int:
@@ -150,17 +166,40 @@ class SystolicArray(wiring.Component):
         m = Module()
         R, C = self._rows, self._cols
         B = self._banks
+        gr, gc = self._grid
+        br, bc = R // gr, C // gc
+        split = self.split if self._grid != (1, 1) else None
         a_prev = [self.a_in[i] for i in range(R)]      # activation entering column j, per row
         s_prev = [self.a_sel[i] if B == 2 else None for i in range(R)]   # its bank tag
         w_prev = [[self.w_in[i]] * B for i in range(R)]  # per row: the chain input of each bank
         psum_prev = [Value.cast(0)] * C                 # partial sum entering row i, per column
         for i in range(R):
             for j in range(C):
+                shift, bank = self.w_shift, (self.w_bank if B == 2 else None)
+                if split is not None:
+                    # block boundaries: in split mode a block takes its own left edge (activation,
+                    # bank tag, weight chain) and a zero partial sum at its top edge
+                    blk = (i // br) * gc + j // bc
+                    r = i % br
+                    if j % bc == 0:
+                        a_prev[i] = Mux(split, getattr(self, f"b{blk}_a_in")[r], a_prev[i])
+                        w_prev[i] = [Mux(split, getattr(self, f"b{blk}_w_in")[r], w)
+                                     for w in w_prev[i]]
+                        if B == 2:
+                            s_prev[i] = Mux(split, getattr(self, f"b{blk}_a_sel")[r], s_prev[i])
+                    if i % br == 0 and i > 0:
+                        psum_prev[j] = Mux(split, 0, psum_prev[j])
+                    shift = Mux(split, getattr(self, f"b{blk}_w_shift"), shift)
+                    if B == 2:
+                        bank = Mux(split, getattr(self, f"b{blk}_w_bank"), bank)
                 a, w, p, sel = pe_logic(m, a_in=a_prev[i], psum_in=psum_prev[j], w_in=w_prev[i],
-                                        w_shift=self.w_shift, in_width=self._iw,
+                                        w_shift=shift, in_width=self._iw,
                                         acc_width=self._aw, name=f"pe_{i}_{j}",
-                                        sel_in=s_prev[i], w_bank=self.w_bank if B == 2 else None)
+                                        sel_in=s_prev[i], w_bank=bank)
                 a_prev[i], w_prev[i], psum_prev[j], s_prev[i] = a, w, p, sel
+                if split is not None and i % br == br - 1:
+                    blk = (i // br) * gc + j // bc
+                    m.d.comb += getattr(self, f"b{blk}_psum_out")[j % bc].eq(p)
         for j in range(C):
             m.d.comb += self.psum_out[j].eq(psum_prev[j])
         return m

@@ -327,6 +327,33 @@ def test_model_gemm_split_and_bad_input():
         p = run("model", "gemm", "--rows", "8", "--cols", "8", *args)
         assert p.returncode == 2 and p.stdout == "", (args, p.stdout)
         assert p.stderr.strip() == f"rpaccel: error: {needle}" if needle.startswith("split") else needle in p.stderr
-    p = run("sim", "gemm", "--rows", "8", "--cols", "8", "--split", "2x2", "--m", "1", "--k", "1",
-            "--n", "1")
-    assert p.returncode == 2 and "the RTL of the split modes is not built yet" in p.stderr
+    for args, needle in [(["--split", "2x2", *["--mkn", "1,1,1"] * 5], "the 2x2 split has 4 sub-arrays"),
+                         (["--mkn", "1,1,1", "--mkn", "1,1,1"], "--mkn given 2 times; the 1x1 split has 1 sub-array"),
+                         (["--split", "2x2", "--whole", "--mkn", "1,1,1", "--mkn", "1,1,1"],
+                          "--mkn more than once needs split mode"),
+                         (["--whole", "--m", "1", "--k", "1", "--n", "1"], "--whole needs a --split grid")]:
+        p = run("sim", "gemm", "--rows", "8", "--cols", "8", *args)
+        assert p.returncode == 2 and needle in p.stderr and p.stdout == "", p.stderr
+
+
+@pytest.mark.xdist_group("4x4_s2x2")
+def test_sim_split_json_and_dump(tmp_path):
+    """Split mode on the RTL: four concurrent GEMMs, per-sub-array cycles, and a dump that
+    recomputes every sub-array's answer with numpy."""
+    dump = tmp_path / "d"
+    shapes = ["5,7,3", "1,1,1", "9,4,6", "2,5,1"]
+    p = run("sim", "gemm", "--rows", "4", "--cols", "4", "--max-m", "64", "--max-k", "64",
+            "--max-n", "64", "--split", "2x2", *[a for s in shapes for a in ("--mkn", s)],
+            "--seed", "11", "--backpressure", "0.3", "--json", "--dump", str(dump))
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["cycles_match"] and out["values_match"] and out["seed"] == 11
+    assert [s["rtl_cycles"] == s["model_cycles"] for s in out["subarrays"]] == [True] * 4
+    assert out["rtl_cycles"] == max(s["rtl_cycles"] for s in out["subarrays"])
+    meta = json.loads((dump / "config.json").read_text())
+    assert meta["acc_width"] == 32 and meta["split"] == [2, 2]
+    for i, s in enumerate(shapes):
+        m, k, n = map(int, s.split(","))
+        a, w, c = (np.load(dump / f"{x}{i}.npy") for x in ("a", "w", "c_rtl"))
+        assert a.shape == (m, k) and w.shape == (k, n)
+        assert (c == a.astype(np.int64) @ w.astype(np.int64)).all()

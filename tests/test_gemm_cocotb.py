@@ -4,6 +4,7 @@ cycles and backpressure). One Verilator build and one simulator process per conf
 
 import pytest
 
+from rpaccel.verif.cases_gemm import describe
 from rpaccel.verif.suite import suite_cases, suite_results
 
 
@@ -12,12 +13,15 @@ from rpaccel.verif.suite import suite_cases, suite_results
     for c in suite_cases("gemm")])
 def test_gemm_rtl(label, cfg, name):
     r = suite_results("gemm", label)[name]
-    print(f"{label} {name}: seed={r['seed']} M={r['m']} K={r['k']} N={r['n']} "
+    print(f"{label} {name}: seed={r['seed']} {describe(r)} "
           f"rtl={r['rtl_cycles']} model={r['model_cycles']}")
     assert r["stdlib_sched"], "inside cocotb, `import sched` was not the standard library's"
     assert r["values_match"], r["first_mismatch"]
     assert r["cycles_match"], r["first_mismatch"]
     assert r["rtl_cycles"] == r["model_cycles"] == r["hw_counter"]
+    for sub in r.get("subarrays") or []:        # split mode: every sub-array's own count
+        if sub is not None:
+            assert sub["rtl_cycles"] == sub["model_cycles"] == sub["hw_counter"], sub
     if r.get("mode", "stream") == "stream":
         assert r["load_stalls"] == 0, "load ports must accept one beat per cycle while idle"
         if not r.get("backpressure"):

@@ -98,7 +98,14 @@ def test_reproducer_replays_the_scenario(unit):
     from rpaccel.verif.campaign import draw, reproducer
 
     u = get_unit(unit)
-    for cfg, scs in draw(unit, 6, 3, seed=11):
+    cases = list(draw(unit, 6, 3, seed=11))
+    if unit == "gemm":      # split-capable arrays: split-mode and whole-array scenarios
+        rng = np.random.default_rng(3)
+        cfg = GemmConfig(rows=8, cols=6, max_m=40, max_k=50, max_n=60, split=(2, 3))
+        cases.append((cfg, [{**u.cases_module().random_scenario(cfg, rng), "name": "x"}
+                            for _ in range(12)]))
+        assert any("subs" in sc for sc in cases[-1][1]) and any("whole" in sc for sc in cases[-1][1])
+    for cfg, scs in cases:
         for sc in scs:
             argv = shlex.split(reproducer(unit, cfg, sc))[1:]
             args = build_parser().parse_args(argv)

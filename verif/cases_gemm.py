@@ -39,13 +39,67 @@ REGRESSIONS: dict[str, tuple[GemmConfig, list[dict]]] = {
 }
 SUITE += [(label, cfg) for label, (cfg, _) in REGRESSIONS.items()]
 
+#: Split-capable arrays (the reconfigurable array): monolithic mode and split mode on the same
+#: hardware, square and non-square grids, both buffering modes.
+SPLIT_SUITE: list[tuple[str, GemmConfig]] = [
+    (f"{r}x{c}_s{gr}x{gc}" + ("_b1" if b == 1 else ""),
+     GemmConfig(rows=r, cols=c, max_m=64, max_k=64, max_n=64, split=(gr, gc), weight_buffering=b))
+    for r, c, gr, gc, b in [(4, 4, 2, 2, 2), (8, 8, 2, 2, 2), (8, 8, 4, 4, 2), (8, 6, 2, 1, 2),
+                            (8, 6, 1, 2, 2), (16, 16, 4, 4, 2), (8, 8, 2, 2, 1)]]
+SUITE += SPLIT_SUITE
+
 #: Beyond the matrix, ``make verilog``/``make lint`` also cover the benchmark arrays.
 LINT_EXTRA: list[tuple[str, GemmConfig]] = [
     ("32x32", GemmConfig(rows=32, cols=32)), ("16x16_bench", GemmConfig(rows=16, cols=16))]
 
 
+def sub_seed(seed: int, b: int) -> int:
+    """Operand seed of sub-array b in a split scenario driven from one seed (``rpaccel sim gemm
+    --seed S --split ...`` and the random campaign): ``S + b``."""
+    return seed + b
+
+
+def split_matrix(cfg: GemmConfig) -> list[dict]:
+    """Scenarios for a split-capable array: the whole array in monolithic mode; every sub-array
+    busy with a different shape (1s and non-multiples); one sub-array idle under stalls; bulk;
+    and back-to-back runs with a mode change between them (no reset)."""
+    sub = cfg.subarray
+    r, c, n_sub = sub.rows, sub.cols, cfg.subarrays
+    dims = [(1, 1, 1), (5, r + 1, c + 2), (9, 2 * r, 2 * c), (3, 3 * r + 1, 1), (r + 2 * c, r, c),
+            (2, 1, 3 * c + 1), (7, 2 * r + 1, c + 1), (4, r, 2 * c + 3)]
+
+    def subs(name: str, idle_one: bool = False) -> list[dict | None]:
+        out = []
+        for b in range(n_sub):
+            m, k, n = dims[(b + len(name)) % len(dims)]
+            m, k, n = min(m, cfg.max_m), min(k, cfg.max_k), min(n, cfg.max_n)
+            out.append(None if idle_one and b == 0 else
+                       {"m": m, "k": k, "n": n, "seed": scenario_seed(cfg.label(), name, b)})
+        return out
+
+    R, C = cfg.rows, cfg.cols
+    out = [
+        {"name": "mono", "m": 9, "k": min(cfg.max_k, R + 1), "n": min(cfg.max_n, C + 2)},
+        {"name": "split_all", "subs": subs("split_all")},
+        {"name": "split_one_idle_stalls", "subs": subs("split_one_idle_stalls", True),
+         "idle": 0.2, "backpressure": 0.3},
+        {"name": "split_bulk", "subs": subs("split_bulk"), "mode": "bulk"},
+        {"name": "mono_after_split", "m": 6, "k": min(cfg.max_k, 2 * R + 1),
+         "n": min(cfg.max_n, C + 1), "reset": False, "idle": 0.1},
+        {"name": "split_after_mono", "subs": subs("split_after_mono"), "reset": False,
+         "backpressure": 0.4},
+    ]
+    for sc in out:
+        seed = scenario_seed(cfg.label(), sc["name"])
+        sc["name"] = f"{sc['name']}-seed{seed}"
+        sc["seed"] = seed
+    return out
+
+
 def matrix(cfg: GemmConfig) -> list[dict]:
     """Scenarios for one array: edge shapes, non-multiples, large K/N, extremes, stalls, bulk."""
+    if cfg.split != (1, 1):
+        return split_matrix(cfg)
     r, c = cfg.rows, cfg.cols
     shapes = [
         ("m1k1n1", 1, 1, 1, {}),
@@ -78,10 +132,22 @@ def matrix(cfg: GemmConfig) -> list[dict]:
 
 
 def validate(cfg: GemmConfig, sc: dict) -> None:
-    cfg.check_shape(sc["m"], sc["k"], sc["n"])
+    if "subs" not in sc:
+        cfg.check_shape(sc["m"], sc["k"], sc["n"])
+        return
+    if cfg.split == (1, 1):
+        raise ValueError("a split scenario needs a split-capable array (split other than 1x1)")
+    subs = sc["subs"]
+    if len(subs) > cfg.subarrays or not any(s is not None for s in subs):
+        raise ValueError(f"subs: 1..{cfg.subarrays} entries with at least one GEMM, got {subs!r}")
+    for s in subs:
+        if s is not None:
+            cfg.subarray.check_shape(s["m"], s["k"], s["n"])
 
 
 def describe(r: dict) -> str:
+    if "subs" in r:
+        return f"split: {sum(s is not None for s in r['subs'])} GEMMs"
     return f"M={r['m']} K={r['k']} N={r['n']}"
 
 
@@ -89,13 +155,19 @@ def describe(r: dict) -> str:
 def random_config(rng: np.random.Generator) -> GemmConfig:
     """A random valid engine: non-square arrays 1..16, operands 2..16 bits with a legal
     accumulator (2*in_width..64, sometimes exactly 2*in_width so sums wrap), small buffers,
-    single- or double-buffered weights."""
+    single- or double-buffered weights; three in ten split-capable (a grid of up to 4x4)."""
     iw = int(rng.integers(2, 17))
     acc = int(rng.choice([2 * iw, int(rng.integers(2 * iw, 65))]))
-    return GemmConfig(rows=int(rng.integers(1, 17)), cols=int(rng.integers(1, 17)),
-                      in_width=iw, acc_width=acc, max_m=int(rng.integers(1, 65)),
-                      max_k=int(rng.integers(1, 129)), max_n=int(rng.integers(1, 129)),
-                      weight_buffering=int(rng.integers(1, 3)))
+    rows, cols = int(rng.integers(1, 17)), int(rng.integers(1, 17))
+    split = (1, 1)
+    if rng.random() < 0.3:       # a split-capable array: a grid dividing the array, at most 16
+        gr = int(rng.choice([d for d in range(1, 5) if rows % d == 0]))
+        gc = int(rng.choice([d for d in range(1, 5) if cols % d == 0]))
+        split = (gr, gc)
+    return GemmConfig(rows=rows, cols=cols, in_width=iw, acc_width=acc,
+                      max_m=int(rng.integers(1, 65)), max_k=int(rng.integers(1, 129)),
+                      max_n=int(rng.integers(1, 129)), weight_buffering=int(rng.integers(1, 3)),
+                      split=split)
 
 
 def _dim(rng: np.random.Generator, cap: int, tile: int) -> int:
@@ -114,9 +186,17 @@ def _dim(rng: np.random.Generator, cap: int, tile: int) -> int:
 
 def random_scenario(cfg: GemmConfig, rng: np.random.Generator) -> dict:
     seed = int(rng.integers(0, 1 << 31))
-    sc = {"m": _dim(rng, cfg.max_m, 8), "k": _dim(rng, cfg.max_k, cfg.rows),
-          "n": _dim(rng, cfg.max_n, cfg.cols), "seed": seed,
-          "dist": str(rng.choice(["uniform", "uniform", "extreme"]))}
+    if cfg.split != (1, 1) and rng.random() < 0.75:     # split mode: every sub-array busy
+        sub = cfg.subarray
+        sc = {"subs": [{"m": _dim(rng, cfg.max_m, 8), "k": _dim(rng, cfg.max_k, sub.rows),
+                        "n": _dim(rng, cfg.max_n, sub.cols), "seed": sub_seed(seed, b)}
+                       for b in range(cfg.subarrays)]}
+    else:
+        sc = {"m": _dim(rng, cfg.max_m, 8), "k": _dim(rng, cfg.max_k, cfg.rows),
+              "n": _dim(rng, cfg.max_n, cfg.cols)}
+        if cfg.split != (1, 1):
+            sc["whole"] = True       # the monolithic mode of a split-capable array
+    sc.update({"seed": seed, "dist": str(rng.choice(["uniform", "uniform", "extreme"]))})
     if rng.random() < 0.15:
         sc["mode"] = "bulk"
     else:

@@ -27,7 +27,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 
 from rpaccel.config import GemmConfig
 from rpaccel.perfmodel import (gemm, gemm_cycles, output_beat_cycles, pack_a, pack_w,
@@ -58,26 +58,51 @@ class GemmModel:
         return [pad[i, t * cols:(t + 1) * cols].tolist() for t in range(nt) for i in range(self.m)]
 
 
-async def reset(dut) -> None:
+def prefixes(cfg: GemmConfig) -> list[str]:
+    """Port-name prefixes of the engines: "" (the whole array) and, for a split-capable array,
+    ``s{b}_`` per sub-array (row-major order of the grid)."""
+    return [""] + ([f"s{b}_" for b in range(cfg.subarrays)] if cfg.split != (1, 1) else [])
+
+
+async def reset(dut, cfg: GemmConfig) -> None:
     dut.rst.value = 1
-    for name in ("a_in", "w_in", "cmd"):
-        getattr(dut, f"{name}__valid").value = 0
-    dut.c_out__ready.value = 0
+    for pre in prefixes(cfg):
+        for name in ("a_in", "w_in", "cmd"):
+            getattr(dut, f"{pre}{name}__valid").value = 0
+        getattr(dut, f"{pre}c_out__ready").value = 0
+    if cfg.split != (1, 1):
+        dut.mode__valid.value = 0
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
 
 
-async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
+async def set_mode(dut, cfg: GemmConfig, split: int, checker: Checker) -> int:
+    """Send one ``mode`` beat; check the mode change costs one cycle: from the cycle after the
+    beat's transfer, the selected engines accept commands and the others do not."""
+    drv = StreamDriver(dut, "mode", dut.clk, PERIOD_NS)
+    (t,) = await drv.send([split])
+    for _ in range(cfg.mode_change_cycles - 1):
+        await RisingEdge(dut.clk)
+    await ReadOnly()
+    ready = {pre: int(getattr(dut, f"{pre}cmd__ready").value) for pre in prefixes(cfg)}
+    want = {pre: int(bool(pre) == bool(split)) for pre in prefixes(cfg)}
+    checker.check_equal(f"cmd.ready of each engine {cfg.mode_change_cycles} cycle(s) after the "
+                        f"mode beat ({t})", ready, want)
+    await RisingEdge(dut.clk)
+    return t
+
+
+async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> dict:
     model = GemmModel(cfg, a, w)
     checker = Checker()
     seed = sc["seed"]
     idle, bp = sc.get("idle", 0.0), sc.get("backpressure", 0.0)
-    a_drv = StreamDriver(dut, "a_in", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 1))
-    w_drv = StreamDriver(dut, "w_in", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 2))
-    c_drv = StreamDriver(dut, "cmd", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 3))
-    sink = StreamSink(dut, "c_out", dut.clk, PERIOD_NS, Pauser(bp, seed * 4 + 4))
-    mon = StreamMonitor(dut, "c_out", dut.clk, PERIOD_NS)
+    a_drv = StreamDriver(dut, f"{prefix}a_in", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 1))
+    w_drv = StreamDriver(dut, f"{prefix}w_in", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 2))
+    c_drv = StreamDriver(dut, f"{prefix}cmd", dut.clk, PERIOD_NS, Pauser(idle, seed * 4 + 3))
+    sink = StreamSink(dut, f"{prefix}c_out", dut.clk, PERIOD_NS, Pauser(bp, seed * 4 + 4))
+    mon = StreamMonitor(dut, f"{prefix}c_out", dut.clk, PERIOD_NS)
     tasks = [cocotb.start_soon(sink.run()), cocotb.start_soon(mon.run())]
 
     t_load0 = get_cycle()
@@ -89,7 +114,7 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     (t_cmd,) = await c_drv.send([cfg.cmd_word(model.m, model.k, model.n)])
 
     limit = 4 * model.cycles.total + 10_000
-    done = RisingEdge(dut.done)
+    done = RisingEdge(getattr(dut, f"{prefix}done"))
     await First(done, ClockCycles(dut.clk, limit))
     await ClockCycles(dut.clk, 2)
     for t in tasks:
@@ -113,7 +138,7 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     if len(fields) == model.cycles.beats:
         c_rtl = unpack_c(cfg, [b.payload for b in beats], model.m, model.n)
     rtl_cycles = got[-1] if got else -1
-    hw_cycles = int(dut.cycles.value)
+    hw_cycles = int(getattr(dut, f"{prefix}cycles").value)
     cycles_ok &= checker.check_equal("cycles counter vs monitored last beat", hw_cycles, rtl_cycles)
     return {
         "rtl_cycles": rtl_cycles, "hw_counter": hw_cycles,
@@ -134,25 +159,26 @@ def get_cycle() -> int:
     return int(round(get_sim_time("ns") / PERIOD_NS))
 
 
-async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
+async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> dict:
     model = GemmModel(cfg, a, w)
     checker = Checker()
+    port = lambda name: getattr(dut, f"{prefix}{name}")     # noqa: E731
     t0 = time.perf_counter()
-    for mem, words in ((dut.a_buf.mem, pack_a(cfg, a)), (dut.w_buf.mem, pack_w(cfg, w))):
+    for mem, words in ((port("a_buf").mem, pack_a(cfg, a)), (port("w_buf").mem, pack_w(cfg, w))):
         for i, v in enumerate(words):
             mem[i].value = v
     t_load = time.perf_counter() - t0
-    dut.c_out__ready.value = 1
-    dut.cmd__payload.value = cfg.cmd_word(model.m, model.k, model.n)
-    dut.cmd__valid.value = 1
+    port("c_out__ready").value = 1
+    port("cmd__payload").value = cfg.cmd_word(model.m, model.k, model.n)
+    port("cmd__valid").value = 1
     await RisingEdge(dut.clk)
-    dut.cmd__valid.value = 0
+    port("cmd__valid").value = 0
     t1 = time.perf_counter()
-    await First(RisingEdge(dut.done), Timer(PERIOD_NS * (2 * model.cycles.total + 1000), "ns"))
+    await First(RisingEdge(port("done")), Timer(PERIOD_NS * (2 * model.cycles.total + 1000), "ns"))
     t_sim = time.perf_counter() - t1
-    hw_cycles = int(dut.cycles.value)
+    hw_cycles = int(port("cycles").value)
     t2 = time.perf_counter()
-    mem = dut.c_buf.mem
+    mem = port("c_buf").mem
     words = [int(mem[i].value) for i in range(model.cycles.beats)]
     c_rtl = unpack_c(cfg, words, model.m, model.n)
     t_read = time.perf_counter() - t2
@@ -168,6 +194,56 @@ async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w) -> dict:
     }
 
 
+async def run_split(dut, cfg: GemmConfig, sc: dict) -> dict:
+    """Split mode: one GEMM per listed sub-array (None: idle), all driven at once, each checked
+    bit for bit and cycle for cycle against ``cfg.subarray``'s models."""
+    checker = Checker()
+    await set_mode(dut, cfg, 1, checker)
+    sub_cfg = cfg.subarray
+    runner = run_bulk if sc.get("mode", "stream") == "bulk" else run_stream
+    ops, tasks = {}, {}
+    for b, sub in enumerate(sc["subs"]):
+        if sub is None:
+            continue
+        a, w = random_operands(sub_cfg, sub["m"], sub["k"], sub["n"], sub["seed"],
+                               sub.get("dist", "uniform"))
+        ops[b] = (a, w)
+        tasks[b] = cocotb.start_soon(runner(dut, sub_cfg, {**sc, **sub}, a, w, prefix=f"s{b}_"))
+    subs = [None] * cfg.subarrays
+    for b, t in tasks.items():
+        subs[b] = await t
+    dump = sc.get("dump")
+    if dump:
+        d = Path(dump)
+        d.mkdir(parents=True, exist_ok=True)
+        for b, (a, w) in ops.items():
+            np.save(d / f"a{b}.npy", a)
+            np.save(d / f"w{b}.npy", w)
+            if subs[b]["c_rtl"] is not None:
+                np.save(d / f"c_rtl{b}.npy", subs[b]["c_rtl"])
+        (d / "config.json").write_text(json.dumps(
+            {"unit": "gemm", "cfg": cfg.to_dict(), "acc_width": cfg.acc_width,
+             "split": list(cfg.split), "subarrays": sc["subs"]}, indent=2))
+    busy = [r for r in subs if r is not None]
+    first = checker.first_mismatch or next((f"sub-array {b}: {r['first_mismatch']}"
+                                            for b, r in enumerate(subs)
+                                            if r is not None and r["first_mismatch"]), None)
+    return {
+        "rtl_cycles": max(r["rtl_cycles"] for r in busy),
+        "model_cycles": max(r["model_cycles"] for r in busy),
+        "hw_counter": max(r["hw_counter"] for r in busy),
+        "stall_cycles": sum(r["stall_cycles"] for r in busy),
+        "load_stalls": sum(r.get("load_stalls", 0) for r in busy),
+        "cycles_match": checker.first_mismatch is None and all(r["cycles_match"] for r in busy),
+        "values_match": all(r["values_match"] for r in busy),
+        "first_mismatch": first,
+        "subarrays": [None if r is None else
+                      {k: r[k] for k in ("rtl_cycles", "model_cycles", "hw_counter",
+                                         "cycles_match", "values_match", "first_mismatch")}
+                      for r in subs],
+    }
+
+
 @cocotb.test()
 async def gemm_scenarios(dut) -> None:
     """Run every scenario of the spec file; write one result record per scenario."""
@@ -178,12 +254,27 @@ async def gemm_scenarios(dut) -> None:
     results = []
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     for sc in spec["scenarios"]:
+        if sc.get("reset", True):
+            await reset(dut, cfg)
+        t0 = time.perf_counter()
+        if "subs" in sc:
+            res = await run_split(dut, cfg, sc)
+            res["wall_s"] = time.perf_counter() - t0
+            results.append({**sc, **res, "stdlib_sched": hasattr(sched, "scheduler")})
+            dut._log.info("scenario %s: rtl %s model %s cycles_match=%s values_match=%s %s",
+                          sc.get("name"), res["rtl_cycles"], res["model_cycles"],
+                          res["cycles_match"], res["values_match"], res["first_mismatch"] or "")
+            continue
         m, k, n = sc["m"], sc["k"], sc["n"]
         a, w = random_operands(cfg, m, k, n, sc["seed"], sc.get("dist", "uniform"))
-        await reset(dut)
-        t0 = time.perf_counter()
+        mode_checker = Checker()
+        if cfg.split != (1, 1):
+            await set_mode(dut, cfg, 0, mode_checker)
         runner = run_bulk if sc.get("mode", "stream") == "bulk" else run_stream
         res = await runner(dut, cfg, sc, a, w)
+        if mode_checker.first_mismatch:
+            res["cycles_match"] = False
+            res["first_mismatch"] = res["first_mismatch"] or mode_checker.first_mismatch
         res["wall_s"] = time.perf_counter() - t0
         c_rtl = res.pop("c_rtl")
         if sc.get("dump"):

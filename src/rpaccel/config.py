@@ -133,10 +133,11 @@ class GemmConfig:
         Weight banks per PE: 1 (load, stream, wait, load, ...) or 2 (TPU-style double
         buffering: the next weight tile shifts in while the current one streams). Default 2.
     split:
-        Split grid ``(GR, GC)``: ``GR * GC`` sub-arrays of ``rows/GR x cols/GC`` PEs, each with
-        its own streams and buffers of the same capacity (``max_m``, ``max_k``, ``max_n``),
-        running concurrent GEMMs. ``(1, 1)`` is the monolithic array. Perf model only so far:
-        the RTL of the split modes is not built yet.
+        Split grid ``(GR, GC)`` of the reconfigurable array: the same PEs run either one GEMM
+        over the whole array (monolithic mode) or ``GR * GC`` concurrent GEMMs on sub-arrays of
+        ``rows/GR x cols/GC`` PEs (split mode), each with its own streams and buffers of the
+        same capacity (``max_m``, ``max_k``, ``max_n``). The mode is set between GEMMs
+        (``mode_change_cycles``). ``(1, 1)`` is the plain monolithic engine.
 
     The contract shared by the RTL, the perf model and the testbench is here too: the tile walk
     (:meth:`k_tiles`, :meth:`n_tiles`), the inter-tile gap and final drain, and the ``cmd`` and
@@ -199,6 +200,9 @@ class GemmConfig:
 
     #: Cycles from accepting ``cmd`` to the first weight shift (command decode).
     control_cycles = 1
+    #: Cost of a mode change of a split-capable array: a ``mode`` beat accepted on cycle t (all
+    #: engines idle) selects the engines whose commands are accepted from cycle t + 1.
+    mode_change_cycles = 1
 
     # -- derived geometry (pure functions of the config) -------------------------------------
     @property

@@ -62,7 +62,7 @@ def _model_multi(cfg: GemmConfig, args: argparse.Namespace, shapes) -> int:
                                 "breakdown": c.as_dict()} if c is not None else {"idle": True})}
             for i, (s, c) in enumerate(zip([*shapes, *[None] * cfg.subarrays], run.subarrays))]
     if args.json:
-        print_json({"unit": "gemm", "fidelity": "perf model (split modes: RTL not built yet)",
+        print_json({"unit": "gemm", "fidelity": "perf model (cycle-exact vs RTL)",
                     "config": cfg.to_dict(), "split": list(cfg.split), "model_cycles": run.total,
                     "subarrays": subs})
         return 0
@@ -99,9 +99,12 @@ def model(cfg: GemmConfig, args: argparse.Namespace) -> int:
 
 
 def add_sim_args(p: argparse.ArgumentParser) -> None:
-    _add_shape(p)
+    add_model_args(p)
     p.add_argument("--dist", choices=["uniform", "extreme"], default="uniform",
                    help="operand values: full range, or only min/max/-1/0/1")
+    p.add_argument("--whole", action="store_true",
+                   help="split-capable array: run one GEMM over the whole array (monolithic "
+                        "mode) instead of one per sub-array")
     p.add_argument("--mode", choices=["auto", "stream", "bulk"], default="auto",
                    help="stream: load/unload through the stream ports with cycle monitors; "
                         "bulk: back-door SRAM load, Python out of the clock loop; "
@@ -109,23 +112,43 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
 
 
 def sim_scenario(cfg: GemmConfig, args: argparse.Namespace) -> dict:
-    if cfg.split != (1, 1):
-        raise ValueError(f"split {cfg.split[0]}x{cfg.split[1]}: the RTL of the split modes is not "
-                         f"built yet (use rpaccel model gemm for their cycle counts)")
-    cyc = gemm_cycles(cfg, args.m, args.k, args.n)
+    from rpaccel.perfmodel import gemm_multi_cycles
+    from rpaccel.verif.cases_gemm import sub_seed
+
+    shapes = _shapes(cfg, args)
+    if args.whole and cfg.split == (1, 1):
+        raise ValueError("--whole needs a --split grid (a split-capable array)")
+    split = cfg.split != (1, 1) and not args.whole
+    if not split and len(shapes) > 1:
+        raise ValueError("--mkn more than once needs split mode (a --split grid, no --whole)")
+    total = (gemm_multi_cycles(cfg, shapes).total if split else gemm_cycles(cfg, *shapes[0]).total)
     mode = args.mode
     if mode == "auto":
-        mode = ("bulk" if cyc.total > AUTO_BULK_CYCLES and not (args.idle or args.backpressure)
+        mode = ("bulk" if total > AUTO_BULK_CYCLES and not (args.idle or args.backpressure)
                 else "stream")
     if mode == "bulk" and (args.idle or args.backpressure):
         raise ValueError("--idle/--backpressure need --mode stream (bulk mode has no stream traffic)")
-    return {"m": args.m, "k": args.k, "n": args.n, "seed": args.seed, "dist": args.dist,
-            "mode": mode, "idle": args.idle, "backpressure": args.backpressure}
+    sc = {"seed": args.seed, "dist": args.dist, "mode": mode, "idle": args.idle,
+          "backpressure": args.backpressure}
+    if not split:
+        m, k, n = shapes[0]
+        return {"m": m, "k": k, "n": n, **sc, **({"whole": True} if args.whole else {})}
+    if len(shapes) == 1:
+        shapes = shapes * cfg.subarrays
+    return {"subs": [{"m": m, "k": k, "n": n, "seed": sub_seed(args.seed, b)}
+                     for b, (m, k, n) in enumerate(shapes)], **sc}
 
 
 def sim_argv(sc: dict) -> list[str]:
     """``rpaccel sim gemm`` flags that replay scenario ``sc`` (the inverse of sim_scenario)."""
-    out = ["--m", str(sc["m"]), "--k", str(sc["k"]), "--n", str(sc["n"]), "--seed", str(sc["seed"])]
+    if "subs" in sc:
+        if any(s is None for s in sc["subs"]):
+            raise ValueError("rpaccel sim gemm cannot leave a sub-array idle")
+        out = [a for s in sc["subs"] for a in ("--mkn", f"{s['m']},{s['k']},{s['n']}")]
+        out += ["--seed", str(sc["seed"])]
+    else:
+        out = ["--m", str(sc["m"]), "--k", str(sc["k"]), "--n", str(sc["n"]),
+               "--seed", str(sc["seed"])] + (["--whole"] if sc.get("whole") else [])
     if sc.get("dist", "uniform") != "uniform":
         out += ["--dist", sc["dist"]]
     out += ["--mode", sc.get("mode", "stream")]
@@ -137,6 +160,11 @@ def sim_argv(sc: dict) -> list[str]:
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:
     """Unit fields of the JSON report, and extra rows of the text report."""
-    fields = {"m": sc["m"], "k": sc["k"], "n": sc["n"], "dist": sc["dist"], "mode": sc["mode"],
-              "stall_cycles": res["stall_cycles"], "sim_wall_seconds": round(res["wall_s"], 3)}
-    return fields, [("mode", sc["mode"])]
+    fields = {"dist": sc["dist"], "mode": sc["mode"], "stall_cycles": res["stall_cycles"],
+              "sim_wall_seconds": round(res["wall_s"], 3)}
+    if "subs" not in sc:
+        return {"m": sc["m"], "k": sc["k"], "n": sc["n"], **fields}, [("mode", sc["mode"])]
+    subs = [{"subarray": b, **s, **r} for b, (s, r) in enumerate(zip(sc["subs"], res["subarrays"]))]
+    rows = [(f"sub-array {d['subarray']}", f"{d['m']}x{d['k']} @ {d['k']}x{d['n']}: RTL "
+             f"{d['rtl_cycles']}, model {d['model_cycles']}") for d in subs]
+    return {"subarrays": subs, **fields}, [("mode", sc["mode"]), *rows]
