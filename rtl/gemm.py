@@ -28,6 +28,16 @@ loader may refill it. With one bank this is the single-buffered load / stream / 
 with two, loads overlap streaming. The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
 models (see :mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the same
 :class:`rpaccel.config.GemmConfig`.
+
+Reconfigurable array (``cfg.split != (1, 1)``): the PE array gets multiplexers at the block
+boundaries (:class:`rpaccel.rtl.systolic.SystolicArray` with ``grid``), and besides the engine
+over the whole array (the ports above) there is one engine per block, each with its own ports
+``s{b}_a_in``, ``s{b}_w_in``, ``s{b}_cmd``, ``s{b}_c_out``, ``s{b}_busy``, ``s{b}_done``,
+``s{b}_cycles`` (b in row-major order of the grid) and its own buffers (SRAM instances
+``s{b}_a_buf`` ...). ``mode`` [``mode__*``] (payload 1 = split) is accepted only while every
+engine is idle; from the next cycle only the selected engines accept commands
+(:attr:`GemmConfig.mode_change_cycles`). In split mode every block is exactly a monolithic engine
+of its size; in monolithic mode the whole array is.
 """
 
 from __future__ import annotations
