@@ -124,7 +124,6 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     buffering the final drain), ``output`` (beats).
     """
     m, k, n = cfg.check_shape(m, k, n)
-    r, c = cfg.rows, cfg.cols
     kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
     t = kt * nt
     streaming = t * m
@@ -133,7 +132,7 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     end = _last_stream_start(cfg, m, t) + m          # first cycle after the last A read
     waits = end - control - streaming                # streamer idle before and between tiles
     if cfg.weight_buffering == 1:
-        weight_load, fill_drain = t * c, (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
+        weight_load, fill_drain = t * cfg.cols, (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
         assert weight_load + (t - 1) * cfg.tile_gap_cycles == waits
     else:
         weight_load, fill_drain = waits, cfg.drain_cycles

@@ -56,12 +56,6 @@ class EmbeddingCache(wiring.Component):
     def cfg(self) -> EmbCacheConfig:
         return self._cfg
 
-    @property
-    def clear_cycles(self) -> int:
-        """Cycles after reset before ``req`` can be accepted (tag store clear): the contract's
-        :attr:`EmbCacheConfig.clear_cycles`."""
-        return self._cfg.clear_cycles
-
     def elaborate(self, platform):
         cfg = self._cfg
         W, S = cfg.ways, cfg.sets

@@ -79,18 +79,6 @@ class GemmEngine(wiring.Component):
     def cfg(self) -> GemmConfig:
         return self._cfg
 
-    @property
-    def gap_cycles(self) -> int:
-        """Idle cycles between one tile's last activation read and the next tile's first weight
-        (the contract's :attr:`GemmConfig.tile_gap_cycles`)."""
-        return self._cfg.tile_gap_cycles
-
-    @property
-    def drain_cycles(self) -> int:
-        """Cycles after the last tile's last activation read before the first result read
-        (the contract's :attr:`GemmConfig.drain_cycles`)."""
-        return self._cfg.drain_cycles
-
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()

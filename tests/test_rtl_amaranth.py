@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from rpaccel.config import GemmConfig
-from rpaccel.perfmodel import gemm_cycles
 from rpaccel.rtl import GemmEngine, ProcessingElement, SystolicArray
 
 
