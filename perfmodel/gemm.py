@@ -27,11 +27,22 @@ With B = 1 this is the single-buffered schedule: load, stream, wait G, load, ...
 next tile's weights shift in while the current tile streams, so when ``M >= rows + 2*cols - 2``
 the tiles stream back to back and the weight load and the fill are paid once.
 
-After the last tile's last A read (cycle ``E = S_{T-1} + M``): ``rows + cols`` cycles of pipeline
-drain (skew, array, de-skew, the accumulator read-modify-write); then the output, ``M *
-ceil(N/cols)`` beats, one row of a C tile per beat; the first is valid on cycle ``E + rows + cols +
-1``, the rest follow back to back while ``c_out.ready`` is high. Each cycle with ``c_out.valid``
-high and ``c_out.ready`` low adds exactly one cycle (a stall).
+Output. The rows of N-tile ``nt`` are final once its last K-tile has passed the array:
+``A_nt = S_j + M + rows + cols`` with ``j = (nt+1)*k_tiles - 1`` is the first cycle on which
+they may be read (the last accumulator write was on the cycle before). The output reads one C row
+per cycle and presents it on ``c_out`` the cycle after, ``M * ceil(N/cols)`` beats in N-tile-major
+order. Beat ``i`` is read on ``r_i = max(A_i, x_{i-1})`` and transfers on the first cycle
+``x_i > r_i`` with ``c_out.ready`` high (``x_{-1} = -inf``); ``valid`` stays high from the read until
+the transfer.
+
+* ``weight_buffering = 1`` (today's schedule, kept for comparison): every beat waits for the
+  last N-tile, ``A_i = A_{nt_last}``: the output starts ``rows + cols + 1`` cycles after the last A
+  read and the beats follow back to back. Each cycle with ``c_out.valid`` high and ``ready`` low
+  adds exactly one cycle.
+* ``weight_buffering = 2``: each N-tile's results drain while the next N-tile computes (the C
+  buffer has a second read port for the output): ``A_i`` is the beat's own N-tile's ``A_nt``.
+  Consecutive ``A_nt`` are at least ``k_tiles * M >= M`` cycles apart, so without backpressure
+  only the last N-tile's ``M`` beats are exposed.
 
 :func:`gemm_cycles` evaluates the recurrence in O(1): the loader/streamer state, relative to
 ``S_j``, becomes periodic within a few tiles, and the rest is extrapolated
@@ -48,7 +59,8 @@ import numpy as np
 from rpaccel.config import GemmConfig, check_int
 
 __all__ = [
-    "GemmCycles", "gemm_cycles", "tile_schedule", "MultiGemmCycles", "gemm_multi_cycles", "output_beat_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
+    "GemmCycles", "gemm_cycles", "tile_schedule", "MultiGemmCycles", "gemm_multi_cycles",
+    "output_beat_cycles", "beat_read_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
     "random_operands", "wrap_signed",
 ]
 
@@ -62,12 +74,13 @@ class GemmCycles:
     weight_load: int
     streaming: int
     fill_drain: int
-    output: int
+    output: int          # output beats on the critical path (all with buffering 1, the last
+    #                      N-tile's M with buffering 2: the others drain under compute)
     tiles: int
     k_tiles: int
     n_tiles: int
     first_beat: int  # cycle offset (from the command cycle) of the first valid output beat
-    beats: int
+    beats: int       # all output beats, M * n_tiles
 
     def as_dict(self) -> dict[str, int]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -121,7 +134,8 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     weights before and between tiles: with single buffering every tile's load and the inter-tile
     gap; with double buffering only what the overlap does not hide), ``streaming`` (T * M),
     ``fill_drain`` (with single buffering the gaps and the final drain, as before; with double
-    buffering the final drain), ``output`` (beats).
+    buffering the final drain), ``output`` (the exposed beats: all ``M * n_tiles`` with single
+    buffering, the last N-tile's ``M`` with double buffering).
     """
     m, k, n = cfg.check_shape(m, k, n)
     kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
@@ -134,14 +148,27 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     if cfg.weight_buffering == 1:
         weight_load, fill_drain = t * cfg.cols, (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
         assert weight_load + (t - 1) * cfg.tile_gap_cycles == waits
+        first_beat, exposed = end + cfg.drain_cycles + 1, beats
     else:
         weight_load, fill_drain = waits, cfg.drain_cycles
-    first_beat = end + cfg.drain_cycles + 1
-    total = first_beat + beats - 1
-    assert total == control + weight_load + streaming + fill_drain + beats
+        first_beat, exposed = _last_stream_start(cfg, m, kt) + m + cfg.drain_cycles + 1, m
+    total = end + cfg.drain_cycles + exposed
+    assert total == control + weight_load + streaming + fill_drain + exposed
     return GemmCycles(total=total, control=control, weight_load=weight_load, streaming=streaming,
-                      fill_drain=fill_drain, output=beats, tiles=t, k_tiles=kt, n_tiles=nt,
+                      fill_drain=fill_drain, output=exposed, tiles=t, k_tiles=kt, n_tiles=nt,
                       first_beat=first_beat, beats=beats)
+
+
+def beat_read_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> list[int]:
+    """``A_i`` of every output beat (module docstring): the first cycle offset on which beat i's
+    C row may be read. O(T + beats)."""
+    m, k, n = cfg.check_shape(m, k, n)
+    kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
+    _, S = tile_schedule(cfg, m, k, n)
+    ready = [S[(j + 1) * kt - 1] + m + cfg.drain_cycles for j in range(nt)]
+    if cfg.weight_buffering == 1:
+        ready = [ready[-1]] * nt
+    return [r for r in ready for _ in range(m)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,21 +212,30 @@ def gemm_multi_cycles(cfg: GemmConfig, shapes) -> MultiGemmCycles:
     return MultiGemmCycles(total=max(busy), split=cfg.split, subarrays=cyc)
 
 
-def output_beat_cycles(cyc: GemmCycles, ready_cycles: Iterable[int]) -> list[int]:
-    """Cycle offsets at which the output beats transfer under backpressure.
+def output_beat_cycles(cfg: GemmConfig, m: int, k: int, n: int,
+                       ready_cycles: Iterable[int]) -> list[int]:
+    """Cycle offsets (from the command cycle) at which the output beats transfer under
+    backpressure.
 
-    ``ready_cycles`` are the cycle offsets (from the command cycle) at which ``c_out.ready`` was
-    high, ascending. The engine holds ``valid`` high from ``first_beat`` until the last beat, so
-    beat ``b`` transfers on the ``b``-th ready cycle at or after ``first_beat``.
+    ``ready_cycles`` are the cycle offsets at which ``c_out.ready`` was high, ascending. Beat
+    ``i`` is read on ``r_i = max(A_i, x_{i-1})`` (:func:`beat_read_cycles`) and transfers on the
+    first ready cycle after its read (module docstring). With ``ready`` always high the last
+    transfer is :func:`gemm_cycles`'s ``total``.
     """
+    ready = iter(ready_cycles)
     out: list[int] = []
-    for t in ready_cycles:
-        if t >= cyc.first_beat:
-            out.append(t)
-            if len(out) == cyc.beats:
+    x = None
+    reads = beat_read_cycles(cfg, m, k, n)
+    for a in reads:
+        r = a if x is None else max(a, x)
+        for t in ready:
+            if t > r:
+                x = t
                 break
-    if len(out) < cyc.beats:
-        raise ValueError(f"ready pattern too short: {len(out)} of {cyc.beats} beats transferred")
+        else:
+            raise ValueError(f"ready pattern too short: {len(out)} of {len(reads)} beats "
+                             f"transferred")
+        out.append(x)
     return out
 
 

@@ -25,7 +25,9 @@ streams A through the array tile after tile, tagging every activation with its t
 bank is FULL from the edge after its tile's last shift until the edge after that tile's last A
 read, then HOLDs ``rows + cols - 2`` cycles (the last activation passes the array) before the
 loader may refill it. With one bank this is the single-buffered load / stream / gap schedule;
-with two, loads overlap streaming. The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
+with two, loads overlap streaming, and the **output** reads each N-tile's C rows through a second
+C-buffer read port as soon as they are final, while the streamer goes on (with one bank it
+starts after the last tile). The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
 models (see :mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the same
 :class:`rpaccel.config.GemmConfig`.
 
@@ -139,7 +141,9 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     R, C, IW, AW = cfg.rows, cfg.cols, cfg.in_width, cfg.acc_width
     abuf = SRAM(m, f"{prefix}a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
     wbuf = SRAM(m, f"{prefix}w_buf", width=cfg.a_word_bits, depth=cfg.w_words)
-    cbuf = SRAM(m, f"{prefix}c_buf", width=cfg.c_word_bits, depth=cfg.c_words)
+    B = cfg.weight_buffering
+    # with double buffering the output drains under compute: a second C read port for it
+    cbuf = SRAM(m, f"{prefix}c_buf", width=cfg.c_word_bits, depth=cfg.c_words, read_ports=B)
 
     busy = Signal()
     m.d.comb += ports.busy.eq(busy)
@@ -163,7 +167,6 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     cmd_fire = ports.cmd.valid & ports.cmd.ready
 
     # ---- command registers ----------------------------------------------------------------
-    B = cfg.weight_buffering
     n_m = Signal(cfg.m_bits)
     n_kt = Signal(cfg.kt_bits)
     n_nt = Signal(cfg.nt_bits)
@@ -245,11 +248,18 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     # ---- stream-phase pipeline: (valid, C-buffer address, first K tile, bank) per stage --------
     depth = R + C + 1
     pv = [Signal(name=f"pipe{d}_valid") for d in range(depth)]
-    pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr") for d in range(depth)]
-    pf = [Signal(name=f"pipe{d}_first") for d in range(depth)]
-    ps = [Signal(name=f"pipe{d}_bank") for d in range(2)]   # bank tag (buffering 2)
+    # only the valid bits are reset; the rest is data that travels with them (reset_less, see
+    # rpaccel.rtl.systolic.pe_logic)
+    pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr", reset_less=True) for d in range(depth)]
+    pf = [Signal(name=f"pipe{d}_first", reset_less=True) for d in range(depth)]
+    ps = [Signal(name=f"pipe{d}_bank", reset_less=True) for d in range(2)]   # bank tag
+    # buffering 2: the write that completes an N-tile (last K-tile, last row) and the GEMM
+    pn, pz = ([[Signal(name=f"pipe{d}_{tag}", reset_less=True) for d in range(depth)]
+               for tag in ("ntile_done", "gemm_done")] if B == 2 else ([], []))
     for d in range(1, depth):
         m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
+        if B == 2:
+            m.d.sync += [pn[d].eq(pn[d - 1]), pz[d].eq(pz[d - 1])]
     if B == 2:
         m.d.sync += ps[1].eq(ps[0])
 
@@ -261,11 +271,11 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         m.d.comb += x.eq(Mux(pv[1], abuf.rdata.word_select(i, IW).as_signed(), 0))
         t = ps[1]
         for s in range(i):
-            y = Signal(signed(IW), name=f"skew_{i}_{s + 1}")
+            y = Signal(signed(IW), name=f"skew_{i}_{s + 1}", reset_less=True)
             m.d.sync += y.eq(x)
             x = y
             if B == 2:
-                u = Signal(name=f"skewsel_{i}_{s + 1}")
+                u = Signal(name=f"skewsel_{i}_{s + 1}", reset_less=True)
                 m.d.sync += u.eq(t)
                 t = u
         m.d.comb += array.a_in[i].eq(x)
@@ -276,7 +286,7 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     for j in range(C):
         x = array.psum_out[j]
         for s in range(C - 1 - j):
-            y = Signal(signed(AW), name=f"deskew_{j}_{s + 1}")
+            y = Signal(signed(AW), name=f"deskew_{j}_{s + 1}", reset_less=True)
             m.d.sync += y.eq(x)
             x = y
         psum_row.append(x)
@@ -292,22 +302,44 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         sums.append(s)
     m.d.comb += [cbuf.we.eq(pv[wr]), cbuf.waddr.eq(pa[wr]), cbuf.wdata.eq(Cat(*sums))]
 
-    # ---- output: read C words in order, valid held until the last beat ------------------
+    # ---- output: read C words in order, valid held until the transfer ------------------------
+    # buffering 1: after the whole GEMM (state OUTPUT), through the accumulator's read port;
+    # buffering 2: each N-tile as soon as its last row is written (`avail` rows are final),
+    # through the second read port, while the streamer goes on with the next N-tile.
     o_ptr = Signal(cbuf.abits + 1)
     o_valid = Signal()
     o_last = Signal()
     in_output = Signal()
     rd_fire = Signal()
-    m.d.comb += [
-        rd_fire.eq(in_output & (o_ptr != c_base) & (~o_valid | ports.c_out.ready)),
-        ports.c_out.valid.eq(o_valid),
-        ports.c_out.payload.data.eq(cbuf.rdata),
-        ports.c_out.payload.last.eq(o_last),
-        cbuf.raddr.eq(Mux(in_output, o_ptr, pa[R + C - 1])),
-        cbuf.re.eq(Mux(in_output, rd_fire, acc_rd)),
-    ]
+    if B == 1:
+        m.d.comb += [
+            rd_fire.eq(in_output & (o_ptr != c_base) & (~o_valid | ports.c_out.ready)),
+            ports.c_out.payload.data.eq(cbuf.rdata),
+            cbuf.raddr.eq(Mux(in_output, o_ptr, pa[R + C - 1])),
+            cbuf.re.eq(Mux(in_output, rd_fire, acc_rd)),
+        ]
+        with m.If(rd_fire):
+            m.d.sync += o_last.eq(o_ptr == c_base - 1)
+    else:
+        avail = Signal(cbuf.abits + 1)
+        fin = Signal()
+        with m.If(pv[wr] & pn[wr]):
+            m.d.sync += avail.eq(avail + n_m)
+        with m.If(pv[wr] & pz[wr]):
+            m.d.sync += fin.eq(1)
+        with m.If(cmd_fire):
+            m.d.sync += [avail.eq(0), fin.eq(0)]
+        m.d.comb += [
+            rd_fire.eq(busy & (o_ptr != avail) & (~o_valid | ports.c_out.ready)),
+            ports.c_out.payload.data.eq(cbuf.rdata2),
+            cbuf.raddr.eq(pa[R + C - 1]), cbuf.re.eq(acc_rd),
+            cbuf.raddr2.eq(o_ptr), cbuf.re2.eq(rd_fire),
+        ]
+        with m.If(rd_fire):
+            m.d.sync += o_last.eq(fin & (o_ptr == avail - 1))
+    m.d.comb += [ports.c_out.valid.eq(o_valid), ports.c_out.payload.last.eq(o_last)]
     with m.If(rd_fire):
-        m.d.sync += [o_ptr.eq(o_ptr + 1), o_valid.eq(1), o_last.eq(o_ptr == c_base - 1)]
+        m.d.sync += [o_ptr.eq(o_ptr + 1), o_valid.eq(1)]
     with m.Elif(ports.c_out.ready):
         m.d.sync += o_valid.eq(0)
 
@@ -321,6 +353,9 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         """One A-buffer read cycle of the streamer (called inside its FSM states)."""
         m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
                      pf[0].eq(first_k), ps[0].eq(st_bank[0])]
+        if B == 2:
+            m.d.comb += [pn[0].eq((kt_i == n_kt - 1) & (cnt == n_m - 1)),
+                         pz[0].eq(last_tile & (cnt == n_m - 1))]
         m.d.sync += cnt.eq(cnt + 1)
         with m.If(cnt == n_m - 1):
             m.d.sync += [cnt.eq(0), Array(full)[st_bank].eq(0)]
@@ -334,7 +369,7 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
             with m.Else():
                 m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
             with m.If(last_tile):
-                m.next = "DRAIN"
+                m.next = "DRAIN" if B == 1 else "OUTPUT"
             with m.Else():
                 m.next = "WAIT"
         with m.Else():
@@ -360,12 +395,13 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         with m.State("STREAM"):
             m.d.comb += streaming.eq(1)
             stream_cycle()
-        with m.State("DRAIN"):
-            m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == cfg.drain_cycles - 1):
-                m.d.sync += cnt.eq(0)
-                m.next = "OUTPUT"
-        with m.State("OUTPUT"):
+        if B == 1:
+            with m.State("DRAIN"):
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == cfg.drain_cycles - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "OUTPUT"
+        with m.State("OUTPUT"):   # buffering 2: the output runs beside the streamer from the start
             m.d.comb += in_output.eq(1)
             with m.If(ports.c_out.valid & ports.c_out.ready & o_last):
                 m.d.sync += [busy.eq(0), ports.done.eq(1), o_valid.eq(0)]

@@ -20,7 +20,7 @@ def test_model_json_matches_api():
     from rpaccel.config import GemmConfig
     from rpaccel.perfmodel import gemm_cycles
 
-    for buffering, total in [("1", 189), ("2", 117)]:     # hand-computed in test_perfmodel_gemm
+    for buffering, total in [("1", 189), ("2", 101)]:     # hand-computed in test_perfmodel_gemm
         p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "8", "--k", "9", "--n", "10",
                 "--buffering", buffering, "--json")
         assert p.returncode == 0, p.stderr
@@ -299,6 +299,9 @@ def test_cost_area_counts_cells_and_srams():
             "c_buf": (cfg.c_word_bits, cfg.c_words)}
     assert {s["instance"]: (s["width"], s["depth"]) for s in out["sram"]} == want
     assert out["sram_bits"] == sum(w * d for w, d in want.values())
+    # double-buffered (the default): the C buffer's second read port drains results under compute
+    assert {s["instance"]: s["ports"] for s in out["sram"]} == {"a_buf": "1R1W", "w_buf": "1R1W",
+                                                                 "c_buf": "2R1W"}
     # 4 PEs, each with two 8-bit weight registers, an 8-bit activation and a 32-bit partial sum
     assert out["flip_flops"] >= 4 * (2 * 8 + 8 + 32)
     assert out["cells"] == out["logic"] + out["flip_flops"] + out["muxes"] > 0
@@ -314,8 +317,8 @@ def test_model_gemm_split_and_bad_input():
             "--mkn", "1,1,1", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["model_cycles"] == 117 and out["split"] == [2, 2]
-    assert [s.get("model_cycles") for s in out["subarrays"]] == [117, 15, None, None]
+    assert out["model_cycles"] == 101 and out["split"] == [2, 2]
+    assert [s.get("model_cycles") for s in out["subarrays"]] == [101, 15, None, None]
     for args, needle in [
         (["--split", "3x1", "--m", "1", "--k", "1", "--n", "1"],
          "split must be GRxGC with GR dividing rows=8 and GC dividing cols=8, got 3x1"),

@@ -69,12 +69,16 @@ def test_cycles_hand_computed_tiled():
     assert cyc.tiles == 9 and cyc.total == 189
 
 
-def test_cycles_breakdown_sums():
-    cfg = GemmConfig(rows=3, cols=8)
+@pytest.mark.parametrize("buffering", [1, 2])
+def test_cycles_breakdown_sums(buffering):
+    cfg = GemmConfig(rows=3, cols=8, weight_buffering=buffering)
     for m, k, n in [(1, 1, 1), (7, 30, 70), (100, 3, 9)]:
         c = gemm_cycles(cfg, m, k, n)
         assert c.total == c.control + c.weight_load + c.streaming + c.fill_drain + c.output
-        assert c.first_beat + c.beats - 1 == c.total
+        beats = output_beat_cycles(cfg, m, k, n, range(c.total + 5))   # ready always high
+        assert (beats[0], beats[-1], len(beats)) == (c.first_beat, c.total, c.beats)
+        if buffering == 1 or c.n_tiles == 1:
+            assert beats == list(range(c.first_beat, c.total + 1))
 
 
 def test_output_beats_under_backpressure():
@@ -82,9 +86,23 @@ def test_output_beats_under_backpressure():
     cyc = gemm_cycles(GemmConfig(rows=1, cols=1), 3, 1, 1)
     assert cyc.first_beat == 8
     ready = [2, 3, 8, 10, 11, 14]
-    assert output_beat_cycles(cyc, ready) == [8, 10, 11]
+    cfg = GemmConfig(rows=1, cols=1)
+    assert output_beat_cycles(cfg, 3, 1, 1, ready) == [8, 10, 11]
     with pytest.raises(ValueError, match="ready pattern too short"):
-        output_beat_cycles(cyc, [8, 9])
+        output_beat_cycles(cfg, 3, 1, 1, [8, 9])
+
+
+def test_output_drains_under_compute_by_hand():
+    """1x1 array, double-buffered, M=2, K=1, N=2: two tiles, L0=1 S0=2, L1=2 S1=max(3, 2+2)=4.
+    N-tile 0's rows may be read from S0+M+drain = 6, N-tile 1's from 8. Ready always high: reads
+    6, 7, 8, 9, transfers 7, 8, 9, 10 (single-buffered: all four after the last tile)."""
+    cfg = GemmConfig(rows=1, cols=1, weight_buffering=2)
+    cyc = gemm_cycles(cfg, 2, 1, 2)
+    assert (cyc.first_beat, cyc.total, cyc.output, cyc.beats) == (7, 10, 2, 4)
+    assert output_beat_cycles(cfg, 2, 1, 2, range(20)) == [7, 8, 9, 10]
+    # beat 1 waits for ready until 12, so N-tile 1's beats follow it, not their own A = 8
+    assert output_beat_cycles(cfg, 2, 1, 2, [7, 12, 13, 14]) == [7, 12, 13, 14]
+    assert output_beat_cycles(cfg, 2, 1, 2, [9, 10, 11, 12]) == [9, 10, 11, 12]
 
 
 def test_pack_layout_by_hand():
@@ -145,8 +163,9 @@ def test_wrap_signed_at_the_int64_edge(width):
 def test_double_buffered_cycles_by_hand():
     """4x4 array, M=8, K=9, N=10, double-buffered: 9 tiles, G = 6. Loader/streamer starts
     (module docstring): L0=1 S0=5; L1=5 S1=13; L2=max(9, 5+8+6)=19 S2=23; L3=27 S3=31;
-    L4=37 S4=41; L5=45 S5=49; L6=55 S6=59; L7=63 S7=67; L8=73 S8=77. Last A read ends at 85,
-    drain 8, first beat 94, 24 beats: 117 (single-buffered: 189)."""
+    L4=37 S4=41; L5=45 S5=49; L6=55 S6=59; L7=63 S7=67; L8=73 S8=77. N-tiles end with tiles 2,
+    5 and 8: their rows may be read from S+M+drain = 39, 65 and 93; 8 beats each, so the first
+    beat is on 40 and the last on 93+8 = 101 (single-buffered: 189)."""
     from rpaccel.perfmodel.gemm import tile_schedule
 
     cfg = GemmConfig(rows=4, cols=4, weight_buffering=2)
@@ -154,17 +173,17 @@ def test_double_buffered_cycles_by_hand():
     assert L == [1, 5, 19, 27, 37, 45, 55, 63, 73]
     assert S == [5, 13, 23, 31, 41, 49, 59, 67, 77]
     cyc = gemm_cycles(cfg, 8, 9, 10)
-    assert (cyc.first_beat, cyc.total) == (94, 117)
+    assert (cyc.first_beat, cyc.total) == (40, 101)
     assert gemm_cycles(GemmConfig(rows=4, cols=4, weight_buffering=1), 8, 9, 10).total == 189
 
 
 def test_double_buffering_hides_loads_for_long_m():
     """With M >= rows + 2*cols - 2 the tiles stream back to back: total = 1 + cols (first load)
-    + T*M + (rows + cols) + beats."""
+    + T*M + (rows + cols) + M (the last N-tile's beats; the others drained under compute)."""
     cfg = GemmConfig(rows=8, cols=8, max_m=4096, weight_buffering=2)
     m, k, n = 22, 64, 64          # 22 = 8 + 2*8 - 2; T = 8 * 8 = 64 tiles
-    assert gemm_cycles(cfg, m, k, n).total == 1 + 8 + 64 * m + 16 + m * 8
-    assert gemm_cycles(cfg, m - 1, k, n).total > 1 + 8 + 64 * (m - 1) + 16 + (m - 1) * 8
+    assert gemm_cycles(cfg, m, k, n).total == 1 + 8 + 64 * m + 16 + m
+    assert gemm_cycles(cfg, m - 1, k, n).total > 1 + 8 + 64 * (m - 1) + 16 + (m - 1)
 
 
 @pytest.mark.parametrize("buffering", [1, 2])
@@ -180,7 +199,8 @@ def test_closed_form_equals_recurrence(buffering):
         m, k, n = int(rng.integers(1, 65)), int(rng.integers(1, 201)), int(rng.integers(1, 201))
         _, S = tile_schedule(cfg, m, k, n)
         cyc = gemm_cycles(cfg, m, k, n)
-        assert cyc.first_beat == S[-1] + m + r + c + 1, (r, c, m, k, n)
+        exposed = cfg.n_tiles(n) * m if buffering == 1 else m
+        assert cyc.total == S[-1] + m + r + c + exposed, (r, c, m, k, n)
 
 
 def test_split_grid_validation_and_subarray():
@@ -194,14 +214,14 @@ def test_split_grid_validation_and_subarray():
 
 
 def test_multi_gemm_per_subarray_and_max():
-    """8x8 split 2x2: each sub-array is a 4x4 engine. 8x9 @ 9x10 on 4x4 double-buffered is 117
+    """8x8 split 2x2: each sub-array is a 4x4 engine. 8x9 @ 9x10 on 4x4 double-buffered is 101
     cycles (by hand above), 1x1 @ 1x1 is 1 + 4 (load) + 1 (stream) + 8 (drain) + 1 (beat) = 15."""
     from rpaccel.perfmodel import gemm_multi_cycles
 
     cfg = GemmConfig(rows=8, cols=8, split=(2, 2))
     run = gemm_multi_cycles(cfg, [(8, 9, 10), None, (1, 1, 1)])
-    assert [c.total if c else None for c in run.subarrays] == [117, None, 15, None]
-    assert run.total == 117
+    assert [c.total if c else None for c in run.subarrays] == [101, None, 15, None]
+    assert run.total == 101
     assert gemm_multi_cycles(cfg, [(1, 1, 1)]).subarrays == (gemm_cycles(cfg.subarray, 1, 1, 1),) * 4
     with pytest.raises(ValueError, match="the 2x2 split has 4 sub-arrays, got 5 shapes"):
         gemm_multi_cycles(cfg, [(1, 1, 1)] * 5)

@@ -120,6 +120,9 @@ def matrix(cfg: GemmConfig) -> list[dict]:
         ("long_m", r + 2 * c - 2, 3 * r, 3 * c, {}),          # double buffering: back to back
         ("long_m_minus_1", max(1, r + 2 * c - 3), 3 * r, 3 * c, {}),
         ("bulk_extreme", 17, 2 * r + 1, c + 1, {"mode": "bulk", "dist": "extreme"}),
+        # many one-K-tile N-tiles under heavy backpressure: with double buffering each N-tile's
+        # beats drain under the next one's compute and queue behind the previous N-tile's
+        ("n_tiles_backpressure", 2, r, min(cfg.max_n, 8 * c + 1), {"backpressure": 0.6}),
     ]
     out = []
     for name, m, k, n, extra in shapes:

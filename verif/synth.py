@@ -30,8 +30,9 @@ from .run import _locked, rtl_digest, sources
 
 __all__ = ["synth_stats", "SRAM_RE"]
 
-#: One ``rpaccel_sram`` instance in generated Verilog: its parameters (any order).
-SRAM_RE = re.compile(r"rpaccel_sram\s*#\s*\((?P<params>[^;]*?)\)\s*(?P<name>\\?\S+)\s*\(", re.S)
+#: One ``rpaccel_sram`` or ``rpaccel_sram_2r`` instance in generated Verilog: its parameters
+#: (any order).
+SRAM_RE = re.compile(r"rpaccel_sram(?P<two>_2r)?\s*#\s*\((?P<params>[^;]*?)\)\s*(?P<name>\\?\S+)\s*\(", re.S)
 
 
 def _sram_macros(verilog: str) -> list[dict]:
@@ -40,7 +41,7 @@ def _sram_macros(verilog: str) -> list[dict]:
         params = dict(re.findall(r"\.(\w+)\(\s*(?:\d+'[sd]?)?(\d+)\s*\)", m.group("params")))
         width, depth = int(params["WIDTH"]), int(params["DEPTH"])
         out.append({"instance": m.group("name").lstrip("\\"), "width": width, "depth": depth,
-                    "bits": width * depth, "ports": "1R1W"})
+                    "bits": width * depth, "ports": "2R1W" if m.group("two") else "1R1W"})
     return out
 
 
@@ -52,7 +53,7 @@ def _classify(cell: str) -> str:
         return "muxes"
     if c == "scopeinfo":
         return "ignore"
-    if c == "rpaccel_sram":
+    if c in ("rpaccel_sram", "rpaccel_sram_2r"):
         return "sram_macros"
     return "logic"
 

@@ -124,7 +124,7 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> 
     got = [b.cycle - t_cmd for b in beats]
     ready_rel = [c - t_cmd for c in mon.ready_cycles if c > t_cmd]
     try:
-        expected = output_beat_cycles(model.cycles, ready_rel)
+        expected = output_beat_cycles(cfg, model.m, model.k, model.n, ready_rel)
     except ValueError as e:
         expected = []
         checker.fail(str(e))

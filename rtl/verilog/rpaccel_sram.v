@@ -28,3 +28,30 @@ module rpaccel_sram #(
     if (re) rdata <= mem[raddr];
   end
 endmodule
+
+// rpaccel_sram_2r: the same macro with a second, independent read port (`re2`/`raddr2`/`rdata2`,
+// same timing as the first). Used for the GEMM engine's C buffer with double buffering: the
+// accumulator's read-modify-write and the output drain read it on the same cycle.
+module rpaccel_sram_2r #(
+  parameter int WIDTH = 8,
+  parameter int DEPTH = 16,
+  parameter int ABITS = 4
+) (
+  input  wire             clk,
+  input  wire             re,
+  input  wire [ABITS-1:0] raddr,
+  output reg  [WIDTH-1:0] rdata,
+  input  wire             re2,
+  input  wire [ABITS-1:0] raddr2,
+  output reg  [WIDTH-1:0] rdata2,
+  input  wire             we,
+  input  wire [ABITS-1:0] waddr,
+  input  wire [WIDTH-1:0] wdata
+);
+  reg [WIDTH-1:0] mem [0:DEPTH-1];
+  always @(posedge clk) begin
+    if (we) mem[waddr] <= wdata;
+    if (re) rdata <= mem[raddr];
+    if (re2) rdata2 <= mem[raddr2];
+  end
+endmodule

@@ -93,7 +93,8 @@ def model(cfg: GemmConfig, args: argparse.Namespace) -> int:
         ("total cycles", f"{cyc.total}  (command accepted -> last result beat, no stalls)"),
         ("  control", cyc.control), ("  weight loading", cyc.weight_load),
         ("  streaming", cyc.streaming), ("  fill/drain", cyc.fill_drain),
-        ("  output beats", cyc.output),
+        ("  output beats", f"{cyc.output}" + (f"  (exposed; {cyc.beats - cyc.output} more drained "
+                                              f"under compute)" if cyc.beats > cyc.output else "")),
     ])
     return 0
 
