@@ -21,6 +21,42 @@ Cycle contract (blocking: one request in flight, no outstanding misses beyond it
   response is valid from the cycle after the last beat, ``a + 2 + L + (B - 1) * I``
   (L = dram_latency, I = dram_interval, B = beats per row).
 * The response transfers on the first cycle it is valid and ``resp.ready`` is high.
+
+Non-blocking unit (``lanes > 1`` or ``mshrs > 1``; :func:`nb_timeline`, :func:`embcache_cycles`).
+A request beat carries up to ``lanes`` lookups (slot order = request order); responses come back
+**in request order**, one response beat per request beat, each slot in its request slot's
+position (a reorder buffer of ``rob_beats`` beats). Within a cycle every decision reads the state
+at the start of the cycle; the updates take effect at its end. Per cycle t:
+
+1. *Fill*: if the oldest DRAM request in flight delivers its last beat on t, its row is written
+   into the dynamic cache line reserved for it, its MSHR is freed, and every lookup waiting on it
+   is ready from t + 1.
+2. *Response*: the oldest beat in the reorder buffer transfers on t if all its lookups are ready
+   (by t) and ``resp.ready`` is high.
+3. *DRAM request*: the oldest miss not yet requested is presented on ``mem_req``; it transfers if
+   fewer than ``dram_outstanding`` requests are in flight. Request i's beats arrive from
+   ``max(q_i + dram_latency, previous request's last beat + dram_interval)``, one every
+   ``dram_interval`` cycles; the unit always accepts beats.
+4. *Lookup*: the beat held in the lookup register looks up the longest prefix of its remaining
+   lookups that satisfies, slot by slot: a static lookup (``row < static_rows``) always goes (the
+   static SRAM is replicated per lane); a non-static lookup needs a bank (``set mod banks``,
+   ``banks = min(lanes, sets)``) not used by an earlier lookup of this cycle (**bank conflict**);
+   if its row is in flight (an MSHR holds it) it is **merged** and waits for that fill (if the fill
+   is on t, it is ready from t + 1); else a dynamic hit reads its line; else it is a **miss**,
+   which needs its victim line not in flight (**victim stall**) and a free MSHR (**MSHR-full
+   stall**), takes the lowest free one and queues a DRAM request. Static and dynamic hits are
+   ready from t + 2. The first lookup that cannot go ends the prefix; the stall counter of its
+   reason counts the cycle. Every lookup that goes updates the replacement state (true LRU)
+   immediately, in request order, so the hit/miss sequence is exactly the policy's
+   (:class:`CacheModel`); whether a policy hit is a *hit* or a *merge* depends on timing.
+5. *Accept*: a request beat transfers on t if the lookup register is empty or finishes its beat
+   on t, and the reorder buffer has a free entry (at the start of t). Its first lookup cycle is
+   t + 1.
+
+So a static or dynamic hit is accepted on a, looked up on a + 1 and responds from a + 3; a miss
+presents its DRAM request from a + 2 and responds from the cycle after its last DRAM beat. The
+counts: static hits, dynamic hits, merged, misses (= DRAM requests), bank-conflict, victim and
+MSHR-full stall cycles.
 """
 
 from __future__ import annotations
@@ -34,9 +70,10 @@ import numpy as np
 
 from rpaccel.config import EmbCacheConfig
 
-__all__ = ["CacheModel", "Lookup", "embcache_timeline", "make_trace", "TRACE_KINDS", "hit_counts", "ordered_dict_counts",
+__all__ = ["CacheModel", "Lookup", "embcache_timeline", "nb_timeline", "NBTimeline",
+           "embcache_cycles", "make_trace", "TRACE_KINDS", "hit_counts", "ordered_dict_counts",
            "zipf_trace", "reindex_by_frequency", "hit_rate_sweep", "STATIC", "HIT", "MISS",
-           "hit_latency", "miss_latency"]
+           "MERGED", "hit_latency", "miss_latency"]
 
 STATIC, HIT, MISS = 0, 1, 2
 
@@ -86,6 +123,7 @@ class Lookup:
     kind: int     # STATIC, HIT or MISS
     respond: int  # cycle the response transferred
     mem_request: int | None   # cycle of the DRAM request (misses)
+    lookup: int | None = None  # cycle of the tag lookup (non-blocking unit)
 
 
 def embcache_timeline(cfg: EmbCacheConfig, requests: Iterable[tuple[int, int, int]], *,
@@ -100,16 +138,36 @@ def embcache_timeline(cfg: EmbCacheConfig, requests: Iterable[tuple[int, int, in
     ``ready(cycle)`` is the consumer's ready. Defaults: no pauses, always ready.
     """
     pause = pause or (lambda: False)
+    if not cfg.blocking:
+        reqs = np.asarray(list(requests), dtype=np.int64).reshape(-1, 3)
+        nbeats = -(-len(reqs) // cfg.lanes)
+        idle = np.zeros(max(1, nbeats), dtype=np.int64)
+        for b in range(nbeats):
+            while pause():
+                idle[b] += 1
+        tl = nb_timeline(cfg, reqs[:, 0], reqs[:, 1], reqs[:, 2], start=start,
+                         ready_from=start if ready_from is None else max(start, ready_from),
+                         idle=idle, ready=ready)
+        return [Lookup(int(a), int(k), int(r), None if q < 0 else int(q), int(lk))
+                for a, k, r, q, lk in zip(tl.accept, tl.kind, tl.respond, tl.mem_request,
+                                          tl.lookup)]
     ready = ready or (lambda c: True)
     model = CacheModel(cfg)
     t, idle_from = start, max(start, start if ready_from is None else ready_from)
     out = []
+    prev_last = -(1 << 62)         # the DRAM channel's last beat (one beat per interval)
     for table, row, stage in requests:
         while pause():
             t += 1
         a = max(t, idle_from)
         kind = model.access(table, row, stage)
         lat = miss_latency(cfg) if kind == MISS else hit_latency()
+        if kind == MISS:
+            # the channel rule only binds when dram_interval > dram_latency + 3
+            q = a + cfg.miss_request_latency
+            d0 = max(q + cfg.dram_latency, prev_last + cfg.dram_interval)
+            prev_last = d0 + (cfg.beats_per_row - 1) * cfg.dram_interval
+            lat = prev_last + 1 - a
         r = a + lat
         while not ready(r):
             r += 1
@@ -117,6 +175,368 @@ def embcache_timeline(cfg: EmbCacheConfig, requests: Iterable[tuple[int, int, in
         idle_from = r + 1
         t = a + 1
     return out
+
+
+# -- the non-blocking unit (lanes, MSHRs, reorder buffer) ---------------------------------------
+MERGED = 3
+#: Why a beat's lookup stopped short in a cycle (stall counters, in this order).
+STALL_BANK, STALL_VICTIM, STALL_MSHR = 0, 1, 2
+_BIG = 1 << 62
+#: The contract (:class:`EmbCacheConfig`): a hit's slot is ready this many cycles after its
+#: lookup, a waiting slot this many after its fill.
+_HIT_READY = EmbCacheConfig.nb_hit_ready
+_FILL_READY = EmbCacheConfig.nb_fill_ready
+
+
+def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n, ways, mshrs,
+            rob, banks, lat, interval, beats_per_row, max_out, start, ready_from, idle,
+            ready_arr, ready_always, horizon, record, accept, lookup, kind, respond, memreq,
+            counters):
+    """Cycle-by-cycle run of the non-blocking unit; one source for the exact timeline (run as
+    Python or compiled by numba) and the fast throughput model (compiled). See the module
+    docstring for the rules. Fills the per-lookup arrays and ``counters`` = [static hits,
+    dynamic hits, merged, misses, bank-conflict stalls, victim stalls, MSHR-full stalls, DRAM
+    requests]; returns the last cycle simulated, or -1 if ``horizon`` was reached. With
+    ``record`` False the per-lookup arrays are not written (they may be empty)."""
+    n = grow.shape[0]
+    nbeats = (n + lanes - 1) // lanes
+    lines = np.full((sets, ways), -1, dtype=np.int64)      # per set: MRU-first per partition
+    m_addr = np.full(mshrs, -1, dtype=np.int64)
+    m_owner = np.zeros(mshrs, dtype=np.int64)               # lookup that allocated it
+    m_nwait = np.zeros(mshrs, dtype=np.int64)
+    m_wait = np.zeros((mshrs, rob * lanes), dtype=np.int64)
+    q_ids = np.zeros(mshrs, dtype=np.int64)                 # allocated, not yet requested
+    q_head = 0
+    q_len = 0
+    f_ids = np.zeros(mshrs, dtype=np.int64)                 # requested, in DRAM order
+    f_last = np.zeros(mshrs, dtype=np.int64)
+    f_head = 0
+    f_len = 0
+    prev_last = -_BIG
+    pend = np.zeros(nbeats, dtype=np.int64)                 # lookups of a beat not yet timed
+    rdy = np.zeros(nbeats, dtype=np.int64)                  # cycle all timed ones are ready
+    bank_used = np.zeros(banks, dtype=np.int64)
+    rob_head = 0
+    rob_count = 0
+    ir_beat = -1
+    ir_pos = 0
+    k = 0
+    present = start + (idle[0] if nbeats > 0 else 0)
+    done = 0
+    t = start
+    while done < nbeats:
+        if t >= horizon:
+            return -1
+        # 1. a fill completes on the cycle of its last DRAM beat
+        fill_m = -1
+        if f_len > 0 and f_last[f_head] == t:
+            fill_m = f_ids[f_head]
+        # 2. the reorder buffer's head beat responds once every lookup of it is ready
+        resp_now = False
+        if rob_count > 0:
+            b = rob_head
+            if pend[b] == 0 and rdy[b] <= t and (ready_always or (t < ready_arr.shape[0]
+                                                                  and ready_arr[t] != 0)):
+                resp_now = True
+        # 3. the oldest unrequested miss goes to DRAM if fewer than max_out are in flight
+        req_m = -1
+        if q_len > 0 and f_len < max_out:
+            req_m = q_ids[q_head]
+        # 4. lookup: the longest prefix of the beat's remaining lookups that can go this cycle
+        finishing = ir_beat < 0
+        if ir_beat >= 0:
+            for x in range(banks):
+                bank_used[x] = 0
+            free = 0
+            for x in range(mshrs):
+                if m_addr[x] < 0:
+                    free += 1
+            end = min(n, (ir_beat + 1) * lanes)
+            s = ir_beat * lanes + ir_pos
+            stop = -1
+            while s < end:
+                i = s
+                g = grow[i]
+                if rows[i] < static_rows:
+                    if record:
+                        kind[i] = STATIC
+                        lookup[i] = t
+                    counters[0] += 1
+                    pend[ir_beat] -= 1
+                    rdy[ir_beat] = max(rdy[ir_beat], t + _HIT_READY)
+                    s += 1
+                    continue
+                st = g % sets
+                bk = st % banks
+                if bank_used[bk] != 0:
+                    stop = STALL_BANK
+                    break
+                hit_m = -1
+                for x in range(mshrs):
+                    if m_addr[x] == g:
+                        hit_m = x
+                lo = way_lo[stages[i]]
+                nw = way_n[stages[i]]
+                tag = g // sets
+                pos = -1
+                if dynamic:
+                    for w in range(nw):
+                        if lines[st, lo + w] == tag:
+                            pos = w
+                            break
+                if hit_m < 0 and pos < 0:
+                    # a miss: its victim must not be in flight, and it needs a free MSHR
+                    if dynamic and lines[st, lo + nw - 1] >= 0:
+                        va = lines[st, lo + nw - 1] * sets + st
+                        pending = False
+                        for x in range(mshrs):
+                            if m_addr[x] == va:
+                                pending = True
+                        if pending:
+                            stop = STALL_VICTIM
+                            break
+                    if free == 0:
+                        stop = STALL_MSHR
+                        break
+                # the lookup goes: update the replacement state (true LRU, request order)
+                bank_used[bk] = 1
+                if record:
+                    lookup[i] = t
+                was_hit = pos >= 0
+                if dynamic:
+                    if pos < 0:
+                        pos = nw - 1
+                    for w in range(pos, 0, -1):
+                        lines[st, lo + w] = lines[st, lo + w - 1]
+                    lines[st, lo] = tag
+                if hit_m >= 0:                          # its row is in flight: merge
+                    if record:
+                        kind[i] = MERGED
+                    counters[2] += 1
+                    if hit_m == fill_m:                 # ... and arrives this very cycle
+                        pend[ir_beat] -= 1
+                        rdy[ir_beat] = max(rdy[ir_beat], t + _FILL_READY)
+                    else:
+                        m_wait[hit_m, m_nwait[hit_m]] = i
+                        m_nwait[hit_m] += 1
+                elif was_hit:
+                    if record:
+                        kind[i] = HIT
+                    counters[1] += 1
+                    pend[ir_beat] -= 1
+                    rdy[ir_beat] = max(rdy[ir_beat], t + _HIT_READY)
+                else:                                   # a miss takes the lowest free MSHR
+                    if record:
+                        kind[i] = MISS
+                    counters[3] += 1
+                    m = 0
+                    while m_addr[m] >= 0:
+                        m += 1
+                    m_addr[m] = g
+                    m_owner[m] = i
+                    m_wait[m, 0] = i
+                    m_nwait[m] = 1
+                    free -= 1
+                    q_ids[(q_head + q_len) % mshrs] = m
+                    q_len += 1
+                s += 1
+            ir_pos = s - ir_beat * lanes
+            if stop >= 0:
+                counters[4 + stop] += 1
+            else:
+                finishing = True
+        # 5. accept the next request beat
+        acc = False
+        if (k < nbeats and present <= t and finishing and rob_count < rob and t >= ready_from):
+            acc = True
+        # 6. end of the cycle: registers take their new values
+        if fill_m >= 0:
+            for x in range(m_nwait[fill_m]):
+                i = m_wait[fill_m, x]
+                b = i // lanes
+                pend[b] -= 1
+                rdy[b] = max(rdy[b], t + _FILL_READY)
+            m_nwait[fill_m] = 0
+            m_addr[fill_m] = -1
+            f_head = (f_head + 1) % mshrs
+            f_len -= 1
+        if resp_now:
+            b = rob_head
+            if record:
+                for i in range(b * lanes, min(n, (b + 1) * lanes)):
+                    respond[i] = t
+            rob_head += 1
+            rob_count -= 1
+            done += 1
+        if req_m >= 0:
+            q_head = (q_head + 1) % mshrs
+            q_len -= 1
+            d0 = max(t + lat, prev_last + interval)
+            last = d0 + (beats_per_row - 1) * interval
+            prev_last = last
+            f_ids[(f_head + f_len) % mshrs] = req_m
+            f_last[(f_head + f_len) % mshrs] = last
+            f_len += 1
+            if record:
+                memreq[m_owner[req_m]] = t
+            counters[7] += 1
+        if ir_beat >= 0 and finishing:
+            ir_beat = -1
+        if acc:
+            if record:
+                for i in range(k * lanes, min(n, (k + 1) * lanes)):
+                    accept[i] = t
+            pend[k] = min(n, (k + 1) * lanes) - k * lanes
+            rdy[k] = 0
+            rob_count += 1
+            ir_beat = k
+            ir_pos = 0
+            k += 1
+            if k < nbeats:
+                present = t + 1 + idle[k]
+        t += 1
+    return t - 1
+
+
+_NB_KERNEL = None
+
+
+def _nb_kernel():
+    global _NB_KERNEL
+    if _NB_KERNEL is None:
+        import numba
+
+        _NB_KERNEL = numba.njit(cache=False, nogil=True)(_nb_run)
+    return _NB_KERNEL
+
+
+@dataclass(frozen=True, slots=True)
+class NBTimeline:
+    """Per-lookup cycles of a run of the non-blocking unit (arrays of the trace's length) and
+    its counters; ``kind`` holds STATIC, HIT, MERGED or MISS; ``mem_request`` -1 where none."""
+
+    accept: np.ndarray
+    lookup: np.ndarray
+    kind: np.ndarray
+    respond: np.ndarray
+    mem_request: np.ndarray
+    counters: dict
+
+
+def _trace_arrays(cfg: EmbCacheConfig, tables, rows, stages):
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    tables = (np.zeros_like(rows) if tables is None
+              else np.ascontiguousarray(tables, dtype=np.int64))
+    stages = (np.zeros_like(rows) if stages is None
+              else np.ascontiguousarray(stages, dtype=np.int64))
+    if not (len(tables) == len(rows) == len(stages)):
+        raise ValueError("tables, rows and stages must have equal lengths")
+    if len(rows):
+        if rows.min() < 0 or rows.max() >= cfg.rows:
+            raise ValueError(f"row ids must be in [0, {cfg.rows - 1}]")
+        if tables.min() < 0 or tables.max() >= cfg.tables:
+            raise ValueError(f"table ids must be in [0, {cfg.tables - 1}]")
+        if stages.min() < 0 or stages.max() >= cfg.stages:
+            raise ValueError(f"stage ids must be in [0, {cfg.stages - 1}]")
+    return tables, rows, stages
+
+
+_COUNTER_NAMES = ("static_hits", "dynamic_hits", "merged", "misses", "bank_conflict_stalls",
+                  "victim_stalls", "mshr_full_stalls", "dram_requests")
+
+
+def _nb_call(cfg: EmbCacheConfig, tables, rows, stages, *, start: int, ready_from: int,
+             idle: np.ndarray | None, ready: Callable[[int], bool] | None, record: bool,
+             engine: str):
+    if cfg.blocking:
+        raise ValueError("the non-blocking model needs lanes > 1 or mshrs > 1 (lanes = mshrs = 1 "
+                         "is the blocking design: embcache_timeline)")
+    tables, rows, stages = _trace_arrays(cfg, tables, rows, stages)
+    n = len(rows)
+    nbeats = -(-n // cfg.lanes)
+    idle = np.zeros(max(1, nbeats), dtype=np.int64) if idle is None else \
+        np.ascontiguousarray(idle, dtype=np.int64)
+    if len(idle) < nbeats:
+        raise ValueError(f"idle must give one count per request beat ({nbeats})")
+    grow = tables * cfg.rows + rows
+    lo = np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64)
+    wn = np.asarray(cfg.stage_ways, dtype=np.int64)
+    size = n if record else 0
+    out = [np.full(size, -1, dtype=np.int64) for _ in range(5)]
+    counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
+    if engine not in ("numba", "python"):
+        raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
+    run = _nb_kernel() if engine == "numba" else _nb_run
+    per_lookup = cfg.dram_latency + (cfg.beats_per_row + 1) * cfg.dram_interval + 8
+    horizon = max(start, ready_from) + int(idle[:nbeats].sum()) + 64 + n * per_lookup
+    for _ in range(8):
+        ready_arr = np.zeros(1, dtype=np.int8)
+        if ready is not None:
+            ready_arr = np.fromiter((1 if ready(c) else 0 for c in range(horizon)),
+                                    dtype=np.int8, count=horizon)
+        for a in out:
+            a.fill(-1)
+        counters.fill(0)
+        last = run(grow, rows, stages, cfg.lanes, cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn,
+                   cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
+                   cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start,
+                   ready_from, idle, ready_arr, ready is None, horizon, record, *out, counters)
+        if last >= 0:
+            return out, dict(zip(_COUNTER_NAMES, (int(c) for c in counters))), last
+        if ready is None:
+            break
+        horizon *= 2
+    raise ValueError("the run did not finish: the ready pattern is too short (resp.ready never "
+                     "high again)")
+
+
+def nb_timeline(cfg: EmbCacheConfig, tables, rows, stages=None, *, start: int = 0,
+                ready_from: int | None = None, idle: Sequence[int] | None = None,
+                ready: Callable[[int], bool] | None = None, engine: str = "auto") -> NBTimeline:
+    """Exact timeline of the non-blocking unit: lookups packed ``lanes`` per request beat in
+    trace order (the last beat partial); ``idle[b]`` idle cycles before beat b is presented;
+    ``ready(cycle)`` the consumer's ``resp.ready`` (default always). ``engine``: ``python`` (the
+    reference), ``numba`` (compiled), ``auto`` (numba above 20,000 lookups)."""
+    if engine == "auto":
+        engine = "numba" if len(rows) > 20_000 else "python"
+    out, counters, _ = _nb_call(cfg, tables, rows, stages, start=start,
+                                ready_from=start if ready_from is None else ready_from,
+                                idle=None if idle is None else np.asarray(idle), ready=ready,
+                                record=True, engine=engine)
+    return NBTimeline(*out, counters=counters)
+
+
+def embcache_cycles(cfg: EmbCacheConfig, tables, rows, stages=None) -> dict:
+    """Fast throughput model: cycles from the first request's acceptance to the last response,
+    with requests back to back and ``resp`` always ready, for a whole trace (the lookups of a
+    query). Compiled; equals the exact timeline (:func:`embcache_timeline` /
+    :func:`nb_timeline`) wherever both run. The blocking design's count follows from its
+    hit/miss counts (each lookup takes its latency plus one cycle), except when
+    ``dram_interval > dram_latency + 3``, where the DRAM channel can bind (its timeline)."""
+    tables, rows, stages = _trace_arrays(cfg, tables, rows, stages)
+    n = len(rows)
+    if n == 0:
+        raise ValueError("the trace must have at least one lookup")
+    if cfg.blocking and cfg.dram_interval > cfg.dram_latency + 3:
+        tl = embcache_timeline(cfg, zip(tables.tolist(), rows.tolist(), stages.tolist()))
+        ks = [x.kind for x in tl]
+        c = {"static_hits": ks.count(STATIC), "dynamic_hits": ks.count(HIT),
+             "misses": ks.count(MISS)}
+        counters = {**c, "merged": 0, "bank_conflict_stalls": 0, "victim_stalls": 0,
+                    "mshr_full_stalls": 0, "dram_requests": c["misses"]}
+        cycles = tl[-1].respond - tl[0].accept
+    elif cfg.blocking:
+        c = hit_counts(cfg, tables, rows, stages)
+        cycles = c["hits"] * (cfg.hit_latency + 1) + c["misses"] * (cfg.miss_latency + 1) - 1
+        counters = {"static_hits": c["static_hits"], "dynamic_hits": c["dynamic_hits"],
+                    "merged": 0, "misses": c["misses"], "bank_conflict_stalls": 0,
+                    "victim_stalls": 0, "mshr_full_stalls": 0, "dram_requests": c["misses"]}
+    else:
+        _, counters, last = _nb_call(cfg, tables, rows, stages, start=0, ready_from=0,
+                                     idle=None, ready=None, record=False, engine="numba")
+        cycles = last                      # first acceptance on cycle 0
+    return {"cycles": cycles, "lookups": n, "lookups_per_cycle": n / cycles if cycles else 0.0,
+            "mem_bytes": counters["misses"] * cfg.row_bytes, **counters}
 
 
 # -- fast hit-rate model ------------------------------------------------------------------------

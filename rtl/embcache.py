@@ -1,4 +1,5 @@
-"""Dual static + dynamic embedding cache (blocking), one lookup port, one DRAM port.
+"""Dual static + dynamic embedding cache, one lookup port, one DRAM port: the blocking design
+below for ``lanes = mshrs = 1``, else the non-blocking unit of :mod:`rpaccel.rtl.embunit`.
 
 * **Static cache**: an SRAM macro holding rows ``[0, static_rows)`` of every table (rows are
   re-indexed by access frequency offline), loaded through ``pre`` in an explicit preload phase;
@@ -25,6 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpaccel.config import EmbCacheConfig
 
+from .embunit import nonblocking_logic
 from .layouts import amaranth_layout
 from .sram import SRAM
 
@@ -50,6 +52,7 @@ class EmbeddingCache(wiring.Component):
             "mem_resp": In(stream.Signature(cfg.mem_bits)),
             "hits_static": Out(32), "hits_dynamic": Out(32), "misses": Out(32),
             "mem_bytes": Out(32),
+            **({} if cfg.blocking else {name: Out(32) for name in cfg.nonblocking_counters}),
         })
 
     @property
@@ -60,6 +63,9 @@ class EmbeddingCache(wiring.Component):
         cfg = self._cfg
         W, S = cfg.ways, cfg.sets
         m = Module()
+        if not cfg.blocking:
+            nonblocking_logic(m, cfg, self)
+            return m
         entry = data.StructLayout({"valid": 1, "tag": self._tag_bits, "age": self._age_bits})
         word_layout = data.ArrayLayout(entry, W)
 

@@ -20,7 +20,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from rpaccel.config import EmbCacheConfig
-from rpaccel.perfmodel.embcache import HIT, MISS, STATIC, embcache_timeline, make_trace
+from rpaccel.perfmodel.embcache import (HIT, MERGED, MISS, STATIC, Lookup, embcache_timeline,
+                                        make_trace, nb_timeline)
 
 from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
@@ -39,25 +40,35 @@ def req_word(cfg: EmbCacheConfig, table: int, row: int, stage: int, tag: int) ->
 
 
 async def dram_model(dut, cfg: EmbCacheConfig, table: np.ndarray, requests: list) -> None:
-    """Fixed-latency, bandwidth-limited DRAM: always ready; beat j at t + L + j*I."""
+    """The DRAM of :class:`EmbCacheConfig`'s docstring, the perf model's rules: request i,
+    accepted on q_i, delivers its first beat on ``max(q_i + L, previous last beat + I)`` and the
+    rest I apart; ``mem_req.ready`` is low while ``dram_outstanding`` requests are in flight."""
     sched: dict[int, int] = {}
+    lasts: list[int] = []                  # last-beat cycle of every request in flight
+    prev_last = -(1 << 62)
     mask = (1 << cfg.mem_bits) - 1
-    dut.mem_req__ready.value = 1
     dut.mem_resp__valid.value = 0
+    dut.mem_req__ready.value = 1
     while True:
         await RisingEdge(dut.clk)
         c = get_cycle() + 1
+        lasts = [x for x in lasts if x >= c]
+        ready = len(lasts) < cfg.dram_outstanding
+        dut.mem_req__ready.value = ready
         beat = sched.pop(c, None)
         dut.mem_resp__valid.value = beat is not None
         if beat is not None:
             dut.mem_resp__payload.value = beat
         await ReadOnly()
-        if dut.mem_req__valid.value:
+        if dut.mem_req__valid.value and ready:
             addr = int(dut.mem_req__payload.value)
             requests.append((c, addr))
             word = int(table[addr])
+            d0 = max(c + cfg.dram_latency, prev_last + cfg.dram_interval)
             for j in range(cfg.beats_per_row):
-                sched[c + cfg.dram_latency + j * cfg.dram_interval] = (word >> (j * cfg.mem_bits)) & mask
+                sched[d0 + j * cfg.dram_interval] = (word >> (j * cfg.mem_bits)) & mask
+            prev_last = d0 + (cfg.beats_per_row - 1) * cfg.dram_interval
+            lasts.append(prev_last)
 
 
 async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
@@ -66,9 +77,9 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     rng = np.random.default_rng([seed, 1])
     # backing store: tables * rows random rows (Python ints of row_bits)
     n_all = cfg.tables * cfg.rows
-    words = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
-             for _ in range(n_all)]
-    table = np.array(words, dtype=object)
+    words_all = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
+                 for _ in range(n_all)]
+    table = np.array(words_all, dtype=object)
     n = len(r)
     tags = rng.integers(0, 1 << cfg.tag_width, size=n)
 
@@ -82,7 +93,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     ready_from = get_cycle() + 1 + cfg.clear_cycles      # the tag-store clear after reset
     await RisingEdge(dut.clk)
     pre = StreamDriver(dut, "pre", dut.clk, PERIOD_NS)
-    await pre.send([words[tb * cfg.rows + row] for tb in range(cfg.tables)
+    await pre.send([words_all[tb * cfg.rows + row] for tb in range(cfg.tables)
                     for row in range(cfg.static_rows)])
 
     idle, bp = sc.get("idle", 0.0), sc.get("backpressure", 0.0)
@@ -93,10 +104,20 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     tasks = [cocotb.start_soon(sink.run()), cocotb.start_soon(mon.run()),
              cocotb.start_soon(dram_model(dut, cfg, table, mem_reqs))]
     start = get_cycle() + 1
-    accepted = await drv.send([req_word(cfg, int(a), int(b), int(c), int(d))
-                               for a, b, c, d in zip(t, r, s, tags)])
+    L = cfg.lanes
+    nbeats = -(-n // L)
+    if cfg.blocking:
+        words = [req_word(cfg, int(a), int(b), int(c), int(d)) for a, b, c, d in zip(t, r, s, tags)]
+    else:
+        words = []
+        for b in range(nbeats):
+            sl = [{"valid": 1, "table": int(t[i]), "row": int(r[i]), "stage": int(s[i]),
+                   "tag": int(tags[i])} for i in range(b * L, min(n, (b + 1) * L))]
+            sl += [{"valid": 0}] * (L - len(sl))
+            words.append(cfg.req_layout.pack({"slots": sl}))
+    accepted_beats = await drv.send(words)
     for _ in range(100 + 4 * n * (cfg.dram_latency + cfg.beats_per_row * cfg.dram_interval + 4)):
-        if len(mon.beats) >= n:
+        if len(mon.beats) >= nbeats:
             break
         await RisingEdge(dut.clk)
     await ClockCycles(dut.clk, 2)
@@ -104,38 +125,76 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
         task.cancel()
 
     ready_set = set(mon.ready_cycles)
-    model = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()), start=start,
-                              ready_from=ready_from,
-                              pause=Pauser(idle, seed * 2 + 1), ready=lambda c: c in ready_set)
+    pause = Pauser(idle, seed * 2 + 1)
     checker = Checker()
-    got_resp = [b.cycle for b in mon.beats]
-    exp_mem = [(m.mem_request, int(t[i]) * cfg.rows + int(r[i])) for i, m in enumerate(model)
-               if m.kind == MISS]
-    cycles_ok = (checker.check_cycles("request", accepted, [m.accept for m in model])
-                 and checker.check_cycles("response", got_resp, [m.respond for m in model])
+    got_beats = [b.cycle for b in mon.beats]
+    if cfg.blocking:
+        model = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()), start=start,
+                                  ready_from=ready_from, pause=pause,
+                                  ready=lambda c: c in ready_set)
+        fields = [cfg.resp_layout.unpack(b.payload) for b in mon.beats]
+        want_counts = [sum(1 for x in model if x.kind == k) for k in (STATIC, HIT, MISS)]
+        extra_hw, extra_model = [], []
+    else:
+        idle_beats = np.zeros(nbeats, dtype=np.int64)
+        for b in range(nbeats):
+            while pause():
+                idle_beats[b] += 1
+        tl = nb_timeline(cfg, t, r, s, start=start, ready_from=max(start, ready_from),
+                         idle=idle_beats, ready=lambda c: c in ready_set)
+        model = [Lookup(int(a), int(k), int(x), None if q < 0 else int(q), int(lk))
+                 for a, k, x, q, lk in zip(tl.accept, tl.kind, tl.respond, tl.mem_request,
+                                           tl.lookup)]
+        fields = []
+        for b in mon.beats:
+            sl = cfg.resp_layout.unpack(b.payload)["slots"]
+            fields += sl
+        fields = [f for i, f in enumerate(fields) if i < n]
+        want_counts = [tl.counters[k] for k in ("static_hits", "dynamic_hits", "misses")]
+        extra_hw = [int(getattr(dut, name).value) for name in cfg.nonblocking_counters]
+        extra_model = [tl.counters[k] for k in ("merged", "bank_conflict_stalls",
+                                                "victim_stalls", "mshr_full_stalls")]
+    accepted = [accepted_beats[i // L] for i in range(n) if i // L < len(accepted_beats)]
+    got_resp = [got_beats[i // L] for i in range(n) if i // L < len(got_beats)]
+    exp_mem = [(x.mem_request, int(t[i]) * cfg.rows + int(r[i])) for i, x in enumerate(model)
+               if x.kind == MISS]
+    cycles_ok = (checker.check_cycles("request", accepted, [x.accept for x in model])
+                 and checker.check_cycles("response", got_resp, [x.respond for x in model])
                  and checker.check_cycles("DRAM request", [c for c, _ in mem_reqs],
                                           [c for c, _ in exp_mem]))
-    fields = [cfg.resp_layout.unpack(b.payload) for b in mon.beats]
-    kinds = [STATIC if f["static"] else (HIT if f["hit"] else MISS) for f in fields]
+    if cfg.blocking:
+        kinds = [STATIC if f["static"] else (HIT if f["hit"] else MISS) for f in fields]
+    else:
+        kinds = [STATIC if f["static"] else MERGED if f["merged"] else HIT if f["hit"] else MISS
+                 for f in fields]
+        pad = [x for b in mon.beats for x in cfg.resp_layout.unpack(b.payload)["slots"]][n:]
+        checker.check_equal("valid bits of the response slots",
+                            [f["valid"] for f in fields] + [x["valid"] for x in pad],
+                            [1] * len(fields) + [0] * len(pad))
     vecs = [f["data"] for f in fields]
-    want = [{"data": words[int(t[i]) * cfg.rows + int(r[i])], "tag": int(tags[i]),
+    want = [{"data": words_all[int(t[i]) * cfg.rows + int(r[i])], "tag": int(tags[i]),
              "kind": model[i].kind} for i in range(n)]
     values_ok = checker.check_values(
         "response", [{"data": f["data"], "tag": f["tag"], "kind": k} for f, k in zip(fields, kinds)],
         want, got_resp)
     values_ok &= checker.check_values("DRAM request address", [a for _, a in mem_reqs],
                                       [a for _, a in exp_mem], [c for c, _ in mem_reqs])
-    counts = [sum(1 for m in model if m.kind == k) for k in (STATIC, HIT, MISS)]
     hw = [int(dut.hits_static.value), int(dut.hits_dynamic.value), int(dut.misses.value)]
-    values_ok &= checker.check_equal("counters static/dynamic/miss", hw, counts)
+    values_ok &= checker.check_equal("counters static/dynamic/miss", hw, want_counts)
     values_ok &= checker.check_equal("mem_bytes counter", int(dut.mem_bytes.value),
-                                     counts[2] * cfg.row_bytes)
+                                     want_counts[2] * cfg.row_bytes)
+    values_ok &= checker.check_equal("counters merged/bank/victim/MSHR stalls", extra_hw,
+                                     extra_model)
+    values_ok &= checker.first_mismatch is None
     rtl_cycles = (got_resp[-1] - accepted[0]) if got_resp and accepted else -1
+    counts = want_counts
     return {"rtl_cycles": rtl_cycles, "model_cycles": model[-1].respond - model[0].accept,
             "cycles_match": cycles_ok, "values_match": values_ok,
             "first_mismatch": checker.first_mismatch,
             "hits": counts[0] + counts[1], "misses": counts[2], "static_hits": counts[0],
-            "dynamic_hits": counts[1], "hw_counters": hw, "lookups": n,
+            "dynamic_hits": counts[1], "hw_counters": hw + extra_hw, "lookups": n,
+            "merged": extra_model[0] if extra_model else 0,
+            "lookups_per_cycle": n / max(1, model[-1].respond - model[0].accept + 1),
             "dump": {"tables": t.tolist(), "rows": r.tolist(), "stages": s.tolist(),
                      "tags": tags.tolist(), "rtl_kinds": kinds,
                      "rtl_vectors": [hex(v) for v in vecs]}}

@@ -416,9 +416,19 @@ class EmbCacheConfig:
     stage_ways:
         Way partition of the dynamic cache by pipeline stage: stage s owns ``stage_ways[s]``
         consecutive ways; the entries sum to ``ways``. Default: one stage owning every way.
-    mem_bits, dram_latency, dram_interval:
-        DRAM model: a row arrives as ``ceil(row_bits / mem_bits)`` beats; beat j of a request
-        made on cycle t is delivered on cycle ``t + dram_latency + j * dram_interval``.
+    mem_bits, dram_latency, dram_interval, dram_outstanding:
+        DRAM model: a row arrives as ``ceil(row_bits / mem_bits)`` beats, at most one beat every
+        ``dram_interval`` cycles (bandwidth ``mem_bits / 8 / dram_interval`` bytes per cycle);
+        request i, accepted on cycle q_i, delivers its first beat on
+        ``max(q_i + dram_latency, last beat of request i-1 + dram_interval)`` and the rest
+        ``dram_interval`` apart; at most ``dram_outstanding`` requests are in flight (accepted,
+        last beat not yet delivered). One request at a time, beat j of a request made on cycle t
+        is delivered on ``t + dram_latency + j * dram_interval``.
+    lanes, mshrs, rob_beats:
+        The non-blocking unit (any configuration but ``lanes = mshrs = 1``, which is the blocking
+        design): ``lanes`` lookups per request beat, ``mshrs`` outstanding row misses, and a
+        reorder buffer of ``rob_beats`` beats that returns responses in request order. See
+        :mod:`rpaccel.perfmodel.embcache` for the cycle contract.
     """
 
     dim: int = _param("elements per embedding row", "elements", lo=1, hi=128)
@@ -436,6 +446,14 @@ class EmbCacheConfig:
     dram_latency: int = _param("DRAM latency", "cycles", default=20, lo=1, hi=100_000)
     dram_interval: int = _param("cycles between DRAM beats", "cycles", default=1, lo=1, hi=1000)
     tag_width: int = _param("request tag bits", "bits", default=8, lo=1, hi=32)
+    lanes: int = _param("lookups per request beat (1 with mshrs=1: the blocking design)", "lanes",
+                        default=1, lo=1, hi=16)
+    mshrs: int = _param("outstanding row misses (miss status holding registers)", "MSHRs",
+                        default=1, lo=1, hi=64)
+    rob_beats: int = _param("reorder-buffer depth of the non-blocking unit", "beats", default=8,
+                            lo=2, hi=256)
+    dram_outstanding: int = _param("DRAM requests in flight at most", "requests", default=16,
+                                   lo=1, hi=1024)
 
     #: Cycles from accepting a hitting request (static or dynamic) to its response being valid.
     hit_latency = 2
@@ -480,10 +498,34 @@ class EmbCacheConfig:
     def addr_bits(self) -> int:
         return max(1, (self.tables * self.rows - 1).bit_length())
 
+    #: Non-blocking unit (``not blocking``), see :mod:`rpaccel.perfmodel.embcache`: cycles from
+    #: accepting a beat to its first lookup cycle; from a static or dynamic hit's lookup cycle to
+    #: the cycle its slot counts as ready; from a fill's cycle (last DRAM beat) to the cycle its
+    #: waiting slots count as ready; from a miss's lookup cycle to the first cycle its DRAM
+    #: request can be presented.
+    nb_lookup_delay = 1
+    nb_hit_ready = 2
+    nb_fill_ready = 1
+    nb_mem_request_delay = 1
+    #: Counter ports of the non-blocking unit besides ``hits_static``, ``hits_dynamic``,
+    #: ``misses`` and ``mem_bytes``.
+    nonblocking_counters = ("merged", "bank_conflict_stalls", "victim_stalls", "mshr_full_stalls")
+
+    @property
+    def blocking(self) -> bool:
+        """True for ``lanes = mshrs = 1``: the blocking design (one request in flight)."""
+        return self.lanes == 1 and self.mshrs == 1
+
+    @property
+    def banks(self) -> int:
+        """Tag and data banks of the non-blocking unit: set s lives in bank ``s mod banks``."""
+        return min(self.lanes, self.sets)
+
     @property
     def clear_cycles(self) -> int:
-        """Cycles after reset before ``req`` can be accepted: one per tag-store word (set)."""
-        return self.sets
+        """Cycles after reset before ``req`` can be accepted: one per tag-store word (set) in the
+        blocking design; none in the non-blocking one (its tags are reset registers)."""
+        return self.sets if self.blocking else 0
 
     @property
     def miss_latency(self) -> int:
@@ -493,18 +535,32 @@ class EmbCacheConfig:
                 + (self.beats_per_row - 1) * self.dram_interval)
 
     @property
-    def req_layout(self) -> Struct:
-        """``req`` payload: ``{table, row, stage, tag}``."""
+    def lookup_layout(self) -> Struct:
+        """One lookup: ``{table, row, stage, tag}``."""
         return Struct([("table", Unsigned(max(1, (self.tables - 1).bit_length()))),
                        ("row", Unsigned(max(1, (self.rows - 1).bit_length()))),
                        ("stage", Unsigned(max(1, (self.stages - 1).bit_length()))),
                        ("tag", Unsigned(self.tag_width))])
 
     @property
+    def req_layout(self) -> Struct:
+        """``req`` payload: blocking, one lookup ``{table, row, stage, tag}``; non-blocking,
+        ``{slots[lanes]}`` of ``{valid, table, row, stage, tag}``."""
+        if self.blocking:
+            return self.lookup_layout
+        slot = Struct([("valid", Unsigned(1)), *self.lookup_layout.fields.items()])
+        return Struct([("slots", Array(slot, self.lanes))])
+
+    @property
     def resp_layout(self) -> Struct:
-        """``resp`` payload: ``{data, tag, hit, static}``."""
-        return Struct([("data", Unsigned(self.row_bits)), ("tag", Unsigned(self.tag_width)),
-                       ("hit", Unsigned(1)), ("static", Unsigned(1))])
+        """``resp`` payload: blocking, ``{data, tag, hit, static}``; non-blocking, ``{slots[lanes]}``
+        of ``{valid, data, tag, hit, static, merged}`` in the request beat's slot positions."""
+        one = [("data", Unsigned(self.row_bits)), ("tag", Unsigned(self.tag_width)),
+               ("hit", Unsigned(1)), ("static", Unsigned(1))]
+        if self.blocking:
+            return Struct(one)
+        slot = Struct([("valid", Unsigned(1)), *one, ("merged", Unsigned(1))])
+        return Struct([("slots", Array(slot, self.lanes))])
 
     def check_lookup(self, table: Any, row: Any, stage: Any = 0) -> None:
         check_int("table", table, 0, self.tables - 1)
@@ -522,7 +578,8 @@ class EmbCacheConfig:
     def label(self) -> str:
         return (f"embcache_d{self.dim}x{self.elem_width}_t{self.tables}_s{self.static_rows}"
                 f"_{self.sets}x{self.ways}{'' if self.dynamic else 'nodyn'}"
-                f"_st{len(self.stage_ways)}")
+                f"_st{len(self.stage_ways)}"
+                + ("" if self.blocking else f"_l{self.lanes}m{self.mshrs}r{self.rob_beats}"))
 
 
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
