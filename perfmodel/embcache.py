@@ -41,7 +41,8 @@ at the start of the cycle; the updates take effect at its end. Per cycle t:
    lookups that satisfies, slot by slot: a static lookup (``row < static_rows``) always goes (the
    static SRAM is replicated per lane); a non-static lookup needs a bank (``set mod banks``,
    ``banks = min(lanes, sets)``) not used by an earlier lookup of this cycle (**bank conflict**);
-   if its row is in flight (an MSHR holds it) it is **merged** and waits for that fill (if the fill
+   if its row is in flight for its stage (an MSHR holds the row and the stage: a stage's lookup
+   finds lines only in its own ways) it is **merged** and waits for that fill (if the fill
    is on t, it is ready from t + 1); else a dynamic hit reads its line; else it is a **miss**,
    which needs its victim line not in flight (**victim stall**) and a free MSHR (**MSHR-full
    stall**), takes the lowest free one and queues a DRAM request. Static and dynamic hits are
@@ -271,9 +272,10 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
                 if bank_used[bk] != 0:
                     stop = STALL_BANK
                     break
+                key = g * 4 + stages[i]                 # in flight for this stage?
                 hit_m = -1
                 for x in range(mshrs):
-                    if m_addr[x] == g:
+                    if m_addr[x] == key:
                         hit_m = x
                 lo = way_lo[stages[i]]
                 nw = way_n[stages[i]]
@@ -287,7 +289,7 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
                 if hit_m < 0 and pos < 0:
                     # a miss: its victim must not be in flight, and it needs a free MSHR
                     if dynamic and lines[st, lo + nw - 1] >= 0:
-                        va = lines[st, lo + nw - 1] * sets + st
+                        va = (lines[st, lo + nw - 1] * sets + st) * 4 + stages[i]
                         pending = False
                         for x in range(mshrs):
                             if m_addr[x] == va:
@@ -332,7 +334,7 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
                     m = 0
                     while m_addr[m] >= 0:
                         m += 1
-                    m_addr[m] = g
+                    m_addr[m] = key
                     m_owner[m] = i
                     m_wait[m, 0] = i
                     m_nwait[m] = 1
@@ -702,7 +704,7 @@ def reindex_by_frequency(tables: np.ndarray, rows: np.ndarray, n_rows: int,
     return mapping[tables, rows], mapping
 
 
-TRACE_KINDS = ("zipf", "conflicts", "all_miss", "all_hit")
+TRACE_KINDS = ("zipf", "conflicts", "all_miss", "all_hit", "bursts")
 
 
 def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 1.0
@@ -711,7 +713,8 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
 
     ``zipf``: power-law rows (``skew``), re-indexed by frequency; ``conflicts``: more distinct
     rows than ways, all in one set; ``all_miss``: distinct non-static rows; ``all_hit``: static
-    rows only (or one line per set for a dynamic-only cache).
+    rows only (or one line per set for a dynamic-only cache); ``bursts``: non-static rows, each
+    repeated 2-4 times in a row (a non-blocking unit merges the repeats into one miss).
     """
     if kind not in TRACE_KINDS:
         raise ValueError(f"trace must be one of {list(TRACE_KINDS)}, got {kind!r}")
@@ -733,10 +736,16 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
                              f"trace (distinct non-static rows)")
         r = cfg.static_rows + rng.permutation(cfg.rows - cfg.static_rows)[:n]
         t = rng.integers(0, cfg.tables, size=n)
-    else:
+    elif kind == "all_hit":
         hi = cfg.static_rows if cfg.static_rows else min(cfg.sets, cfg.rows)
         r = rng.integers(0, hi, size=n)
         t = np.zeros(n, dtype=np.int64)
+    else:
+        if cfg.static_rows >= cfg.rows:
+            raise ValueError("a bursts trace needs non-static rows (static_rows < rows)")
+        reps = rng.integers(2, 5, size=n)
+        r = np.repeat(rng.integers(cfg.static_rows, cfg.rows, size=n), reps)[:n]
+        t = np.repeat(rng.integers(0, cfg.tables, size=n), reps)[:n]
     s = rng.integers(0, cfg.stages, size=n)
     return t.astype(np.int64), np.asarray(r, dtype=np.int64), s.astype(np.int64)
 

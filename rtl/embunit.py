@@ -14,8 +14,8 @@ Structure:
   clear phase); data in ``banks = min(lanes, sets)`` SRAM macros (``data_buf{b}``), set s in bank
   ``s mod banks`` at word ``(s div banks) * ways + way``. The tag registers are sized for the
   verified configurations; a large cache would keep them in banked SRAM with the same rule.
-* **MSHRs**: address, line (set, way) and a valid bit; a lookup whose row an MSHR holds merges
-  into it. Misses queue their MSHR for ``mem_req`` in allocation order; DRAM answers in request
+* **MSHRs**: address, stage, line (set, way) and a valid bit; a lookup whose row an MSHR holds
+  for the lookup's stage merges into it. Misses queue their MSHR for ``mem_req`` in allocation order; DRAM answers in request
   order, and the last beat of a row fills the line, frees the MSHR and wakes the waiting slots.
 * **Reorder buffer**: ``rob_beats`` entries of ``lanes`` slots (data, tag, flags, ready, waiting
   MSHR), in registers; the oldest entry responds when all its slots are ready.
@@ -29,7 +29,10 @@ from rpaccel.config import EmbCacheConfig
 
 from .sram import SRAM
 
-__all__ = ["nonblocking_logic"]
+__all__ = ["nonblocking_logic", "MAX_TAG_LINES"]
+
+#: The largest dynamic cache (lines) the non-blocking RTL elaborates: its tags are registers.
+MAX_TAG_LINES = 1024
 
 
 def _pow2(n: int) -> int:
@@ -41,6 +44,9 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
     :class:`rpaccel.rtl.embcache.EmbeddingCache`)."""
     L, M, R, NB = cfg.lanes, cfg.mshrs, cfg.rob_beats, cfg.banks
     S, W, RB = cfg.sets, cfg.ways, cfg.row_bits
+    if S * W > MAX_TAG_LINES:
+        raise ValueError(f"sets x ways must be <= {MAX_TAG_LINES} for the non-blocking RTL (its "
+                         f"tags are registers), got {S} x {W}; the perf model has no limit")
     set_bits = (S - 1).bit_length()
     tag_bits = max(1, cfg.addr_bits - set_bits)
     age_bits = max(1, (W - 1).bit_length())
@@ -72,6 +78,8 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
     ma = [Signal(cfg.addr_bits, name=f"mshr{x}_addr", reset_less=True) for x in range(M)]
     ms = [Signal(max(1, set_bits), name=f"mshr{x}_set", reset_less=True) for x in range(M)]
     mw = [Signal(range(max(W, 2)), name=f"mshr{x}_way", reset_less=True) for x in range(M)]
+    mg = [Signal(max(1, (cfg.stages - 1).bit_length()), name=f"mshr{x}_stage", reset_less=True)
+          for x in range(M)]
     q = [Signal(mid_bits, name=f"reqq{x}", reset_less=True) for x in range(QC)]
     q_head = Signal(range(QC))
     q_len = Signal(range(QC + 1))
@@ -141,11 +149,11 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
         m.d.comb += stat.eq(sl.row < cfg.static_rows if cfg.static_rows else 0)
         bank = Signal(range(max(NB, 2)), name=f"l{j}_bank")
         m.d.comb += bank.eq(st % NB)
-        # in flight? (merge) -- lowest matching MSHR (at most one matches)
+        # in flight for this stage? (merge) -- the matching MSHR (at most one matches)
         inflight = Signal(name=f"l{j}_inflight")
         hit_m = Signal(mid_bits, name=f"l{j}_mshr")
         for x in reversed(range(M)):
-            with m.If(mv[x] & (ma[x] == g)):
+            with m.If(mv[x] & (ma[x] == g) & (mg[x] == sl.stage)):
                 m.d.comb += [inflight.eq(1), hit_m.eq(x)]
         # the set's tag word, partition, hit, victim, and the updated words
         vw = [Signal(name=f"l{j}_v{w}") for w in range(W)]
@@ -186,6 +194,7 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
         vpend = Signal(name=f"l{j}_victim_pending")
         if cfg.dynamic:
             m.d.comb += vpend.eq(~inval.any() & Cat(*(mv[x] & (ma[x] == vaddr)
+                                                     & (mg[x] == sl.stage)
                                                      for x in range(M))).any())
         miss = Signal(name=f"l{j}_miss")
         m.d.comb += miss.eq(~stat & ~inflight & ~dhit)
@@ -271,6 +280,7 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
             m.d.sync += [Array(mv)[ln["alloc"]].eq(1), Array(ma)[ln["alloc"]].eq(ln["g"]),
                          Array(ms)[ln["alloc"]].eq(ln["st"]),
                          Array(mw)[ln["alloc"]].eq(ln["victim"]),
+                         Array(mg)[ln["alloc"]].eq(ln["sl"].stage),
                          Array(q)[(q_head + q_len + ln["rank"])[:len(q_head)]].eq(ln["alloc"])]
     m.d.sync += q_len.eq(q_len + n_taken - req_fire)
 

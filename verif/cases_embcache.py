@@ -25,6 +25,32 @@ SUITE: list[tuple[str, EmbCacheConfig]] = [
                                      mem_bits=64)),
 ]
 
+#: The non-blocking unit: lanes 1, 2, 4, 8 and MSHRs 1, 2, 8 over static + dynamic,
+#: dynamic-only, static-only and stage-partitioned caches; DRAM latency 1..120, beat intervals
+#: 1..4, outstanding limits; reorder buffers from 2 to 16 beats.
+NB_SUITE: list[tuple[str, EmbCacheConfig]] = [
+    ("nb_l2_m2", EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2, dram_latency=5,
+                                mem_bits=64, lanes=2, mshrs=2, rob_beats=4)),
+    ("nb_l4_m8_parts", EmbCacheConfig(dim=8, tables=2, rows=128, static_rows=4, sets=8, ways=4,
+                                      stage_ways=(1, 3), dram_latency=12, dram_interval=2,
+                                      mem_bits=64, lanes=4, mshrs=8, rob_beats=8,
+                                      dram_outstanding=4)),
+    ("nb_l8_m8_static_only", EmbCacheConfig(dim=16, elem_width=8, rows=128, static_rows=16,
+                                            dynamic=False, sets=1, ways=1, dram_latency=60,
+                                            dram_interval=3, mem_bits=32, lanes=8, mshrs=8,
+                                            rob_beats=16)),
+    ("nb_l1_m8_dynonly_lat1", EmbCacheConfig(dim=4, rows=128, static_rows=0, sets=8, ways=1,
+                                             dram_latency=1, mem_bits=64, lanes=1, mshrs=8,
+                                             rob_beats=2)),
+    ("nb_l4_m1_lat120", EmbCacheConfig(dim=8, rows=256, static_rows=16, sets=4, ways=2,
+                                       dram_latency=120, dram_interval=4, mem_bits=32, lanes=4,
+                                       mshrs=1, rob_beats=8)),
+    ("nb_l8_m2_dynonly_out1", EmbCacheConfig(dim=8, rows=256, static_rows=0, sets=16, ways=2,
+                                             dram_latency=30, mem_bits=64, lanes=8, mshrs=2,
+                                             rob_beats=8, dram_outstanding=1)),
+]
+SUITE += NB_SUITE
+
 LINT_EXTRA: list[tuple[str, EmbCacheConfig]] = []
 
 
@@ -38,7 +64,9 @@ def matrix(cfg: EmbCacheConfig) -> list[dict]:
             ("zipf_idle", {"trace": "zipf", "skew": 1.0, "lookups": 80, "idle": 0.3}),
             ("conflicts_bp", {"trace": "conflicts", "lookups": 60, "backpressure": 0.5}),
             ("zipf_idle_bp", {"trace": "zipf", "skew": 1.1, "lookups": 100, "idle": 0.25,
-                              "backpressure": 0.4})]
+                              "backpressure": 0.4}),
+            ("bursts", {"trace": "bursts", "lookups": 80}),
+            ("zipf_0.6", {"trace": "zipf", "skew": 0.6, "lookups": 100, "backpressure": 0.3})]
     out = []
     for name, extra in base:
         seed = scenario_seed(cfg.label(), name)
@@ -58,7 +86,8 @@ def describe(r: dict) -> str:
 # -- random campaign -------------------------------------------------------------------------
 def random_config(rng: np.random.Generator) -> EmbCacheConfig:
     """Static-only, dynamic-only or both; 1..4 tables; partitioned ways for up to 3 stages;
-    DRAM latency 1..120, beat interval 1..4, rows of 1..6 beats."""
+    DRAM latency 1..120, beat interval 1..4, rows of 1..6 beats; half of them non-blocking
+    (lanes 1..8, MSHRs 1..16, reorder buffer 2..16 beats, 1..16 DRAM requests in flight)."""
     kind = str(rng.choice(["both", "both", "static_only", "dynamic_only"]))
     tables = int(rng.integers(1, 5))
     rows = int(1 << rng.integers(4, 9))
@@ -70,13 +99,20 @@ def random_config(rng: np.random.Generator) -> EmbCacheConfig:
     dim = int(rng.integers(1, 17))
     elem = int(rng.choice([4, 8, 16]))
     mem = int(rng.choice([16, 32, 64]))
-    return EmbCacheConfig(
+    base = dict(
         dim=dim, elem_width=elem, tables=tables, rows=rows,
         static_rows=0 if kind == "dynamic_only" else int(rng.integers(1, rows // 2 + 1)),
         sets=int(1 << rng.integers(0, 4)), ways=ways, dynamic=kind != "static_only",
         stage_ways=sw if len(sw) > 1 else (), mem_bits=mem,
         dram_latency=int(rng.integers(1, 121)), dram_interval=int(rng.integers(1, 5)),
         tag_width=int(rng.integers(1, 9)))
+    # drawn last, so the blocking draws above are those of earlier campaigns
+    if rng.integers(0, 2):
+        lanes = int(rng.choice([1, 2, 3, 4, 8]))
+        mshrs = int(rng.choice([1, 2, 4, 8, 16]))
+        base.update(lanes=lanes, mshrs=2 if lanes == mshrs == 1 else mshrs,
+                    rob_beats=int(rng.integers(2, 17)), dram_outstanding=int(rng.integers(1, 17)))
+    return EmbCacheConfig(**base)
 
 
 def random_scenario(cfg: EmbCacheConfig, rng: np.random.Generator) -> dict:
