@@ -7,7 +7,8 @@ import pytest
 from rpaccel.config import EmbCacheConfig
 from rpaccel.perfmodel.embcache import (HIT, MISS, STATIC, CacheModel, embcache_timeline,
                                         hit_counts, hit_rate_sweep, miss_latency,
-                                        ordered_dict_counts, reindex_by_frequency, zipf_trace)
+                                        make_trace, ordered_dict_counts, reindex_by_frequency,
+                                        zipf_trace)
 
 
 def test_true_lru_by_hand():
@@ -109,3 +110,116 @@ def test_trace_bad_input():
         hit_counts(cfg, [0], [256])
     with pytest.raises(ValueError, match=r"row must be an integer in \[0, 255\], got 256"):
         cfg.check_lookup(0, 256)
+
+
+# -- the non-blocking unit -------------------------------------------------------------------------
+def _nb_cfg(**kw):
+    base = dict(dim=4, rows=16, static_rows=4, sets=2, ways=1, dram_latency=5, dram_interval=1,
+                mem_bits=64, lanes=2, mshrs=2, rob_beats=4)
+    return EmbCacheConfig(**{**base, **kw})
+
+
+def test_nonblocking_static_hits_by_hand():
+    """Two beats of two static lookups: accepted on 0 and 1 (the lookup register frees as its
+    beat finishes), looked up on 1 and 2, ready 2 cycles after the lookup, responses 3 and 4."""
+    from rpaccel.perfmodel.embcache import nb_timeline
+
+    tl = nb_timeline(_nb_cfg(), [0, 0, 0, 0], [0, 1, 2, 3])
+    assert tl.accept.tolist() == [0, 0, 1, 1]
+    assert tl.lookup.tolist() == [1, 1, 2, 2]
+    assert tl.respond.tolist() == [3, 3, 4, 4]
+    assert tl.kind.tolist() == [STATIC] * 4
+    assert tl.counters["static_hits"] == 4 and tl.counters["misses"] == 0
+
+
+def test_nonblocking_miss_merge_conflict_victim_by_hand():
+    """Rows 5, 5 | 7, 5 on a 2-set direct-mapped cache (rows 5 and 7 share set 1, bank 1), DRAM
+    latency 5, one beat per row. t1: row 5 misses (MSHR 0), the second 5 hits the same bank
+    (bank stall). t2: it merges; beat 1 is accepted; the request goes out (beat on 2+5=7). t3-t7:
+    row 7's victim is row 5, in flight until its fill on 7 (5 victim stalls). t8: beat 0 responds
+    (fill 7 + 1); row 7 misses, row 5 bank-stalls. t9: row 7's request, beat on 14; row 5's victim
+    (row 7) is in flight through 14 (6 stalls). t15: row 5 misses again, request on 16, beat on
+    21, beat 1 responds on 22."""
+    from rpaccel.perfmodel.embcache import MERGED, nb_timeline
+
+    tl = nb_timeline(_nb_cfg(), [0, 0, 0, 0], [5, 5, 7, 5])
+    assert tl.accept.tolist() == [0, 0, 2, 2]
+    assert tl.lookup.tolist() == [1, 2, 8, 15]
+    assert tl.kind.tolist() == [MISS, MERGED, MISS, MISS]
+    assert tl.mem_request.tolist() == [2, -1, 9, 16]
+    assert tl.respond.tolist() == [8, 8, 22, 22]
+    c = tl.counters
+    assert (c["bank_conflict_stalls"], c["victim_stalls"], c["mshr_full_stalls"]) == (2, 11, 0)
+    assert (c["merged"], c["misses"], c["dram_requests"]) == (1, 3, 3)
+
+
+def test_nonblocking_policy_is_the_lru_policy():
+    """Whatever the timing, the replacement state moves in request order: a lookup is a miss
+    exactly when the policy model says so (merges are policy hits); seeded random configs."""
+    from rpaccel.perfmodel.embcache import MERGED, nb_timeline
+
+    rng = np.random.default_rng(31)
+    print("seed=31")
+    for _ in range(40):
+        cfg = EmbCacheConfig(dim=4, tables=2, rows=64, static_rows=int(rng.integers(0, 8)),
+                             sets=int(1 << rng.integers(0, 3)), ways=4, stage_ways=(1, 3),
+                             dram_latency=int(rng.integers(1, 40)), lanes=int(rng.integers(1, 6)),
+                             mshrs=int(rng.integers(2, 9)), rob_beats=int(rng.integers(2, 9)))
+        t, r, s = make_trace(cfg, str(rng.choice(["zipf", "conflicts", "bursts"])), 150,
+                             int(rng.integers(1 << 30)))
+        tl = nb_timeline(cfg, t, r, s)
+        ref = CacheModel(cfg)
+        want = [ref.access(a, b, c) for a, b, c in zip(t.tolist(), r.tolist(), s.tolist())]
+        got = [HIT if k == MERGED else int(k) for k in tl.kind]
+        assert got == want
+
+
+def test_nonblocking_engines_and_fast_model_agree():
+    """The compiled kernel equals the Python reference on every per-lookup cycle, and the fast
+    throughput model equals the timeline's count; seeded random configurations and traces."""
+    from rpaccel.perfmodel.embcache import embcache_cycles, nb_timeline
+
+    rng = np.random.default_rng(32)
+    print("seed=32")
+    for _ in range(25):
+        cfg = EmbCacheConfig(dim=int(rng.integers(1, 9)), tables=3, rows=128,
+                             static_rows=int(rng.integers(1, 16)), sets=int(1 << rng.integers(0, 4)),
+                             ways=int(rng.integers(1, 5)), dynamic=bool(rng.integers(0, 4)),
+                             dram_latency=int(rng.integers(1, 121)),
+                             dram_interval=int(rng.integers(1, 5)), mem_bits=32,
+                             lanes=int(rng.integers(1, 9)), mshrs=int(rng.integers(2, 17)),
+                             rob_beats=int(rng.integers(2, 17)),
+                             dram_outstanding=int(rng.integers(1, 9)))
+        t, r, s = make_trace(cfg, "zipf", 300, int(rng.integers(1 << 30)), 0.9)
+        a = nb_timeline(cfg, t, r, s, engine="python")
+        b = nb_timeline(cfg, t, r, s, engine="numba")
+        for x, y in zip((a.accept, a.lookup, a.kind, a.respond, a.mem_request),
+                        (b.accept, b.lookup, b.kind, b.respond, b.mem_request)):
+            assert x.tolist() == y.tolist()
+        assert a.counters == b.counters
+        fast = embcache_cycles(cfg, t, r, s)
+        assert fast["cycles"] == a.respond[-1] - a.accept[0]
+        assert fast["misses"] == a.counters["misses"]
+
+
+def test_blocking_fast_model_equals_timeline():
+    """lanes = mshrs = 1 is the blocking design: its fast count (latency + 1 per lookup) equals
+    the blocking timeline, today's counts."""
+    from rpaccel.perfmodel.embcache import embcache_cycles
+
+    for seed in range(5):
+        cfg = EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2, dram_latency=5 + seed)
+        t, r, s = make_trace(cfg, "zipf", 200, seed)
+        tl = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()))
+        assert embcache_cycles(cfg, t, r, s)["cycles"] == tl[-1].respond - tl[0].accept
+
+
+def test_nonblocking_bad_input():
+    for kw, msg in [({"lanes": 0}, r"lanes must be an integer in \[1, 16\], got 0"),
+                    ({"lanes": 17}, r"lanes must be an integer in \[1, 16\], got 17"),
+                    ({"mshrs": 0}, r"mshrs must be an integer in \[1, 64\], got 0"),
+                    ({"mshrs": 65}, r"mshrs must be an integer in \[1, 64\], got 65"),
+                    ({"dram_interval": 0}, r"dram_interval must be an integer in \[1, 1000\]"),
+                    ({"dram_outstanding": 0}, r"dram_outstanding must be an integer in \[1, 1024\]")]:
+        with pytest.raises(ValueError, match=msg):
+            _nb_cfg(**kw)

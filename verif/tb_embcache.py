@@ -197,7 +197,6 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
             "hits": counts[0] + counts[1], "misses": counts[2], "static_hits": counts[0],
             "dynamic_hits": counts[1], "hw_counters": hw + extra_hw, "lookups": n,
             "merged": extra_model[0] if extra_model else 0,
-            "lookups_per_cycle": n / max(1, model[-1].respond - model[0].accept + 1),
             "dump": {"tables": t.tolist(), "rows": r.tolist(), "stages": s.tolist(),
                      "tags": tags.tolist(), "rtl_kinds": kinds,
                      "rtl_vectors": [hex(v) for v in vecs]}}

@@ -6,8 +6,7 @@ import argparse
 
 from rpaccel.config import EmbCacheConfig, check_int
 
-from rpaccel.perfmodel.embcache import (HIT, MISS, STATIC, TRACE_KINDS, embcache_timeline,
-                                        make_trace)
+from rpaccel.perfmodel.embcache import TRACE_KINDS, embcache_cycles, make_trace
 
 from .common import print_json, print_table
 
@@ -37,20 +36,25 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def model(cfg: EmbCacheConfig, args: argparse.Namespace) -> int:
     t, r, s = _trace(cfg, args)
-    tl = embcache_timeline(cfg, zip(t.tolist(), r.tolist(), s.tolist()))
-    kinds = [x.kind for x in tl]
-    out = {"unit": "embcache", "config": cfg.to_dict(), "lookups": len(tl), "seed": args.seed,
-           "model_cycles": tl[-1].respond - tl[0].accept,
-           "hits": sum(k != MISS for k in kinds), "misses": kinds.count(MISS),
-           "static_hits": kinds.count(STATIC), "dynamic_hits": kinds.count(HIT),
-           "mem_bytes": kinds.count(MISS) * cfg.row_bytes}
+    c = embcache_cycles(cfg, t, r, s)
+    out = {"unit": "embcache", "config": cfg.to_dict(), "lookups": c["lookups"],
+           "seed": args.seed, "model_cycles": c["cycles"],
+           "lookups_per_cycle": round(c["lookups_per_cycle"], 6),
+           "hits": c["static_hits"] + c["dynamic_hits"], "misses": c["misses"],
+           **{k: c[k] for k in ("static_hits", "dynamic_hits", "merged", "bank_conflict_stalls",
+                                "victim_stalls", "mshr_full_stalls", "mem_bytes")}}
     if args.json:
         print_json(out)
     else:
         print_table([("cycles (first request -> last response, no stalls)", out["model_cycles"]),
+                     ("lookups per cycle", f"{out['lookups_per_cycle']:.4f}"),
                      ("static hits", out["static_hits"]), ("dynamic hits", out["dynamic_hits"]),
-                     ("misses", out["misses"]), ("DRAM bytes", out["mem_bytes"]),
-                     ("hit rate", f"{out['hits'] / len(tl):.4f}")])
+                     ("merged into a miss in flight", out["merged"]),
+                     ("misses (DRAM requests)", out["misses"]), ("DRAM bytes", out["mem_bytes"]),
+                     ("stall cycles: bank / victim / MSHR-full",
+                      f"{out['bank_conflict_stalls']} / {out['victim_stalls']} / "
+                      f"{out['mshr_full_stalls']}"),
+                     ("hit rate", f"{out['hits'] / out['lookups']:.4f}")])
     return 0
 
 
@@ -76,8 +80,10 @@ def sim_argv(sc: dict) -> list[str]:
 
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:
-    counts = {k: res[k] for k in ("hits", "misses", "static_hits", "dynamic_hits")}
+    counts = {k: res[k] for k in ("hits", "misses", "static_hits", "dynamic_hits", "merged")}
+    lpc = res["lookups"] / res["rtl_cycles"] if res["rtl_cycles"] > 0 else 0.0
     rows = [("hits (static + dynamic)", f"{res['hits']} ({res['static_hits']} + "
                                         f"{res['dynamic_hits']})"),
-            ("misses", res["misses"])]
-    return {"lookups": res["lookups"], **counts}, rows
+            ("merged", res["merged"]), ("misses", res["misses"]),
+            ("lookups per cycle", f"{lpc:.4f}")]
+    return {"lookups": res["lookups"], **counts, "lookups_per_cycle": round(lpc, 6)}, rows
