@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from rpaccel.config import GemmConfig
 
 from . import toolchain
@@ -32,7 +34,6 @@ from .run import build, run_unit
 
 
 def bench_topk(scratch: Path) -> tuple[dict, list[str], bool]:
-    import numpy as np
 
     from rpaccel.config import TopkConfig
     from rpaccel.perfmodel import topk, topk_batch
@@ -162,6 +163,83 @@ def bench_gemm_utilization() -> tuple[dict, list[str]]:
     return fig, lines
 
 
+def bench_embunit(scratch: Path) -> tuple[dict, list[str], bool]:
+    """The embedding unit at speed (model): lookups per cycle vs lanes and MSHRs on RM-large-shaped
+    queries (26 tables, dim 32, int8 rows of 32 bytes, one lookup per table per item, Zipf(1.0)
+    rows of 4M-row tables, hot rows first), 4 MiB static (5,041 hottest rows per table) + 4 MiB
+    dynamic (16,384 sets x 8 ways), DRAM latency 100 cycles, one 256-bit beat (one row) per cycle
+    (32 B/cycle, 4 GB/s at 125 MHz), up to 64 requests in flight, 128-beat reorder buffer. One
+    4,096-item query's cycles are measured warm: the cycles of four queries minus those of the
+    first three. Bounds: lookups / lanes, missed bytes / DRAM bytes per cycle, and (Little's law)
+    misses x (latency + 1) / MSHRs. Also: the fast model's speed on 10M lookups, and the RTL's
+    lookups per second of simulation at 8 lanes."""
+    from rpaccel.config import EmbCacheConfig
+    from rpaccel.perfmodel.embcache import embcache_cycles
+
+    T, ITEMS, ROWS = 26, 4096, 1 << 22
+    rng = np.random.default_rng(1)
+    cdf = np.cumsum(1.0 / np.arange(1, ROWS + 1, dtype=np.float64))
+    cdf /= cdf[-1]
+    nq = ITEMS * T
+    t4 = np.tile(np.arange(T, dtype=np.int64), 4 * ITEMS)
+    r4 = np.minimum(np.searchsorted(cdf, rng.random(4 * nq), side="right"), ROWS - 1)
+    r4 = r4.astype(np.int64)
+    base = dict(dim=32, elem_width=8, tables=T, rows=ROWS, static_rows=(4 << 20) // 32 // T,
+                sets=(4 << 20) // 32 // 8, ways=8, mem_bits=256, dram_latency=100,
+                dram_interval=1, dram_outstanding=64, rob_beats=128)
+    dram_bpc = base["mem_bits"] / 8 / base["dram_interval"]
+    rows_out = []
+    for lanes in (1, 2, 4, 8, 16):
+        for mshrs in (1, 2, 4, 8, 16, 32, 64):
+            cfg = EmbCacheConfig(**base, lanes=lanes, mshrs=mshrs)
+            c4 = embcache_cycles(cfg, t4, r4)
+            c3 = embcache_cycles(cfg, t4[:3 * nq], r4[:3 * nq])
+            cyc = c4["cycles"] - c3["cycles"]
+            misses = c4["misses"] - c3["misses"]
+            bounds = {"lanes": nq / lanes, "dram_bandwidth": misses * 32 / dram_bpc,
+                      "mshrs_littles_law": misses * (base["dram_latency"] + 1) / mshrs}
+            bind = max(bounds, key=bounds.get)
+            rows_out.append({"lanes": lanes, "mshrs": mshrs, "cycles": cyc,
+                             "lookups_per_cycle": round(nq / cyc, 4), "misses": misses,
+                             "bounds": {k: round(v, 1) for k, v in bounds.items()},
+                             "binding": bind, "vs_bound": round(cyc / bounds[bind], 4),
+                             "vs_lanes_dram_bound": round(
+                                 cyc / max(bounds["lanes"], bounds["dram_bandwidth"]), 4)})
+    fig = {"config": base, "query_lookups": nq, "artifact_embedding_cycles": 131391.5,
+           "sweep": rows_out}
+    lines = []
+    for r in rows_out:
+        if r["mshrs"] in (1, 8, 64) or r["lanes"] in (8,):
+            lines.append(f"embcache unit L={r['lanes']:>2} M={r['mshrs']:>2}: {r['cycles']:>9,} "
+                         f"cycles/query, {r['lookups_per_cycle']:.3f} lookups/cycle, binding "
+                         f"{r['binding']} ({r['vs_bound']:.2f}x bound)")
+    best = min(rows_out, key=lambda r: r["cycles"])
+    lines.append(f"embcache unit best: L={best['lanes']} M={best['mshrs']} {best['cycles']:,} "
+                 f"cycles per 4,096-item RM-large query vs the RecPipe artifact's 131,391.5")
+    # the fast model on 10M lookups
+    cfg = EmbCacheConfig(**base, lanes=8, mshrs=32)
+    n = 10_000_000
+    reps = -(-n // len(r4))
+    tt, rr = np.tile(t4, reps)[:n], np.tile(r4, reps)[:n]
+    embcache_cycles(cfg, tt[:1000], rr[:1000])           # compile outside the timing
+    dt = min(_timed(lambda: embcache_cycles(cfg, tt, rr)) for _ in range(2))
+    fig["fast_model_10M_lookups_s"] = round(dt, 2)
+    lines.append(f"embcache unit fast model: 10M lookups (L=8, M=32) in {dt:.2f} s")
+    # RTL speed at 8 lanes (stream mode: the testbench's DRAM model runs in Python every cycle)
+    rcfg = EmbCacheConfig(dim=8, tables=4, rows=1024, static_rows=64, sets=64, ways=4,
+                          dram_latency=40, mem_bits=128, lanes=8, mshrs=16, rob_beats=16)
+    (r,) = run_unit("embcache", rcfg, [{"name": "bench", "seed": 3, "trace": "zipf",
+                                        "skew": 1.0, "lookups": 4000}], root=scratch)
+    ok = bool(r["cycles_match"] and r["values_match"])
+    fig["rtl_l8"] = {"lookups": 4000, "rtl_cycles": r["rtl_cycles"], "wall_s": round(r["wall_s"], 2),
+                     "lookups_per_s": round(4000 / r["wall_s"]), "match": ok}
+    lines.append(f"embcache unit RTL, 8 lanes, 4,000 Zipf lookups: {r['rtl_cycles']} cycles (= model: "
+                 f"{ok}), {4000 / r['wall_s']:,.0f} lookups/s of simulation (stream mode)")
+    for line in lines:
+        print(line, flush=True)
+    return fig, lines, ok
+
+
 def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -221,6 +299,9 @@ def main() -> int:
     fig["embcache"], el = bench_embcache()
     ok = ok and fig["embcache"]["identical_counts"]
     lines += el
+    fig["embcache_unit"], eu, euok = bench_embunit(scratch)
+    ok = ok and euok
+    lines += eu
     lines.append(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     print(lines[-1])
     (out_dir / "bench.json").write_text(json.dumps(fig, indent=2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
@@ -213,7 +214,9 @@ async def embcache_scenarios(dut) -> None:
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     results = []
     for sc in spec["scenarios"]:
+        t0 = time.perf_counter()
         res = await run_scenario(dut, cfg, sc)
+        res["wall_s"] = time.perf_counter() - t0
         dump = res.pop("dump")
         if sc.get("dump"):
             out = Path(sc["dump"])
