@@ -39,6 +39,7 @@ class EmbeddingCache(wiring.Component):
     def __init__(self, cfg: EmbCacheConfig) -> None:
         if not isinstance(cfg, EmbCacheConfig):
             raise TypeError(f"cfg must be an EmbCacheConfig, got {cfg!r}")
+        cfg.check_rtl()
         self._cfg = cfg
         self._set_bits = (cfg.sets - 1).bit_length()
         self._tag_bits = max(1, cfg.addr_bits - self._set_bits)

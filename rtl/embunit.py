@@ -29,10 +29,7 @@ from rpaccel.config import EmbCacheConfig
 
 from .sram import SRAM
 
-__all__ = ["nonblocking_logic", "MAX_TAG_LINES"]
-
-#: The largest dynamic cache (lines) the non-blocking RTL elaborates: its tags are registers.
-MAX_TAG_LINES = 1024
+__all__ = ["nonblocking_logic"]
 
 
 def _pow2(n: int) -> int:
@@ -44,9 +41,7 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
     :class:`rpaccel.rtl.embcache.EmbeddingCache`)."""
     L, M, R, NB = cfg.lanes, cfg.mshrs, cfg.rob_beats, cfg.banks
     S, W, RB = cfg.sets, cfg.ways, cfg.row_bits
-    if S * W > MAX_TAG_LINES:
-        raise ValueError(f"sets x ways must be <= {MAX_TAG_LINES} for the non-blocking RTL (its "
-                         f"tags are registers), got {S} x {W}; the perf model has no limit")
+    cfg.check_rtl()
     set_bits = (S - 1).bit_length()
     tag_bits = max(1, cfg.addr_bits - set_bits)
     age_bits = max(1, (W - 1).bit_length())

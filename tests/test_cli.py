@@ -227,6 +227,50 @@ def test_embcache_sim_json_and_dump(tmp_path):
     assert sum(k != 2 for k in d["rtl_kinds"]) == out["hits"]
 
 
+NB = [*EC, "--lanes", "2", "--mshrs", "2", "--rob-beats", "4"]     # the matrix's nb_l2_m2
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--lanes", "0"], "lanes must be an integer in [1, 16], got 0"),
+    (["--lanes", "17"], "lanes must be an integer in [1, 16], got 17"),
+    (["--mshrs", "0"], "mshrs must be an integer in [1, 64], got 0"),
+    (["--mshrs", "65"], "mshrs must be an integer in [1, 64], got 65"),
+    (["--dram-interval", "0"], "dram_interval must be an integer in [1, 1000], got 0"),
+    (["--dram-outstanding", "0"], "dram_outstanding must be an integer in [1, 1024], got 0"),
+])
+def test_embcache_nonblocking_bad_config(args, needle):
+    for cmd in ("model", "sim"):
+        p = run(cmd, "embcache", *EC, *args, "--lookups", "10")
+        assert p.returncode == 2 and p.stdout == ""
+        assert p.stderr.strip() == f"rpaccel: error: {needle}"
+
+
+def test_embcache_nonblocking_rtl_limit():
+    p = run("sim", "embcache", "--dim", "8", "--lanes", "2", "--sets", "1024", "--ways", "8",
+            "--lookups", "10")
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [
+        "rpaccel: error: sets x ways must be <= 1024 for the non-blocking RTL (its tags are "
+        "registers), got 1024 x 8; the perf model has no limit"]
+
+
+@pytest.mark.xdist_group("embcache-nb_l2_m2")
+def test_embcache_nonblocking_sim_and_model():
+    """Same-row bursts on 2 lanes / 2 MSHRs: RTL = model, merges counted, and the model command
+    gives the simulation's count (no stalls)."""
+    p = run("sim", "embcache", *NB, "--trace", "bursts", "--lookups", "90", "--seed", "4", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["cycles_match"] and out["values_match"]
+    assert out["merged"] > 0 and out["hits"] + out["merged"] + out["misses"] == 90
+    assert out["lookups_per_cycle"] == round(90 / out["rtl_cycles"], 6)
+    m = run("model", "embcache", *NB, "--trace", "bursts", "--lookups", "90", "--seed", "4",
+            "--json")
+    mo = json.loads(m.stdout)
+    assert (mo["model_cycles"], mo["merged"], mo["misses"]) == (out["rtl_cycles"], out["merged"],
+                                                                 out["misses"])
+
+
 def test_study_embcache_plot(tmp_path):
     p = run("study", "embcache", "--lookups", "20000", "--capacities", "64,256,1024",
             "--skews", "0.8,1.2", "--rows", "4096", "-o", str(tmp_path / "o"))

@@ -75,7 +75,9 @@ def matrix(cfg: EmbCacheConfig) -> list[dict]:
 
 
 def validate(cfg: EmbCacheConfig, sc: dict) -> None:
-    """The trace must be one :func:`make_trace` can draw for ``cfg`` (it raises otherwise)."""
+    """The RTL must exist for ``cfg`` and the trace must be one :func:`make_trace` can draw for
+    it (both raise otherwise)."""
+    cfg.check_rtl()
     make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], sc["seed"], sc.get("skew", 1.0))
 
 

@@ -511,6 +511,17 @@ class EmbCacheConfig:
     #: ``misses`` and ``mem_bytes``.
     nonblocking_counters = ("merged", "bank_conflict_stalls", "victim_stalls", "mshr_full_stalls")
 
+    #: The largest dynamic cache (lines) the non-blocking RTL elaborates: its tags are
+    #: registers. The perf model has no such limit.
+    rtl_max_lines = 1024
+
+    def check_rtl(self) -> None:
+        """Raise a one-line ``ValueError`` if the RTL cannot be built for this configuration."""
+        if not self.blocking and self.sets * self.ways > self.rtl_max_lines:
+            raise ValueError(f"sets x ways must be <= {self.rtl_max_lines} for the non-blocking "
+                             f"RTL (its tags are registers), got {self.sets} x {self.ways}; the "
+                             f"perf model has no limit")
+
     @property
     def blocking(self) -> bool:
         """True for ``lanes = mshrs = 1``: the blocking design (one request in flight)."""

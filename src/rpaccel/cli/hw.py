@@ -71,6 +71,8 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
 def cmd_verilog(args: argparse.Namespace) -> int:
     unit = get_unit(args.unit)
     cfg = config_from_args(unit.config, args)
+    if hasattr(cfg, "check_rtl"):
+        cfg.check_rtl()
     out = Path(args.output)
     check_output_file("--output", args.output)
     from rpaccel.rtl.emit import standalone, verilog, write_if_changed
