@@ -203,6 +203,81 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
                      "rtl_vectors": [hex(v) for v in vecs]}}
 
 
+async def run_bulk_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
+    """Bulk mode (:mod:`rpaccel.verif.embbulk`): back-door load the trace, the DRAM rows and the
+    static copies, start, sleep until ``done``, read the responses back and check them and the
+    cycle count (requests back to back, responses always ready) against the model."""
+    from cocotb.triggers import First, Timer
+
+    from rpaccel.perfmodel.embcache import embcache_cycles
+
+    seed = sc["seed"]
+    t, r, s = make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], seed, sc.get("skew", 1.0))
+    rng = np.random.default_rng([seed, 1])
+    n, L = len(r), cfg.lanes
+    nbeats = -(-n // L)
+    words_all = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
+                 for _ in range(cfg.tables * cfg.rows)]
+    tags = rng.integers(0, 1 << cfg.tag_width, size=n)
+    dut.rst.value = 1
+    dut.start.value = 0
+    dut.nbeats.value = nbeats
+    await ClockCycles(dut.clk, 3)
+    t0 = time.perf_counter()
+    for b in range(nbeats):
+        sl = [{"valid": 1, "table": int(t[i]), "row": int(r[i]), "stage": int(s[i]),
+               "tag": int(tags[i])} for i in range(b * L, min(n, (b + 1) * L))]
+        sl += [{"valid": 0}] * (L - len(sl))
+        dut.trace_mem.mem[b].value = cfg.req_layout.pack({"slots": sl})
+    for g, w in enumerate(words_all):
+        dut.dram_mem.mem[g].value = w
+    for j in range(L):
+        mem = getattr(dut.unit, f"static_buf{j}").mem
+        for tb in range(cfg.tables):
+            for row in range(cfg.static_rows):
+                mem[tb * cfg.static_rows + row].value = words_all[tb * cfg.rows + row]
+    t_load = time.perf_counter() - t0
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    tl = nb_timeline(cfg, t, r, s)
+    want_cycles = int(tl.respond[-1] - tl.accept[0])
+    t1 = time.perf_counter()
+    await First(RisingEdge(dut.done), Timer(PERIOD_NS * (4 * want_cycles + 1000), "ns"))
+    t_sim = time.perf_counter() - t1
+    checker = Checker()
+    rtl_cycles = int(dut.cycles.value) if int(dut.done.value) else -1
+    cycles_ok = checker.check_equal("cycles (first acceptance to last response)", rtl_cycles,
+                                    want_cycles)
+    cycles_ok &= checker.check_equal("fast model cycles", embcache_cycles(cfg, t, r, s)["cycles"],
+                                     want_cycles)
+    fields = [x for b in range(nbeats)
+              for x in cfg.resp_layout.unpack(int(dut.resp_mem.mem[b].value))["slots"]][:n]
+    kinds = [STATIC if f["static"] else MERGED if f["merged"] else HIT if f["hit"] else MISS
+             for f in fields]
+    want = [{"data": words_all[int(t[i]) * cfg.rows + int(r[i])], "tag": int(tags[i]),
+             "kind": int(tl.kind[i])} for i in range(n)]
+    values_ok = checker.check_values(
+        "response", [{"data": f["data"], "tag": f["tag"], "kind": k} for f, k in zip(fields, kinds)],
+        want)
+    want_counts = [tl.counters[k] for k in ("static_hits", "dynamic_hits", "misses")]
+    hw = [int(dut.unit.hits_static.value), int(dut.unit.hits_dynamic.value),
+          int(dut.unit.misses.value)]
+    values_ok &= checker.check_equal("counters static/dynamic/miss", hw, want_counts)
+    return {"rtl_cycles": rtl_cycles, "model_cycles": want_cycles, "cycles_match": cycles_ok,
+            "values_match": values_ok and checker.first_mismatch is None,
+            "first_mismatch": checker.first_mismatch, "lookups": n,
+            "hits": want_counts[0] + want_counts[1], "misses": want_counts[2],
+            "static_hits": want_counts[0], "dynamic_hits": want_counts[1],
+            "merged": tl.counters["merged"], "hw_counters": hw, "load_wall_s": t_load,
+            "sim_wall_s": t_sim, "lookups_per_s": n / t_sim if t_sim > 0 else None,
+            "dump": {"tables": t.tolist(), "rows": r.tolist(), "stages": s.tolist(),
+                     "tags": tags.tolist(), "rtl_kinds": kinds,
+                     "rtl_vectors": [hex(f["data"]) for f in fields]}}
+
+
 @cocotb.test()
 async def embcache_scenarios(dut) -> None:
     import sched  # guard: must be the standard library's
@@ -215,7 +290,8 @@ async def embcache_scenarios(dut) -> None:
     results = []
     for sc in spec["scenarios"]:
         t0 = time.perf_counter()
-        res = await run_scenario(dut, cfg, sc)
+        runner = run_bulk_scenario if sc.get("mode") == "bulk" else run_scenario
+        res = await runner(dut, cfg, sc)
         res["wall_s"] = time.perf_counter() - t0
         dump = res.pop("dump")
         if sc.get("dump"):
