@@ -1,6 +1,6 @@
 """Bulk mode of the embedding unit: a simulation harness that keeps Python out of the clock loop.
 
-The harness (top ``rpaccel_embbulk``, simulation only) wraps the non-blocking unit with
+The harness (top ``bulk_embcache``, simulation only) wraps the non-blocking unit with
 
 * a **trace memory** (``trace_mem``, back-door loaded with the request beats) and a driver that
   presents them back to back from the cycle after ``start``;
@@ -28,7 +28,7 @@ from rpaccel.config import EmbCacheConfig
 
 __all__ = ["EmbBulkHarness", "TOPLEVEL", "MAX_BEATS", "build_bulk", "run_bulk"]
 
-TOPLEVEL = "rpaccel_embbulk"
+TOPLEVEL = "bulk_embcache"
 #: Request beats the trace and response memories hold.
 MAX_BEATS = 1 << 14
 
@@ -124,25 +124,12 @@ class EmbBulkHarness(wiring.Component):
         return m
 
 
-def build_bulk(cfg: EmbCacheConfig, root: Path | None = None):
+def build_bulk(cfg, root: Path | None = None):
     """Verilator build of the harness for ``cfg`` (cached like the unit's builds)."""
-    from rpaccel.rtl.emit import write_if_changed
-    from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
+    from .run import build_harness
 
-    from . import toolchain
-    from .run import _locked, rtl_digest
+    return build_harness(EmbBulkHarness(cfg), cfg, TOPLEVEL, Path(__file__), root)
 
-    root = Path(root or toolchain.BUILD_ROOT).resolve()
-    name = f"{cfg.label()}_{cfg.key()}_bulk"
-    with _locked(root / "locks" / f"{name}.build.lock"):
-        path = root / "verilog" / f"{name}_{rtl_digest()}.v"
-        if not path.exists():
-            from amaranth.back import verilog as _verilog
-
-            write_if_changed(path, _verilog.convert(EmbBulkHarness(cfg), name=TOPLEVEL,
-                                                    emit_src=False))
-        return toolchain.build([path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH], TOPLEVEL,
-                               root / "sim" / name)
 
 
 def run_bulk(cfg: EmbCacheConfig, scenarios: list[dict], root: Path | None = None) -> list[dict]:

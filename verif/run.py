@@ -18,7 +18,7 @@ from rpaccel.units import Unit, get_unit
 
 from . import toolchain
 
-__all__ = ["sources", "build", "run_unit", "rtl_digest"]
+__all__ = ["sources", "build", "build_harness", "run_unit", "rtl_digest"]
 
 
 @contextlib.contextmanager
@@ -72,6 +72,31 @@ def build(unit: str | Unit, cfg, *, waves: bool = False, root: Path | None = Non
         srcs = sources(unit, cfg, root)
         t_gen = time.perf_counter() - t0
         info = toolchain.build(srcs, unit.toplevel, root / "sim" / name, waves=waves, quick=quick)
+    return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
+                               gen_seconds=t_gen)
+
+
+def build_harness(harness, cfg, toplevel: str, source: Path,
+                  root: Path | None = None) -> toolchain.BuildInfo:
+    """Verilator build of a simulation harness (``harness``: an elaboratable wrapping a unit for
+    ``cfg``, top module ``toplevel``), cached like the units' builds and keyed by the RTL and by
+    the harness's own ``source`` file."""
+    from rpaccel.rtl.emit import write_if_changed
+    from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
+
+    root = Path(root or toolchain.BUILD_ROOT).resolve()
+    name = f"{cfg.label()}_{cfg.key()}_bulk"
+    own = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:8]
+    with _locked(root / "locks" / f"{name}.build.lock"):
+        path = root / "verilog" / f"{name}_{rtl_digest()}_{own}.v"
+        t0 = time.perf_counter()
+        if not path.exists():
+            from amaranth.back import verilog as _verilog
+
+            write_if_changed(path, _verilog.convert(harness, name=toplevel, emit_src=False))
+        t_gen = time.perf_counter() - t0
+        info = toolchain.build([path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH], toplevel,
+                               root / "sim" / name)
     return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
                                gen_seconds=t_gen)
 
