@@ -72,9 +72,9 @@ import numpy as np
 from rpaccel.config import EmbCacheConfig
 
 __all__ = ["CacheModel", "Lookup", "embcache_timeline", "nb_timeline", "NBTimeline",
-           "embcache_cycles", "make_trace", "TRACE_KINDS", "hit_counts", "ordered_dict_counts",
-           "zipf_trace", "reindex_by_frequency", "hit_rate_sweep", "STATIC", "HIT", "MISS",
-           "MERGED", "hit_latency", "miss_latency"]
+           "embcache_cycles", "pause_counts", "make_trace", "TRACE_KINDS", "hit_counts",
+           "ordered_dict_counts", "zipf_trace", "reindex_by_frequency", "hit_rate_sweep",
+           "STATIC", "HIT", "MISS", "MERGED", "hit_latency", "miss_latency"]
 
 STATIC, HIT, MISS = 0, 1, 2
 
@@ -141,11 +141,7 @@ def embcache_timeline(cfg: EmbCacheConfig, requests: Iterable[tuple[int, int, in
     pause = pause or (lambda: False)
     if not cfg.blocking:
         reqs = np.asarray(list(requests), dtype=np.int64).reshape(-1, 3)
-        nbeats = -(-len(reqs) // cfg.lanes)
-        idle = np.zeros(max(1, nbeats), dtype=np.int64)
-        for b in range(nbeats):
-            while pause():
-                idle[b] += 1
+        idle = pause_counts(pause, -(-len(reqs) // cfg.lanes))
         tl = nb_timeline(cfg, reqs[:, 0], reqs[:, 1], reqs[:, 2], start=start,
                          ready_from=start if ready_from is None else max(start, ready_from),
                          idle=idle, ready=ready)
@@ -398,6 +394,16 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
                 present = t + 1 + idle[k]
         t += 1
     return t - 1
+
+
+def pause_counts(pause: Callable[[], bool], nbeats: int) -> np.ndarray:
+    """Idle cycles before each request beat, from a producer's ``pause()``: consulted before each
+    beat and again after each True (one idle cycle each), as the testbench driver does."""
+    idle = np.zeros(max(1, nbeats), dtype=np.int64)
+    for b in range(nbeats):
+        while pause():
+            idle[b] += 1
+    return idle
 
 
 _NB_KERNEL = None

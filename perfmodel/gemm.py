@@ -30,10 +30,10 @@ the tiles stream back to back and the weight load and the fill are paid once.
 Output. The rows of N-tile ``nt`` are final once its last K-tile has passed the array:
 ``A_nt = S_j + M + rows + cols`` with ``j = (nt+1)*k_tiles - 1`` is the first cycle on which
 they may be read (the last accumulator write was on the cycle before). The output reads one C row
-per cycle and presents it on ``c_out`` the cycle after, ``M * ceil(N/cols)`` beats in N-tile-major
-order. Beat ``i`` is read on ``r_i = max(A_i, x_{i-1})`` and transfers on the first cycle
-``x_i > r_i`` with ``c_out.ready`` high (``x_{-1} = -inf``); ``valid`` stays high from the read until
-the transfer.
+per cycle and presents it on ``c_out`` the cycle after, ``M * ceil(N/cols)`` beats in
+N-tile-major order. Beat ``i`` is read on ``r_i = max(A_i, x_{i-1})`` and transfers on the first
+cycle ``x_i > r_i`` with ``c_out.ready`` high (``x_{-1} = -inf``); ``valid`` stays high from the
+read until the transfer.
 
 * ``weight_buffering = 1`` (today's schedule, kept for comparison): every beat waits for the
   last N-tile, ``A_i = A_{nt_last}``: the output starts ``rows + cols + 1`` cycles after the last A

@@ -15,8 +15,9 @@ Structure:
   ``s mod banks`` at word ``(s div banks) * ways + way``. The tag registers are sized for the
   verified configurations; a large cache would keep them in banked SRAM with the same rule.
 * **MSHRs**: address, stage, line (set, way) and a valid bit; a lookup whose row an MSHR holds
-  for the lookup's stage merges into it. Misses queue their MSHR for ``mem_req`` in allocation order; DRAM answers in request
-  order, and the last beat of a row fills the line, frees the MSHR and wakes the waiting slots.
+  for the lookup's stage merges into it. Misses queue their MSHR for ``mem_req`` in allocation
+  order; DRAM answers in request order, and the last beat of a row fills the line, frees the
+  MSHR and wakes the waiting slots.
 * **Reorder buffer**: ``rob_beats`` entries of ``lanes`` slots (data, tag, flags, ready, waiting
   MSHR), in registers; the oldest entry responds when all its slots are ready.
 """

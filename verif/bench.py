@@ -127,8 +127,10 @@ def bench_split(scratch: Path) -> tuple[dict, list[str], bool]:
            "cycles_match": r["cycles_match"], "values_match": r["values_match"],
            "sim_wall_s": round(r["sim_wall_s"], 2), "sim_cycles_per_s": round(cps),
            "macs": 16 * 1024 * 64 * 64, "verilog_s": round(info.gen_seconds, 2),
-           "verilator_build_s": round(info.seconds, 2), "harness": "rpaccel.verif.gemmbulk"}
-    line = (f"gemm 16x16 split 4x4, 16 concurrent GEMMs (1024x64x64 each), bulk harness: {r['rtl_cycles']} "
+           "verilator_build_s": round(info.seconds, 2),
+           "harness": "rpaccel.verif.gemmbulk"}
+    line = (f"gemm 16x16 split 4x4, 16 concurrent GEMMs (1024x64x64 each), bulk harness: "
+            f"{r['rtl_cycles']} "
             f"cycles (model {r['model_cycles']}), {cps:,.0f} simulated cycles/s; build "
             f"{fig['verilog_s']} + {fig['verilator_build_s']} s")
     print(line, flush=True)
@@ -281,7 +283,8 @@ def main() -> int:
         cfg = GemmConfig(rows=n, cols=n)
         info = build("gemm", cfg, root=scratch)
         builds.append({"array": f"{n}x{n}", "verilog_s": round(info.gen_seconds, 2),
-                       "verilator_build_s": round(info.seconds, 2), "harness": "rpaccel.verif.gemmbulk"})
+                       "verilator_build_s": round(info.seconds, 2),
+           "harness": "rpaccel.verif.gemmbulk"})
         print(f"build {n}x{n}: Verilog generation {info.gen_seconds:6.2f} s, "
               f"Verilator build {info.seconds:6.2f} s", flush=True)
     fig["builds"] = builds

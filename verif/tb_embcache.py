@@ -22,7 +22,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from rpaccel.config import EmbCacheConfig
 from rpaccel.perfmodel.embcache import (HIT, MERGED, MISS, STATIC, Lookup, embcache_timeline,
-                                        make_trace, nb_timeline)
+                                        make_trace, nb_timeline, pause_counts)
 
 from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
@@ -137,10 +137,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
         want_counts = [sum(1 for x in model if x.kind == k) for k in (STATIC, HIT, MISS)]
         extra_hw, extra_model = [], []
     else:
-        idle_beats = np.zeros(nbeats, dtype=np.int64)
-        for b in range(nbeats):
-            while pause():
-                idle_beats[b] += 1
+        idle_beats = pause_counts(pause, nbeats)
         # past the monitored window (the RTL finished earlier than the model: a mismatch the
         # checker reports), the model sees ready high
         seen = max(ready_set, default=0)
@@ -149,11 +146,8 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
         model = [Lookup(int(a), int(k), int(x), None if q < 0 else int(q), int(lk))
                  for a, k, x, q, lk in zip(tl.accept, tl.kind, tl.respond, tl.mem_request,
                                            tl.lookup)]
-        fields = []
-        for b in mon.beats:
-            sl = cfg.resp_layout.unpack(b.payload)["slots"]
-            fields += sl
-        fields = [f for i, f in enumerate(fields) if i < n]
+        all_slots = [x for b in mon.beats for x in cfg.resp_layout.unpack(b.payload)["slots"]]
+        fields = all_slots[:n]
         want_counts = [tl.counters[k] for k in ("static_hits", "dynamic_hits", "misses")]
         extra_hw = [int(getattr(dut, name).value) for name in cfg.nonblocking_counters]
         extra_model = [tl.counters[k] for k in ("merged", "bank_conflict_stalls",
@@ -171,7 +165,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     else:
         kinds = [STATIC if f["static"] else MERGED if f["merged"] else HIT if f["hit"] else MISS
                  for f in fields]
-        pad = [x for b in mon.beats for x in cfg.resp_layout.unpack(b.payload)["slots"]][n:]
+        pad = all_slots[n:]
         checker.check_equal("valid bits of the response slots",
                             [f["valid"] for f in fields] + [x["valid"] for x in pad],
                             [1] * len(fields) + [0] * len(pad))

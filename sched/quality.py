@@ -1,0 +1,223 @@
+"""Recommendation quality of multi-stage ranking funnels (pure numpy, no HDL).
+
+A query has ``N`` candidates, a binary relevance label per candidate, and one score per model.
+A funnel of S stages with ``items = [items[0] = N, items[1], ..., items[S-1]]`` works as the
+accelerator's query contract defines it:
+
+* stage s ranks its ``items[s]`` candidates by its model's score, **best first, ties to the lower
+  candidate index** (the top-k unit's rule), and keeps the best ``items[s+1]``;
+* ``policy="global"`` keeps the best over all of the stage's candidates; ``"per-sub-batch"``
+  cuts them, in the order they reach the stage, into sub-batches of ``B_s = min(B, items[s])``
+  and keeps the best ``items[s+1] * B_s / items[s]`` of each (it must divide exactly). The
+  survivors reach the next stage sub-batch after sub-batch, each best first (the order a top-k
+  unit emits them);
+* the last stage ranks its candidates and the funnel returns its best ``k_out`` (default 64),
+  best first.
+
+Scores are compared as float32 (or exactly, for integers that fit 32 bits). Candidate index i
+breaks ties: the sort key is ``(score, N - 1 - i)``, unique per candidate, which lets numpy's
+``argpartition`` pick the top items exactly.
+
+Metrics over the returned list (:func:`metrics`), averaged over queries:
+
+* ``ndcg@k``, **RecPipe's NDCG**: binary labels, and an ideal list of all ones
+  (``DCG = sum_{i<k} y_i / log2(i + 2)``, ``IDCG = sum_{i<k} 1 / log2(i + 2)``; RECPIPE.md 5.3). It is
+  position-weighted precision and rises with the candidate count;
+* ``ndcg_std@k``, standard NDCG: the ideal list from the query's own labels (queries without a
+  positive are left out of this mean);
+* ``hr@k`` (a positive in the top k), ``recall@k`` (positives in the top k / the query's
+  positives, queries with a positive only);
+* ``overlap@k``: the fraction of the single-stage last model's top k (on all N candidates) that
+  the funnel keeps in its top k.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["KS", "funnel", "metrics", "synthetic", "SyntheticParams"]
+
+#: The k of every reported metric.
+KS = (4, 8, 16, 32, 64)
+_IDX_BITS = 16              # candidates per query: at most 2**16 (the tie-break field)
+_CHUNK = 512                # queries per vectorised block (bounds the working memory)
+
+
+def _keys(scores: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """Unique int64 sort keys, larger = better: ``(score, -index)``."""
+    if np.issubdtype(scores.dtype, np.integer):
+        if scores.size and (scores.min() < -(1 << 31) or scores.max() >= 1 << 31):
+            raise ValueError("integer scores must fit 32 signed bits")
+        k = scores.astype(np.int64)
+    else:
+        b = scores.astype(np.float32).view(np.int32).astype(np.int64)
+        k = np.where(b >= 0, b, -(b & 0x7FFFFFFF))       # order-preserving map of float32 bits
+    return (k << _IDX_BITS) + ((1 << _IDX_BITS) - 1 - cand)
+
+
+def _top(keys: np.ndarray, cand: np.ndarray, m: int) -> np.ndarray:
+    """The ``m`` best candidates of every row, best first (rows of ``keys``/``cand``)."""
+    if m < keys.shape[-1]:
+        part = np.argpartition(-keys, m - 1, axis=-1)[..., :m]
+        keys = np.take_along_axis(keys, part, axis=-1)
+        cand = np.take_along_axis(cand, part, axis=-1)
+    order = np.argsort(-keys, axis=-1)
+    return np.take_along_axis(cand, order, axis=-1)
+
+
+def _check_funnel(n: int, items: Sequence[int], policy: str, sub_batch: int | None,
+                  k_out: int) -> list[int]:
+    items = [int(x) for x in items]
+    if not items or items[0] != n:
+        raise ValueError(f"items[0] must be the candidate count {n}, got {items[:1]}")
+    if n > 1 << _IDX_BITS:
+        raise ValueError(f"candidates per query must be <= {1 << _IDX_BITS}, got {n}")
+    for s in range(1, len(items)):
+        if not 1 <= items[s] <= items[s - 1]:
+            raise ValueError(f"items[{s}] must be in [1, {items[s - 1]}] (a stage keeps at most "
+                             f"what it receives), got {items[s]}")
+    if policy not in ("global", "per-sub-batch"):
+        raise ValueError(f"policy must be 'global' or 'per-sub-batch', got {policy!r}")
+    if policy == "per-sub-batch":
+        if sub_batch is None or sub_batch < 1:
+            raise ValueError(f"sub_batch must be an integer >= 1 for per-sub-batch filtering, "
+                             f"got {sub_batch}")
+        for s in range(len(items) - 1):
+            b = min(sub_batch, items[s])
+            if items[s] % b or (items[s + 1] * b) % items[s]:
+                raise ValueError(f"stage {s}: sub-batch {b} must divide items[{s}]={items[s]} "
+                                 f"and keep an integral quota items[{s + 1}]*{b}/{items[s]}")
+    if not 1 <= k_out <= items[-1]:
+        raise ValueError(f"k_out must be in [1, {items[-1]}], got {k_out}")
+    return items
+
+
+def funnel(scores: Sequence[np.ndarray], items: Sequence[int], *, policy: str = "global",
+           sub_batch: int | None = None, k_out: int = 64) -> np.ndarray:
+    """Candidate indices ``(Q, k_out)`` of every query's final list, best first.
+
+    ``scores[s]`` is stage s's model's ``(Q, N)`` score matrix; see the module docstring for the
+    rules. Vectorised over queries (blocks of 512)."""
+    if len(scores) != len(items):
+        raise ValueError(f"one score matrix per stage: {len(items)} stages, {len(scores)} "
+                         f"score matrices")
+    q, n = np.shape(scores[0])
+    for s, sc in enumerate(scores):
+        if np.shape(sc) != (q, n):
+            raise ValueError(f"scores[{s}] has shape {np.shape(sc)}, expected {(q, n)}")
+    items = _check_funnel(n, items, policy, sub_batch, k_out)
+    out = np.empty((q, k_out), dtype=np.int64)
+    for lo in range(0, q, _CHUNK):
+        hi = min(q, lo + _CHUNK)
+        cand = np.broadcast_to(np.arange(n, dtype=np.int64), (hi - lo, n))
+        for s, sc in enumerate(scores):
+            keys = _keys(np.take_along_axis(np.asarray(sc[lo:hi]), cand, axis=1), cand)
+            last = s == len(items) - 1
+            keep = k_out if last else items[s + 1]
+            if last or policy == "global":
+                cand = _top(keys, cand, keep)
+                continue
+            b = min(sub_batch, items[s])
+            nb = items[s] // b
+            quota = keep * b // items[s]
+            top = _top(keys.reshape(-1, nb, b), cand.reshape(-1, nb, b), quota)
+            cand = top.reshape(hi - lo, keep)
+        out[lo:hi] = cand
+    return out
+
+
+def metrics(labels: np.ndarray, ranked: np.ndarray, *, reference: np.ndarray | None = None,
+            ks: Sequence[int] = KS) -> dict[str, float]:
+    """Mean metrics of the ranked lists ``(Q, K)`` (candidate indices, best first) against binary
+    ``labels`` ``(Q, N)``; ``reference``: the single-stage top list ``(Q, >= k)`` for
+    ``overlap@k``."""
+    labels = np.asarray(labels)
+    q, n = labels.shape
+    ranked = np.asarray(ranked)
+    if ranked.shape[0] != q:
+        raise ValueError(f"ranked has {ranked.shape[0]} queries, labels {q}")
+    for k in ks:
+        if not 1 <= k <= ranked.shape[1]:
+            raise ValueError(f"k must be in [1, {ranked.shape[1]}] (the ranked list's length), "
+                             f"got {k}")
+    y = np.take_along_axis(labels, ranked, axis=1).astype(np.float64)
+    disc = 1.0 / np.log2(np.arange(ranked.shape[1]) + 2.0)
+    ideal = np.cumsum(disc)
+    pos = labels.sum(axis=1)
+    has = pos > 0
+    out: dict[str, float] = {"queries": int(q)}
+    for k in ks:
+        dcg = y[:, :k] @ disc[:k]
+        hits = y[:, :k].sum(axis=1)
+        out[f"ndcg@{k}"] = float(np.mean(dcg / ideal[k - 1]))
+        if has.any():
+            idcg = ideal[np.minimum(pos[has], k) - 1]
+            out[f"ndcg_std@{k}"] = float(np.mean(dcg[has] / idcg))
+            out[f"recall@{k}"] = float(np.mean(hits[has] / pos[has]))
+        out[f"hr@{k}"] = float(np.mean(hits > 0))
+        if reference is not None:
+            mark = np.zeros((q, n), dtype=bool)
+            np.put_along_axis(mark, reference[:, :k], True, axis=1)
+            out[f"overlap@{k}"] = float(np.mean(np.take_along_axis(mark, ranked[:, :k],
+                                                                   axis=1).sum(axis=1) / k))
+    return out
+
+
+# -- calibrated synthetic data -----------------------------------------------------------------
+class SyntheticParams:
+    """The generative form of the synthetic data, per candidate:
+
+    * latent relevance ``z ~ N(0, 1)``;
+    * label ``y = [z + label_noise * e > threshold]``, ``e ~ N(0, 1)`` (``threshold`` sets the
+      positive rate, ``label_noise`` what no model can predict);
+    * model m's score ``z + s0 * e0 + sqrt(noise[m]**2 - s0**2) * e_m`` with ``s0`` the smallest
+      noise of all models: every model sees the best model's error ``e0`` plus its own
+      ``e_m`` (all ``N(0, 1)``), so a cheaper, noisier model knows nothing the best one does not
+      (RecPipe's S->L funnel matches RM-large alone, RECPIPE.md 5.4).
+
+    Every draw is seeded; the same seed gives the same latent relevance and labels whatever the
+    models, so funnels are compared on the same queries.
+    """
+
+    __slots__ = ("threshold", "label_noise", "noise")
+
+    def __init__(self, threshold: float, label_noise: float, noise: dict[str, float]) -> None:
+        for name, v in (("threshold", threshold), ("label_noise", label_noise)):
+            if not np.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v}")
+        if label_noise < 0:
+            raise ValueError(f"label_noise must be >= 0, got {label_noise}")
+        for m, v in noise.items():
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"noise[{m!r}] must be a number >= 0, got {v}")
+        self.threshold, self.label_noise, self.noise = float(threshold), float(label_noise), dict(noise)
+
+    def as_dict(self) -> dict:
+        return {"threshold": self.threshold, "label_noise": self.label_noise,
+                "noise": dict(self.noise)}
+
+
+def synthetic(queries: int, candidates: int, models: Sequence[str], params: SyntheticParams,
+              seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Seeded ``(labels (Q, N) int8, [scores (Q, N) float32 per model])`` (:class:`SyntheticParams`).
+    """
+    if queries < 1 or candidates < 1:
+        raise ValueError(f"queries and candidates must be >= 1, got {queries} and {candidates}")
+    unknown = [m for m in models if m not in params.noise]
+    if unknown:
+        raise ValueError(f"no noise level for model(s) {unknown}; known: {sorted(params.noise)}")
+    rng = np.random.default_rng([seed, 0])
+    z = rng.standard_normal((queries, candidates), dtype=np.float32)
+    e = rng.standard_normal((queries, candidates), dtype=np.float32)
+    labels = ((z + np.float32(params.label_noise) * e) > params.threshold).astype(np.int8)
+    s0 = min(params.noise.values())
+    shared = z + np.float32(s0) * rng.standard_normal(z.shape, dtype=np.float32)
+    scores = []
+    for m in models:
+        # a model's own error comes from its own stream: the same for a model in any funnel
+        r = np.random.default_rng([seed, 1, *m.encode()])
+        extra = np.float32(np.sqrt(max(params.noise[m] ** 2 - s0 ** 2, 0.0)))
+        scores.append(shared + extra * r.standard_normal(z.shape, dtype=np.float32))
+    return labels, scores

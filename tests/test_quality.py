@@ -1,0 +1,104 @@
+"""The quality engine: funnels by hand and against a per-query reference (ties included), the
+metrics by hand, the synthetic generator's determinism and structure, and bad input."""
+
+import numpy as np
+import pytest
+
+from rpaccel.sched.quality import SyntheticParams, funnel, metrics, synthetic
+
+
+def _reference(scores, items, policy="global", sub_batch=None, k_out=4):
+    """Plain-Python funnel, one query at a time: sort by (-score, index)."""
+    out = []
+    for q in range(scores[0].shape[0]):
+        cand = list(range(scores[0].shape[1]))
+        for s, sc in enumerate(scores):
+            key = lambda i: (-float(np.float32(sc[q, i])), i)      # noqa: E731
+            last = s == len(scores) - 1
+            keep = k_out if last else items[s + 1]
+            if last or policy == "global":
+                cand = sorted(cand, key=key)[:keep]
+            else:
+                b = min(sub_batch, items[s])
+                quota = keep * b // items[s]
+                cand = [i for j in range(0, len(cand), b)
+                        for i in sorted(cand[j:j + b], key=key)[:quota]]
+        out.append(cand)
+    return np.array(out)
+
+
+def test_funnel_by_hand():
+    """8 candidates, stage 0 keeps 4, stage 1 returns 2. Global: stage 0's best 4 by its score
+    are 5 (9), 0 and 2 (7, tie: lower index first), 7 (6); stage 1 ranks them 2, 7. Per
+    sub-batch of 4 (quota 2): {0..3} keeps 0, 2; {4..7} keeps 5, 7; stage 1 ranks 2, 7 as well;
+    with stage-1 scores favouring 1 and 6 nothing changes, since they were filtered out."""
+    s0 = np.array([[7, 1, 7, 3, 0, 9, 2, 6]])
+    s1 = np.array([[0, 9, 5, 1, 1, 2, 9, 4]])
+    assert funnel([s0, s1], [8, 4], k_out=2).tolist() == [[2, 7]]
+    assert funnel([s0, s1], [8, 4], policy="per-sub-batch", sub_batch=4, k_out=2).tolist() == [[2, 7]]
+    # stage 0 alone, ties to the lower index
+    assert funnel([s0], [8], k_out=4).tolist() == [[5, 0, 2, 7]]
+    # per-sub-batch changes the result when the best items crowd one sub-batch
+    s0 = np.array([[9, 8, 7, 6, 0, 1, 2, 3]])
+    s1 = np.zeros((1, 8), dtype=np.int64)
+    assert funnel([s0, s1], [8, 4], k_out=4).tolist() == [[0, 1, 2, 3]]
+    assert funnel([s0, s1], [8, 4], policy="per-sub-batch", sub_batch=4,
+                  k_out=4).tolist() == [[0, 1, 6, 7]]
+
+
+@pytest.mark.parametrize("policy, sub_batch", [("global", None), ("per-sub-batch", 8),
+                                               ("per-sub-batch", 16)])
+def test_funnel_equals_reference_with_ties(policy, sub_batch):
+    rng = np.random.default_rng(5)
+    print("seed=5")
+    for _ in range(5):
+        scores = [rng.integers(0, 6, size=(7, 64)), rng.normal(size=(7, 64)).astype(np.float32),
+                  rng.integers(-3, 3, size=(7, 64))]
+        items = [64, 32, 16]
+        got = funnel(scores, items, policy=policy, sub_batch=sub_batch, k_out=8)
+        assert got.tolist() == _reference(scores, items, policy, sub_batch, 8).tolist()
+
+
+def test_metrics_by_hand():
+    """Ranked labels 1, 0, 1, 1: RecPipe NDCG@4 = (1 + 1/2 + 1/log2 5) / (1 + 1/log2 3 + 1/2 +
+    1/log2 5); with 3 positives among the candidates the standard IDCG@4 has three ones."""
+    labels = np.array([[1, 0, 1, 1, 0, 0]])
+    ranked = np.array([[0, 1, 2, 3]])
+    m = metrics(labels, ranked, ks=(4,), reference=np.array([[0, 2, 3, 4]]))
+    d = 1 / np.log2(np.arange(4) + 2)
+    assert m["ndcg@4"] == pytest.approx((d[0] + d[2] + d[3]) / d.sum())
+    assert m["ndcg_std@4"] == pytest.approx((d[0] + d[2] + d[3]) / d[:3].sum())
+    assert m["recall@4"] == 1.0 and m["hr@4"] == 1.0 and m["overlap@4"] == 0.75
+
+
+def test_synthetic_is_seeded_and_nested():
+    p = SyntheticParams(threshold=0.5, label_noise=0.5, noise={"s": 0.9, "l": 0.3})
+    a = synthetic(3, 100, ["s", "l"], p, seed=4)
+    b = synthetic(3, 100, ["l"], p, seed=4)
+    assert (a[0] == b[0]).all() and (a[1][1] == b[1][0]).all()      # same queries, same model
+    c = synthetic(3, 100, ["s", "l"], p, seed=5)
+    assert not (a[1][0] == c[1][0]).all()
+    # the cheaper model's score is the best model's plus its own error
+    p0 = SyntheticParams(threshold=0.5, label_noise=0.5, noise={"s": 0.3, "l": 0.3})
+    x = synthetic(2, 50, ["s", "l"], p0, seed=1)[1]
+    assert (x[0] == x[1]).all()
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"items": [8, 16]}, r"items\[1\] must be in \[1, 8\]"),
+    ({"items": [4]}, r"items\[0\] must be the candidate count 8"),
+    ({"items": [8, 4], "policy": "best"}, "policy must be 'global' or 'per-sub-batch'"),
+    ({"items": [8, 3], "policy": "per-sub-batch", "sub_batch": 4}, "integral quota"),
+    ({"items": [8, 4], "policy": "per-sub-batch", "sub_batch": 3}, "sub-batch 3 must divide"),
+    ({"items": [8, 4], "k_out": 5}, r"k_out must be in \[1, 4\]"),
+])
+def test_funnel_bad_input(kwargs, msg):
+    s = np.zeros((1, 8))
+    items = kwargs.pop("items")
+    with pytest.raises(ValueError, match=msg):
+        funnel([s] * len(items), items, **{"k_out": 1, **kwargs})
+
+
+def test_metrics_bad_k():
+    with pytest.raises(ValueError, match=r"k must be in \[1, 4\]"):
+        metrics(np.zeros((1, 8)), np.zeros((1, 4), dtype=np.int64), ks=(8,))
