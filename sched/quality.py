@@ -37,7 +37,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["KS", "funnel", "metrics", "synthetic", "SyntheticParams"]
+__all__ = ["KS", "funnel", "metrics", "synthetic", "SyntheticParams", "DEFAULT_PARAMS",
+           "RECPIPE_NDCG64", "RECPIPE_MULTI_NDCG64", "calibration_residuals", "calibrate"]
 
 #: The k of every reported metric.
 KS = (4, 8, 16, 32, 64)
@@ -221,3 +222,75 @@ def synthetic(queries: int, candidates: int, models: Sequence[str], params: Synt
         extra = np.float32(np.sqrt(max(params.noise[m] ** 2 - s0 ** 2, 0.0)))
         scores.append(shared + extra * r.standard_normal(z.shape, dtype=np.float32))
     return labels, scores
+
+
+# -- calibration against RecPipe's published quality -------------------------------------------
+#: RecPipe's single-stage NDCG@64 by candidate count (RECPIPE.md 5.4, from the RecPipe
+#: artifact's logs): model -> {candidates: NDCG@64}.
+RECPIPE_NDCG64 = {
+    "rm-small": {256: 0.5985, 512: 0.7125, 1024: 0.7995, 2048: 0.8675, 4096: 0.9127},
+    "rm-med": {256: 0.6039, 512: 0.7192, 1024: 0.8088, 2048: 0.8753, 4096: 0.9222},
+    "rm-large": {256: 0.6084, 512: 0.7265, 1024: 0.8162, 2048: 0.8799, 4096: 0.9247},
+}
+#: RecPipe's multi-stage NDCG@64 (same source): (models, items, NDCG@64).
+RECPIPE_MULTI_NDCG64 = (
+    (("rm-small", "rm-large"), (4096, 512), 0.9246),
+    (("rm-small", "rm-med", "rm-large"), (4096, 512, 128), 0.9251),
+)
+
+#: The generator's parameters fitted to RecPipe's table by ``rpaccel quality calibrate``
+#: (400 queries, seed 7, Nelder-Mead; every point within 0.006 at the fit).
+DEFAULT_PARAMS = SyntheticParams(threshold=1.0273811, label_noise=0.77836775,
+                                 noise={"rm-small": 0.52389851, "rm-med": 0.49738943,
+                                        "rm-large": 0.4669474})
+
+
+def calibration_residuals(params: SyntheticParams, queries: int = 400,
+                          seed: int = 7) -> list[dict]:
+    """Our NDCG@64 minus RecPipe's at every published point, on ``queries`` synthetic queries
+    (single-stage points use the first n of 4,096 candidates of each query)."""
+    models = list(RECPIPE_NDCG64)
+    labels, scores = synthetic(queries, 4096, models, params, seed)
+    out = []
+    for mi, m in enumerate(models):
+        for n, want in RECPIPE_NDCG64[m].items():
+            got = metrics(labels[:, :n], funnel([scores[mi][:, :n]], [n]), ks=(64,))["ndcg@64"]
+            out.append({"pipeline": m, "items": [n], "recpipe": want, "ours": got,
+                        "residual": got - want})
+    for ms, items, want in RECPIPE_MULTI_NDCG64:
+        r = funnel([scores[models.index(m)] for m in ms], items)
+        got = metrics(labels, r, ks=(64,))["ndcg@64"]
+        out.append({"pipeline": "->".join(ms), "items": list(items), "recpipe": want,
+                    "ours": got, "residual": got - want})
+    return out
+
+
+def calibrate(queries: int = 400, seed: int = 7, max_evals: int = 150,
+              start: SyntheticParams | None = None, progress=None) -> tuple[SyntheticParams,
+                                                                            list[dict]]:
+    """Fit the generator's five parameters (threshold, label noise, one noise per model) so that
+    RecPipe's NDCG@64 points are reproduced: least squares over the 17 points, Nelder-Mead
+    (scipy) on common random numbers (one seed for every evaluation). ``progress(i)`` is called
+    after each evaluation. Returns the fitted parameters and their residuals."""
+    from scipy.optimize import minimize
+
+    if queries < 1 or max_evals < 1:
+        raise ValueError(f"queries and max_evals must be >= 1, got {queries} and {max_evals}")
+    p0 = start or SyntheticParams(0.7, 0.8, {"rm-small": 0.6, "rm-med": 0.5, "rm-large": 0.45})
+    names = list(RECPIPE_NDCG64)
+
+    def params(x):
+        return SyntheticParams(float(x[0]), abs(float(x[1])),
+                               {m: abs(float(v)) for m, v in zip(names, x[2:])})
+
+    def loss(x):
+        r = calibration_residuals(params(x), queries, seed)
+        if progress:
+            progress(1)
+        return sum(e["residual"] ** 2 for e in r)
+
+    x0 = [p0.threshold, p0.label_noise, *(p0.noise[m] for m in names)]
+    res = minimize(loss, x0, method="Nelder-Mead",
+                   options={"maxfev": max_evals, "xatol": 1e-3, "fatol": 1e-7})
+    fitted = params(res.x)
+    return fitted, calibration_residuals(fitted, queries, seed)

@@ -4,7 +4,8 @@
   ``sim UNIT``, ``verify`` (per-unit glue in ``unit_<name>.py``; flags from config metadata);
 * :mod:`rpaccel.cli.system` -- ``model stage``, ``simulate``, ``calibrate``;
 * :mod:`rpaccel.cli.studies` -- ``study ...``;
-* :mod:`rpaccel.cli.cost` -- ``cost area`` (synthesis statistics of a unit).
+* :mod:`rpaccel.cli.cost` -- ``cost area`` (synthesis statistics of a unit);
+* :mod:`rpaccel.cli.quality` -- ``quality calibrate``.
 
 Bad input prints one line ``rpaccel: error: ...`` on stderr and exits with status 2; nothing is
 written. ``sim`` and ``verify`` exit 0 only if the RTL's cycles and values all match the models.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from . import cost, hw, studies, system
+from . import cost, hw, quality, studies, system
 from .common import EXIT_BAD_INPUT, BadInput, Parser
 
 __all__ = ["main", "build_parser"]
@@ -28,6 +29,7 @@ def build_parser() -> Parser:
     system.add_commands(sub, model_sub)
     studies.add_commands(sub)
     cost.add_commands(sub)
+    quality.add_commands(sub)
     return p
 
 
