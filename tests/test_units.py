@@ -35,15 +35,15 @@ def test_rtl_ports_match_contract_layouts(unit):
     from amaranth.lib import wiring
 
     u = get_unit(unit)
-    cfg = u.cases_module().SUITE[0][1]
-    dut = u.component_class()(cfg)
-    for port, attr in u.ports:
-        member = dut.signature.members[port]
-        payload = member.signature.members["payload"].shape
-        assert payload.size == getattr(cfg, attr).width, (unit, port)
-    for name in u.contract:
-        assert getattr(cfg, name) is not None
-    assert isinstance(dut, wiring.Component)
+    for label, cfg in u.cases_module().SUITE:        # every matrix configuration (both embcache
+        dut = u.component_class()(cfg)               # designs, split arrays ...)
+        for port, attr in u.ports:
+            member = dut.signature.members[port]
+            payload = member.signature.members["payload"].shape
+            assert payload.size == getattr(cfg, attr).width, (unit, label, port)
+        for name in u.contract:
+            assert getattr(cfg, name) is not None
+        assert isinstance(dut, wiring.Component)
 
 
 def test_unknown_unit():

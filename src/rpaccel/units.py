@@ -101,7 +101,9 @@ UNITS: dict[str, Unit] = {u.name: u for u in [
          "rpaccel_embcache", "rpaccel.rtl.embcache:EmbeddingCache", "rpaccel.verif.tb_embcache",
          "rpaccel.verif.cases_embcache", "rpaccel.cli.unit_embcache",
          contract=("clear_cycles", "hit_latency", "miss_request_latency", "miss_latency",
-                   "req_layout", "resp_layout"),
+                   "req_layout", "resp_layout", "nb_lookup_delay", "nb_hit_ready",
+                   "nb_fill_ready", "nb_mem_request_delay", "banks", "rtl_max_lines",
+                   "nonblocking_counters"),
          ports=(("req", "req_layout"), ("resp", "resp_layout"))),
 ]}
 
