@@ -38,7 +38,8 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["KS", "funnel", "metrics", "synthetic", "SyntheticParams", "DEFAULT_PARAMS",
-           "RECPIPE_NDCG64", "RECPIPE_MULTI_NDCG64", "calibration_residuals", "calibrate"]
+           "RECPIPE_NDCG64", "RECPIPE_MULTI_NDCG64", "calibration_residuals", "calibrate",
+           "size_class", "pipeline_quality"]
 
 #: The k of every reported metric.
 KS = (4, 8, 16, 32, 64)
@@ -294,3 +295,44 @@ def calibrate(queries: int = 400, seed: int = 7, max_evals: int = 150,
                    options={"maxfev": max_evals, "xatol": 1e-3, "fatol": 1e-7})
     fitted = params(res.x)
     return fitted, calibration_residuals(fitted, queries, seed)
+
+
+# -- pipelines -----------------------------------------------------------------------------------
+_CLASSES = ("rm-small", "rm-med", "rm-large")
+
+
+def size_class(model: str) -> str:
+    """The RecPipe model whose quality a catalog model (or model file) stands for: RM-small,
+    RM-med and RM-large themselves; any other model the one nearest in MACs per item on a log
+    scale (so NCF, 147k MACs, counts as RM-large, DIN, 42k, as RM-med)."""
+    from .models import get_model
+
+    if model in _CLASSES:
+        return model
+    macs = get_model(model).macs_per_item
+    ref = {c: get_model(c).macs_per_item for c in _CLASSES}
+    return min(_CLASSES, key=lambda c: abs(np.log(macs) - np.log(ref[c])))
+
+
+def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: int = 1000,
+                     seed: int = 0, policy: str = "global", sub_batch: int | None = None,
+                     params: SyntheticParams = DEFAULT_PARAMS) -> dict:
+    """Metrics of a funnel (one catalog model per stage, ``items[s]`` candidates entering stage
+    s) on calibrated synthetic data: ``queries`` seeded queries of ``items[0]`` candidates, each
+    stage scored by its model's size class (:func:`size_class`); ``overlap@k`` against the last
+    stage's model alone on all candidates."""
+    if queries < 1:
+        raise ValueError(f"queries must be an integer >= 1, got {queries}")
+    if len(models) != len(items):
+        raise ValueError(f"one model per stage: {len(models)} models, {len(items)} item counts")
+    classes = [size_class(m) for m in models]
+    n = int(items[0])
+    k_out = min(max(KS), int(items[-1]))
+    labels, scores = synthetic(queries, n, sorted(set(classes)), params, seed)
+    by = dict(zip(sorted(set(classes)), scores))
+    ranked = funnel([by[c] for c in classes], items, policy=policy, sub_batch=sub_batch,
+                    k_out=k_out)
+    ref = funnel([by[classes[-1]]], [n], k_out=k_out)
+    ks = [k for k in KS if k <= k_out]
+    return {**metrics(labels, ranked, reference=ref, ks=ks), "seed": seed,
+            "size_classes": classes}

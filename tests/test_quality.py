@@ -132,3 +132,37 @@ def test_quality_calibrate_cli():
                          (["--max-evals", "0"], "max_evals must be an integer in [1, 10000], got 0")]:
         p = subprocess.run([*cmd, *args], capture_output=True, text=True)
         assert p.returncode == 2 and p.stdout == "" and p.stderr.strip() == f"rpaccel: error: {needle}"
+
+
+def test_quality_cli_pipeline():
+    """`rpaccel quality --pipeline` on the S->L example: the issue's JSON keys, the size classes,
+    and bad input (unknown data source, a non-integral per-sub-batch quota) as one-line errors."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pipe = str(Path(__file__).resolve().parents[1] / "examples" / "sl-cpu.toml")
+    cmd = [sys.executable, "-m", "rpaccel.cli", "quality", "--pipeline", pipe, "--queries", "60"]
+    p = subprocess.run([*cmd, "--seed", "3", "--json"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for key in ("ndcg@4", "ndcg@8", "ndcg@16", "ndcg@32", "ndcg@64", "recall@64", "queries", "seed"):
+        assert key in out
+    assert out["queries"] == 60 and out["seed"] == 3 and out["size_classes"] == ["rm-small", "rm-large"]
+    assert 0.8 < out["ndcg@64"] <= 1.0
+    for args, needle in [(["--data", "criteo"], "--data must be one of ['synthetic'], got 'criteo'"),
+                         (["--filter", "per-sub-batch", "--sub-batch", "300"],
+                          "stage 0: sub-batch 300 must divide items[0]=4096"),
+                         (["--queries", "0"], "queries must be an integer in [1, 100000], got 0")]:
+        p = subprocess.run([*cmd, *args], capture_output=True, text=True)
+        assert p.returncode == 2 and p.stdout == ""
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"rpaccel: error: {needle}")
+
+
+def test_size_class_rule():
+    from rpaccel.sched.quality import size_class
+
+    assert [size_class(m) for m in ("rm-small", "rm-med", "rm-large", "din", "ncf")] == [
+        "rm-small", "rm-med", "rm-large", "rm-med", "rm-large"]

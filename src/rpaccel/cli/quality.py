@@ -1,6 +1,8 @@
-"""``rpaccel quality calibrate``: fit the synthetic quality data to RecPipe's NDCG@64 table.
+"""``rpaccel quality``: recommendation quality of a ranking funnel.
 
-(The issue's ``rpaccel quality --pipeline ...`` command joins this module next.)
+* ``rpaccel quality --pipeline PIPE.toml [--data synthetic] [--sub-batch B --filter
+  global|per-sub-batch] [--queries Q] [--seed S] [--json]``: the funnel's metrics;
+* ``rpaccel quality calibrate``: fit the synthetic data's generator to RecPipe's NDCG@64 table.
 """
 
 from __future__ import annotations
@@ -14,9 +16,27 @@ from .common import Parser, print_json, print_table
 __all__ = ["add_commands"]
 
 
+DATA_SOURCES = ("synthetic",)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    q = sub.add_parser("quality", help="recommendation quality of ranking funnels")
-    qs = q.add_subparsers(dest="what", required=True, parser_class=Parser)
+    q = sub.add_parser("quality", help="recommendation quality of ranking funnels",
+                       description="Metrics of a pipeline's funnel (NDCG@4..64 as RecPipe "
+                                   "defines it, standard NDCG, HR, recall, overlap with the "
+                                   "last model alone), or `calibrate`.")
+    q.add_argument("--pipeline", help="pipeline file (TOML/JSON, [[stage]] with model and "
+                                      "items); stage s ranks `items` candidates")
+    q.add_argument("--data", default="synthetic",
+                   help=f"data source: one of {list(DATA_SOURCES)} (default synthetic, "
+                        f"calibrated to RecPipe's NDCG@64)")
+    q.add_argument("--sub-batch", type=int, help="sub-batch size B for --filter per-sub-batch")
+    q.add_argument("--filter", default="global", dest="policy",
+                   help="global (default) or per-sub-batch")
+    q.add_argument("--queries", type=int, default=1000, help="queries, 1..100000 (default 1000)")
+    q.add_argument("--seed", type=int, default=0, help="data seed, >= 0 (default 0)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(handler=cmd_quality)
+    qs = q.add_subparsers(dest="what", required=False, parser_class=Parser)
     c = qs.add_parser("calibrate", help="fit the synthetic data's generator to RecPipe's "
                                         "published NDCG@64 (17 points); print the residuals")
     c.add_argument("--queries", type=int, default=400,
@@ -52,4 +72,43 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print_table([(f"{r['pipeline']} {r['items']}", f"RecPipe {r['recpipe']:.4f}  ours "
                   f"{r['ours']:.4f}  residual {r['residual']:+.4f}") for r in res])
     print(f"largest |residual| {worst:.4f} (target 0.01)")
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    if args.pipeline is None:
+        raise ValueError("--pipeline is required (or the subcommand calibrate)")
+    if args.data not in DATA_SOURCES:
+        raise ValueError(f"--data must be one of {list(DATA_SOURCES)}, got {args.data!r}")
+    check_int("queries", args.queries, 1, 100_000)
+    check_int("seed", args.seed, 0, (1 << 63) - 1)
+    if args.policy not in ("global", "per-sub-batch"):
+        raise ValueError(f"--filter must be global or per-sub-batch, got {args.policy!r}")
+    if args.policy == "per-sub-batch" and args.sub_batch is None:
+        raise ValueError("--sub-batch is required with --filter per-sub-batch")
+    from rpaccel.sched.quality import pipeline_quality
+    from rpaccel.sched.sim import load_pipeline
+
+    pipe = load_pipeline(args.pipeline)
+    missing = [i for i, st in enumerate(pipe.stages) if st.items is None]
+    if missing:
+        raise ValueError(f"pipeline {args.pipeline}: stage {missing[0]} needs `items` (the "
+                         f"candidates it ranks)")
+    models = [st.model for st in pipe.stages]
+    items = [st.items for st in pipe.stages]
+    res = pipeline_quality(models, items, queries=args.queries, seed=args.seed,
+                           policy=args.policy, sub_batch=args.sub_batch)
+    out = {"pipeline": pipe.name, "models": models, "items": items, "data": args.data,
+           "filter": args.policy, "sub_batch": args.sub_batch,
+           **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in res.items()}}
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{pipe.name}: {' -> '.join(models)} {items}, {args.queries} {args.data} queries "
+          f"(seed {args.seed}), {args.policy} filtering"
+          + (f", sub-batch {args.sub_batch}" if args.sub_batch else ""))
+    ks = [k for k in (4, 8, 16, 32, 64) if f"ndcg@{k}" in res]
+    print_table([(f"@{k}", f"NDCG {res[f'ndcg@{k}']:.4f}  standard {res.get(f'ndcg_std@{k}', 0):.4f}"
+                  f"  HR {res[f'hr@{k}']:.4f}  recall {res.get(f'recall@{k}', 0):.4f}  overlap "
+                  f"{res[f'overlap@{k}']:.4f}") for k in ks])
     return 0
