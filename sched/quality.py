@@ -21,8 +21,8 @@ breaks ties: the sort key is ``(score, N - 1 - i)``, unique per candidate, which
 Metrics over the returned list (:func:`metrics`), averaged over queries:
 
 * ``ndcg@k``, **RecPipe's NDCG**: binary labels, and an ideal list of all ones
-  (``DCG = sum_{i<k} y_i / log2(i + 2)``, ``IDCG = sum_{i<k} 1 / log2(i + 2)``; RECPIPE.md 5.3). It is
-  position-weighted precision and rises with the candidate count;
+  (``DCG = sum_{i<k} y_i / log2(i + 2)``, ``IDCG = sum_{i<k} 1 / log2(i + 2)``; RECPIPE.md
+  5.3). It is position-weighted precision and rises with the candidate count;
 * ``ndcg_std@k``, standard NDCG: the ideal list from the query's own labels (queries without a
   positive are left out of this mean);
 * ``hr@k`` (a positive in the top k), ``recall@k`` (positives in the top k / the query's
@@ -194,7 +194,8 @@ class SyntheticParams:
         for m, v in noise.items():
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"noise[{m!r}] must be a number >= 0, got {v}")
-        self.threshold, self.label_noise, self.noise = float(threshold), float(label_noise), dict(noise)
+        self.threshold, self.label_noise = float(threshold), float(label_noise)
+        self.noise = dict(noise)
 
     def as_dict(self) -> dict:
         return {"threshold": self.threshold, "label_noise": self.label_noise,
@@ -203,8 +204,8 @@ class SyntheticParams:
 
 def synthetic(queries: int, candidates: int, models: Sequence[str], params: SyntheticParams,
               seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Seeded ``(labels (Q, N) int8, [scores (Q, N) float32 per model])`` (:class:`SyntheticParams`).
-    """
+    """Seeded ``(labels (Q, N) int8, [scores (Q, N) float32 per model])``, drawn as
+    :class:`SyntheticParams` describes."""
     if queries < 1 or candidates < 1:
         raise ValueError(f"queries and candidates must be >= 1, got {queries} and {candidates}")
     unknown = [m for m in models if m not in params.noise]

@@ -36,7 +36,8 @@ MAX_BEATS = 1 << 14
 class EmbBulkHarness(wiring.Component):
     def __init__(self, cfg: EmbCacheConfig) -> None:
         if cfg.blocking:
-            raise ValueError("bulk mode is built for the non-blocking unit (lanes > 1 or mshrs > 1)")
+            raise ValueError("bulk mode is built for the non-blocking unit (lanes > 1 or "
+                             "mshrs > 1)")
         self._cfg = cfg
         super().__init__({"start": In(1), "nbeats": In(32), "done": Out(1), "cycles": Out(32)})
 

@@ -108,7 +108,8 @@ def cmd_quality(args: argparse.Namespace) -> int:
           f"(seed {args.seed}), {args.policy} filtering"
           + (f", sub-batch {args.sub_batch}" if args.sub_batch else ""))
     ks = [k for k in (4, 8, 16, 32, 64) if f"ndcg@{k}" in res]
-    print_table([(f"@{k}", f"NDCG {res[f'ndcg@{k}']:.4f}  standard {res.get(f'ndcg_std@{k}', 0):.4f}"
+    print_table([(f"@{k}", f"NDCG {res[f'ndcg@{k}']:.4f}  standard "
+                  f"{res.get(f'ndcg_std@{k}', 0):.4f}"
                   f"  HR {res[f'hr@{k}']:.4f}  recall {res.get(f'recall@{k}', 0):.4f}  overlap "
                   f"{res[f'overlap@{k}']:.4f}") for k in ks])
     return 0
