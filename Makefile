@@ -27,9 +27,12 @@ help:
 	@echo "make bench    benchmarks; figures printed and written to build/results/"
 	@echo "make clean    remove build outputs (keeps .venv);  make distclean also removes .venv"
 
+# recbole only for the MovieLens-100K text files it ships: installed without its dependencies
+# (torch ...), and never imported (rpaccel.sched.movielens).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'recbole==1.2.1'
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -39,7 +39,7 @@ import numpy as np
 
 __all__ = ["KS", "funnel", "metrics", "synthetic", "SyntheticParams", "DEFAULT_PARAMS",
            "RECPIPE_NDCG64", "RECPIPE_MULTI_NDCG64", "calibration_residuals", "calibrate",
-           "size_class", "pipeline_quality"]
+           "size_class", "pipeline_quality", "DATA_SOURCES"]
 
 #: The k of every reported metric.
 KS = (4, 8, 16, 32, 64)
@@ -315,21 +315,32 @@ def size_class(model: str) -> str:
     return min(_CLASSES, key=lambda c: abs(np.log(macs) - np.log(ref[c])))
 
 
+DATA_SOURCES = ("synthetic", "movielens")
+
+
 def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: int = 1000,
                      seed: int = 0, policy: str = "global", sub_batch: int | None = None,
-                     params: SyntheticParams = DEFAULT_PARAMS) -> dict:
+                     data: str = "synthetic", params: SyntheticParams = DEFAULT_PARAMS) -> dict:
     """Metrics of a funnel (one catalog model per stage, ``items[s]`` candidates entering stage
-    s) on calibrated synthetic data: ``queries`` seeded queries of ``items[0]`` candidates, each
-    stage scored by its model's size class (:func:`size_class`); ``overlap@k`` against the last
-    stage's model alone on all candidates."""
+    s), each stage scored by its model's size class (:func:`size_class`); ``overlap@k`` against
+    the last stage's model alone on all candidates. ``data``: ``synthetic`` (``queries`` seeded
+    queries of ``items[0]`` candidates, calibrated to RecPipe) or ``movielens`` (one query per
+    MovieLens-100K user, at most ``queries``: :mod:`rpaccel.sched.movielens`)."""
     if queries < 1:
         raise ValueError(f"queries must be an integer >= 1, got {queries}")
     if len(models) != len(items):
         raise ValueError(f"one model per stage: {len(models)} models, {len(items)} item counts")
+    if data not in DATA_SOURCES:
+        raise ValueError(f"data must be one of {list(DATA_SOURCES)}, got {data!r}")
     classes = [size_class(m) for m in models]
     n = int(items[0])
     k_out = min(max(KS), int(items[-1]))
-    labels, scores = synthetic(queries, n, sorted(set(classes)), params, seed)
+    if data == "movielens":
+        from .movielens import movielens_data
+
+        labels, scores = movielens_data(n, sorted(set(classes)), queries=queries, seed=seed)
+    else:
+        labels, scores = synthetic(queries, n, sorted(set(classes)), params, seed)
     by = dict(zip(sorted(set(classes)), scores))
     ranked = funnel([by[c] for c in classes], items, policy=policy, sub_batch=sub_batch,
                     k_out=k_out)

@@ -16,9 +16,6 @@ from .common import Parser, print_json, print_table
 __all__ = ["add_commands"]
 
 
-DATA_SOURCES = ("synthetic",)
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("quality", help="recommendation quality of ranking funnels",
                        description="Metrics of a pipeline's funnel (NDCG@4..64 as RecPipe "
@@ -27,8 +24,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pipeline", help="pipeline file (TOML/JSON, [[stage]] with model and "
                                       "items); stage s ranks `items` candidates")
     q.add_argument("--data", default="synthetic",
-                   help=f"data source: one of {list(DATA_SOURCES)} (default synthetic, "
-                        f"calibrated to RecPipe's NDCG@64)")
+                   help="data source: synthetic (default, calibrated to RecPipe's NDCG@64) or "
+                        "movielens (MovieLens-100K, one query per user)")
     q.add_argument("--sub-batch", type=int, help="sub-batch size B for --filter per-sub-batch")
     q.add_argument("--filter", default="global", dest="policy",
                    help="global (default) or per-sub-batch")
@@ -78,6 +75,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_quality(args: argparse.Namespace) -> int:
     if args.pipeline is None:
         raise ValueError("--pipeline is required (or the subcommand calibrate)")
+    from rpaccel.sched.quality import DATA_SOURCES
+
     if args.data not in DATA_SOURCES:
         raise ValueError(f"--data must be one of {list(DATA_SOURCES)}, got {args.data!r}")
     check_int("queries", args.queries, 1, 100_000)
@@ -97,14 +96,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
     models = [st.model for st in pipe.stages]
     items = [st.items for st in pipe.stages]
     res = pipeline_quality(models, items, queries=args.queries, seed=args.seed,
-                           policy=args.policy, sub_batch=args.sub_batch)
+                           policy=args.policy, sub_batch=args.sub_batch, data=args.data)
     out = {"pipeline": pipe.name, "models": models, "items": items, "data": args.data,
            "filter": args.policy, "sub_batch": args.sub_batch,
            **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in res.items()}}
     if args.json:
         print_json(out)
         return 0
-    print(f"{pipe.name}: {' -> '.join(models)} {items}, {args.queries} {args.data} queries "
+    print(f"{pipe.name}: {' -> '.join(models)} {items}, {res['queries']} {args.data} queries "
           f"(seed {args.seed}), {args.policy} filtering"
           + (f", sub-batch {args.sub_batch}" if args.sub_batch else ""))
     ks = [k for k in (4, 8, 16, 32, 64) if f"ndcg@{k}" in res]
