@@ -324,27 +324,41 @@ def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: in
     """Metrics of a funnel (one catalog model per stage, ``items[s]`` candidates entering stage
     s), each stage scored by its model's size class (:func:`size_class`); ``overlap@k`` against
     the last stage's model alone on all candidates. ``data``: ``synthetic`` (``queries`` seeded
-    queries of ``items[0]`` candidates, calibrated to RecPipe) or ``movielens`` (one query per
-    MovieLens-100K user, at most ``queries``: :mod:`rpaccel.sched.movielens`)."""
+    queries of ``items[0]`` candidates, calibrated to RecPipe), ``movielens`` (one query per
+    MovieLens-100K user, at most ``queries``: :mod:`rpaccel.sched.movielens`), or a .npz or
+    .parquet file (:mod:`rpaccel.sched.qualityfile`; the stages' own scores, no size classes;
+    its first ``queries`` queries)."""
     if queries < 1:
         raise ValueError(f"queries must be an integer >= 1, got {queries}")
     if len(models) != len(items):
         raise ValueError(f"one model per stage: {len(models)} models, {len(items)} item counts")
-    if data not in DATA_SOURCES:
-        raise ValueError(f"data must be one of {list(DATA_SOURCES)}, got {data!r}")
-    classes = [size_class(m) for m in models]
     n = int(items[0])
     k_out = min(max(KS), int(items[-1]))
-    if data == "movielens":
-        from .movielens import movielens_data
+    extra: dict = {}
+    if data in DATA_SOURCES:
+        # the stages' size classes (catalog models stand for RM-small/med/large)
+        keys = [size_class(m) for m in models]
+        extra["size_classes"] = keys
+        names = sorted(set(keys))
+        if data == "movielens":
+            from .movielens import movielens_data
 
-        labels, scores = movielens_data(n, sorted(set(classes)), queries=queries, seed=seed)
+            labels, scores = movielens_data(n, names, queries=queries, seed=seed)
+        else:
+            labels, scores = synthetic(queries, n, names, params, seed)
+    elif data.endswith((".npz", ".parquet")):
+        from .qualityfile import load_quality_file
+
+        keys = list(models)                      # the file's own score per stage model
+        names = list(dict.fromkeys(keys))
+        labels, scores = load_quality_file(data, names, n)
+        labels, scores = labels[:queries], [x[:queries] for x in scores]
     else:
-        labels, scores = synthetic(queries, n, sorted(set(classes)), params, seed)
-    by = dict(zip(sorted(set(classes)), scores))
-    ranked = funnel([by[c] for c in classes], items, policy=policy, sub_batch=sub_batch,
+        raise ValueError(f"data must be one of {list(DATA_SOURCES)} or a .npz/.parquet file, "
+                         f"got {data!r}")
+    by = dict(zip(names, scores))
+    ranked = funnel([by[k] for k in keys], items, policy=policy, sub_batch=sub_batch,
                     k_out=k_out)
-    ref = funnel([by[classes[-1]]], [n], k_out=k_out)
+    ref = funnel([by[keys[-1]]], [n], k_out=k_out)
     ks = [k for k in KS if k <= k_out]
-    return {**metrics(labels, ranked, reference=ref, ks=ks), "seed": seed,
-            "size_classes": classes}
+    return {**metrics(labels, ranked, reference=ref, ks=ks), "seed": seed, **extra}

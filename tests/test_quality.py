@@ -152,7 +152,8 @@ def test_quality_cli_pipeline():
     assert out["queries"] == 60 and out["seed"] == 3 and out["size_classes"] == ["rm-small", "rm-large"]
     assert 0.8 < out["ndcg@64"] <= 1.0
     for args, needle in [(["--data", "criteo"],
-                          "--data must be one of ['synthetic', 'movielens'], got 'criteo'"),
+                          "--data must be one of ['synthetic', 'movielens'] or a .npz/.parquet "
+                          "file, got 'criteo'"),
                          (["--filter", "per-sub-batch", "--sub-batch", "300"],
                           "stage 0: sub-batch 300 must divide items[0]=4096"),
                          (["--queries", "0"], "queries must be an integer in [1, 100000], got 0")]:
@@ -186,3 +187,50 @@ def test_movielens_path_small_subset():
     assert a["recall@64"] > 0.4
     with pytest.raises(ValueError, match=r"first stage's items must be in \[1, 1682\]"):
         movielens_data(4096, ["rm-large"], queries=5)
+
+
+def _byo(tmp_path, q=3, n=8, **over):
+    rng = np.random.default_rng(9)
+    cols = {"query": np.repeat(np.arange(q), n), "item": np.tile(np.arange(n)[::-1], q),
+            "label": rng.integers(0, 2, q * n), "score_rm-small": rng.normal(size=q * n),
+            "score_rm-large": rng.normal(size=q * n)}
+    cols.update(over)
+    path = tmp_path / "data.npz"
+    np.savez(path, **cols)
+    return path, cols
+
+
+def test_bring_your_own_file(tmp_path):
+    """An NPZ file of (query, item, label, score per model): candidates ordered by item (the
+    file's rows are reversed here), metrics equal to the funnel on the same arrays; Parquet
+    the same; malformed files name the row and the column."""
+    from rpaccel.sched.quality import pipeline_quality
+    from rpaccel.sched.qualityfile import load_quality_file
+
+    path, cols = _byo(tmp_path)
+    labels, (s, l) = load_quality_file(path, ["rm-small", "rm-large"], 8)
+    order = np.lexsort((cols["item"], cols["query"]))
+    assert (labels == cols["label"][order].reshape(3, 8)).all()
+    assert (l == cols["score_rm-large"][order].reshape(3, 8)).all()
+    got = pipeline_quality(["rm-small", "rm-large"], [8, 4], data=str(path))
+    want = metrics(labels, funnel([s, l], [8, 4], k_out=4), reference=funnel([l], [8], k_out=4),
+                   ks=(4,))
+    assert {k: got[k] for k in want} == want
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({k: v for k, v in cols.items()}), tmp_path / "data.parquet")
+    assert pipeline_quality(["rm-small", "rm-large"], [8, 4],
+                            data=str(tmp_path / "data.parquet"))["ndcg@4"] == got["ndcg@4"]
+    for over, msg in [({"label": np.full(24, 2)}, r"row 0, column 'label': must be 0 or 1, got 2"),
+                      ({"score_rm-large": np.r_[np.zeros(5), np.nan, np.zeros(18)]},
+                       r"row 5, column 'score_rm-large': must be a finite number"),
+                      ({"query": np.r_[np.zeros(9, int), np.ones(15, int)],
+                        "item": np.arange(24)}, r"query 0 has 9 rows, expected 8"),
+                      ({"item": np.zeros(24, int)}, r"column 'item': item 0 repeats in query 0")]:
+        bad, _ = _byo(tmp_path, **over)
+        with pytest.raises(ValueError, match=msg):
+            load_quality_file(bad, ["rm-small", "rm-large"], 8)
+    np.savez(tmp_path / "x.npz", query=np.zeros(8, int))
+    with pytest.raises(ValueError, match=r"missing column 'item'"):
+        load_quality_file(tmp_path / "x.npz", ["rm-small"], 8)

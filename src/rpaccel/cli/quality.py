@@ -24,8 +24,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pipeline", help="pipeline file (TOML/JSON, [[stage]] with model and "
                                       "items); stage s ranks `items` candidates")
     q.add_argument("--data", default="synthetic",
-                   help="data source: synthetic (default, calibrated to RecPipe's NDCG@64) or "
-                        "movielens (MovieLens-100K, one query per user)")
+                   help="data source: synthetic (default, calibrated to RecPipe's NDCG@64), "
+                        "movielens (MovieLens-100K, one query per user), or a .npz/.parquet "
+                        "file (schema: rpaccel.sched.qualityfile)")
     q.add_argument("--sub-batch", type=int, help="sub-batch size B for --filter per-sub-batch")
     q.add_argument("--filter", default="global", dest="policy",
                    help="global (default) or per-sub-batch")
@@ -77,8 +78,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
         raise ValueError("--pipeline is required (or the subcommand calibrate)")
     from rpaccel.sched.quality import DATA_SOURCES
 
-    if args.data not in DATA_SOURCES:
-        raise ValueError(f"--data must be one of {list(DATA_SOURCES)}, got {args.data!r}")
+    if args.data not in DATA_SOURCES and not args.data.endswith((".npz", ".parquet")):
+        raise ValueError(f"--data must be one of {list(DATA_SOURCES)} or a .npz/.parquet file, "
+                         f"got {args.data!r}")
     check_int("queries", args.queries, 1, 100_000)
     check_int("seed", args.seed, 0, (1 << 63) - 1)
     if args.policy not in ("global", "per-sub-batch"):
