@@ -2,10 +2,10 @@
 
 In bulk mode the operands are loaded by back door and the testbench only starts the GEMMs and
 waits. Driving the engine's ``cmd``, ``mode`` and ``c_out.ready`` from cocotb makes them top-level
-inputs, and Verilator re-evaluates all logic that depends on a top-level input at every
-evaluation, twice per clock cycle. For the 16x16 array split 4x4 that logic is the 17 engines'
+inputs, and Verilator re-evaluates all logic that depends on a top-level input (or on a net VPI
+may write, see ``rtl/verilog/public.vlt``) at every evaluation, twice per clock cycle. For the 16x16 array split 4x4 that logic is the 17 engines'
 control, 42 % of the simulation time (measured with ``perf``). The harness (top
-``rpaccel_gemmbulk``, simulation only) keeps the engine's inputs internal:
+``bulk_gemm``, simulation only) keeps the engine's inputs internal:
 
 * ``c_out.ready`` is tied high, and ``a_in``/``w_in`` are idle, since the operands are loaded by
   back door;
