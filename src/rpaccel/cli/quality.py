@@ -1,8 +1,9 @@
 """``rpaccel quality``: recommendation quality of a ranking funnel.
 
-* ``rpaccel quality --pipeline PIPE.toml [--data synthetic] [--sub-batch B --filter
+* ``rpaccel quality --pipeline PIPE.toml [--data synthetic|movielens|FILE] [--sub-batch B --filter
   global|per-sub-batch] [--queries Q] [--seed S] [--json]``: the funnel's metrics;
-* ``rpaccel quality calibrate``: fit the synthetic data's generator to RecPipe's NDCG@64 table.
+* ``rpaccel quality calibrate``: fit the synthetic data's generator to RecPipe's NDCG@64 table
+  and error rates.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(handler=cmd_quality)
     qs = q.add_subparsers(dest="what", required=False, parser_class=Parser)
     c = qs.add_parser("calibrate", help="fit the synthetic data's generator to RecPipe's "
-                                        "published NDCG@64 (17 points); print the residuals")
+                                        "published points (17 NDCG@64 values, 3 error "
+                                        "rates); print the residuals")
     c.add_argument("--queries", type=int, default=400,
                    help="synthetic queries per evaluation, 1..100000 (default 400)")
     c.add_argument("--seed", type=int, default=7, help="data seed, >= 0 (default 7)")
