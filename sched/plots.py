@@ -94,3 +94,27 @@ def lines(curves: dict, path: Path, *, label: str, xlabel: str, ylabel: str, tit
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def scatter(points: list[tuple[float, float, str]], path: Path, *, xlabel: str, ylabel: str,
+            title: str, hline: float | None = None) -> None:
+    """(x, y, group) points, one colour per group; log x."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by = defaultdict(list)
+    for x, y, g in points:
+        by[g].append((x, y))
+    for g, pts in sorted(by.items()):
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=10, label=g)
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if by:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

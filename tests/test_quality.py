@@ -235,3 +235,35 @@ def test_bring_your_own_file(tmp_path):
     np.savez(tmp_path / "x.npz", query=np.zeros(8, int))
     with pytest.raises(ValueError, match=r"missing column 'item'"):
         load_quality_file(tmp_path / "x.npz", ["rm-small"], 8)
+
+
+def test_study_recpipe_writes_its_tables(tmp_path):
+    """`rpaccel study recpipe` on a small budget: every file, one quality row per funnel and
+    filter policy, the iso-quality threshold mapped onto our data (RM-large alone passes, RM-small
+    alone does not), and one best-per-class row per platform and throughput class."""
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "dse"
+    cmd = [sys.executable, "-m", "rpaccel.cli", "study", "recpipe", "--qps", "66.7,2000",
+           "--queries", "200", "--quality-queries", "200"]
+    p = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    for f in ("results.csv", "quality.csv", "best_per_class.csv", "pareto_quality_p95.csv",
+              "pareto_qps_p95.csv", "quality_vs_p95.png", "p95_vs_qps_iso_quality.png",
+              "manifest.json"):
+        assert (out / f).stat().st_size > 0, f
+    rd = lambda f: list(csv.DictReader((out / f).read_text().splitlines()))    # noqa: E731
+    q = {(r["funnel"], r["filter"]): r for r in rd("quality.csv")}
+    assert q[("rm-large [4096]", "global")]["iso_quality"] == "True"
+    assert q[("rm-small [4096]", "global")]["iso_quality"] == "False"
+    best = rd("best_per_class.csv")
+    assert {(r["platform"], r["class"]) for r in best} == {
+        (p, c) for p in ("cpu", "cpu+gpu", "recpipe-artifact") for c in ("low", "medium", "high")}
+    assert json.loads((out / "manifest.json").read_text())["config"]["sla_ms"] == 500.0
+    p = subprocess.run([*cmd, "--iso-ndcg", "1.5", "-o", str(tmp_path / "bad")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.strip() == "rpaccel: error: iso_ndcg must be in (0, 1], got 1.5"
+    assert not (tmp_path / "bad").exists()

@@ -1,4 +1,4 @@
-"""Study commands (``rpaccel study load|placement|deeprecsched|embcache``): parse, call
+"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache``): parse, call
 :mod:`rpaccel.sched.runs`, print the summary."""
 
 from __future__ import annotations
@@ -52,6 +52,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
     sc.add_argument("-o", "--output", required=True, help="new output folder")
     sc.set_defaults(handler=cmd_embcache)
+    sr = sts.add_parser("recpipe", help="RecPipe's iso-quality design-space exploration: "
+                                        "funnels x placements -> NDCG@64, p95, best per "
+                                        "throughput class")
+    sr.add_argument("--qps", default="10,66.7,200,400,1000,2000,4000",
+                    help="comma-separated offered loads, queries/s")
+    sr.add_argument("--quality-queries", type=int, default=1000,
+                    help="queries for each funnel's quality, 1..100000 (default 1000)")
+    sr.add_argument("--sla-ms", type=float, default=500.0, help="p95 cut-off (default 500 ms)")
+    sr.add_argument("--iso-ndcg", type=float,
+                    help="iso-quality threshold on NDCG@64 (default: RecPipe's 0.9225 mapped "
+                         "onto our data, our RM-large [4096] minus 0.0022)")
+    sr.add_argument("--sub-batch", type=int, default=512,
+                    help="sub-batch of the per-sub-batch funnels (default 512)")
+    sr.add_argument("--data", default="synthetic", help="quality data: synthetic or movielens")
+    common(sr, 2000)
+    sr.set_defaults(handler=cmd_recpipe)
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
@@ -134,4 +150,29 @@ def cmd_embcache(args: argparse.Namespace) -> int:
               f"{best['stage0_ways']}+{best['stage1_ways']} ways, hit rate {best['hit_rate']:.3f}")
     print(f"wrote {args.output}/hit_rate_vs_capacity.png, .csv, static_dynamic_split.csv, "
           f"per_stage_split.csv, manifest.json")
+    return 0
+
+
+def cmd_recpipe(args: argparse.Namespace) -> int:
+    q, seed = _common(args)
+    loads = floats("qps", args.qps)
+    check_int("quality_queries", args.quality_queries, 1, 100_000)
+    check_int("sub_batch", args.sub_batch, 1, 1 << 16)
+    if not args.sla_ms > 0:
+        raise ValueError(f"sla_ms must be > 0, got {args.sla_ms}")
+    if args.data not in ("synthetic", "movielens"):
+        raise ValueError(f"--data must be synthetic or movielens, got {args.data!r}")
+    from rpaccel.sched.dse import recpipe_study
+
+    res = recpipe_study(Path(args.output), loads=loads, queries=q,
+                        quality_queries=args.quality_queries, seed=seed, sla_ms=args.sla_ms,
+                        iso_ndcg=args.iso_ndcg, sub_batch=args.sub_batch, data=args.data,
+                        workers=args.workers, dask=args.dask)
+    print(f"{len(res['quality'])} funnels, {len(res['rows'])} rows; iso-quality NDCG@64 >= "
+          f"{res['iso_ndcg']:.4f}; best iso-quality p95 per platform and throughput class:")
+    for r in res["best_per_class"]:
+        where = (f"{r['p95_ms']:.3f} ms at {r['qps']:g} QPS: {r['funnel']} ({r['filter']}) on "
+                 f"{r['placement']}" if r["p95_ms"] is not None else "none meets the cut-off")
+        print(f"  {r['platform']:<17} {r['class']:<7} {where}")
+    print(f"wrote {args.output}/")
     return 0

@@ -1,0 +1,159 @@
+"""RecPipe's iso-quality design-space exploration (``rpaccel study recpipe``).
+
+Funnels (which catalog models, how many items per stage, which filter policy) x placements (the
+platforms of :func:`rpaccel.sched.studies.placements`: CPU, CPU + GPU, and the RecPipe
+artifact's accelerator slices) -> quality (NDCG@64 of the funnel, :mod:`rpaccel.sched.quality`),
+p95 latency at each offered load (the at-scale simulator), and the highest load meeting the p95
+cut-off. Quality depends on the funnel only, and latency on the placement only (the simulator
+does not model the filter policy), so each is computed once and joined.
+
+Throughput classes (RecPipe): Low >= 66.7, Medium >= 400, High >= 2,000 QPS, at a p95 cut-off of
+500 ms. Iso-quality: by default RecPipe's threshold mapped onto our data. RecPipe's 0.9225 lies
+0.0022 below its single-stage RM-large at 4,096 candidates (0.9247), so the default is our own
+RM-large [4096] NDCG@64 minus 0.0022: the calibration reproduces RecPipe's points within 0.01,
+which is coarser than that margin, and the mapped threshold keeps RecPipe's meaning ("as good as
+RM-large alone, give or take 0.0022"). A number given instead is used as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import plots, studies
+from .quality import pipeline_quality
+from .report import manifest, output_dir, write_rows
+
+__all__ = ["FUNNELS", "CLASSES", "RECPIPE_ISO_NDCG", "recpipe_study"]
+
+S, M, L = "rm-small", "rm-med", "rm-large"
+#: The funnels explored: (models, items per stage); multi-stage ones also per sub-batch.
+FUNNELS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
+    ((S,), (4096,)), ((M,), (4096,)), ((L,), (4096,)),
+    *(((a, b), (4096, k)) for a, b in ((S, L), (M, L), (S, M)) for k in (128, 512, 2048)),
+    ((S, M, L), (4096, 512, 128)), ((S, M, L), (4096, 2048, 512)),
+]
+#: RecPipe's throughput classes: name -> minimum QPS.
+CLASSES = {"low": 66.7, "medium": 400.0, "high": 2000.0}
+#: RecPipe's iso-quality threshold and its single-stage RM-large at 4,096 (RECPIPE.md 5.3/5.4).
+RECPIPE_ISO_NDCG, RECPIPE_LARGE_4096 = 0.9225, 0.9247
+
+
+def recpipe_study(out: Path, *, loads: list[float], queries: int, quality_queries: int,
+                  seed: int, sla_ms: float, iso_ndcg: float | None, sub_batch: int, data: str,
+                  workers: int, dask: str | None, progress: bool | None = None) -> dict:
+    """Run the DSE and write its folder: ``results.csv`` (one row per funnel x placement x load),
+    ``quality.csv``, ``pareto_quality_p95.csv`` and ``pareto_qps_p95.csv``, ``best_per_class.csv``,
+    two PNGs, ``manifest.json``."""
+    for x in loads:
+        if not x > 0:
+            raise ValueError(f"loads must be > 0 QPS, got {x}")
+    if iso_ndcg is not None and not 0 < iso_ndcg <= 1:
+        raise ValueError(f"iso_ndcg must be in (0, 1], got {iso_ndcg}")
+    with output_dir(out) as d:
+        # quality: per funnel and filter policy
+        qrows = []
+        for models, items in FUNNELS:
+            pols = [("global", None)] + ([("per-sub-batch", sub_batch)] if len(items) > 1 else [])
+            for pol, b in pols:
+                try:
+                    qm = pipeline_quality(models, items, queries=quality_queries, seed=seed,
+                                          policy=pol, sub_batch=b, data=data)
+                except ValueError as e:
+                    if "sub-batch" in str(e):        # quota not integral for this funnel
+                        continue
+                    raise
+                qrows.append({"funnel": "->".join(models) + f" {list(items)}",
+                              "models": "->".join(models), "items": list(items),
+                              "filter": pol if b is None else f"{pol} {b}",
+                              "ndcg@64": qm["ndcg@64"], "recall@64": qm["recall@64"],
+                              "overlap@64": qm["overlap@64"]})
+        if iso_ndcg is None:
+            large = next(q["ndcg@64"] for q in qrows if q["funnel"] == f"{L} [4096]")
+            iso_ndcg = large - (RECPIPE_LARGE_4096 - RECPIPE_ISO_NDCG)
+        for q in qrows:
+            q["iso_quality"] = q["ndcg@64"] >= iso_ndcg
+        write_rows(qrows, d / "quality.csv")
+        # latency: per placement of each funnel's models/items, at every load
+        pipes, owner = [], {}
+        for models, items in FUNNELS:
+            for p in studies.placements(list(models), list(items)):
+                name = f"{'->'.join(models)} {list(items)} | {p.name}"
+                pipes.append(type(p)(p.stages, name=name))
+                owner[name] = ("->".join(models), list(items), p.name)
+        sim = studies.load_sweep(pipes, loads, queries=queries, seed=seed, workers=workers,
+                                 dask=dask, progress=progress)
+        rows = []
+        for r in sim:
+            models, items, placement = owner[r["config"]]
+            platform = _platform(placement)
+            for q in qrows:
+                if q["models"] == models and q["items"] == items:
+                    rows.append({"funnel": q["funnel"], "filter": q["filter"],
+                                 "placement": placement, "platform": platform,
+                                 "qps": r["qps"], "p95_ms": r["p95_s"] * 1e3,
+                                 "saturated": r["saturated"], "ndcg@64": q["ndcg@64"],
+                                 "iso_quality": q["ndcg@64"] >= iso_ndcg,
+                                 "meets_sla": (not r["saturated"]) and r["p95_s"] * 1e3 <= sla_ms})
+        write_rows(rows, d / "results.csv")
+        best = _best_per_class(rows)
+        write_rows(best, d / "best_per_class.csv")
+        pq = _pareto([r for r in rows if r["meets_sla"]], "ndcg@64", "p95_ms")
+        pt = _pareto([r for r in rows if r["meets_sla"] and r["iso_quality"]], "qps", "p95_ms")
+        write_rows(pq, d / "pareto_quality_p95.csv")
+        write_rows(pt, d / "pareto_qps_p95.csv")
+        plots.scatter([(r["p95_ms"], r["ndcg@64"], r["platform"]) for r in rows if r["meets_sla"]],
+                      d / "quality_vs_p95.png", xlabel="p95 latency (ms)", ylabel="NDCG@64",
+                      title="quality vs tail latency (points meeting the p95 cut-off)",
+                      hline=iso_ndcg)
+        plots.scatter([(r["qps"], r["p95_ms"], r["platform"]) for r in rows
+                       if r["meets_sla"] and r["iso_quality"]],
+                      d / "p95_vs_qps_iso_quality.png", xlabel="offered load (QPS)",
+                      ylabel="p95 latency (ms)", title=f"iso-quality (NDCG@64 >= {iso_ndcg})")
+        files = ["results.csv", "quality.csv", "best_per_class.csv", "pareto_quality_p95.csv",
+                 "pareto_qps_p95.csv", "quality_vs_p95.png", "p95_vs_qps_iso_quality.png"]
+        manifest(d / "manifest.json", config={"loads": loads, "queries": queries,
+                                              "quality_queries": quality_queries,
+                                              "sla_ms": sla_ms, "iso_ndcg": iso_ndcg,
+                                              "sub_batch": sub_batch, "data": data,
+                                              "funnels": [[list(m), list(i)] for m, i in FUNNELS],
+                                              "classes": CLASSES},
+                 seed=seed, files=files)
+    return {"rows": rows, "quality": qrows, "best_per_class": best, "pareto_quality": pq,
+            "pareto_qps": pt, "iso_ndcg": iso_ndcg}
+
+
+def _platform(placement: str) -> str:
+    if placement.startswith("accel"):
+        return "recpipe-artifact"
+    return "cpu+gpu" if "gpu" in placement else "cpu"
+
+
+def _best_per_class(rows: list[dict]) -> list[dict]:
+    """Per platform and throughput class: the iso-quality point with the lowest p95 among loads
+    at or above the class's QPS that meet the cut-off."""
+    out = []
+    for platform in sorted({r["platform"] for r in rows}):
+        for cls, qps in CLASSES.items():
+            ok = [r for r in rows if r["platform"] == platform and r["iso_quality"]
+                  and r["meets_sla"] and r["qps"] >= qps]
+            if ok:
+                b = min(ok, key=lambda r: (r["p95_ms"], -r["qps"]))
+                out.append({"platform": platform, "class": cls, "min_qps": qps,
+                            "p95_ms": b["p95_ms"], "qps": b["qps"], "funnel": b["funnel"],
+                            "filter": b["filter"], "placement": b["placement"],
+                            "ndcg@64": b["ndcg@64"]})
+            else:
+                out.append({"platform": platform, "class": cls, "min_qps": qps, "p95_ms": None,
+                            "qps": None, "funnel": None, "filter": None, "placement": None,
+                            "ndcg@64": None})
+    return out
+
+
+def _pareto(rows: list[dict], better_high: str, better_low: str) -> list[dict]:
+    """Rows not dominated in (higher ``better_high``, lower ``better_low``)."""
+    front, best = [], float("inf")
+    for r in sorted(rows, key=lambda r: (-r[better_high], r[better_low])):
+        if r[better_low] < best:
+            front.append(r)
+            best = r[better_low]
+    return front
