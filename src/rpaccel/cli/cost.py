@@ -24,6 +24,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         epilog=f"UNIT is one of {', '.join(UNITS)}; then that unit's "
                                f"configuration flags (see `rpaccel verilog UNIT --help`).")
     ar.add_argument("--unit", required=True, choices=list(UNITS), help="registered unit")
+    ar.add_argument("--tech", default="recpipe-12nm",
+                    help="technology for the area conversion (default recpipe-12nm: calibrated "
+                         "on RecPipe's 12 nm synthesis, see rpaccel.area)")
     ar.add_argument("--json", action="store_true", help="print one JSON object")
     # the unit's own flags are parsed by cmd_cost_area, once --unit is known
     ar.set_defaults(handler=cmd_cost_area, takes_unit_flags=True)
@@ -36,11 +39,14 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
     sub = p.parse_args(args.rest)
     sub.json = args.json
     cfg = config_from_args(unit.config, sub)
+    from rpaccel.area import area_um2, get_technology
+
+    get_technology(args.tech)
     from rpaccel.verif.synth import synth_stats
 
     if not sub.json:
         info(f"synthesising {cfg.label()} with Yosys (cached) ...")
-    st = synth_stats(unit, cfg)
+    st = {**synth_stats(unit, cfg), "area": area_um2(synth_stats(unit, cfg), args.tech)}
     if sub.json:
         print_json(st)
         return 0
@@ -51,6 +57,10 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
                  ("SRAM macros", ", ".join(f"{s['instance']} {s['depth']}x{s['width']} "
                                            f"({s['bits']:,} bits, {s['ports']})"
                                            for s in st["sram"]) or "none"),
-                 ("SRAM bits", f"{st['sram_bits']:,}")])
+                 ("SRAM bits", f"{st['sram_bits']:,}"),
+                 (f"area ({st['area']['technology']})",
+                  f"{st['area']['total_um2']:,.0f} um^2 = logic {st['area']['logic_um2']:,.0f} "
+                  f"+ SRAM {st['area']['sram_um2']:,.0f} (a calibrated conversion of the counts, "
+                  f"not a synthesis in the technology)")])
     print("cells by type: " + ", ".join(f"{k} {v:,}" for k, v in st["cells_by_type"].items()))
     return 0
