@@ -608,19 +608,7 @@ def hit_counts(cfg: EmbCacheConfig, tables: Sequence[int], rows: Sequence[int],
     ``engine="numba"`` compiles the policy (tens of millions of lookups per second);
     ``engine="python"`` steps :class:`CacheModel` (the reference).
     """
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    tables = np.ascontiguousarray(tables, dtype=np.int64) if tables is not None else np.zeros_like(rows)
-    stages = (np.zeros_like(rows) if stages is None
-              else np.ascontiguousarray(stages, dtype=np.int64))
-    if not (len(tables) == len(rows) == len(stages)):
-        raise ValueError("tables, rows and stages must have equal lengths")
-    if len(rows):
-        if rows.min() < 0 or rows.max() >= cfg.rows:
-            raise ValueError(f"row ids must be in [0, {cfg.rows - 1}]")
-        if tables.min() < 0 or tables.max() >= cfg.tables:
-            raise ValueError(f"table ids must be in [0, {cfg.tables - 1}]")
-        if stages.min() < 0 or stages.max() >= cfg.stages:
-            raise ValueError(f"stage ids must be in [0, {cfg.stages - 1}]")
+    tables, rows, stages = _trace_arrays(cfg, tables, rows, stages)
     if engine == "python":
         c = _counts_python(cfg, tables, rows, stages)
     elif engine == "numba":

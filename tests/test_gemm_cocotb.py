@@ -36,7 +36,7 @@ def test_gemm_split_bulk_harness():
     a 2x2 grid)."""
     from rpaccel.config import GemmConfig
     from rpaccel.verif.gemmbulk import build_gemm_bulk
-    from rpaccel.verif.run import _run
+    from rpaccel.verif.run import run_built
 
     for split, subs in [((2, 1), [{"m": 9, "k": 5, "n": 13, "seed": 3}, None]),
                         ((2, 2), [{"m": 1, "k": 1, "n": 1, "seed": 4},
@@ -44,7 +44,7 @@ def test_gemm_split_bulk_harness():
                                   {"m": 7, "k": 4, "n": 3, "seed": 6},
                                   {"m": 3, "k": 13, "n": 10, "seed": 7}])]:
         cfg = GemmConfig(rows=8, cols=6, max_m=16, max_k=16, max_n=16, split=split)
-        (r,) = _run(cfg, build_gemm_bulk(cfg), "rpaccel.verif.tb_gemm",
+        (r,) = run_built(cfg, build_gemm_bulk(cfg), "rpaccel.verif.tb_gemm",
                     [{"name": "harness", "seed": 1, "mode": "harness", "subs": subs}],
                     waves=None, root=None, keep=False)
         print(split, r["rtl_cycles"], r["model_cycles"])

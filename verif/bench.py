@@ -113,12 +113,12 @@ def bench_split(scratch: Path) -> tuple[dict, list[str], bool]:
     inside the simulation, Python asleep until every sub-array is done; simulated cycles of the
     run / wall seconds of simulation."""
     from .gemmbulk import build_gemm_bulk
-    from .run import _run
+    from .run import run_built
 
     cfg = GemmConfig(rows=16, cols=16, max_m=1024, max_k=64, max_n=64, split=(4, 4))
     info = build_gemm_bulk(cfg, root=scratch)
     subs = [{"m": 1024, "k": 64, "n": 64, "seed": 100 + b} for b in range(cfg.subarrays)]
-    (r,) = _run(cfg, info, "rpaccel.verif.tb_gemm", [{"name": "bench_split", "seed": 1,
+    (r,) = run_built(cfg, info, "rpaccel.verif.tb_gemm", [{"name": "bench_split", "seed": 1,
                                                       "mode": "harness", "subs": subs}],
                 waves=None, root=scratch, keep=False)
     ok = bool(r["cycles_match"] and r["values_match"])

@@ -136,8 +136,8 @@ def build_bulk(cfg, root: Path | None = None):
 def run_bulk(cfg: EmbCacheConfig, scenarios: list[dict], root: Path | None = None) -> list[dict]:
     """Run bulk scenarios (``trace``, ``lookups``, ``seed``, ``skew``; no idle or backpressure)
     on the harness; one result record each, as :func:`rpaccel.verif.run.run_unit` returns."""
-    from .run import _run
+    from .run import run_built
 
     info = build_bulk(cfg, root)
     scs = [{**sc, "mode": "bulk"} for sc in scenarios]
-    return _run(cfg, info, "rpaccel.verif.tb_embcache", scs, waves=None, root=root, keep=False)
+    return run_built(cfg, info, "rpaccel.verif.tb_embcache", scs, waves=None, root=root, keep=False)

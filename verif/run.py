@@ -18,7 +18,7 @@ from rpaccel.units import Unit, get_unit
 
 from . import toolchain
 
-__all__ = ["sources", "build", "build_harness", "run_unit", "rtl_digest"]
+__all__ = ["sources", "build", "build_harness", "run_built", "run_unit", "rtl_digest"]
 
 
 @contextlib.contextmanager
@@ -117,11 +117,13 @@ def run_unit(unit: str | Unit, cfg, scenarios: list[dict], *,
     for sc in scenarios:
         cases.validate(cfg, sc)
     info = build(unit, cfg, waves=bool(waves), root=root, quick=quick)
-    return _run(cfg, info, unit.testbench, scenarios, waves=waves, root=root, keep=keep)
+    return run_built(cfg, info, unit.testbench, scenarios, waves=waves, root=root, keep=keep)
 
 
-def _run(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], *,
-         waves, root: Path | None, keep: bool) -> list[dict]:
+def run_built(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], *,
+              waves=None, root: Path | None = None, keep: bool = False) -> list[dict]:
+    """Run ``scenarios`` through the cocotb module ``tb_module`` on an existing build (a unit's,
+    or a harness's from :func:`build_harness`); one result record per scenario."""
     from cocotb_tools.runner import get_runner
 
     root = Path(root or toolchain.BUILD_ROOT).resolve()

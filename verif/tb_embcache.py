@@ -72,17 +72,38 @@ async def dram_model(dut, cfg: EmbCacheConfig, table: np.ndarray, requests: list
             lasts.append(prev_last)
 
 
-async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
+def scenario_data(cfg: EmbCacheConfig, sc: dict):
+    """A scenario's seeded trace ``(tables, rows, stages)``, backing store (every table row, a
+    Python int of ``row_bits``) and request tags."""
     seed = sc["seed"]
     t, r, s = make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], seed, sc.get("skew", 1.0))
     rng = np.random.default_rng([seed, 1])
-    # backing store: tables * rows random rows (Python ints of row_bits)
-    n_all = cfg.tables * cfg.rows
     words_all = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
-                 for _ in range(n_all)]
+                 for _ in range(cfg.tables * cfg.rows)]
+    tags = rng.integers(0, 1 << cfg.tag_width, size=len(r))
+    return t, r, s, words_all, tags
+
+
+def request_words(cfg: EmbCacheConfig, t, r, s, tags) -> list[int]:
+    """Request payloads: one lookup each (blocking), or ``lanes`` slots per beat in trace order,
+    the last beat's unused slots invalid (non-blocking)."""
+    if cfg.blocking:
+        return [req_word(cfg, int(a), int(b), int(c), int(d)) for a, b, c, d in zip(t, r, s, tags)]
+    n, L = len(r), cfg.lanes
+    words = []
+    for b in range(-(-n // L)):
+        sl = [{"valid": 1, "table": int(t[i]), "row": int(r[i]), "stage": int(s[i]),
+               "tag": int(tags[i])} for i in range(b * L, min(n, (b + 1) * L))]
+        sl += [{"valid": 0}] * (L - len(sl))
+        words.append(cfg.req_layout.pack({"slots": sl}))
+    return words
+
+
+async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
+    seed = sc["seed"]
+    t, r, s, words_all, tags = scenario_data(cfg, sc)
     table = np.array(words_all, dtype=object)
     n = len(r)
-    tags = rng.integers(0, 1 << cfg.tag_width, size=n)
 
     dut.rst.value = 1
     dut.req__valid.value = 0
@@ -107,16 +128,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     start = get_cycle() + 1
     L = cfg.lanes
     nbeats = -(-n // L)
-    if cfg.blocking:
-        words = [req_word(cfg, int(a), int(b), int(c), int(d)) for a, b, c, d in zip(t, r, s, tags)]
-    else:
-        words = []
-        for b in range(nbeats):
-            sl = [{"valid": 1, "table": int(t[i]), "row": int(r[i]), "stage": int(s[i]),
-                   "tag": int(tags[i])} for i in range(b * L, min(n, (b + 1) * L))]
-            sl += [{"valid": 0}] * (L - len(sl))
-            words.append(cfg.req_layout.pack({"slots": sl}))
-    accepted_beats = await drv.send(words)
+    accepted_beats = await drv.send(request_words(cfg, t, r, s, tags))
     for _ in range(100 + 4 * n * (cfg.dram_latency + cfg.beats_per_row * cfg.dram_interval + 4)):
         if len(mon.beats) >= nbeats:
             break
@@ -205,24 +217,16 @@ async def run_bulk_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
 
     from rpaccel.perfmodel.embcache import embcache_cycles
 
-    seed = sc["seed"]
-    t, r, s = make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], seed, sc.get("skew", 1.0))
-    rng = np.random.default_rng([seed, 1])
+    t, r, s, words_all, tags = scenario_data(cfg, sc)
     n, L = len(r), cfg.lanes
     nbeats = -(-n // L)
-    words_all = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
-                 for _ in range(cfg.tables * cfg.rows)]
-    tags = rng.integers(0, 1 << cfg.tag_width, size=n)
     dut.rst.value = 1
     dut.start.value = 0
     dut.nbeats.value = nbeats
     await ClockCycles(dut.clk, 3)
     t0 = time.perf_counter()
-    for b in range(nbeats):
-        sl = [{"valid": 1, "table": int(t[i]), "row": int(r[i]), "stage": int(s[i]),
-               "tag": int(tags[i])} for i in range(b * L, min(n, (b + 1) * L))]
-        sl += [{"valid": 0}] * (L - len(sl))
-        dut.trace_mem.mem[b].value = cfg.req_layout.pack({"slots": sl})
+    for b, w in enumerate(request_words(cfg, t, r, s, tags)):
+        dut.trace_mem.mem[b].value = w
     for g, w in enumerate(words_all):
         dut.dram_mem.mem[g].value = w
     for j in range(L):
