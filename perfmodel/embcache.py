@@ -71,7 +71,8 @@ import numpy as np
 
 from rpaccel.config import EmbCacheConfig
 
-__all__ = ["CacheModel", "Lookup", "embcache_timeline", "nb_timeline", "NBTimeline",
+__all__ = ["CacheModel", "Lookup", "embcache_timeline", "nb_timeline", "NBTimeline", "nb_gather",
+           "empty_lines",
            "embcache_cycles", "pause_counts", "make_trace", "TRACE_KINDS", "hit_counts",
            "ordered_dict_counts", "zipf_trace", "reindex_by_frequency", "hit_rate_sweep",
            "STATIC", "HIT", "MISS", "MERGED", "hit_latency", "miss_latency"]
@@ -185,23 +186,31 @@ _HIT_READY = EmbCacheConfig.nb_hit_ready
 _FILL_READY = EmbCacheConfig.nb_fill_ready
 
 
-def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n, ways, mshrs,
-            rob, banks, lat, interval, beats_per_row, max_out, start, ready_from, idle,
-            ready_arr, ready_always, horizon, record, accept, lookup, kind, respond, memreq,
+def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_lo, way_n,
+            ways, mshrs, rob, banks, lat, interval, beats_per_row, max_out, start, ready_from,
+            idle, ready_arr, ready_always, horizon, record, accept, lookup, kind, respond, memreq,
             counters):
     """Cycle-by-cycle run of the non-blocking unit; one source for the exact timeline (run as
     Python or compiled by numba) and the fast throughput model (compiled). See the module
     docstring for the rules. Fills the per-lookup arrays and ``counters`` = [static hits,
     dynamic hits, merged, misses, bank-conflict stalls, victim stalls, MSHR-full stalls, DRAM
     requests]; returns the last cycle simulated, or -1 if ``horizon`` was reached. With
-    ``record`` False the per-lookup arrays are not written (they may be empty)."""
+    ``record`` False the per-lookup arrays are not written (they may be empty). Request beat b
+    carries lookups ``beat_lo[b] .. beat_lo[b+1]-1`` (at most ``lanes``, a valid prefix of its
+    slots); ``lines`` (sets x ways, MRU-first per partition, -1 invalid) is the dynamic cache's
+    tag state at the start, updated in place."""
     n = grow.shape[0]
-    nbeats = (n + lanes - 1) // lanes
-    lines = np.full((sets, ways), -1, dtype=np.int64)      # per set: MRU-first per partition
+    nbeats = beat_lo.shape[0] - 1
+    beat_of = np.zeros(n, dtype=np.int64)
+    widest = 1
+    for b in range(nbeats):
+        widest = max(widest, beat_lo[b + 1] - beat_lo[b])
+        for i in range(beat_lo[b], beat_lo[b + 1]):
+            beat_of[i] = b
     m_addr = np.full(mshrs, -1, dtype=np.int64)
     m_owner = np.zeros(mshrs, dtype=np.int64)               # lookup that allocated it
     m_nwait = np.zeros(mshrs, dtype=np.int64)
-    m_wait = np.zeros((mshrs, rob * lanes), dtype=np.int64)
+    m_wait = np.zeros((mshrs, rob * widest), dtype=np.int64)
     q_ids = np.zeros(mshrs, dtype=np.int64)                 # allocated, not yet requested
     q_head = 0
     q_len = 0
@@ -248,8 +257,8 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
             for x in range(mshrs):
                 if m_addr[x] < 0:
                     free += 1
-            end = min(n, (ir_beat + 1) * lanes)
-            s = ir_beat * lanes + ir_pos
+            end = beat_lo[ir_beat + 1]
+            s = beat_lo[ir_beat] + ir_pos
             stop = -1
             while s < end:
                 i = s
@@ -338,7 +347,7 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
                     q_ids[(q_head + q_len) % mshrs] = m
                     q_len += 1
                 s += 1
-            ir_pos = s - ir_beat * lanes
+            ir_pos = s - beat_lo[ir_beat]
             if stop >= 0:
                 counters[4 + stop] += 1
             else:
@@ -351,7 +360,7 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
         if fill_m >= 0:
             for x in range(m_nwait[fill_m]):
                 i = m_wait[fill_m, x]
-                b = i // lanes
+                b = beat_of[i]
                 pend[b] -= 1
                 rdy[b] = max(rdy[b], t + _FILL_READY)
             m_nwait[fill_m] = 0
@@ -361,7 +370,7 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
         if resp_now:
             b = rob_head
             if record:
-                for i in range(b * lanes, min(n, (b + 1) * lanes)):
+                for i in range(beat_lo[b], beat_lo[b + 1]):
                     respond[i] = t
             rob_head += 1
             rob_count -= 1
@@ -382,9 +391,9 @@ def _nb_run(grow, rows, stages, lanes, static_rows, dynamic, sets, way_lo, way_n
             ir_beat = -1
         if acc:
             if record:
-                for i in range(k * lanes, min(n, (k + 1) * lanes)):
+                for i in range(beat_lo[k], beat_lo[k + 1]):
                     accept[i] = t
-            pend[k] = min(n, (k + 1) * lanes) - k * lanes
+            pend[k] = beat_lo[k + 1] - beat_lo[k]
             rdy[k] = 0
             rob_count += 1
             ir_beat = k
@@ -453,15 +462,37 @@ _COUNTER_NAMES = ("static_hits", "dynamic_hits", "merged", "misses", "bank_confl
                   "victim_stalls", "mshr_full_stalls", "dram_requests")
 
 
+def _beat_bounds(cfg: EmbCacheConfig, n: int, beat_sizes) -> np.ndarray:
+    """``beat_lo`` of the kernel: lookups packed ``lanes`` per beat in trace order (the last
+    beat partial), or ``beat_sizes[b]`` lookups in beat b (each 1..lanes, summing to n)."""
+    if beat_sizes is None:
+        return np.minimum(np.arange(0, n + cfg.lanes, cfg.lanes, dtype=np.int64)[
+            :-(-n // cfg.lanes) + 1], n)
+    sizes = np.asarray(beat_sizes, dtype=np.int64)
+    if len(sizes) and (sizes.min() < 1 or sizes.max() > cfg.lanes):
+        raise ValueError(f"beat sizes must be in [1, {cfg.lanes}] (lanes)")
+    if int(sizes.sum()) != n:
+        raise ValueError(f"beat sizes must sum to the trace length {n}, got {int(sizes.sum())}")
+    return np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def empty_lines(cfg: EmbCacheConfig) -> np.ndarray:
+    """The dynamic cache's tag state after reset (every line invalid): ``sets x ways`` tags,
+    MRU-first within each stage's ways, -1 for an invalid line."""
+    return np.full((cfg.sets, cfg.ways), -1, dtype=np.int64)
+
+
 def _nb_call(cfg: EmbCacheConfig, tables, rows, stages, *, start: int, ready_from: int,
              idle: np.ndarray | None, ready: Callable[[int], bool] | None, record: bool,
-             engine: str):
+             engine: str, beat_sizes=None, lines: np.ndarray | None = None):
     if cfg.blocking:
         raise ValueError("the non-blocking model needs lanes > 1 or mshrs > 1 (lanes = mshrs = 1 "
                          "is the blocking design: embcache_timeline)")
     tables, rows, stages = _trace_arrays(cfg, tables, rows, stages)
     n = len(rows)
-    nbeats = -(-n // cfg.lanes)
+    beat_lo = _beat_bounds(cfg, n, beat_sizes)
+    nbeats = len(beat_lo) - 1
+    lines0 = empty_lines(cfg) if lines is None else lines
     idle = np.zeros(max(1, nbeats), dtype=np.int64) if idle is None else \
         np.ascontiguousarray(idle, dtype=np.int64)
     if len(idle) < nbeats:
@@ -485,11 +516,14 @@ def _nb_call(cfg: EmbCacheConfig, tables, rows, stages, *, start: int, ready_fro
         for a in out:
             a.fill(-1)
         counters.fill(0)
-        last = run(grow, rows, stages, cfg.lanes, cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn,
-                   cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
+        state = lines0.copy()
+        last = run(grow, rows, stages, beat_lo, state, cfg.static_rows, cfg.dynamic, cfg.sets,
+                   lo, wn, cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
                    cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start,
                    ready_from, idle, ready_arr, ready is None, horizon, record, *out, counters)
         if last >= 0:
+            if lines is not None:
+                lines[...] = state
             return out, dict(zip(_COUNTER_NAMES, (int(c) for c in counters))), last
         if ready is None:
             break
@@ -512,6 +546,20 @@ def nb_timeline(cfg: EmbCacheConfig, tables, rows, stages=None, *, start: int = 
                                 idle=None if idle is None else np.asarray(idle), ready=ready,
                                 record=True, engine=engine)
     return NBTimeline(*out, counters=counters)
+
+
+def nb_gather(cfg: EmbCacheConfig, tables, rows, stages, beat_sizes, lines: np.ndarray, *,
+              start: int, record: bool = False, engine: str = "numba"):
+    """One burst of lookups on the non-blocking unit, idle at ``start`` (no lookup in flight),
+    from the tag state ``lines`` (:func:`empty_lines` after reset; updated in place to the state
+    after the burst). Beat b carries ``beat_sizes[b]`` lookups; beats are presented back to back
+    from ``start`` and ``resp`` is always ready. Returns ``(last_response_cycle, counters,
+    timeline)``; ``timeline`` is an :class:`NBTimeline` with ``record``, else None. The
+    integrated accelerator's gathers (:mod:`rpaccel.perfmodel.executor`) run through here."""
+    out, counters, last = _nb_call(cfg, tables, rows, stages, start=start, ready_from=start,
+                                   idle=None, ready=None, record=record, engine=engine,
+                                   beat_sizes=beat_sizes, lines=lines)
+    return last, counters, (NBTimeline(*out, counters=counters) if record else None)
 
 
 def embcache_cycles(cfg: EmbCacheConfig, tables, rows, stages=None) -> dict:

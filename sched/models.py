@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from rpaccel.accel import RECPIPE_RM
+
 from .datafile import load_data
 
 __all__ = ["Tables", "Gemm", "Model", "CATALOG", "get_model", "load_model", "model_from_dict"]
@@ -213,18 +215,20 @@ def _kaggle(dim: int) -> tuple[Tables, ...]:
     return tuple(Tables(count=1, rows=r, dim=dim) for r in KAGGLE_ROWS)
 
 
-def _recpipe(name: str, dim: int, bottom: tuple[int, ...], top_hidden: int, desc: str) -> Model:
-    # The RecPipe artifact's perf model feeds the top MLP a concatenation of 27 vectors
-    # (26 pooled embeddings + the bottom MLP output): input width 27 * dim.
-    return Model(name=name, tables=_kaggle(dim), bottom_mlp=bottom,
-                 top_mlp=(27 * dim, top_hidden, 1), dense_in=13, description=desc)
+def _recpipe(name: str, desc: str) -> Model:
+    # The layer shapes are the accelerator's (rpaccel.accel.RECPIPE_RM): the RecPipe artifact's
+    # perf model feeds the top MLP a concatenation of 27 vectors (26 pooled embeddings + the
+    # bottom MLP output): input width 27 * dim.
+    spec = RECPIPE_RM[name]
+    assert spec.tables == len(KAGGLE_ROWS)
+    return Model(name=name, tables=_kaggle(spec.dim), bottom_mlp=spec.bottom,
+                 top_mlp=spec.top, dense_in=spec.dense, description=desc)
 
 
 CATALOG: dict[str, Model] = {m.name: m for m in [
-    _recpipe("rm-small", 4, (13, 64, 4), 64, "RecPipe RM-small (Kaggle DLRM, dim 4)"),
-    _recpipe("rm-med", 16, (13, 64, 16), 64, "RecPipe RM-med (Kaggle DLRM, dim 16)"),
-    _recpipe("rm-large", 32, (13, 512, 256, 128, 64, 32), 96,
-             "RecPipe RM-large (Kaggle DLRM, dim 32)"),
+    _recpipe("rm-small", "RecPipe RM-small (Kaggle DLRM, dim 4)"),
+    _recpipe("rm-med", "RecPipe RM-med (Kaggle DLRM, dim 16)"),
+    _recpipe("rm-large", "RecPipe RM-large (Kaggle DLRM, dim 32)"),
     Model("dlrm-rmc1", (Tables(8, 4_000_000, 32, 80),), (128, 64, 32), (288, 256, 64, 1),
           dense_in=128, description="DeepRecInfra DLRM-RMC1"),
     Model("dlrm-rmc2", (Tables(32, 500_000, 64, 120),), (256, 128, 64), (2112, 128, 64, 1),

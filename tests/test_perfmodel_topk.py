@@ -55,7 +55,7 @@ def test_topk_bad_input():
         cfg.check_query(17, 2)
     with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 16\], got 0$"):
         TopkConfig(k_max=8, lanes=0)
-    with pytest.raises(ValueError, match=r"^k_max must be an integer in \[1, 256\], got 0$"):
+    with pytest.raises(ValueError, match=r"^k_max must be an integer in \[1, 1024\], got 0$"):
         TopkConfig(k_max=0)
 
 

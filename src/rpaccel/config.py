@@ -311,7 +311,7 @@ class TopkConfig:
     Members
     -------
     k_max:
-        Capacity: the largest k a query may ask for (1..256). Each lane keeps ``k_max`` entries.
+        Capacity: the largest k a query may ask for (1..1024). Each lane keeps ``k_max`` entries.
     lanes:
         Parallel filter units (1..16). Input beats carry ``lanes`` item slots; slot j goes to
         lane j (round-robin dealing). Throughput: ``lanes`` items per cycle.
@@ -322,7 +322,7 @@ class TopkConfig:
     """
 
     k_max: int = _param("capacity: largest k per query (entries kept per lane)", "items",
-                        lo=1, hi=256)
+                        lo=1, hi=1024)
     lanes: int = _param("parallel filter lanes", "lanes", default=1, lo=1, hi=16)
     score_width: int = _param("score bits", "bits", default=16, lo=1, hi=32)
     id_width: int = _param("item id bits", "bits", default=16, lo=1, hi=32)
@@ -433,7 +433,7 @@ class EmbCacheConfig:
 
     dim: int = _param("elements per embedding row", "elements", lo=1, hi=128)
     elem_width: int = _param("bits per element", "bits", default=16, lo=1, hi=64)
-    tables: int = _param("embedding tables", "tables", default=1, lo=1, hi=64)
+    tables: int = _param("embedding tables", "tables", default=1, lo=1, hi=128)
     rows: int = _param("rows per table, a power of two", "rows", default=4096, lo=1, hi=1 << 24)
     static_rows: int = _param("hot rows per table in the static cache", "rows", default=16,
                               lo=0, hi=lambda c: c.rows, range_text="0..rows")
@@ -442,7 +442,7 @@ class EmbCacheConfig:
     dynamic: bool = _param("dynamic cache present", default=True, flag="--no-dynamic")
     stage_ways: tuple[int, ...] = _param("way partition by stage, e.g. 2,6 (sums to ways)", "ways",
                                          default=(), omit_single=True)
-    mem_bits: int = _param("DRAM beat width", "bits", default=64, lo=8, hi=1024)
+    mem_bits: int = _param("DRAM beat width", "bits", default=64, lo=8, hi=4096)
     dram_latency: int = _param("DRAM latency", "cycles", default=20, lo=1, hi=100_000)
     dram_interval: int = _param("cycles between DRAM beats", "cycles", default=1, lo=1, hi=1000)
     tag_width: int = _param("request tag bits", "bits", default=8, lo=1, hi=32)

@@ -1,0 +1,249 @@
+"""The executor: runs a compiled program (:mod:`rpaccel.perfmodel.compiler`) at command
+granularity and returns its cycles, breakdown, busy timeline and event counts.
+
+It is a discrete-event model of the controller described in :mod:`rpaccel.perfmodel.isa`: every
+queue issues its head command on the first cycle on which (1) the queue's previous command has
+completed, (2) every token it pops is available, and (3) its unit is free (the shared embedding
+unit: ties to the lowest stage). Commands are issued in order of that cycle (ties in queue
+priority order, :func:`rpaccel.perfmodel.isa.queue_order`), so the embedding unit's tag state
+evolves gather after gather as in the hardware. Each command's duration is its unit's proven
+model: :func:`~rpaccel.perfmodel.gemm.gemm_cycles` for GEMMs, the non-blocking embedding unit's
+exact kernel (:func:`~rpaccel.perfmodel.embcache.nb_gather`) on the gather's real lookups, the
+top-k unit's contract, and the closed forms of the ISA for loads and the host link. No per-cycle
+loop outside the embedding kernel.
+
+The real lookups of stage s >= 1 depend on which candidates survived stage s - 1, so the
+executor runs the golden forward pass (:func:`rpaccel.perfmodel.query.run_query`) of every stage
+but the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rpaccel.accel import AccelConfig, Pipeline
+from rpaccel.config import ceil_div
+
+from .compiler import Program, compile_query
+from .embcache import empty_lines, nb_gather
+from .gemm import gemm_cycles
+from .isa import BUFFER_READ_LATENCY, ITEM_READ_LATENCY, VECTOR_LATENCY, queue_order
+from .query import QueryInputs, model_params, query_inputs, run_query
+
+__all__ = ["execute", "ExecResult", "model_accel"]
+
+
+@dataclass
+class ExecResult:
+    """Result of running a program. Cycles are clock cycles of the accelerator; ``cycles`` runs
+    from the host's first beat (cycle 0) to the host's receipt of the last query's last result
+    beat; ``latency[q]`` from query q's first host beat to its last result beat."""
+
+    cycles: int
+    latency: list[int]
+    seconds: float
+    timeline: list[dict[str, Any]]
+    queues: dict[str, dict[str, int]]
+    stages: list[dict[str, Any]]
+    events: dict[str, int]
+    embedding: dict[str, int]
+
+    def as_dict(self, timeline: bool = False) -> dict[str, Any]:
+        d = {"cycles": self.cycles, "latency": self.latency, "seconds": self.seconds,
+             "queues": self.queues, "stages": self.stages, "events": self.events,
+             "embedding": self.embedding}
+        if timeline:
+            d["timeline"] = self.timeline
+        return d
+
+
+def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
+    """Per (query, stage, sub-batch): the gather's (tables, rows, beat sizes)."""
+    pipe, pl = prog.pipeline, prog.placement
+    lanes = prog.accel.embedding.lanes
+    S = len(pipe.stages)
+    params = model_params(pipe, seed) if S > 1 else None
+    out: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for q, inp in enumerate(inputs):
+        if S > 1:
+            res = run_query(prog.accel, pipe, params, inp, seed=seed, sub_batch=prog.sub_batch,
+                            policy=prog.policy, stages=S - 1)
+            reach = [np.arange(pipe.items[0])] + [res.survivors[s] for s in range(S - 1)]
+        else:
+            reach = [np.arange(pipe.items[0])]
+        base = 0
+        for s, st in enumerate(pipe.stages):
+            T = st.model.tables
+            plan = pl.plans[s]
+            per = [lanes] * (T // lanes) + ([T % lanes] if T % lanes else [])
+            for j in range(plan.sub_batches):
+                ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
+                rows = inp.sparse[ids, :T].reshape(-1)
+                tables = np.tile(np.arange(base, base + T), len(ids))
+                stages = np.full(len(rows), pl.cache_stage[s], dtype=np.int64)
+                out[(q, s, j)] = (tables, rows, stages, np.tile(per, len(ids)))
+            base += T
+    return out
+
+
+def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = None,
+            timeline: bool = True) -> ExecResult:
+    """Run ``prog`` on the query inputs of ``seed`` (query q: :func:`query_inputs` with
+    ``query=q``) or the given ``inputs``; see :class:`ExecResult`."""
+    accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
+    emb, topk = accel.embedding, accel.topk
+    eng = accel.group_array(pl.split)
+    S = len(pipe.stages)
+    if inputs is None:
+        inputs = [query_inputs(pipe, emb.rows, seed, q) for q in range(prog.queries)]
+    looks = _lookups(prog, inputs, seed)
+    order = queue_order(S)
+    prio = {q: i for i, q in enumerate(order)}
+    cmds = prog.commands
+    queues: dict[str, list[int]] = {q: [] for q in order}
+    for i, c in enumerate(cmds):
+        queues[c.queue].append(i)
+    head = {q: 0 for q in order}
+    free = {q: 0 for q in order}                    # first cycle the queue may issue
+    avail: dict[tuple[str, str], list[int]] = {}    # token availability cycles per (from, to)
+    used: dict[tuple[str, str], int] = {}
+    emb_free = 0
+    lines = empty_lines(emb)
+    gemm_memo: dict[tuple[int, int, int], int] = {}
+    qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in order}
+    stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
+               "gemm_layers": [0] * len(st.model.layers())} for st in pipe.stages]
+    ev = {"macs": 0, "pe_cycles": 0, "a_buf_writes": 0, "a_buf_reads": 0, "w_mem_reads": 0,
+          "c_buf_reads": 0, "c_buf_writes": 0, "vector_ops": 0, "act_buf_writes": 0,
+          "act_buf_reads": 0, "item_mem_reads": 0, "lookups": 0, "topk_items": 0,
+          "topk_comparisons": 0, "host_bytes_in": 0, "host_bytes_out": 0, "dram_bytes": 0}
+    ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
+              "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
+    tl: list[dict[str, Any]] = []
+    start_q: dict[int, int] = {}
+    end_q: dict[int, int] = {}
+    pe = eng.rows * eng.cols
+    left = len(cmds)
+    while left:
+        best = None
+        for qn in order:
+            h = head[qn]
+            if h >= len(queues[qn]):
+                continue
+            c = cmds[queues[qn][h]]
+            t = free[qn]
+            ok = True
+            for p, n in c.pop.items():
+                if not n:
+                    continue
+                lst = avail.get((p, qn), [])
+                k = used.get((p, qn), 0) + n - 1
+                if k >= len(lst):
+                    ok = False
+                    break
+                t = max(t, lst[k])
+            if not ok:
+                continue
+            if c.op == "GATHER":
+                t = max(t, emb_free)
+            if best is None or t < best[0]:
+                best = (t, qn)
+        if best is None:
+            raise RuntimeError("deadlock: no queue can issue (a compiler bug)")
+        t, qn = best
+        i = queues[qn][head[qn]]
+        c = cmds[i]
+        a = c.args
+        nxt = None
+        if c.op == "RECV":
+            done = t + a["beats"] - 1 + accel.host_latency
+            nxt = t + a["beats"]
+            ev["host_bytes_in"] += a["bytes"]
+            start_q.setdefault(a["q"], t)
+        elif c.op == "GATHER":
+            tables, rows, stg, beats = looks[(a["q"], a["s"], a["sb"])]
+            last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, lines,
+                                     start=t + ITEM_READ_LATENCY)
+            done = last
+            emb_free = done + 1
+            for k_ in ecount:
+                ecount[k_] += cnt[k_]
+            ev["lookups"] += len(rows)
+            ev["item_mem_reads"] += a["items"]
+            ev["dram_bytes"] += cnt["misses"] * emb.row_bytes
+            stages[a["s"]]["gather"] += done - t + 1
+        elif c.op == "LOADA":
+            lat = ITEM_READ_LATENCY if a["src"] == "items" else BUFFER_READ_LATENCY
+            done = t + lat + a["words"] - 1
+            g, rows_tot = pl.groups[a["s"]][1], pl.plans[a["s"]].sub_batch
+            words = rows_tot * a["kt"]
+            ev["a_buf_writes"] += words
+            ev["item_mem_reads" if a["src"] == "items" else "act_buf_reads"] += rows_tot
+            stages[a["s"]]["loada"] += done - t + 1
+        elif c.op == "GEMM":
+            key = (a["m"], a["k"], a["n"])
+            if key not in gemm_memo:
+                gemm_memo[key] = gemm_cycles(eng, *key).total
+            dur = gemm_memo[key]
+            done = t + dur + VECTOR_LATENCY
+            rows_tot = pl.plans[a["s"]].sub_batch
+            g = pl.groups[a["s"]][1]
+            kt, nt = eng.k_tiles(a["k"]), eng.n_tiles(a["n"])
+            ev["macs"] += rows_tot * a["k"] * a["n"]
+            ev["pe_cycles"] += g * pe * dur
+            ev["a_buf_reads"] += rows_tot * kt * nt
+            ev["w_mem_reads"] += g * kt * nt * eng.cols
+            ev["c_buf_writes"] += rows_tot * kt * nt
+            ev["c_buf_reads"] += rows_tot * (kt - 1) * nt + rows_tot * nt
+            ev["vector_ops"] += rows_tot * a["n"]
+            ev["act_buf_writes"] += rows_tot * nt
+            stages[a["s"]]["gemm"] += done - t + 1
+            stages[a["s"]]["gemm_layers"][a["layer"]] += done - t + 1
+        elif c.op == "TOPK":
+            beats = ceil_div(a["n"], topk.lanes)
+            done = t + beats + (a["k"] if a["last"] else 0)
+            ev["topk_items"] += a["n"]
+            ev["topk_comparisons"] += a["n"] * topk.k_max
+            stages[a["s"]]["topk"] += done - t + 1
+        elif c.op == "SEND":
+            done = t + a["beats"] - 1 + accel.host_latency
+            ev["host_bytes_out"] += a["bytes"]
+            end_q[a["q"]] = done
+        else:  # pragma: no cover - the compiler emits only the ops above
+            raise RuntimeError(f"unknown op {c.op}")
+        st = qstat[qn]
+        st["commands"] += 1
+        st["busy"] += (nxt if nxt is not None else done + 1) - t
+        st["wait"] += t - free[qn]
+        free[qn] = nxt if nxt is not None else done + 1
+        for p in c.pop:
+            if c.pop[p]:
+                used[(p, qn)] = used.get((p, qn), 0) + c.pop[p]
+        for to in c.push:
+            avail.setdefault((qn, to), []).append(done + 1)
+        head[qn] += 1
+        left -= 1
+        if timeline:
+            tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in
+                       ("q", "s", "sb", "layer") if k in a}, "issue": t, "done": done})
+    cycles = max(end_q.values())
+    lat = [end_q[q] - start_q[q] for q in range(prog.queries)]
+    for s, st in enumerate(pipe.stages):
+        stages[s].update({"model": pipe.stages[s].name or f"stage{s}",
+                          "items": pipe.items[s], "subarrays": pl.groups[s][1],
+                          "sub_batch": pl.plans[s].sub_batch,
+                          "sub_batches": pl.plans[s].sub_batches})
+    return ExecResult(cycles=cycles, latency=lat, seconds=accel.seconds(cycles), timeline=tl,
+                      queues=qstat, stages=stages, events=ev, embedding=ecount)
+
+
+def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None = None,
+                policy: str | None = None, seed: int = 0, queries: int = 1,
+                timeline: bool = False) -> ExecResult:
+    """Compile and execute: the cycles of ``queries`` back-to-back queries (the API behind
+    ``rpaccel model accel``)."""
+    prog = compile_query(accel, pipeline, sub_batch, policy, queries=queries)
+    return execute(prog, seed=seed, timeline=timeline)

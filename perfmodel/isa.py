@@ -1,0 +1,128 @@
+"""RPAccel's command ISA: queues, commands, dependency tokens and the cycle rule of each command.
+
+The controller runs one **command queue** per unit and stage, decoupled access-execute style
+(apache/tvm-vta's token queues; Gemmini's command interface), and each queue issues its
+commands in order, one at a time:
+
+=========  =====================================================================================
+queue      unit
+=========  =====================================================================================
+``host``   host link, inbound: the query's candidates (dense features + sparse ids) into the
+           item memory (two query slots).
+``g{s}``   stage s's gathers through the shared embedding unit into its interaction buffer
+           (two sub-batch slots).
+``x{s}``   stage s's MLP on its sub-array group: loads of the sub-arrays' A buffers and GEMMs
+           whose results pass the vector unit (bias, ReLU, shift, saturate) into the activation
+           buffer, the interaction buffer or the score buffer (two sub-batch slots).
+``f{s}``   stage s's top-k unit: feeds scores, emits survivors (ids, best first) into the next
+           stage's candidate list (two query slots) or the result buffer.
+``out``    host link, outbound: the ranked ids and scores.
+=========  =====================================================================================
+
+Synchronisation: **dependency tokens**. A command may ``push`` a token to other queues when it
+completes and ``pop`` tokens from other queues before it issues (a count per producer queue).
+For every ordered pair of queues there is a token counter; a command issues on the first cycle
+on which every counter it pops holds enough tokens, the previous command of its queue has
+completed, and its unit is free (the embedding unit is shared by the ``g`` queues: requests on
+the same cycle are granted to the lowest stage; a grant holds until the gather completes). A
+token pushed by a command completing on cycle t can be popped from cycle t + 1.
+
+Commands (operands in :class:`Command.args`; t = the issue cycle; "done" = the completion cycle;
+the next command of the queue may issue from done + 1 unless said otherwise):
+
+``RECV q sb items bytes beats``
+    The host sends stage 0's sub-batch ``sb`` of query q (``items`` candidates, ``bytes`` bytes,
+    ``beats = ceil(bytes / host_bytes_per_cycle)``) on cycles ``t .. t + beats - 1``; they arrive
+    ``host_latency`` cycles later: done = ``t + beats - 1 + host_latency``. The link is pipelined:
+    the next RECV may issue from ``t + beats``.
+``GATHER q s sb items tables base beats slot``
+    Looks up the ``tables`` embeddings of each of the sub-batch's ``items`` candidates (stage s's
+    tables ``base .. base + tables - 1``) through the embedding unit: the candidates' ids are read
+    through the candidate list and the item memory (:data:`ITEM_READ_LATENCY` cycles), then
+    request beats go back to back from ``t + ITEM_READ_LATENCY``, one candidate per beat group:
+    ``ceil(tables / lanes)`` beats, the last partial (``beats`` in all). Responses (in request
+    order, the unit's reorder buffer) are written into interaction-buffer slot ``slot`` on the
+    cycle they transfer. done = the last response's cycle, from the unit's exact model
+    (:func:`rpaccel.perfmodel.embcache.nb_gather`; hit, miss and merge from the cache state).
+``LOADA q s sb layer src m k kt words``
+    Every sub-array of the stage's group loads its ``m`` rows of the layer's input into its A
+    buffer: ``words = m * kt`` words (``kt = ceil(k / rows)``), one per cycle, read from ``src``:
+    ``items`` (the dense features, through the candidate list and item memory:
+    :data:`ITEM_READ_LATENCY` cycles), ``act`` or ``inter`` (the activation or interaction
+    buffer: :data:`BUFFER_READ_LATENCY`). done = ``t + latency + words - 1``.
+``GEMM q s sb layer m k n wbase shift relu dst``
+    Every sub-array of the group runs ``m x k @ k x n`` on its weights at weight-memory word
+    ``wbase``; result beats pass the vector unit (``+ bias``, then for ``relu``:
+    ``sat(relu(acc) >> shift)``) and are written to ``dst`` :data:`VECTOR_LATENCY` cycle(s)
+    after they leave the array. done = ``t + gemm_cycles(m, k, n).total + VECTOR_LATENCY`` (the
+    GEMM engine's proven count from command to last result beat,
+    :func:`rpaccel.perfmodel.gemm.gemm_cycles`, for the sub-array with the most rows).
+``TOPK q s sb n k last dst``
+    Feeds the sub-batch's ``n`` scores (with their candidate ids) to the stage's top-k unit:
+    ``ceil(n / topk_lanes)`` beats on ``t + 1 ..`` (score-buffer read latency 1). With ``last``
+    the beat group ends a filter query and the unit emits its best ``k`` (best first) on the
+    following cycles, written to ``dst`` as they transfer: done = ``t + beats + k``; without,
+    done = ``t + beats``.
+``SEND q k bytes beats``
+    Sends the ``k`` ranked (id, score) results on cycles ``t .. t + beats - 1``; the host has
+    the last ``host_latency`` cycles later: done = ``t + beats - 1 + host_latency``.
+
+The query's cycle count runs from the host's first RECV beat (cycle 0) to the cycle the host
+has the last result beat (the last SEND's done).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Command", "OPS", "ITEM_READ_LATENCY", "BUFFER_READ_LATENCY", "VECTOR_LATENCY",
+           "queue_order", "format_program"]
+
+#: Cycles from reading the candidate list to the item memory's data (two SRAM reads).
+ITEM_READ_LATENCY = 2
+#: Cycles from reading the activation / interaction / score buffer to its data.
+BUFFER_READ_LATENCY = 1
+#: Cycles from a result beat leaving the array to its write into the destination buffer.
+VECTOR_LATENCY = 1
+
+OPS = ("RECV", "GATHER", "LOADA", "GEMM", "TOPK", "SEND")
+
+
+@dataclass
+class Command:
+    """One command: ``op``, its ``queue``, its operands (``args``, printable), the tokens it
+    pops (``{producer queue: count}``) and the queues it pushes one token to."""
+
+    op: str
+    queue: str
+    args: dict[str, Any]
+    pop: dict[str, int] = field(default_factory=dict)
+    push: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        a = " ".join(f"{k}={_fmt(v)}" for k, v in self.args.items())
+        p = " ".join(f"pop:{q}" + (f"x{n}" if n != 1 else "") for q, n in self.pop.items() if n)
+        u = " ".join(f"push:{q}" for q in self.push)
+        return " ".join(x for x in (f"{self.queue:<5} {self.op:<6}", a, p, u) if x)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "queue": self.queue, "args": dict(self.args),
+                "pop": {q: n for q, n in self.pop.items() if n}, "push": list(self.push)}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    return str(v)
+
+
+def queue_order(stages: int) -> list[str]:
+    """Queue names in arbitration priority order."""
+    return (["host"] + [f"g{s}" for s in range(stages)] + [f"x{s}" for s in range(stages)]
+            + [f"f{s}" for s in range(stages)] + ["out"])
+
+
+def format_program(commands: list[Command]) -> str:
+    """The host program as text: one command per line, in compile order."""
+    return "\n".join(f"{i:5d}  {c.text()}" for i, c in enumerate(commands))

@@ -1,0 +1,263 @@
+"""What a query computes on the integrated RPAccel: the numpy golden model (the contract).
+
+A query carries ``N = items[0]`` candidates; candidate i has ``D`` int8 dense features and
+``T_max`` sparse ids (``T_max`` = the most tables any stage has; stage s uses the first ``T_s``).
+Stage s runs its own DLRM-style model (:class:`rpaccel.accel.ModelSpec`) on the ``items[s]``
+candidates that reach it and keeps the best ``items[s+1]`` (the last stage: ``k_out``), with the
+funnel's rules (:mod:`rpaccel.perfmodel.funnel`: score descending, ties to the lower candidate
+index; ``global`` or ``per-sub-batch`` filtering).
+
+Model of stage s, per candidate (integer inference, operands int8, acc_width-bit accumulators):
+
+* embeddings: ``e_t = E_{s,t}[id_t][:d]`` for t < T_s: stage s's own table t (global table
+  ``sum_{r<s} T_r + t`` of the embedding unit) at the candidate's t-th sparse id, its first ``d``
+  int8 elements (a table row holds the unit's ``dim >= d`` elements);
+* every layer ``acc = h . W + b`` (W int8 ``K x N``, b int32 ``N``) wrapping at acc_width; every
+  layer but the top MLP's last outputs ``sat(relu(acc) >> shift)`` to int8 (arithmetic shift; so
+  ``0..127``); the top MLP's last layer's ``acc`` (N = 1) is the score;
+* bottom MLP on the dense features; interaction = the concatenation ``[bottom_out, e_1, ...,
+  e_T]`` (width ``(T + 1) * d``, the RecPipe artifact's choice); top MLP on that.
+
+Data (all seeded, deterministic): weights, biases and shifts from :func:`model_params`
+(``shift = (K.bit_length() + 1) // 2 + 4`` keeps activations in range); embedding rows are a
+hash of ``(seed, table, row)`` (:func:`embedding_rows`), so full-size tables need no memory;
+dense features uniform int8, sparse ids Zipf(skew) over the table's rows, hot rows first
+(the frequency re-indexing the static cache assumes) (:func:`query_inputs`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rpaccel.accel import AccelConfig, ModelSpec, Pipeline
+from rpaccel.config import ceil_div
+
+from .funnel import check_funnel, stage_step, stage_sub_batch
+
+__all__ = ["StageParams", "model_params", "embedding_rows", "query_inputs", "QueryInputs",
+           "stage_scores", "QueryResult", "run_query", "table_base", "wrap", "layer_shift",
+           "stage_plan", "StagePlan"]
+
+
+def wrap(x: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement wrap of int64 values to ``bits`` bits."""
+    if bits >= 64:
+        return x.astype(np.int64)
+    m = np.int64(1) << np.int64(bits)
+    h = np.int64(1) << np.int64(bits - 1)
+    return ((x.astype(np.int64) + h) % m) - h
+
+
+def layer_shift(k: int) -> int:
+    """The right shift of a layer with K inputs (the generator's rule)."""
+    return (k.bit_length() + 1) // 2 + 4
+
+
+@dataclass(frozen=True)
+class StageParams:
+    """One stage's weights ``(K, N)`` int8, biases ``(N,)`` int32 and shifts, layer by layer
+    (bottom MLP first, then top MLP; :meth:`rpaccel.accel.ModelSpec.layers` order)."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    shifts: tuple[int, ...]
+
+
+def model_params(pipeline: Pipeline, seed: int) -> list[StageParams]:
+    """Seeded weights, biases and shifts of every stage's model."""
+    out = []
+    for s, st in enumerate(pipeline.stages):
+        rng = np.random.default_rng([seed, 1000 + s])
+        ws, bs, sh = [], [], []
+        for _, _, k, n in st.model.layers():
+            shift = layer_shift(k)
+            ws.append(rng.integers(-64, 64, size=(k, n), dtype=np.int64).astype(np.int8))
+            lim = 1 << (shift + 3)
+            bs.append(rng.integers(-lim, lim, size=n, dtype=np.int64).astype(np.int32))
+            sh.append(shift)
+        out.append(StageParams(tuple(ws), tuple(bs), tuple(sh)))
+    return out
+
+
+def table_base(pipeline: Pipeline, s: int) -> int:
+    """The embedding unit's table index of stage s's table 0 (stages' tables are consecutive)."""
+    return sum(st.model.tables for st in pipeline.stages[:s])
+
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, vectorised (uint64, wrapping)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def embedding_rows(seed: int, table: np.ndarray, row: np.ndarray, dim: int) -> np.ndarray:
+    """Rows ``(n, dim)`` int8 of the embedding tables: element e of (table, row) is the top byte
+    of ``mix(mix(seed) + (table << 40) + (row << 8) + e)``, as a signed byte."""
+    table = np.asarray(table, dtype=np.uint64).reshape(-1, 1)
+    row = np.asarray(row, dtype=np.uint64).reshape(-1, 1)
+    with np.errstate(over="ignore"):
+        base = _mix(np.array([seed], dtype=np.uint64))[0]
+        x = base + (table << np.uint64(40)) + (row << np.uint64(8)) + np.arange(
+            dim, dtype=np.uint64)
+        v = _mix(x) >> np.uint64(56)
+    return (v.astype(np.int64) - 128).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class QueryInputs:
+    """One query's candidates: ``dense (N, D)`` int8 and ``sparse (N, T_max)`` row ids."""
+
+    dense: np.ndarray
+    sparse: np.ndarray
+
+
+@functools.lru_cache(maxsize=8)
+def _zipf_cdf(rows: int, skew: float) -> np.ndarray:
+    p = 1.0 / np.arange(1, rows + 1, dtype=np.float64) ** skew
+    cdf = np.cumsum(p)
+    return cdf / cdf[-1]
+
+
+def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.ndarray:
+    cdf = _zipf_cdf(rows, float(skew))
+    return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), rows - 1)
+
+
+def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0) -> QueryInputs:
+    """Seeded inputs of query ``query``: uniform int8 dense features; sparse ids Zipf(skew)
+    over ``table_rows`` rows per table (row 0 hottest)."""
+    rng = np.random.default_rng([seed, 7, query])
+    n = pipeline.items[0]
+    dense = rng.integers(-128, 128, size=(n, pipeline.dense), dtype=np.int64).astype(np.int8)
+    sparse = _zipf_rows(rng, n * pipeline.sparse, table_rows, pipeline.skew)
+    return QueryInputs(dense, sparse.reshape(n, pipeline.sparse).astype(np.int64))
+
+
+def _layer(h: np.ndarray, w: np.ndarray, b: np.ndarray, acc_width: int) -> np.ndarray:
+    # float64 products and sums are exact below 2**53: |h.W| <= 128 * 128 * 65536 here
+    acc = (h.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
+    return wrap(acc + b.astype(np.int64), acc_width)
+
+
+def _act(acc: np.ndarray, shift: int) -> np.ndarray:
+    return np.minimum(np.maximum(acc, 0) >> shift, 127).astype(np.int64)
+
+
+def stage_scores(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: np.ndarray,
+                 acc_width: int, *, trace: list | None = None) -> np.ndarray:
+    """Scores ``(n,)`` of n candidates: ``dense (n, D)``, ``emb (n, T, d)``. With ``trace`` (a
+    list), every layer's input activations are appended to it (for dumps and debugging)."""
+    nb = len(model.bottom) - 1
+    h = dense.astype(np.int64)
+    for i in range(nb):
+        if trace is not None:
+            trace.append(h)
+        h = _act(_layer(h, params.weights[i], params.biases[i], acc_width), params.shifts[i])
+    h = np.concatenate([h, emb.reshape(len(h), -1).astype(np.int64)], axis=1)
+    layers = len(params.weights)
+    for i in range(nb, layers):
+        if trace is not None:
+            trace.append(h)
+        acc = _layer(h, params.weights[i], params.biases[i], acc_width)
+        h = acc if i == layers - 1 else _act(acc, params.shifts[i])
+    return h[:, 0]
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """How a stage's candidates are cut: sub-batch size ``B_s``, sub-batches, the survivors each
+    sub-batch keeps (``quota``; the whole stage's survivors with global filtering, where only
+    the last sub-batch's filter emits) and ``keep`` (the stage's survivors)."""
+
+    items: int
+    sub_batch: int
+    sub_batches: int
+    keep: int
+    per_sub_batch: bool
+
+    @property
+    def quota(self) -> int:
+        return self.keep * self.sub_batch // self.items if self.per_sub_batch else self.keep
+
+
+def stage_plan(pipeline: Pipeline, sub_batch: int | None = None, policy: str | None = None
+               ) -> list[StagePlan]:
+    """Every stage's :class:`StagePlan`; raises a one-line ``ValueError`` for a sub-batch that
+    does not divide a stage's items or a per-sub-batch quota that is not integral."""
+    items = pipeline.items
+    b = pipeline.sub_batch if sub_batch is None else sub_batch
+    b = items[0] if b is None else b
+    pol = policy or pipeline.filter
+    if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= items[0]:
+        raise ValueError(f"sub_batch must be an integer in [1, {items[0]}] (items[0]), got {b!r}")
+    check_funnel(items[0], items, pol, b, pipeline.k_out)
+    out = []
+    for s, n in enumerate(items):
+        bs = stage_sub_batch(b, n)
+        if n % bs:
+            raise ValueError(f"sub_batch {b} must divide stage[{s}].items={n} (or exceed it)")
+        last = s == len(items) - 1
+        keep = pipeline.k_out if last else items[s + 1]
+        out.append(StagePlan(n, bs, n // bs, keep, pol == "per-sub-batch" and not last))
+    return out
+
+
+@dataclass
+class QueryResult:
+    """Golden answer of one query: per stage, the candidates that reached it (arrival order),
+    their scores, and its survivors (leaving order); the final ranked ids and scores."""
+
+    stage_items: list[np.ndarray] = field(default_factory=list)
+    stage_scores: list[np.ndarray] = field(default_factory=list)
+    survivors: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.survivors[-1]
+
+    @property
+    def scores(self) -> np.ndarray:
+        pos = {int(c): i for i, c in enumerate(self.stage_items[-1])}
+        return np.array([self.stage_scores[-1][pos[int(c)]] for c in self.ids], dtype=np.int64)
+
+
+def run_query(accel: AccelConfig, pipeline: Pipeline, params: list[StageParams],
+              inputs: QueryInputs, *, seed: int, sub_batch: int | None = None,
+              policy: str | None = None, stages: int | None = None) -> QueryResult:
+    """The golden forward + filter of one query. ``stages``: stop after that many stages (the
+    executor needs only the stages whose survivors feed another)."""
+    plans = stage_plan(pipeline, sub_batch, policy)
+    b = plans[0].sub_batch
+    pol = policy or pipeline.filter
+    res = QueryResult()
+    cand = np.arange(pipeline.items[0], dtype=np.int64)[None, :]
+    for s, st in enumerate(pipeline.stages[:stages]):
+        m = st.model
+        ids = cand[0]
+        tb = table_base(pipeline, s)
+        sp = inputs.sparse[ids, :m.tables]
+        tabs = tb + np.broadcast_to(np.arange(m.tables), sp.shape)
+        emb = embedding_rows(seed, tabs.ravel(), sp.ravel(), m.dim)   # the first d of dim
+        sc = stage_scores(m, params[s], inputs.dense[ids], emb.reshape(len(ids), m.tables, m.dim),
+                          accel.array.acc_width)
+        res.stage_items.append(ids)
+        res.stage_scores.append(sc)
+        cand = stage_step(sc[None, :], cand, pipeline.items, s, policy=pol, sub_batch=b,
+                          k_out=pipeline.k_out)
+        res.survivors.append(cand[0])
+    return res
+
+
+def host_beats(nbytes: int, bytes_per_cycle: int) -> int:
+    """Beats of a host-link packet of ``nbytes`` bytes."""
+    return max(1, ceil_div(nbytes, bytes_per_cycle))

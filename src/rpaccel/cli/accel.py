@@ -1,0 +1,169 @@
+"""The integrated accelerator: ``rpaccel compile`` and ``rpaccel model accel``.
+
+Parsing and printing only; the work is in :mod:`rpaccel.perfmodel.compiler` and
+:mod:`rpaccel.perfmodel.executor`. ``--config`` and ``--pipeline`` take a preset name or a TOML
+file (:mod:`rpaccel.accel`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rpaccel.accel import FILTERS, PIPELINE_PRESETS, PRESETS, load_accel, load_pipeline
+from rpaccel.config import check_int
+
+from .common import check_output_file, print_json, print_table
+
+__all__ = ["add_commands", "add_query_flags", "query_from_args"]
+
+
+def add_query_flags(p: argparse.ArgumentParser) -> None:
+    """The flags shared by ``compile``, ``model accel`` and ``sim accel``."""
+    p.add_argument("--config", required=True,
+                   help=f"accelerator config: a preset ({', '.join(PRESETS)}) or a TOML file")
+    p.add_argument("--pipeline", required=True,
+                   help=f"pipeline: a preset ({', '.join(PIPELINE_PRESETS)}) or a TOML file")
+    p.add_argument("--sub-batch", type=int, metavar="B",
+                   help="sub-batch size (default: the pipeline's, else items[0]); must divide "
+                        "every stage's items (or exceed them)")
+    p.add_argument("--filter", choices=FILTERS, help="filter policy (default: the pipeline's)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, tables and query inputs (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def query_from_args(args: argparse.Namespace):
+    """``(accel, pipeline, sub_batch, policy, seed)`` from the shared flags, validated."""
+    accel = load_accel(args.config)
+    pipe = load_pipeline(args.pipeline)
+    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    if args.sub_batch is not None:
+        check_int("sub-batch", args.sub_batch, 1, pipe.items[0])
+    return accel, pipe, args.sub_batch, args.filter, seed
+
+
+def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("compile", help="compile a pipeline into RPAccel's command streams")
+    add_query_flags(c)
+    c.add_argument("--queries", type=int, default=1, help="back-to-back queries (default 1)")
+    c.set_defaults(handler=cmd_compile)
+
+    m = model_sub.add_parser("accel", help="cycles of a query on the integrated RPAccel "
+                                           "(executor model), with breakdown")
+    add_query_flags(m)
+    m.add_argument("--queries", type=int, default=1, help="back-to-back queries (default 1)")
+    m.add_argument("--timeline", metavar="FILE",
+                   help="write the busy timeline: one row per command (.csv or .json)")
+    m.add_argument("--plot", metavar="FILE.png", help="draw the busy timeline per queue")
+    m.set_defaults(handler=cmd_model_accel)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from rpaccel.perfmodel.compiler import compile_query
+    from rpaccel.perfmodel.isa import format_program
+
+    accel, pipe, b, pol, _ = query_from_args(args)
+    q = check_int("queries", args.queries, 1, 1024)
+    prog = compile_query(accel, pipe, b, pol, queries=q)
+    pl = prog.placement
+    if args.json:
+        print_json({"config": accel.name, "pipeline": pipe.name, "sub_batch": prog.sub_batch,
+                    "filter": prog.policy, "queries": q, "split": pl.split,
+                    "groups": [list(g) for g in pl.groups],
+                    "weight_words": list(pl.weight_words),
+                    "commands": [c.as_dict() for c in prog.commands]})
+        return 0
+    print(f"# {pipe.name or 'pipeline'} on {accel.name or 'accelerator'}: sub-batch "
+          f"{prog.sub_batch}, filter {prog.policy}, {q} quer{'y' if q == 1 else 'ies'}, "
+          f"array {'split' if pl.split else 'monolithic'}")
+    for s, (g0, g) in enumerate(pl.groups):
+        print(f"# stage {s}: sub-arrays {g0}..{g0 + g - 1}, {pl.chunk_rows[s]} rows each, "
+              f"{pl.weight_words[s]} weight words, {pl.plans[s].sub_batches} sub-batches of "
+              f"{pl.plans[s].sub_batch}")
+    print(format_program(prog.commands))
+    return 0
+
+
+def cmd_model_accel(args: argparse.Namespace) -> int:
+    from rpaccel.perfmodel.executor import model_accel
+
+    accel, pipe, b, pol, seed = query_from_args(args)
+    q = check_int("queries", args.queries, 1, 1024)
+    for flag, path, ext in (("--timeline", args.timeline, (".csv", ".json")),
+                            ("--plot", args.plot, (".png",))):
+        check_output_file(flag, path)
+        if path and not path.endswith(ext):
+            raise ValueError(f"{flag} must end in {' or '.join(ext)}, got {path}")
+    r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
+                    timeline=bool(args.timeline or args.plot))
+    if args.timeline:
+        _write_timeline(r.timeline, Path(args.timeline))
+    if args.plot:
+        _plot_timeline(r.timeline, Path(args.plot), f"{pipe.name} on {accel.name}")
+    head = {"config": accel.name, "pipeline": pipe.name, "seed": seed, "queries": q,
+            "clock_ns": accel.clock_ns}
+    if args.json:
+        print_json({**head, **r.as_dict()})
+        return 0
+    print(f"{pipe.name or 'pipeline'} on {accel.name or 'accelerator'}: {r.cycles:,} cycles = "
+          f"{r.seconds * 1e6:,.2f} us at {accel.clock_ns:g} ns"
+          + (f" ({q} queries; latencies {', '.join(f'{x:,}' for x in r.latency)})" if q > 1
+             else ""))
+    rows = []
+    for s, st in enumerate(r.stages):
+        rows.append((f"stage {s} ({st['model']}, {st['items']} items, {st['subarrays']} "
+                     f"sub-arrays)", f"gather {st['gather']:,}  loads {st['loada']:,}  GEMM "
+                     f"{st['gemm']:,} (layers {', '.join(f'{x:,}' for x in st['gemm_layers'])})"
+                     f"  top-k {st['topk']:,}"))
+    for name, qs in r.queues.items():
+        rows.append((f"queue {name}", f"{qs['commands']} commands, busy {qs['busy']:,}, "
+                                      f"waiting {qs['wait']:,}"))
+    e = r.embedding
+    rows.append(("embedding", f"{e['static_hits']:,} static + {e['dynamic_hits']:,} dynamic "
+                              f"hits, {e['merged']:,} merged, {e['misses']:,} misses"))
+    ev = r.events
+    rows.append(("events", f"{ev['macs']:,} MACs, {ev['dram_bytes']:,} DRAM bytes, "
+                           f"{ev['topk_comparisons']:,} comparisons"))
+    print_table(rows)
+    return 0
+
+
+def _write_timeline(tl: list[dict], path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    if path.suffix == ".json":
+        tmp.write_text(json.dumps(tl))
+    else:
+        import pandas as pd
+
+        pd.DataFrame(tl).to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _plot_timeline(tl: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    queues = list(dict.fromkeys(r["queue"] for r in tl))
+    colors = {"RECV": "tab:gray", "GATHER": "tab:orange", "LOADA": "tab:blue",
+              "GEMM": "tab:green", "TOPK": "tab:red", "SEND": "tab:purple"}
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(queues) + 1.2))
+    for r in tl:
+        y = queues.index(r["queue"])
+        ax.broken_barh([(r["issue"], r["done"] - r["issue"] + 1)], (y - 0.4, 0.8),
+                       color=colors[r["op"]])
+    ax.set_yticks(range(len(queues)), queues)
+    ax.invert_yaxis()
+    ax.set_xlabel("cycle")
+    ax.set_title(title)
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()],
+              labels=list(colors), ncol=6, fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.18))
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
