@@ -135,9 +135,13 @@ def _write_timeline(tl: list[dict], path: Path) -> None:
     if path.suffix == ".json":
         tmp.write_text(json.dumps(tl))
     else:
-        import pandas as pd
+        import csv
 
-        pd.DataFrame(tl).to_csv(tmp, index=False)
+        cols = ["cmd", "queue", "op", "q", "s", "sb", "layer", "issue", "done"]
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(tl)
     tmp.replace(path)
 
 

@@ -1,0 +1,50 @@
+"""Executor benchmarks (figures, not timed tests); part of ``make bench``.
+
+Wall time of the integrated accelerator's executor (:func:`rpaccel.perfmodel.executor.model_accel`,
+compile + execute, golden forward of every stage but the last included) at full size on the
+``rpaccel`` preset: RecPipe's RM-large on 4,096 candidates and S->L [4096, 512] (target < 50 ms
+each), best of 5 after a warm-up (numba compiles the embedding kernel once per process), and
+the cycle counts they give.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main(out_dir: Path | None = None) -> dict:
+    from rpaccel.accel import load_accel, load_pipeline
+
+    from .executor import model_accel
+
+    accel = load_accel("rpaccel")
+    fig: dict = {"config": "rpaccel"}
+    for name in ("rm-large", "s-l"):
+        pipe = load_pipeline(name)
+        model_accel(accel, pipe, seed=1)                    # warm-up: numba compile
+        best, r = float("inf"), None
+        for rep in range(5):
+            t = time.perf_counter()
+            r = model_accel(accel, pipe, seed=1)
+            best = min(best, time.perf_counter() - t)
+        e = r.embedding
+        fig[name] = {"pipeline": pipe.name, "wall_ms": round(best * 1e3, 1), "cycles": r.cycles,
+                     "us": round(r.seconds * 1e6, 2), "lookups": r.events["lookups"],
+                     "misses": e["misses"], "macs": r.events["macs"]}
+        print(f"executor {pipe.name:<18} on rpaccel: {best * 1e3:6.1f} ms wall (best of 5) -> "
+              f"{r.cycles:,} cycles = {r.seconds * 1e6:,.1f} us at {accel.clock_ns:g} ns; "
+              f"{r.events['lookups']:,} lookups, {e['misses']:,} misses", flush=True)
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "bench_executor.json").write_text(json.dumps(fig, indent=2))
+        print(f"wrote {out_dir / 'bench_executor.json'}")
+    return fig
+
+
+if __name__ == "__main__":
+    main(Path(os.environ.get("RPACCEL_BUILD", "build")) / "results")
+    sys.exit(0)
