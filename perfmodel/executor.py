@@ -233,7 +233,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     lat = [end_q[q] - start_q[q] for q in range(prog.queries)]
     for s, st in enumerate(pipe.stages):
         stages[s].update({"model": pipe.stages[s].name or f"stage{s}",
-                          "items": pipe.items[s], "subarrays": pl.groups[s][1],
+                          "items": pipe.items[s],
+                          "subarrays": pl.groups[s][1] if pl.split else 0,   # 0: whole array
                           "sub_batch": pl.plans[s].sub_batch,
                           "sub_batches": pl.plans[s].sub_batches})
     return ExecResult(cycles=cycles, latency=lat, seconds=accel.seconds(cycles), timeline=tl,

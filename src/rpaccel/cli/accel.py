@@ -113,8 +113,8 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
              else ""))
     rows = []
     for s, st in enumerate(r.stages):
-        rows.append((f"stage {s} ({st['model']}, {st['items']} items, {st['subarrays']} "
-                     f"sub-arrays)", f"gather {st['gather']:,}  loads {st['loada']:,}  GEMM "
+        where = f"{st['subarrays']} sub-arrays" if st["subarrays"] else "whole array"
+        rows.append((f"stage {s} ({st['model']}, {st['items']} items, {where})", f"gather {st['gather']:,}  loads {st['loada']:,}  GEMM "
                      f"{st['gemm']:,} (layers {', '.join(f'{x:,}' for x in st['gemm_layers'])})"
                      f"  top-k {st['topk']:,}"))
     for name, qs in r.queues.items():
