@@ -10,6 +10,8 @@ Interface (all streams follow ``amaranth.lib.stream`` rules; Verilog port names 
 ``cmd`` [``cmd__*``]
     Starts one GEMM: payload ``{m, k_tiles, n_tiles}`` (``k_tiles = ceil(K/rows)``,
     ``n_tiles = ceil(N/cols)``). Ready whenever idle. Accepting it rewinds both load pointers to 0.
+    With ``weight_words`` set the W buffer is a preloaded weight memory of many layers and the
+    payload also carries ``wbase``, the word the layer's tiles start at.
 ``c_out`` [``c_out__*``]
     Results: ``M * n_tiles`` beats, N-tile major; beat ``(nt, m)`` carries
     ``C[m, nt*cols:(nt+1)*cols]`` as ``cols`` signed ``acc_width``-bit fields (column 0 in the low
@@ -382,7 +384,8 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
                 p = ports.cmd.payload
                 m.d.sync += [
                     n_m.eq(p.m), n_kt.eq(p.k_tiles), n_nt.eq(p.n_tiles),
-                    kt_i.eq(0), nt_i.eq(0), a_base.eq(0), c_base.eq(0), w_rptr.eq(0),
+                    kt_i.eq(0), nt_i.eq(0), a_base.eq(0), c_base.eq(0),
+                    w_rptr.eq(p.wbase if cfg.weight_words else 0),
                     cnt.eq(0), o_ptr.eq(0), a_wptr.eq(0), w_wptr.eq(0), busy.eq(1),
                     ld_kt.eq(0), ld_nt.eq(0), ld_bank.eq(0), st_bank.eq(0), lcnt.eq(0),
                     *(f.eq(0) for f in full), *(h.eq(0) for h in hold),

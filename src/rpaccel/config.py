@@ -157,6 +157,10 @@ class GemmConfig:
     split: tuple[int, int] = _param("split grid GRxGC: the array runs GR*GC independent "
                                     "sub-arrays of (rows/GR) x (cols/GC) PEs", "", default=(1, 1),
                                     sep="x")
+    weight_words: int = _param("weight memory depth in W words; 0: one layer of max_k x max_n, "
+                               "loaded through w_in before each GEMM; > 0: a preloaded memory "
+                               "holding many layers, each command names its base word (wbase)",
+                               "words", default=0, lo=0, hi=1 << 24)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -219,8 +223,9 @@ class GemmConfig:
 
     @property
     def w_words(self) -> int:
-        """Depth of the W buffer: one word holds the ``rows`` weights shifted in on one cycle."""
-        return self.max_k_tiles * self.max_n_tiles * self.cols
+        """Depth of the W buffer: one word holds the ``rows`` weights shifted in on one cycle.
+        ``weight_words`` if set (a weight memory of many layers), else one layer at capacity."""
+        return self.weight_words or self.max_k_tiles * self.max_n_tiles * self.cols
 
     @property
     def c_words(self) -> int:
@@ -254,19 +259,27 @@ class GemmConfig:
     # -- payload layouts ------------------------------------------------------------------------
     @property
     def cmd_layout(self) -> Struct:
-        """``cmd`` payload: ``{m, k_tiles, n_tiles}``."""
+        """``cmd`` payload: ``{m, k_tiles, n_tiles}``, and ``wbase`` (the layer's first word in
+        the weight memory) when ``weight_words`` is set."""
         return Struct([("m", Unsigned(self.m_bits)), ("k_tiles", Unsigned(self.kt_bits)),
-                       ("n_tiles", Unsigned(self.nt_bits))])
+                       ("n_tiles", Unsigned(self.nt_bits))] + (
+            [("wbase", Unsigned(max(1, (self.weight_words - 1).bit_length())))]
+            if self.weight_words else []))
 
     @property
     def c_out_layout(self) -> Struct:
         """``c_out`` payload: ``cols`` signed accumulators (column 0 lowest), then ``last``."""
         return Struct([("data", Array(Signed(self.acc_width), self.cols)), ("last", Unsigned(1))])
 
-    def cmd_word(self, m: int, k: int, n: int) -> int:
-        """The ``cmd`` payload that starts an ``M x K @ K x N`` GEMM."""
+    def cmd_word(self, m: int, k: int, n: int, wbase: int = 0) -> int:
+        """The ``cmd`` payload that starts an ``M x K @ K x N`` GEMM (weights at word ``wbase``
+        of the weight memory when ``weight_words`` is set)."""
         m, k, n = self.check_shape(m, k, n)
-        return self.cmd_layout.pack({"m": m, "k_tiles": self.k_tiles(k), "n_tiles": self.n_tiles(n)})
+        f = {"m": m, "k_tiles": self.k_tiles(k), "n_tiles": self.n_tiles(n)}
+        if self.weight_words:
+            need = self.k_tiles(k) * self.n_tiles(n) * self.cols
+            f["wbase"] = check_int("wbase", wbase, 0, self.weight_words - need)
+        return self.cmd_layout.pack(f)
 
     def check_shape(self, m: Any, k: Any, n: Any) -> tuple[int, int, int]:
         """Validate one GEMM shape against the buffer capacity; return it as ints."""
@@ -296,12 +309,15 @@ class GemmConfig:
         d = self.to_dict()
         if self.split == (1, 1):
             del d["split"]
+        if not self.weight_words:
+            del d["weight_words"]
         return _config_key("gemm", d)
 
     def label(self) -> str:
         return (f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
                 f"_b{self.weight_buffering}"
-                + (f"_s{self.split[0]}x{self.split[1]}" if self.split != (1, 1) else ""))
+                + (f"_s{self.split[0]}x{self.split[1]}" if self.split != (1, 1) else "")
+                + (f"_w{self.weight_words}" if self.weight_words else ""))
 
 
 @dataclass(frozen=True, slots=True)
