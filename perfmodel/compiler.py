@@ -1,5 +1,5 @@
 """The query compiler: a pipeline on an accelerator config -> command streams
-(:mod:`rpaccel.perfmodel.isa`), with every placement checked.
+(:mod:`rpaccel.isa`), with every placement checked.
 
 Placement (checked here; a violation is a one-line ``ValueError`` naming the field):
 
@@ -13,6 +13,7 @@ Placement (checked here; a violation is a one-line ``ValueError`` naming the fie
 * **Weights.** Every layer of a stage's model is stored once in the weight memory of each
   sub-array of its group (``k_tiles * n_tiles * cols`` words per layer, layer after layer);
   a model whose words exceed ``weight_bytes`` cannot be placed: compile error (no spilling).
+  Biases: ``n_tiles`` words of ``cols`` int32 per layer, layer after layer (``bbase``).
 * **Embeddings.** Stage s's tables are the unit's tables ``sum_{r<s} T_r ..``; their total <=
   ``embedding.tables``; ``d_s <= embedding.dim``; the unit's way partition has one entry (shared
   by every stage) or one per stage.
@@ -27,10 +28,10 @@ from dataclasses import dataclass
 from rpaccel.accel import ID_BYTES, AccelConfig, Pipeline
 from rpaccel.config import ceil_div
 
-from .isa import Command
+from rpaccel.isa import Command
 from .query import StagePlan, host_beats, stage_plan, table_base
 
-__all__ = ["compile_query", "Program", "Placement", "place"]
+__all__ = ["compile_query", "Program", "Placement", "place", "command_fields", "program_words"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Placement:
     chunk_rows: tuple[int, ...]
     wbase: tuple[tuple[int, ...], ...]
     weight_words: tuple[int, ...]
+    bbase: tuple[tuple[int, ...], ...]
     plans: tuple[StagePlan, ...]
     cache_stage: tuple[int, ...]
 
@@ -83,7 +85,7 @@ def place(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None = None,
     if emb.stages not in (1, S):
         raise ValueError(f"embedding.stage_ways must have 1 entry or one per stage ({S}), got "
                          f"{list(emb.stage_ways)}")
-    chunk, wbase, wwords = [], [], []
+    chunk, wbase, wwords, bbase = [], [], [], []
     cap = accel.weight_words(split)
     for s, (st, plan) in enumerate(zip(pipeline.stages, plans)):
         m = st.model
@@ -94,13 +96,15 @@ def place(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None = None,
         if c > eng.max_m:
             raise ValueError(f"stage[{s}]: {c} rows per sub-array (sub-batch {plan.sub_batch} "
                              f"over {g} sub-arrays) exceed array.max_m={eng.max_m}")
-        base, bases = 0, []
+        base, bases, bb, bbs = 0, [], 0, []
         for mlp, i, k, n in m.layers():
             if k > eng.max_k or n > eng.max_n:
                 raise ValueError(f"stage[{s}].model.{mlp}[{i}]: layer {k}x{n} exceeds "
                                  f"array.max_k={eng.max_k} / max_n={eng.max_n}")
             bases.append(base)
             base += eng.k_tiles(k) * eng.n_tiles(n) * eng.cols
+            bbs.append(bb)
+            bb += eng.n_tiles(n)
         if base > cap:
             raise ValueError(f"stage[{s}].model: its weights need {base} words of "
                              f"{accel.word_bytes} bytes per sub-array, weight_bytes="
@@ -113,9 +117,10 @@ def place(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None = None,
         chunk.append(c)
         wbase.append(tuple(bases))
         wwords.append(base)
+        bbase.append(tuple(bbs))
     cache_stage = tuple(s if emb.stages == S else 0 for s in range(S))
-    return Placement(split, groups, tuple(chunk), tuple(wbase), tuple(wwords), tuple(plans),
-                     cache_stage)
+    return Placement(split, groups, tuple(chunk), tuple(wbase), tuple(wwords), tuple(bbase),
+                     tuple(plans), cache_stage)
 
 
 @dataclass
@@ -164,11 +169,12 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
     # the list is for reading only (host first, then stage by stage, then out)
     for q in range(queries):
         for j in range(plans[0].sub_batches):
-            nbytes = plans[0].sub_batch * item_bytes
+            n = plans[0].sub_batch
             pop = {"out": 1} if (q >= 2 and j == 0) else {}
-            cmds.append(Command("RECV", "host", {"q": q, "sb": j, "items": plans[0].sub_batch,
-                                                 "bytes": nbytes, "beats": host_beats(
-                                                     nbytes, accel.host_bytes_per_cycle)},
+            cmds.append(Command("RECV", "host", {"q": q, "sb": j, "items": n,
+                                                 "bytes": n * item_bytes,
+                                                 "beats": n * host_beats(
+                                                     item_bytes, accel.host_bytes_per_cycle)},
                                 pop=pop, push=("g0", "x0")))
         for s, (st, plan) in enumerate(zip(pipeline.stages, plans)):
             m = st.model
@@ -219,7 +225,8 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
                             push = push + (f"f{s - 1}",)
                     cmds.append(Command("GEMM", f"x{s}", {
                         "q": q, "s": s, "sb": j, "layer": li, "m": rows, "k": k, "n": n,
-                        "wbase": pl.wbase[s][li], "shift": 0 if final else _shift(m, li),
+                        "wbase": pl.wbase[s][li], "bbase": pl.bbase[s][li],
+                        "shift": 0 if final else _shift(m, li),
                         "relu": not final, "dst": dst}, pop=pop, push=push))
             # filter
             for j in range(J):
@@ -228,8 +235,9 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
                 ends = plan.per_sub_batch or j == J - 1
                 pop = {f"x{s}": 1}
                 first_emit = j == (0 if plan.per_sub_batch else J - 1)
-                if s < S - 1 and first_emit and q >= 2:
-                    pop[f"x{s + 1}"] = 1         # query q-2's stage s+1 has read its slot
+                if first_emit and q >= 2:
+                    # query q-2 has read its slot: stage s+1's candidate list, or the results
+                    pop[f"x{s + 1}" if s < S - 1 else "out"] = 1
                 push = (f"x{s}",) if G + 2 < tot else ()
                 if ends:
                     push = push + ((f"g{s + 1}", f"x{s + 1}") if s < S - 1 else ("out",))
@@ -237,11 +245,13 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
                     "q": q, "s": s, "sb": j, "n": plan.sub_batch,
                     "k": plan.quota if ends else 0, "last": ends,
                     "dst": "results" if last_stage else f"cand{s + 1}"}, pop=pop, push=push))
-        nbytes = pipeline.k_out * accel.result_bytes()
-        cmds.append(Command("SEND", "out", {"q": q, "k": pipeline.k_out, "bytes": nbytes,
-                                            "beats": host_beats(nbytes,
-                                                                accel.host_bytes_per_cycle)},
-                            pop={f"f{S - 1}": 1}, push=("host",) if q + 2 < queries else ()))
+        rb = accel.result_bytes()
+        cmds.append(Command("SEND", "out", {"q": q, "k": pipeline.k_out,
+                                            "bytes": pipeline.k_out * rb,
+                                            "beats": pipeline.k_out * host_beats(
+                                                rb, accel.host_bytes_per_cycle)},
+                            pop={f"f{S - 1}": 1},
+                            push=("host", f"f{S - 1}") if q + 2 < queries else ()))
     return Program(accel, pipeline, pl, cmds, queries, plans[0].sub_batch,
                    policy or pipeline.filter)
 
@@ -250,3 +260,47 @@ def _shift(model, li: int) -> int:
     from .query import layer_shift
 
     return layer_shift(model.layers()[li][2])
+
+
+def command_fields(prog: Program, cmd: Command) -> dict[str, int]:
+    """The operands of ``cmd`` in the command word's field names (:func:`rpaccel.isa.
+    command_layout`): what the RTL's controller reads."""
+    from rpaccel.isa import DST_CODES, SRC_CODES
+
+    a = cmd.args
+    pl = prog.placement
+    f: dict[str, int] = {"qslot": a["q"] % 2}
+    if cmd.op == "RECV":
+        f.update(items=a["items"], offset=a["sb"] * a["items"])
+    elif cmd.op == "SEND":
+        f.update(k=a["k"])
+    else:
+        s = a["s"]
+        plan = pl.plans[s]
+        G = a["q"] * plan.sub_batches + a["sb"]
+        f.update(slot=G % 2, offset=a["sb"] * plan.sub_batch)
+        if cmd.op == "GATHER":
+            f.update(items=a["items"], tables=a["tables"], base=a["base"])
+        elif cmd.op == "LOADA":
+            f.update(layer=a["layer"], src=SRC_CODES[a["src"]], m=a["m"], words=a["words"],
+                     kt=a["kt"])
+        elif cmd.op == "GEMM":
+            eng = prog.accel.group_array(pl.split)
+            f.update(layer=a["layer"], m=a["m"], kt=eng.k_tiles(a["k"]), nt=eng.n_tiles(a["n"]),
+                     wbase=a["wbase"], bbase=a["bbase"], shift=a["shift"], relu=int(a["relu"]),
+                     dst=DST_CODES[a["dst"]])
+        elif cmd.op == "TOPK":
+            f.update(n=a["n"], k=a["k"], last=int(a["last"]),
+                     emit=a["sb"] * plan.quota if plan.per_sub_batch else 0)
+    return f
+
+
+def program_words(prog: Program) -> dict[str, list[int]]:
+    """Each queue's command words, in issue order (the RTL's command memories)."""
+    from rpaccel.isa import encode, queue_links
+
+    links = queue_links(len(prog.pipeline.stages))
+    out: dict[str, list[int]] = {q: [] for q in links}
+    for c in prog.commands:
+        out[c.queue].append(encode(c, links, command_fields(prog, c)))
+    return out

@@ -1,11 +1,11 @@
 """The executor: runs a compiled program (:mod:`rpaccel.perfmodel.compiler`) at command
 granularity and returns its cycles, breakdown, busy timeline and event counts.
 
-It is a discrete-event model of the controller described in :mod:`rpaccel.perfmodel.isa`: every
+It is a discrete-event model of the controller described in :mod:`rpaccel.isa`: every
 queue issues its head command on the first cycle on which (1) the queue's previous command has
 completed, (2) every token it pops is available, and (3) its unit is free (the shared embedding
 unit: ties to the lowest stage). Commands are issued in order of that cycle (ties in queue
-priority order, :func:`rpaccel.perfmodel.isa.queue_order`), so the embedding unit's tag state
+priority order, :func:`rpaccel.isa.queue_order`), so the embedding unit's tag state
 evolves gather after gather as in the hardware. Each command's duration is its unit's proven
 model: :func:`~rpaccel.perfmodel.gemm.gemm_cycles` for GEMMs, the non-blocking embedding unit's
 exact kernel (:func:`~rpaccel.perfmodel.embcache.nb_gather`) on the gather's real lookups, the
@@ -30,7 +30,8 @@ from rpaccel.config import ceil_div
 from .compiler import Program, compile_query
 from .embcache import empty_lines, nb_gather
 from .gemm import gemm_cycles
-from .isa import BUFFER_READ_LATENCY, ITEM_READ_LATENCY, VECTOR_LATENCY, queue_order
+from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, VECTOR_LATENCY,
+                  queue_order)
 from .query import QueryInputs, model_params, query_inputs, run_query
 
 __all__ = ["execute", "ExecResult", "model_accel"]
@@ -166,7 +167,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
         elif c.op == "GATHER":
             tables, rows, stg, beats = looks[(a["q"], a["s"], a["sb"])]
             last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, lines,
-                                     start=t + ITEM_READ_LATENCY)
+                                     start=t + GATHER_START)
             done = last
             emb_free = done + 1
             for k_ in ecount:

@@ -223,10 +223,10 @@ def test_executor_equals_the_isa_rules_by_hand():
     r = model_accel(accel, pipe, seed=2, timeline=True)
     eng = accel.array.subarray
     L, W = accel.host_latency, accel.host_bytes_per_cycle
-    recv = -(-16 * (5 + 4 * 3) // W) - 1 + L            # RECV done
+    recv = 16 * -(-(5 + 4 * 3) // W) - 1 + L           # RECV done: 2 beats per candidate
     # gather: 16 candidates x 1 beat (3 tables <= 4 lanes), all static: accepted one per cycle
-    # from recv + 1 + 2, the last responds 3 cycles after its acceptance
-    gather = recv + 1 + 2 + 15 + 3
+    # from recv + 1 + 3, the last responds 3 cycles after its acceptance
+    gather = recv + 1 + 3 + 15 + 3
     rows = 8                                             # 16 candidates over 2 sub-arrays
     t = recv + 1
     shapes = [(5, 6), (6, 4), (16, 6), (6, 1)]
@@ -237,7 +237,7 @@ def test_executor_equals_the_isa_rules_by_hand():
         t = t + lat + rows * eng.k_tiles(k) - 1 + 1      # LOADA done + 1
         t = t + gemm_cycles(eng, rows, k, n).total + 1 + 1   # GEMM done + 1
     topk = t + (-(-16 // accel.topk.lanes)) + 4          # TOPK done
-    send = topk + 1 + (-(-4 * 8 // W)) - 1 + L
+    send = topk + 1 + 4 * -(-8 // W) - 1 + L              # one beat per result
     assert r.cycles == send
     g = [x for x in r.timeline if x["op"] == "GATHER"][0]
     assert g["done"] == gather

@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpaccel.config import EmbCacheConfig
 
-__all__ = ["EmbBulkHarness", "TOPLEVEL", "MAX_BEATS", "build_bulk", "run_bulk"]
+__all__ = ["EmbBulkHarness", "TOPLEVEL", "MAX_BEATS", "build_bulk", "run_bulk", "dram_model"]
 
 TOPLEVEL = "bulk_embcache"
 #: Request beats the trace and response memories hold.
@@ -51,8 +51,6 @@ class EmbBulkHarness(wiring.Component):
         req_bits, resp_bits = cfg.req_layout.width, cfg.resp_layout.width
         trace = SRAM(m, "trace_mem", width=req_bits, depth=MAX_BEATS)
         resp = SRAM(m, "resp_mem", width=resp_bits, depth=MAX_BEATS)
-        B, MB = cfg.beats_per_row, cfg.mem_bits
-        dram = SRAM(m, "dram_mem", width=B * MB, depth=cfg.tables * cfg.rows)
 
         now = Signal(32)
         m.d.sync += now.eq(now + 1)
@@ -83,45 +81,7 @@ class EmbBulkHarness(wiring.Component):
             with m.If(rptr + 1 == self.nbeats):
                 m.d.sync += [self.done.eq(1), self.cycles.eq(now - first)]
 
-        # ---- DRAM: in-order requests, latency, one beat per interval, outstanding limit ------
-        OUT = cfg.dram_outstanding
-        D = 1 << max(1, (OUT - 1).bit_length())
-        fa = [Signal(cfg.addr_bits, name=f"dq{x}_addr") for x in range(D)]
-        fd = [Signal(32, name=f"dq{x}_first") for x in range(D)]
-        head = Signal(range(D))
-        count = Signal(range(D + 1))
-        prev_last = Signal(32)
-        have_prev = Signal()
-        beat = Signal(range(max(B, 2)))
-        rq = u.mem_req.valid & u.mem_req.ready
-        m.d.comb += u.mem_req.ready.eq(count < OUT)
-        d0 = Signal(32)
-        m.d.comb += d0.eq(Mux(have_prev & (prev_last + cfg.dram_interval > now + cfg.dram_latency),
-                              prev_last + cfg.dram_interval, now + cfg.dram_latency))
-        tail = (head + count)[:len(head)]
-        with m.If(rq):
-            m.d.sync += [Array(fa)[tail].eq(u.mem_req.payload), Array(fd)[tail].eq(d0),
-                         prev_last.eq(d0 + (B - 1) * cfg.dram_interval), have_prev.eq(1)]
-        due = Signal(32)
-        m.d.comb += due.eq(Array(fd)[head] + beat * cfg.dram_interval)
-        deliver = Signal()
-        m.d.comb += deliver.eq((count != 0) & (due == now))
-        last = deliver & (beat == B - 1)
-        with m.If(deliver):
-            m.d.sync += beat.eq(Mux(beat == B - 1, 0, beat + 1))
-        with m.If(last):
-            m.d.sync += head.eq(head + 1)
-        m.d.sync += count.eq(count + rq - last)
-        # the row of the entry that is the head on the next cycle (the memory reads a cycle ahead)
-        nxt = Signal(cfg.addr_bits)
-        m.d.comb += nxt.eq(Array(fa)[head])
-        with m.If(last):
-            m.d.comb += nxt.eq(Array(fa)[(head + 1)[:len(head)]])
-        with m.If((count == 0) | (last & (count == 1))):
-            m.d.comb += nxt.eq(u.mem_req.payload)
-        m.d.comb += [dram.re.eq(1), dram.raddr.eq(nxt),
-                     u.mem_resp.valid.eq(deliver),
-                     u.mem_resp.payload.eq(dram.rdata.word_select(beat, MB))]
+        dram_model(m, cfg, u.mem_req, u.mem_resp, now)
         return m
 
 
@@ -141,3 +101,52 @@ def run_bulk(cfg: EmbCacheConfig, scenarios: list[dict], root: Path | None = Non
     info = build_bulk(cfg, root)
     scs = [{**sc, "mode": "bulk"} for sc in scenarios]
     return run_built(cfg, info, "rpaccel.verif.tb_embcache", scs, waves=None, root=root, keep=False)
+
+
+def dram_model(m: Module, cfg: EmbCacheConfig, mem_req, mem_resp, now) -> None:
+    """The DRAM of :class:`rpaccel.config.EmbCacheConfig` in RTL (simulation only): in-order
+    requests, ``dram_latency``, one beat per ``dram_interval``, at most ``dram_outstanding`` in
+    flight, rows from ``dram_mem`` (an SRAM added to ``m``, back-door loaded with every table
+    row). ``now`` is a free-running cycle counter."""
+    from rpaccel.rtl.sram import SRAM
+
+    B, MB = cfg.beats_per_row, cfg.mem_bits
+    dram = SRAM(m, "dram_mem", width=B * MB, depth=cfg.tables * cfg.rows)
+    OUT = cfg.dram_outstanding
+    D = 1 << max(1, (OUT - 1).bit_length())
+    fa = [Signal(cfg.addr_bits, name=f"dq{x}_addr") for x in range(D)]
+    fd = [Signal(32, name=f"dq{x}_first") for x in range(D)]
+    head = Signal(range(D))
+    count = Signal(range(D + 1))
+    prev_last = Signal(32)
+    have_prev = Signal()
+    beat = Signal(range(max(B, 2)))
+    rq = mem_req.valid & mem_req.ready
+    m.d.comb += mem_req.ready.eq(count < OUT)
+    d0 = Signal(32)
+    m.d.comb += d0.eq(Mux(have_prev & (prev_last + cfg.dram_interval > now + cfg.dram_latency),
+                          prev_last + cfg.dram_interval, now + cfg.dram_latency))
+    tail = (head + count)[:len(head)]
+    with m.If(rq):
+        m.d.sync += [Array(fa)[tail].eq(mem_req.payload), Array(fd)[tail].eq(d0),
+                     prev_last.eq(d0 + (B - 1) * cfg.dram_interval), have_prev.eq(1)]
+    due = Signal(32)
+    m.d.comb += due.eq(Array(fd)[head] + beat * cfg.dram_interval)
+    deliver = Signal()
+    m.d.comb += deliver.eq((count != 0) & (due == now))
+    last = deliver & (beat == B - 1)
+    with m.If(deliver):
+        m.d.sync += beat.eq(Mux(beat == B - 1, 0, beat + 1))
+    with m.If(last):
+        m.d.sync += head.eq(head + 1)
+    m.d.sync += count.eq(count + rq - last)
+    # the row of the entry that is the head on the next cycle (the memory reads a cycle ahead)
+    nxt = Signal(cfg.addr_bits)
+    m.d.comb += nxt.eq(Array(fa)[head])
+    with m.If(last):
+        m.d.comb += nxt.eq(Array(fa)[(head + 1)[:len(head)]])
+    with m.If((count == 0) | (last & (count == 1))):
+        m.d.comb += nxt.eq(mem_req.payload)
+    m.d.comb += [dram.re.eq(1), dram.raddr.eq(nxt),
+                 mem_resp.valid.eq(deliver),
+                 mem_resp.payload.eq(dram.rdata.word_select(beat, MB))]

@@ -192,7 +192,7 @@ class Pipeline:
 
 @dataclass(frozen=True, slots=True)
 class AccelConfig:
-    """The integrated accelerator (see the module docstring and :mod:`rpaccel.perfmodel.isa`).
+    """The integrated accelerator (see the module docstring and :mod:`rpaccel.isa`).
 
     ``weight_bytes``: the weight memory of each sub-array (and of the monolithic array): every
     layer of the stage's model is stored there once, tiled for the array (``k_tiles * n_tiles *
@@ -266,7 +266,9 @@ class AccelConfig:
         return {"name": self.name, "clock_ns": self.clock_ns, "host_latency": self.host_latency,
                 "host_bytes_per_cycle": self.host_bytes_per_cycle,
                 "weight_bytes": self.weight_bytes, "max_items": self.max_items,
-                "array": self.array.to_dict(), "embedding": self.embedding.to_dict(),
+                "array": self.array.to_dict(),
+                "embedding": {k: v for k, v in self.embedding.to_dict().items()
+                              if k != "elem_width"},
                 "topk": {"k_max": self.topk.k_max, "lanes": self.topk.lanes}}
 
     def key(self) -> str:

@@ -62,7 +62,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from rpaccel.perfmodel.compiler import compile_query
-    from rpaccel.perfmodel.isa import format_program
+    from rpaccel.isa import format_program
 
     accel, pipe, b, pol, _ = query_from_args(args)
     q = check_int("queries", args.queries, 1, 1024)

@@ -31,15 +31,16 @@ Commands (operands in :class:`Command.args`; t = the issue cycle; "done" = the c
 the next command of the queue may issue from done + 1 unless said otherwise):
 
 ``RECV q sb items bytes beats``
-    The host sends stage 0's sub-batch ``sb`` of query q (``items`` candidates, ``bytes`` bytes,
-    ``beats = ceil(bytes / host_bytes_per_cycle)``) on cycles ``t .. t + beats - 1``; they arrive
+    The host sends stage 0's sub-batch ``sb`` of query q (``items`` candidates of ``D + 4 T_max``
+    bytes each, every candidate in its own ``ceil(item_bytes / host_bytes_per_cycle)`` beats:
+    ``beats`` in all) on cycles ``t .. t + beats - 1``; they arrive
     ``host_latency`` cycles later: done = ``t + beats - 1 + host_latency``. The link is pipelined:
     the next RECV may issue from ``t + beats``.
 ``GATHER q s sb items tables base beats slot``
     Looks up the ``tables`` embeddings of each of the sub-batch's ``items`` candidates (stage s's
     tables ``base .. base + tables - 1``) through the embedding unit: the candidates' ids are read
-    through the candidate list and the item memory (:data:`ITEM_READ_LATENCY` cycles), then
-    request beats go back to back from ``t + ITEM_READ_LATENCY``, one candidate per beat group:
+    through the candidate list and the item memory into a prefetch queue, and request beats are
+    presented back to back from ``t + GATHER_START``, one candidate per beat group:
     ``ceil(tables / lanes)`` beats, the last partial (``beats`` in all). Responses (in request
     order, the unit's reorder buffer) are written into interaction-buffer slot ``slot`` on the
     cycle they transfer. done = the last response's cycle, from the unit's exact model
@@ -50,9 +51,10 @@ the next command of the queue may issue from done + 1 unless said otherwise):
     ``items`` (the dense features, through the candidate list and item memory:
     :data:`ITEM_READ_LATENCY` cycles), ``act`` or ``inter`` (the activation or interaction
     buffer: :data:`BUFFER_READ_LATENCY`). done = ``t + latency + words - 1``.
-``GEMM q s sb layer m k n wbase shift relu dst``
+``GEMM q s sb layer m k n wbase bbase shift relu dst``
     Every sub-array of the group runs ``m x k @ k x n`` on its weights at weight-memory word
-    ``wbase``; result beats pass the vector unit (``+ bias``, then for ``relu``:
+    ``wbase``; result beats pass the vector unit (``+ bias``, the bias memory's words from
+    ``bbase`` on, one per N-tile; then for ``relu``:
     ``sat(relu(acc) >> shift)``) and are written to ``dst`` :data:`VECTOR_LATENCY` cycle(s)
     after they leave the array. done = ``t + gemm_cycles(m, k, n).total + VECTOR_LATENCY`` (the
     GEMM engine's proven count from command to last result beat,
@@ -64,7 +66,8 @@ the next command of the queue may issue from done + 1 unless said otherwise):
     following cycles, written to ``dst`` as they transfer: done = ``t + beats + k``; without,
     done = ``t + beats``.
 ``SEND q k bytes beats``
-    Sends the ``k`` ranked (id, score) results on cycles ``t .. t + beats - 1``; the host has
+    Sends the ``k`` ranked (id, score) results, each in its own ``ceil(result_bytes /
+    host_bytes_per_cycle)`` beats, on cycles ``t .. t + beats - 1``; the host has
     the last ``host_latency`` cycles later: done = ``t + beats - 1 + host_latency``.
 
 The query's cycle count runs from the host's first RECV beat (cycle 0) to the cycle the host
@@ -76,11 +79,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Command", "OPS", "ITEM_READ_LATENCY", "BUFFER_READ_LATENCY", "VECTOR_LATENCY",
+__all__ = ["Command", "OPS", "ITEM_READ_LATENCY", "GATHER_START", "BUFFER_READ_LATENCY",
+           "VECTOR_LATENCY",
            "queue_order", "format_program"]
 
 #: Cycles from reading the candidate list to the item memory's data (two SRAM reads).
 ITEM_READ_LATENCY = 2
+#: Cycles from a GATHER's issue to its first request beat (candidate list, item memory, prefetch
+#: queue).
+GATHER_START = 3
 #: Cycles from reading the activation / interaction / score buffer to its data.
 BUFFER_READ_LATENCY = 1
 #: Cycles from a result beat leaving the array to its write into the destination buffer.
@@ -126,3 +133,56 @@ def queue_order(stages: int) -> list[str]:
 def format_program(commands: list[Command]) -> str:
     """The host program as text: one command per line, in compile order."""
     return "\n".join(f"{i:5d}  {c.text()}" for i, c in enumerate(commands))
+
+
+# -- binary encoding (the RTL's command memories; one layout for every queue) -------------------
+def queue_links(stages: int) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per queue: the queues it may pop tokens from (pop slot order) and push tokens to (push
+    bit order). The RTL has one token counter per (producer, consumer) pair listed here."""
+    S = stages
+    links: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+        "host": (("out",), ("g0", "x0")),
+        "out": ((f"f{S - 1}",), ("host", f"f{S - 1}")),
+    }
+    for s in range(S):
+        src = "host" if s == 0 else f"f{s - 1}"
+        links[f"g{s}"] = ((src, f"x{s}"), (f"x{s}",))
+        links[f"x{s}"] = ((src, f"g{s}", f"f{s}"), (f"g{s}", f"f{s}") + (
+            (f"f{s - 1}",) if s > 0 else ()))
+        links[f"f{s}"] = ((f"x{s}", f"x{s + 1}" if s < S - 1 else "out"),
+                          (f"x{s}",) + ((f"g{s + 1}", f"x{s + 1}") if s < S - 1 else ("out",)))
+    return links
+
+
+OP_CODES = {op: i for i, op in enumerate(OPS)}
+DST_CODES = {"act": 0, "inter": 1, "score": 2}
+SRC_CODES = {"items": 0, "act": 1, "inter": 2}
+
+
+def command_layout():
+    """The command word: every operand any op needs (a union-like struct: each op uses its own
+    fields and leaves the others zero), the pop counts per pop slot and the push bits."""
+    from .layout import Struct, Unsigned
+
+    return Struct([
+        ("op", Unsigned(3)), ("slot", Unsigned(1)), ("qslot", Unsigned(1)),
+        ("layer", Unsigned(4)), ("items", Unsigned(16)), ("offset", Unsigned(16)),
+        ("m", Unsigned(16)), ("words", Unsigned(16)), ("kt", Unsigned(8)), ("nt", Unsigned(8)),
+        ("wbase", Unsigned(16)), ("bbase", Unsigned(12)), ("shift", Unsigned(6)),
+        ("relu", Unsigned(1)), ("dst", Unsigned(2)), ("src", Unsigned(2)),
+        ("tables", Unsigned(8)), ("base", Unsigned(8)), ("n", Unsigned(16)), ("k", Unsigned(16)),
+        ("last", Unsigned(1)), ("emit", Unsigned(16)), ("pop0", Unsigned(8)), ("pop1", Unsigned(8)),
+        ("pop2", Unsigned(8)), ("push", Unsigned(3)),
+    ])
+
+
+def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
+    """The command word of ``cmd``: ``fields`` are its operands in the layout's names (the
+    compiler's :func:`rpaccel.perfmodel.compiler.command_fields`), plus its tokens."""
+    pops, pushes = links[cmd.queue]
+    f = {"op": OP_CODES[cmd.op], **fields}
+    for q, n in cmd.pop.items():
+        if n:
+            f[f"pop{pops.index(q)}"] = n
+    f["push"] = sum(1 << pushes.index(q) for q in cmd.push)
+    return command_layout().pack(f)

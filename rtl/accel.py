@@ -1,0 +1,606 @@
+"""The integrated RPAccel: the reconfigurable array, the non-blocking embedding unit and top-k
+filters under a controller that executes command streams (:mod:`rpaccel.isa`).
+
+The top is **generated for an accelerator config and a placed pipeline** (the compiler's
+:class:`~rpaccel.perfmodel.compiler.Placement`, passed in by the caller): the number of stages,
+each stage's sub-array group, sub-batch and chunk sizes, table counts and dims, and layer widths
+fix the buffers and the interaction network. Weights, biases, embedding tables, the query data
+and the command streams are data: the weight and bias memories and the command memories are
+loaded by back door, the tables sit in the DRAM behind ``mem_req``/``mem_resp``, the queries
+come over ``host_in``.
+
+Ports: ``start`` (pulse: the controller starts; the array's mode is set on the same cycle),
+``n_{queue}`` (commands in each queue's memory), ``host_in`` (the host's beats; ``ready`` is the
+link's), ``host_out`` (result beats as the host receives them, ``host_latency`` after sending),
+``mem_req``/``mem_resp`` (the embedding unit's DRAM port), ``surv{s}`` (every top-k result
+beat of stage s: ``{id, score}``, for the testbench's survivor check), and per queue a
+``busy``-style ``q_{queue}_ptr`` (commands issued).
+
+Every block follows the cycle rule of its command in :mod:`rpaccel.isa`; the executor
+(:mod:`rpaccel.perfmodel.executor`) models exactly this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rpaccel.accel import ID_BYTES, AccelConfig, Pipeline
+from rpaccel.config import ceil_div
+from rpaccel.isa import (DST_CODES, OP_CODES, SRC_CODES, command_layout, queue_links,
+                         queue_order)
+
+from .embcache import EmbeddingCache
+from .gemm import GemmEngine
+from .layouts import amaranth_layout
+from .sram import SRAM
+from .topk import TopkFilter
+
+__all__ = ["RPAccelTop", "rtl_check", "MAX_COMMANDS"]
+
+#: Depth of each queue's command memory.
+MAX_COMMANDS = 1024
+
+
+def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement) -> None:
+    """Raise a one-line ``ValueError`` for what the RTL top does not build."""
+    eng = accel.group_array(placement.split)
+    if eng.rows != eng.cols:
+        raise ValueError(f"the RTL top needs square (sub-)arrays, got {eng.rows}x{eng.cols}")
+    if accel.result_bytes() > accel.host_bytes_per_cycle:
+        raise ValueError("the RTL top needs a result (id + score) to fit one host beat")
+    accel.embedding.check_rtl()
+
+
+class RPAccelTop(wiring.Component):
+    def __init__(self, accel: AccelConfig, pipeline: Pipeline, placement) -> None:
+        rtl_check(accel, pipeline, placement)
+        self.accel, self.pipe, self.pl = accel, pipeline, placement
+        S = len(pipeline.stages)
+        self.S = S
+        W = accel.host_bytes_per_cycle * 8
+        emb = accel.embedding
+        ports = {
+            "start": In(1),
+            "host_in": In(stream.Signature(W)),
+            "host_out": Out(stream.Signature(W)),
+            "mem_req": Out(stream.Signature(emb.addr_bits)),
+            "mem_resp": In(stream.Signature(emb.mem_bits)),
+        }
+        for q in queue_order(S):
+            ports[f"n_{q}"] = In(16)
+        for s in range(S):
+            ports[f"surv{s}"] = Out(stream.Signature(16 + accel.array.acc_width))
+        super().__init__(ports)
+
+    # ------------------------------------------------------------------------------------------
+    def elaborate(self, platform):  # noqa: C901 - one generator, read top to bottom
+        accel, pipe, pl, S = self.accel, self.pipe, self.pl, self.S
+        m = Module()
+        split = pl.split
+        eng_cfg = dataclasses.replace(accel.array, weight_words=accel.weight_words(split))
+        m.submodules.array = arr = GemmEngine(eng_cfg)
+        sub = eng_cfg.subarray if split else dataclasses.replace(eng_cfg, split=(1, 1))
+        R = sub.rows                       # rows == cols (checked)
+        AW = accel.array.acc_width
+        emb = accel.embedding
+        m.submodules.emb = unit = EmbeddingCache(emb)
+        wiring.connect(m, wiring.flipped(self.mem_req), unit.mem_req)
+        wiring.connect(m, unit.mem_resp, wiring.flipped(self.mem_resp))
+        m.d.comb += unit.pre.valid.eq(0)
+
+        def eng_port(b: int, name: str):
+            return getattr(arr, f"s{b}_{name}" if split else name)
+
+        # the array's mode: split, set on `start`
+        if eng_cfg.split != (1, 1):
+            m.d.comb += [arr.mode.valid.eq(self.start), arr.mode.payload.eq(int(split))]
+
+        running = Signal()
+        with m.If(self.start):
+            m.d.sync += running.eq(1)
+
+        # ---- shapes -------------------------------------------------------------------------
+        D, TM = pipe.dense, pipe.sparse
+        item_bytes = D + ID_BYTES * TM
+        hb = accel.host_bytes_per_cycle
+        bpi = ceil_div(item_bytes, hb)               # host beats per candidate
+        NMAX = accel.max_items
+        stages = []
+        for s, st in enumerate(pipe.stages):
+            md = st.model
+            layers = md.layers()
+            first, g = pl.groups[s]
+            c = pl.chunk_rows[s]
+            stages.append(dict(
+                model=md, layers=layers, nb=len(md.bottom) - 1, subs=list(range(first, first + g)),
+                g=g, c=c, plan=pl.plans[s], T=md.tables, d=md.dim,
+                nt_d=ceil_div(md.dim, R),
+                max_nt=max(sub.n_tiles(n) for _, _, _, n in layers),
+                nbias=sum(sub.n_tiles(n) for _, _, _, n in layers)))
+
+        # ---- command memories, tokens, issue -----------------------------------------------
+        layout = command_layout()
+        CL = amaranth_layout(layout)
+        links = queue_links(S)
+        order = queue_order(S)
+        cmd = {}          # queue -> head command view (valid this cycle)
+        have = {}         # queue -> a command is waiting
+        issue = {}        # queue -> issues this cycle
+        busy = {}         # queue -> executing
+        done = {}         # queue -> done pulse (tokens pushed)
+        lat = {}          # queue -> latched command of the executing one
+        for q in order:
+            mem = SRAM(m, f"cmdmem_{q}", width=layout.width, depth=MAX_COMMANDS)
+            ptr = Signal(16, name=f"q_{q}_ptr")
+            issue[q] = Signal(name=f"issue_{q}")
+            busy[q] = Signal(name=f"busy_{q}")
+            done[q] = Signal(name=f"done_{q}")
+            m.d.comb += [mem.re.eq(1), mem.raddr.eq(ptr + issue[q])]
+            view = Signal(CL, name=f"head_{q}")
+            m.d.comb += view.eq(mem.rdata)
+            cmd[q] = view
+            have[q] = Signal(name=f"have_{q}")
+            m.d.comb += have[q].eq(running & (ptr < getattr(self, f"n_{q}")))
+            with m.If(issue[q]):
+                m.d.sync += ptr.eq(ptr + 1)
+            lat[q] = Signal(CL, name=f"cur_{q}")
+            with m.If(issue[q]):
+                m.d.sync += lat[q].eq(view)
+        # token counters
+        tok = {}
+        tok_ok = {q: Signal(name=f"tokok_{q}") for q in order}
+        for c_q in order:
+            pops, _ = links[c_q]
+            conds = []
+            for i, p in enumerate(pops):
+                t = Signal(16, name=f"tok_{p}_to_{c_q}")
+                tok[(p, c_q)] = t
+                need = getattr(cmd[c_q], f"pop{i}")
+                conds.append(t >= need)
+            m.d.comb += tok_ok[c_q].eq(Cat(*conds).all() if conds else 1)
+        for (p, c_q), t in tok.items():
+            bit = links[p][1].index(c_q)
+            inc = done[p] & lat[p].push[bit]
+            i = links[c_q][0].index(p)
+            dec = Mux(issue[c_q], getattr(cmd[c_q], f"pop{i}"), 0)
+            m.d.sync += t.eq(t + inc - dec)
+        ready = {q: Signal(name=f"ready_{q}") for q in order}
+        for q in order:
+            m.d.comb += ready[q].eq(have[q] & tok_ok[q] & ~busy[q])
+        # the gather engine: the g queues' shared unit, lowest stage first
+        g_busy = Signal()
+        granted = Signal(range(max(S, 2)))
+        prev = Const(0)
+        for s in range(S):
+            m.d.comb += issue[f"g{s}"].eq(ready[f"g{s}"] & ~g_busy & ~prev)
+            prev = prev | (ready[f"g{s}"] & ~g_busy)
+        for q in order:
+            if not q.startswith("g"):
+                m.d.comb += issue[q].eq(ready[q])
+            if q == "host":
+                continue            # busy while sending, below (the link is pipelined)
+            with m.If(issue[q]):
+                m.d.sync += busy[q].eq(1)
+            with m.If(done[q]):
+                m.d.sync += busy[q].eq(0)
+
+        # ---- storage shared by several blocks ------------------------------------------------
+        qbits = 1
+        # item memories: one copy for the gather engine, one per sub-array (LOADA from items)
+        rec_bits = item_bytes * 8
+        n_copies = 1 + sum(st["g"] for st in stages)
+        items_mem = [SRAM(m, f"items{i}", width=rec_bits, depth=2 * NMAX) for i in range(n_copies)]
+        # candidate lists of stages >= 1 (registers): 2 query slots x items[s]
+        cand = [None] + [Array(Signal(16, name=f"cand{s}_{j}")
+                               for j in range(2 * pipe.items[s])) for s in range(1, S)]
+        res_id = Array(Signal(16, name=f"res_id{j}") for j in range(2 * pipe.k_out))
+        res_sc = Array(Signal(signed(AW), name=f"res_sc{j}") for j in range(2 * pipe.k_out))
+        scores = [Array(Signal(signed(AW), name=f"score{s}_{j}") for j in range(2 * st["g"] * st["c"]))
+                  for s, st in enumerate(stages)]
+
+        def cand_id(s, qslot, pos):
+            """The candidate index at position ``pos`` of stage s's list (stage 0: identity)."""
+            if s == 0:
+                return pos
+            n = pipe.items[s]
+            return cand[s][Mux(qslot, n, 0) + pos]
+
+        # ---- host in: link delay line, per-candidate deserialiser -------------------------
+        L = accel.host_latency
+        recv_left = Signal(32)
+        recv_on = Signal()
+        fire_in = Signal()
+        m.d.comb += [self.host_in.ready.eq(issue["host"] | (recv_on & (recv_left != 0))),
+                     fire_in.eq(self.host_in.valid & self.host_in.ready)]
+        with m.If(issue["host"]):
+            m.d.sync += [recv_on.eq(1), recv_left.eq(cmd["host"].items * bpi - fire_in)]
+        with m.Elif(recv_on & fire_in):
+            m.d.sync += recv_left.eq(recv_left - 1)
+        # the host queue is free again once all its beats are sent (the link is pipelined)
+        m.d.comb += busy["host"].eq(recv_on & (recv_left != 0))
+        with m.If(recv_on & ~issue["host"] & (recv_left == 0)):
+            m.d.sync += recv_on.eq(0)
+        dv, dd = fire_in, self.host_in.payload
+        for i in range(L):
+            v = Signal(name=f"hin_v{i}")
+            x = Signal(len(dd), name=f"hin_d{i}", reset_less=True)
+            m.d.sync += [v.eq(dv), x.eq(dd)]
+            dv, dd = v, x
+        beat_i = Signal(range(max(bpi, 2)))
+        acc = Signal(bpi * hb * 8, reset_less=True)
+        idx = Signal(16)
+        qsl = Signal()
+        per_recv = pl.plans[0].sub_batch
+        rx_done = Signal()
+        whole = Signal(bpi * hb * 8)
+        m.d.comb += whole.eq(acc | (dd << (beat_i * hb * 8)))
+        for mem in items_mem:
+            m.d.comb += [mem.we.eq(dv & (beat_i == bpi - 1)),
+                         mem.waddr.eq(Mux(qsl, NMAX, 0) + idx), mem.wdata.eq(whole[:rec_bits])]
+        with m.If(dv):
+            with m.If(beat_i == bpi - 1):
+                m.d.sync += [beat_i.eq(0), acc.eq(0), idx.eq(idx + 1)]
+                m.d.comb += rx_done.eq((idx + 1) % per_recv == 0)
+                with m.If(idx + 1 == pipe.items[0]):
+                    m.d.sync += [idx.eq(0), qsl.eq(~qsl)]
+            with m.Else():
+                m.d.sync += [beat_i.eq(beat_i + 1), acc.eq(whole)]
+        # a RECV is done (its tokens pushed) when its last beat arrives
+        m.d.comb += done["host"].eq(rx_done)
+
+        # ---- gather engine ----------------------------------------------------------------
+        # (see the GATHER rule: candidate list, item memory, prefetch queue; first beat at t+3)
+        lanes = emb.lanes
+        g_stage = Signal(range(max(S, 2)))
+        g_cmd = Signal(CL)
+        anyg = Cat(*(issue[f"g{s}"] for s in range(S))).any()
+        with m.If(anyg):
+            m.d.sync += g_busy.eq(1)
+            for s in range(S):
+                with m.If(issue[f"g{s}"]):
+                    m.d.sync += [g_stage.eq(s), g_cmd.eq(cmd[f"g{s}"])]
+        # fetch: one candidate per cycle into a 4-deep queue (count + in flight < 4)
+        f_p = Signal(16)                       # next candidate to fetch
+        f_on = Signal()
+        fq_ids = [Signal(16 * TM, name=f"gq{i}_ids", reset_less=True) for i in range(4)]
+        fq_head = Signal(2)
+        fq_count = Signal(3)
+        inflight = [Signal(name=f"gfetch{i}") for i in range(2)]
+        gm = items_mem[0]
+        fetch = Signal()
+        cid_r = Signal(16)
+        qs_r = Signal()
+        m.d.comb += fetch.eq(f_on & (f_p < g_cmd.items)
+                             & (fq_count + inflight[0] + inflight[1] < 4))
+        # first fetch on the issue cycle itself (the command is the head view then)
+        fetch_now = Signal()
+        fetch_pos = Signal(16)
+        fetch_cmd = Signal(CL)
+        m.d.comb += [fetch_now.eq(anyg | fetch),
+                     fetch_pos.eq(Mux(anyg, 0, f_p))]
+        for s in range(S):
+            with m.If(issue[f"g{s}"]):
+                m.d.comb += fetch_cmd.eq(cmd[f"g{s}"])
+        with m.If(~anyg):
+            m.d.comb += fetch_cmd.eq(g_cmd)
+        with m.If(anyg):
+            m.d.sync += [f_on.eq(1), f_p.eq(1)]
+        with m.Elif(fetch):
+            m.d.sync += f_p.eq(f_p + 1)
+        # cycle t: the candidate id; t+1: the item memory read; t+2: into the queue
+        cid = Signal(16)
+        sel_stage = Signal(range(max(S, 2)))
+        m.d.comb += sel_stage.eq(g_stage)
+        for s in range(S):
+            with m.If(issue[f"g{s}"]):
+                m.d.comb += sel_stage.eq(s)
+        for s in range(S):
+            with m.If(sel_stage == s):
+                m.d.comb += cid.eq(cand_id(s, fetch_cmd.qslot, fetch_cmd.offset + fetch_pos))
+        m.d.sync += [inflight[0].eq(fetch_now), inflight[1].eq(inflight[0]),
+                     cid_r.eq(cid), qs_r.eq(fetch_cmd.qslot)]
+        m.d.comb += [gm.re.eq(1), gm.raddr.eq(Mux(qs_r, NMAX, 0) + cid_r)]
+        ids_in = gm.rdata[D * 8:D * 8 + 32 * TM]
+        packed_ids = Cat(*(ids_in[32 * t:32 * t + 16] for t in range(TM)))
+        push = inflight[1]
+        # presenter
+        pb = Signal(8)                         # beat within the candidate
+        nbp = Signal(8)
+        T_cur = Signal(8)
+        base_cur = Signal(8)
+        cst = Signal(2)
+        for s in range(S):
+            with m.If(g_stage == s):
+                m.d.comb += [nbp.eq(ceil_div(stages[s]["T"], lanes)), T_cur.eq(stages[s]["T"]),
+                             cst.eq(pl.cache_stage[s])]
+        m.d.comb += base_cur.eq(g_cmd.base)
+        head_ids = Signal(16 * TM)
+        m.d.comb += head_ids.eq(Array(fq_ids)[fq_head])
+        req = unit.req
+        pres = Signal()
+        m.d.comb += pres.eq(g_busy & (fq_count != 0))
+        m.d.comb += req.valid.eq(pres)
+        for j in range(lanes):
+            slot = req.payload.slots[j]
+            tt = Signal(8, name=f"gslot{j}_t")
+            m.d.comb += tt.eq(pb * lanes + j)
+            m.d.comb += [slot.valid.eq(tt < T_cur), slot.table.eq(base_cur + tt),
+                         slot.row.eq(head_ids.word_select(tt[:max(1, (TM - 1).bit_length())]
+                                                          if TM > 1 else 0, 16)),
+                         slot.stage.eq(cst), slot.tag.eq(0)]
+        pop = Signal()
+        m.d.comb += pop.eq(req.valid & req.ready & (pb == nbp - 1))
+        with m.If(req.valid & req.ready):
+            m.d.sync += pb.eq(Mux(pb == nbp - 1, 0, pb + 1))
+        with m.If(push):
+            m.d.sync += Array(fq_ids)[(fq_head + fq_count)[:2]].eq(packed_ids)
+        with m.If(pop):
+            m.d.sync += fq_head.eq(fq_head + 1)
+        m.d.sync += fq_count.eq(fq_count + push - pop)
+        # responses: in request order, into the stage's interaction segments
+        rp = Signal(16)
+        rb = Signal(8)
+        resp = unit.resp
+        m.d.comb += resp.ready.eq(1)
+        g_last = Signal()
+        m.d.comb += g_last.eq(resp.valid & (rb == nbp - 1) & (rp == g_cmd.items - 1))
+        with m.If(resp.valid):
+            with m.If(rb == nbp - 1):
+                m.d.sync += [rb.eq(0), rp.eq(rp + 1)]
+            with m.Else():
+                m.d.sync += rb.eq(rb + 1)
+        with m.If(g_last):
+            m.d.sync += [g_busy.eq(0), f_on.eq(0), rp.eq(0), rb.eq(0)]
+        for s in range(S):
+            m.d.comb += done[f"g{s}"].eq(g_last & (g_stage == s))
+        segs = []                               # per stage, per sub-array: segment SRAMs
+        for s, st in enumerate(stages):
+            per_b = []
+            for bi in range(st["g"]):
+                seg0 = [SRAM(m, f"inter{s}_{bi}_bot{u}", width=R * 8, depth=2 * st["c"])
+                        for u in range(st["nt_d"])]
+                es = [SRAM(m, f"inter{s}_{bi}_emb{t}", width=st["d"] * 8, depth=2 * st["c"])
+                      for t in range(st["T"])]
+                per_b.append((seg0, es))
+                c = st["c"]
+                for t, sr in enumerate(es):
+                    hit = Signal(name=f"gw{s}_{bi}_{t}")
+                    j_lane = t % lanes
+                    m.d.comb += hit.eq(resp.valid & (g_stage == s) & (rb == t // lanes)
+                                       & (rp // c == bi))
+                    m.d.comb += [sr.we.eq(hit), sr.waddr.eq(Mux(g_cmd.slot, c, 0) + rp % c),
+                                 sr.wdata.eq(resp.payload.slots[j_lane].data[:st["d"] * 8])]
+            segs.append(per_b)
+
+        # ---- per stage: MLP (x queue) and filter (f queue) -----------------------------------
+        mi = 1                                   # item-memory copy index
+        for s, st in enumerate(stages):
+            xq, fq = f"x{s}", f"f{s}"
+            xc, xl = cmd[xq], lat[xq]
+            c, g = st["c"], st["g"]
+            is_load = Signal(name=f"x{s}_is_load")
+            m.d.comb += is_load.eq(xl.op == OP_CODES["LOADA"])
+            # ---- LOADA ----
+            w_i = Signal(16, name=f"x{s}_wi")      # next word to read
+            l_on = Signal(name=f"x{s}_lon")
+            with m.If(issue[xq] & (xc.op == OP_CODES["LOADA"])):
+                m.d.sync += [l_on.eq(1), w_i.eq(1)]
+            with m.Elif(l_on & (w_i < xl.words)):
+                m.d.sync += w_i.eq(w_i + 1)
+            rd = Signal(name=f"x{s}_rd")            # a word is read this cycle
+            pos = Signal(16, name=f"x{s}_pos")
+            cur = Signal(CL, name=f"x{s}_lcmd")
+            m.d.comb += cur.eq(Mux(issue[xq], xc, xl))
+            m.d.comb += [rd.eq((issue[xq] & (xc.op == OP_CODES["LOADA"]))
+                               | (l_on & (w_i < xl.words))),
+                         pos.eq(Mux(issue[xq], 0, w_i))]
+            kt_r = Signal(8, name=f"x{s}_kt")
+            m_r = Signal(16, name=f"x{s}_m")
+            m.d.comb += [kt_r.eq(pos // c), m_r.eq(pos % c)]
+            # pipeline registers
+            v1 = Signal(name=f"x{s}_v1")
+            v2 = Signal(name=f"x{s}_v2")
+            kt1 = Signal(8, name=f"x{s}_kt1")
+            kt2 = Signal(8, name=f"x{s}_kt2")
+            src1 = Signal(2, name=f"x{s}_src1")
+            src2 = Signal(2, name=f"x{s}_src2")
+            pad1 = [Signal(name=f"x{s}_pad1_{bi}") for bi in range(g)]
+            pad2 = [Signal(name=f"x{s}_pad2_{bi}") for bi in range(g)]
+            m.d.sync += [v1.eq(rd), kt1.eq(kt_r), src1.eq(cur.src), v2.eq(v1 & (src1 == 0)),
+                         kt2.eq(kt1), src2.eq(src1)]
+            act = [SRAM(m, f"act{s}_{bi}", width=R * 8, depth=max(1, c * st["max_nt"]))
+                   for bi in range(g)]
+            for bi in range(g):
+                b_arr = st["subs"][bi]
+                a_in = eng_port(b_arr, "a_in")
+                p_in_batch = Signal(16, name=f"x{s}_{bi}_p")
+                m.d.comb += p_in_batch.eq(bi * c + m_r)
+                pad = Signal(name=f"x{s}_{bi}_pad")
+                m.d.comb += pad.eq(p_in_batch >= st["plan"].sub_batch)
+                cid_x = Signal(16, name=f"x{s}_{bi}_cid")
+                m.d.comb += cid_x.eq(cand_id(s, cur.qslot, cur.offset + p_in_batch))
+                cid_x1 = Signal(16, name=f"x{s}_{bi}_cid1")
+                q1 = Signal(name=f"x{s}_{bi}_q1")
+                m.d.sync += [cid_x1.eq(cid_x), q1.eq(cur.qslot), pad1[bi].eq(pad),
+                             pad2[bi].eq(pad1[bi])]
+                im = items_mem[mi]
+                mi += 1
+                m.d.comb += [im.re.eq(1), im.raddr.eq(Mux(q1, NMAX, 0) + cid_x1)]
+                # items: element e of word kt is dense[kt*R + e] (zero beyond D)
+                dense = im.rdata[:D * 8]
+                padded = Cat(dense, Const(0, max(0, 8 * R * ceil_div(max(D, 1), R) - 8 * D) + 8 * R))
+                w_items = Signal(R * 8, name=f"x{s}_{bi}_witems")
+                m.d.comb += w_items.eq(Mux(pad2[bi], 0, padded.word_select(kt2, R * 8)))
+                # act: sequential words
+                ab = act[bi]
+                m.d.comb += [ab.re.eq(rd & (cur.src == SRC_CODES["act"])), ab.raddr.eq(pos)]
+                # inter: every segment's row m, then word kt of the concatenation
+                seg0, es = segs[s][bi]
+                for sr in seg0 + es:
+                    m.d.comb += [sr.re.eq(rd & (cur.src == SRC_CODES["inter"])),
+                                 sr.raddr.eq(Mux(cur.slot, c, 0) + m_r)]
+                bot = Cat(*(x.rdata for x in seg0))[:st["d"] * 8]
+                cat = Cat(bot, *(x.rdata for x in es))
+                width = (st["T"] + 1) * st["d"] * 8
+                ktn = ceil_div((st["T"] + 1) * st["d"], R)
+                catp = Cat(cat, Const(0, ktn * R * 8 - width + R * 8))
+                w_inter = Signal(R * 8, name=f"x{s}_{bi}_winter")
+                m.d.comb += w_inter.eq(Mux(pad1[bi], 0, catp.word_select(kt1, R * 8)))
+                with m.If(v2):
+                    m.d.comb += [a_in.valid.eq(1), a_in.payload.eq(w_items)]
+                with m.Elif(v1 & (src1 == SRC_CODES["act"])):
+                    m.d.comb += [a_in.valid.eq(1), a_in.payload.eq(ab.rdata)]
+                with m.Elif(v1 & (src1 == SRC_CODES["inter"])):
+                    m.d.comb += [a_in.valid.eq(1), a_in.payload.eq(w_inter)]
+            # LOADA done: the cycle of its last a_in beat
+            lw_last = Signal(name=f"x{s}_lastw")
+            m.d.comb += lw_last.eq(rd & (pos == cur.words - 1))
+            l1 = Signal(name=f"x{s}_l1")
+            l2 = Signal(name=f"x{s}_l2")
+            m.d.sync += [l1.eq(lw_last), l2.eq(l1 & (src1 == SRC_CODES["items"]))]
+            load_done = Signal(name=f"x{s}_load_done")
+            m.d.comb += load_done.eq((l1 & (src1 != SRC_CODES["items"])) | l2)
+            with m.If(load_done):
+                m.d.sync += l_on.eq(0)
+            # ---- GEMM ----
+            gemm_on = Signal(name=f"x{s}_gon")
+            for bi in range(g):
+                cp = eng_port(st["subs"][bi], "cmd")
+                m.d.comb += [cp.valid.eq(issue[xq] & (xc.op == OP_CODES["GEMM"])),
+                             cp.payload.m.eq(xc.m), cp.payload.k_tiles.eq(xc.kt),
+                             cp.payload.n_tiles.eq(xc.nt), cp.payload.wbase.eq(xc.wbase)]
+            with m.If(issue[xq] & (xc.op == OP_CODES["GEMM"])):
+                m.d.sync += gemm_on.eq(1)
+            # vector unit: register the beat and read the bias; write one cycle later
+            nt_v = Signal(8, name=f"x{s}_ntv")
+            m_v = Signal(16, name=f"x{s}_mv")
+            vv = Signal(name=f"x{s}_vv")
+            vlast = Signal(name=f"x{s}_vlast")
+            nt1 = Signal(8, name=f"x{s}_nt1")
+            m1 = Signal(16, name=f"x{s}_m1")
+            c0 = eng_port(st["subs"][0], "c_out")
+            with m.If(c0.valid):
+                with m.If(m_v == xl.m - 1):
+                    m.d.sync += [m_v.eq(0), nt_v.eq(nt_v + 1)]
+                with m.Else():
+                    m.d.sync += m_v.eq(m_v + 1)
+            with m.If(issue[xq]):
+                m.d.sync += [m_v.eq(0), nt_v.eq(0)]
+            m.d.sync += [vv.eq(c0.valid), vlast.eq(c0.valid & c0.payload.last), nt1.eq(nt_v),
+                         m1.eq(m_v)]
+            gemm_done = Signal(name=f"x{s}_gemm_done")
+            m.d.comb += gemm_done.eq(gemm_on & vlast)
+            with m.If(gemm_done):
+                m.d.sync += gemm_on.eq(0)
+            m.d.comb += done[xq].eq(load_done | gemm_done)
+            for bi in range(g):
+                co = eng_port(st["subs"][bi], "c_out")
+                m.d.comb += co.ready.eq(1)
+                data_r = Signal(R * AW, name=f"x{s}_{bi}_vd", reset_less=True)
+                m.d.sync += data_r.eq(co.payload.data.as_value())
+                bias = SRAM(m, f"bias{s}_{bi}", width=R * 32, depth=max(1, st["nbias"]))
+                m.d.comb += [bias.re.eq(co.valid), bias.raddr.eq(xl.bbase + nt_v)]
+                ys = []
+                outs = []
+                for j in range(R):
+                    y = Signal(signed(AW), name=f"x{s}_{bi}_y{j}")
+                    m.d.comb += y.eq(data_r.word_select(j, AW).as_signed()
+                                     + bias.rdata.word_select(j, 32).as_signed())
+                    ys.append(y)
+                    r = Signal(signed(AW), name=f"x{s}_{bi}_r{j}")
+                    m.d.comb += r.eq(Mux(y < 0, 0, y) >> xl.shift)
+                    o = Signal(8, name=f"x{s}_{bi}_o{j}")
+                    m.d.comb += o.eq(Mux(r > 127, 127, r[:8]))
+                    outs.append(o)
+                ow = Cat(*outs)
+                ab = act[bi]
+                m.d.comb += [ab.we.eq(vv & (xl.dst == DST_CODES["act"])),
+                             ab.waddr.eq(nt1 * c + m1), ab.wdata.eq(ow)]
+                seg0, _ = segs[s][bi]
+                for u, sr in enumerate(seg0):
+                    m.d.comb += [sr.we.eq(vv & (xl.dst == DST_CODES["inter"]) & (nt1 == u)),
+                                 sr.waddr.eq(Mux(xl.slot, c, 0) + m1), sr.wdata.eq(ow)]
+                with m.If(vv & (xl.dst == DST_CODES["score"])):
+                    m.d.sync += scores[s][Mux(xl.slot, g * c, 0) + bi * c + m1].eq(ys[0])
+            # ---- TOPK (f queue) ----
+            m.submodules[f"topk{s}"] = tk = TopkFilter(accel.topk)
+            fc, fl = cmd[fq], lat[fq]
+            nb_r = Signal(16, name=f"f{s}_nb")
+            f_i = Signal(16, name=f"f{s}_i")
+            f_on = Signal(name=f"f{s}_on")
+            tl = accel.topk.lanes
+            with m.If(issue[fq]):
+                m.d.sync += [f_on.eq(1), f_i.eq(0)]
+            beats = Signal(16, name=f"f{s}_beats")
+            m.d.comb += beats.eq((fl.n + tl - 1) // tl)
+            feeding = Signal(name=f"f{s}_feeding")
+            m.d.comb += feeding.eq(f_on & (f_i < beats))
+            with m.If(feeding):
+                m.d.sync += f_i.eq(f_i + 1)
+            tv = Signal(name=f"f{s}_tv")
+            m.d.comb += tk.i.valid.eq(feeding)
+            for j in range(tl):
+                p = Signal(16, name=f"f{s}_p{j}")
+                m.d.comb += p.eq(f_i * tl + j)
+                it = tk.i.payload["items"][j]
+                m.d.comb += [it.v.eq(p < fl.n),
+                             it.score.eq(scores[s][Mux(fl.slot, g * c, 0) + p]),
+                             it.id.eq(cand_id(s, fl.qslot, fl.offset + p))]
+            m.d.comb += [tk.i.payload.k.eq(fl.k), tk.i.payload.last.eq(fl.last & (f_i == beats - 1))]
+            # results
+            r_i = Signal(16, name=f"f{s}_r")
+            o = tk.o
+            m.d.comb += o.ready.eq(1)
+            with m.If(o.valid):
+                m.d.sync += r_i.eq(r_i + 1)
+                if s < S - 1:
+                    n1 = pipe.items[s + 1]
+                    m.d.sync += cand[s + 1][Mux(fl.qslot, n1, 0) + fl.emit + r_i].eq(o.payload.id)
+                else:
+                    m.d.sync += [res_id[Mux(fl.qslot, pipe.k_out, 0) + r_i].eq(o.payload.id),
+                                 res_sc[Mux(fl.qslot, pipe.k_out, 0) + r_i].eq(o.payload.score)]
+            sv = getattr(self, f"surv{s}")
+            m.d.comb += [sv.valid.eq(o.valid), sv.payload.eq(Cat(o.payload.id[:16], o.payload.score))]
+            f_done = Signal(name=f"f{s}_done")
+            m.d.comb += f_done.eq((o.valid & o.payload.last)
+                                  | (f_on & ~fl.last & (f_i == beats - 1)))
+            with m.If(issue[fq]):
+                m.d.sync += r_i.eq(0)
+            with m.If(f_done):
+                m.d.sync += f_on.eq(0)
+            m.d.comb += done[fq].eq(f_done)
+
+        # ---- host out: SEND -----------------------------------------------------------------
+        oc, ol = cmd["out"], lat["out"]
+        s_i = Signal(16)
+        s_on = Signal()
+        with m.If(issue["out"]):
+            m.d.sync += [s_on.eq(1), s_i.eq(1)]
+        with m.Elif(s_on & (s_i < ol.k)):
+            m.d.sync += s_i.eq(s_i + 1)
+        snd = Signal()
+        sidx = Signal(16)
+        sq = Signal()
+        m.d.comb += [snd.eq(issue["out"] | (s_on & (s_i < ol.k))),
+                     sidx.eq(Mux(issue["out"], 0, s_i)),
+                     sq.eq(Mux(issue["out"], oc.qslot, ol.qslot))]
+        word = Cat(res_id[Mux(sq, pipe.k_out, 0) + sidx], Const(0, 16),
+                   res_sc[Mux(sq, pipe.k_out, 0) + sidx])
+        last_snd = Signal()
+        m.d.comb += last_snd.eq(snd & (sidx == Mux(issue["out"], oc.k, ol.k) - 1))
+        ov, od, olast = snd, word, last_snd
+        for i in range(L):
+            v = Signal(name=f"hout_v{i}")
+            x = Signal(len(self.host_out.payload), name=f"hout_d{i}", reset_less=True)
+            lx = Signal(name=f"hout_l{i}")
+            m.d.sync += [v.eq(ov), x.eq(od), lx.eq(olast)]
+            ov, od, olast = v, x, lx
+        m.d.comb += [self.host_out.valid.eq(ov), self.host_out.payload.eq(od),
+                     done["out"].eq(ov & olast)]
+        with m.If(ov & olast):
+            m.d.sync += s_on.eq(0)
+        return m

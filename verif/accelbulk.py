@@ -1,0 +1,154 @@
+"""The integrated RPAccel's simulation harness (top ``bulk_accel``, simulation only): Python
+stays out of the clock loop.
+
+Around the accelerator (:class:`rpaccel.rtl.accel.RPAccelTop`) it adds
+
+* the **host**: ``host_mem`` (back-door loaded with every query's input beats, in order) and a
+  driver presenting them back to back from the cycle after ``start``; cycle 0 of the count is
+  the first beat the link accepts;
+* the **DRAM** holding the embedding tables (:func:`rpaccel.verif.embbulk.dram_model`);
+* sinks: every result beat the host receives into ``res_mem``, every top-k result of stage s
+  into ``surv{s}_mem``; ``done`` after ``nres`` result beats; ``cycles`` = the last result beat's
+  arrival minus the first host beat's cycle (the executor's count).
+
+The testbench (:mod:`rpaccel.verif.tb_accel`) loads the command memories, weights, biases, the
+static cache copies, the DRAM and the host beats by back door, pulses ``start``, sleeps until
+``done`` and checks the results, every stage's survivors and the cycle count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rpaccel.accel import AccelConfig, Pipeline, accel_from_dict, pipeline_from_dict
+from rpaccel.config import _config_key
+from rpaccel.isa import queue_order
+
+__all__ = ["AccelBuild", "AccelBulkHarness", "TOPLEVEL", "MAX_HOST_BEATS", "MAX_RESULTS",
+           "build_accel"]
+
+TOPLEVEL = "bulk_accel"
+MAX_HOST_BEATS = 1 << 13
+MAX_RESULTS = 1 << 10
+
+
+@dataclasses.dataclass(frozen=True)
+class AccelBuild:
+    """What one RTL build is generated for: the accelerator, the pipeline and its placement's
+    options (the top is specialised to the placed pipeline's shapes)."""
+
+    accel: AccelConfig
+    pipeline: Pipeline
+    sub_batch: int | None
+    policy: str | None
+
+    def to_dict(self) -> dict:
+        return {"accel": self.accel.to_dict(), "pipeline": self.pipeline.to_dict(),
+                "sub_batch": self.sub_batch, "policy": self.policy}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AccelBuild":
+        a = dict(d["accel"])
+        a["topk"] = {k: a["topk"][k] for k in ("k_max", "lanes")}
+        p = dict(d["pipeline"])
+        p["stage"] = [{k: v for k, v in st.items()} for st in p["stage"]]
+        if p.get("sub_batch") is None:
+            p.pop("sub_batch", None)
+        return cls(accel_from_dict(a), pipeline_from_dict(p), d["sub_batch"], d["policy"])
+
+    def key(self) -> str:
+        return _config_key("accel-top", self.to_dict())
+
+    def label(self) -> str:
+        return f"accel_{self.accel.name or 'cfg'}_s{len(self.pipeline.stages)}"
+
+    def placement(self):
+        from rpaccel.perfmodel.compiler import place
+
+        return place(self.accel, self.pipeline, self.sub_batch, self.policy)
+
+
+class AccelBulkHarness(wiring.Component):
+    def __init__(self, build: AccelBuild) -> None:
+        self._b = build
+        S = len(build.pipeline.stages)
+        super().__init__({"start": In(1), "nbeats": In(32), "nres": In(32),
+                          **{f"n_{q}": In(16) for q in queue_order(S)},
+                          "done": Out(1), "cycles": Out(32)})
+
+    def elaborate(self, platform):
+        from rpaccel.rtl.accel import RPAccelTop
+        from rpaccel.rtl.sram import SRAM
+
+        from .embbulk import dram_model
+
+        b = self._b
+        accel, pipe = b.accel, b.pipeline
+        S = len(pipe.stages)
+        m = Module()
+        m.submodules.top = top = RPAccelTop(accel, pipe, b.placement())
+        for q in queue_order(S):
+            m.d.comb += getattr(top, f"n_{q}").eq(getattr(self, f"n_{q}"))
+        m.d.comb += top.start.eq(self.start)
+        now = Signal(32)
+        m.d.sync += now.eq(now + 1)
+        running = Signal()
+        with m.If(self.start):
+            m.d.sync += running.eq(1)
+        # host: beats back to back
+        W = accel.host_bytes_per_cycle * 8
+        hm = SRAM(m, "host_mem", width=W, depth=MAX_HOST_BEATS)
+        ptr = Signal(32)
+        fire = Signal()
+        m.d.comb += [top.host_in.valid.eq(running & (ptr < self.nbeats)),
+                     top.host_in.payload.eq(hm.rdata),
+                     fire.eq(top.host_in.valid & top.host_in.ready),
+                     hm.re.eq(1), hm.raddr.eq(ptr + fire)]
+        with m.If(fire):
+            m.d.sync += ptr.eq(ptr + 1)
+        first = Signal(32)
+        seen = Signal()
+        with m.If(fire & ~seen):
+            m.d.sync += [first.eq(now), seen.eq(1)]
+        # results
+        rm = SRAM(m, "res_mem", width=W, depth=MAX_RESULTS)
+        rptr = Signal(32)
+        m.d.comb += [rm.we.eq(top.host_out.valid), rm.waddr.eq(rptr),
+                     rm.wdata.eq(top.host_out.payload), top.host_out.ready.eq(1)]
+        with m.If(top.host_out.valid):
+            m.d.sync += rptr.eq(rptr + 1)
+            with m.If(rptr + 1 == self.nres):
+                m.d.sync += [self.done.eq(1), self.cycles.eq(now - first)]
+        for s in range(S):
+            sv = getattr(top, f"surv{s}")
+            sm = SRAM(m, f"surv{s}_mem", width=len(sv.payload), depth=MAX_RESULTS * 4)
+            sp = Signal(32, name=f"surv{s}_ptr")
+            m.d.comb += [sm.we.eq(sv.valid), sm.waddr.eq(sp), sm.wdata.eq(sv.payload),
+                         sv.ready.eq(1)]
+            with m.If(sv.valid):
+                m.d.sync += sp.eq(sp + 1)
+        dram_model(m, accel.embedding, top.mem_req, top.mem_resp, now)
+        return m
+
+
+def build_accel(build: AccelBuild, root: Path | None = None):
+    """Verilator build of the harness for ``build`` (cached by its key and the RTL's digest)."""
+    from .run import build_harness
+
+    return build_harness(AccelBulkHarness(build), build, TOPLEVEL, Path(__file__), root)
+
+
+def run_accel(build: AccelBuild, scenarios: list[dict], root: Path | None = None,
+              keep: bool = False) -> list[dict]:
+    """Run scenarios (``seed``, ``queries``, optional ``dump``) on the RTL; one result record
+    each: ``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``, ..."""
+    from .run import run_built
+
+    info = build_accel(build, root)
+    return run_built(build, info, "rpaccel.verif.tb_accel", scenarios, waves=None, root=root,
+                     keep=keep)

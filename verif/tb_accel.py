@@ -1,0 +1,205 @@
+"""cocotb testbench of the integrated RPAccel (harness :mod:`rpaccel.verif.accelbulk`).
+
+Per scenario (``seed``, ``queries``): compile the queries, load by back door the command
+memories, every sub-array's weights and biases, the embedding unit's static copies, the DRAM's
+tables and the host's input beats; start; sleep until the last result beat; then check
+
+* every query's ranked ids and scores against the golden model (:func:`run_query`), bit for bit;
+* every stage's survivors (the top-k results of every query, in order) against the golden's;
+* the cycle count (first host beat to the last result beat at the host) against the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+
+from rpaccel.accel import ID_BYTES
+from rpaccel.isa import queue_order
+from rpaccel.perfmodel.compiler import compile_query, program_words
+from rpaccel.perfmodel.executor import execute
+from rpaccel.perfmodel.gemm import pack_w
+from rpaccel.perfmodel.query import (embedding_rows, model_params, query_inputs, run_query,
+                                     table_base)
+
+from .accelbulk import AccelBuild
+from .checker import Checker
+
+PERIOD_NS = 10
+
+
+def _row_word(seed: int, table: int, row: int, dim: int) -> int:
+    v = embedding_rows(seed, [table], [row], dim)[0].astype(np.uint8)
+    return int.from_bytes(v.tobytes(), "little")
+
+
+def host_beats(build: AccelBuild, inputs) -> list[int]:
+    """The host's input beats of the queries, in order (each candidate in its own beats:
+    dense int8 bytes, then its sparse ids as little-endian int32)."""
+    accel, pipe = build.accel, build.pipeline
+    hb = accel.host_bytes_per_cycle
+    item_bytes = pipe.dense + ID_BYTES * pipe.sparse
+    bpi = -(-item_bytes // hb)
+    out = []
+    for inp in inputs:
+        for i in range(pipe.items[0]):
+            rec = inp.dense[i].astype(np.int8).tobytes() + inp.sparse[i].astype("<i4").tobytes()
+            rec = rec + bytes(bpi * hb - len(rec))
+            out += [int.from_bytes(rec[b * hb:(b + 1) * hb], "little") for b in range(bpi)]
+    return out
+
+
+async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
+    accel, pipe = build.accel, build.pipeline
+    seed, Q = int(sc["seed"]), int(sc.get("queries", 1))
+    prog = compile_query(accel, pipe, build.sub_batch, build.policy, queries=Q)
+    pl = prog.placement
+    S = len(pipe.stages)
+    emb = accel.embedding
+    sub = accel.group_array(pl.split)
+    top = dut.top
+    dut.rst.value = 1
+    dut.start.value = 0
+    await ClockCycles(dut.clk, 3)
+    t0 = time.perf_counter()
+    words = program_words(prog)
+    for q in queue_order(S):
+        mem = getattr(top, f"cmdmem_{q}").mem
+        for i, w in enumerate(words[q]):
+            mem[i].value = w
+        getattr(dut, f"n_{q}").value = len(words[q])
+    params = model_params(pipe, seed)
+    for s, st in enumerate(pipe.stages):
+        first, g = pl.groups[s]
+        for bi in range(g):
+            wmem = (getattr(top.array, f"s{first + bi}_w_buf") if pl.split
+                    else top.array.w_buf).mem
+            bmem = getattr(top, f"bias{s}_{bi}").mem
+            for li, (_, _, k, n) in enumerate(st.model.layers()):
+                for i, w in enumerate(pack_w(sub, params[s].weights[li].astype(np.int64))):
+                    wmem[pl.wbase[s][li] + i].value = w
+                b = params[s].biases[li].astype(np.int64)
+                for nt in range(sub.n_tiles(n)):
+                    chunk = b[nt * sub.cols:(nt + 1) * sub.cols]
+                    word = sum((int(x) & 0xFFFFFFFF) << (32 * j) for j, x in enumerate(chunk))
+                    bmem[pl.bbase[s][li] + nt].value = word
+    for t in range(emb.tables):
+        for r in range(emb.rows):
+            w = _row_word(seed, t, r, emb.dim)
+            dut.dram_mem.mem[t * emb.rows + r].value = w
+            if r < emb.static_rows:
+                for j in range(emb.lanes):
+                    getattr(top.emb, f"static_buf{j}").mem[t * emb.static_rows + r].value = w
+    inputs = [query_inputs(pipe, emb.rows, seed, q) for q in range(Q)]
+    beats = host_beats(build, inputs)
+    for i, w in enumerate(beats):
+        dut.host_mem.mem[i].value = w
+    dut.nbeats.value = len(beats)
+    dut.nres.value = Q * pipe.k_out
+    t_load = time.perf_counter() - t0
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    model = execute(prog, seed=seed, inputs=inputs)
+    t1 = time.perf_counter()
+    await First(RisingEdge(dut.done), Timer(PERIOD_NS * (3 * model.cycles + 2000), "ns"))
+    t_sim = time.perf_counter() - t1
+    checker = Checker()
+    rtl_cycles = int(dut.cycles.value) if int(dut.done.value) else -1
+    cycles_ok = checker.check_equal("cycles (first host beat to last result beat)", rtl_cycles,
+                                    model.cycles)
+    gold = [run_query(accel, pipe, params, inp, seed=seed, sub_batch=build.sub_batch,
+                      policy=build.policy) for inp in inputs]
+    aw = accel.array.acc_width
+
+    def signed(v: int, bits: int) -> int:
+        v &= (1 << bits) - 1
+        return v - (1 << bits) if v >> (bits - 1) else v
+
+    got = []
+    for i in range(Q * pipe.k_out):
+        w = int(dut.res_mem.mem[i].value)
+        got.append((w & 0xFFFF, signed(w >> 32, 32)))
+    want = [(int(i), int(sc_)) for r in gold for i, sc_ in zip(r.ids, r.scores)]
+    values_ok = checker.check_values("ranked result", got, want)
+    surv = {}
+    for s in range(S):
+        n = Q * (pipe.items[s + 1] if s < S - 1 else pipe.k_out)
+        mem = getattr(dut, f"surv{s}_mem").mem
+        rtl = []
+        for i in range(n):
+            w = int(mem[i].value)
+            rtl.append((w & 0xFFFF, signed(w >> 16, aw)))
+        exp = []
+        for r in gold:
+            pos = {int(c): j for j, c in enumerate(r.stage_items[s])}
+            exp += [(int(c), int(r.stage_scores[s][pos[int(c)]])) for c in r.survivors[s]]
+        values_ok &= checker.check_values(f"stage {s} survivor", rtl, exp)
+        surv[s] = [i for i, _ in rtl]
+    res = {"rtl_cycles": rtl_cycles, "model_cycles": model.cycles, "cycles_match": cycles_ok,
+           "values_match": values_ok and checker.first_mismatch is None,
+           "first_mismatch": checker.first_mismatch, "queries": Q, "seed": seed,
+           "latency": model.latency, "load_wall_s": t_load, "sim_wall_s": t_sim,
+           "cycles_per_s": rtl_cycles / t_sim if t_sim > 0 and rtl_cycles > 0 else None}
+    if sc.get("dump"):
+        _dump(Path(sc["dump"]), build, prog, params, inputs, seed, got, surv, res)
+    return res
+
+
+def _dump(out: Path, build, prog, params, inputs, seed, got, surv, res) -> None:
+    """Everything needed to recompute the answer with numpy (layout: README, "Dump")."""
+    accel, pipe = build.accel, build.pipeline
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for q, inp in enumerate(inputs):
+        arrays[f"q{q}_dense"] = inp.dense
+        arrays[f"q{q}_sparse"] = inp.sparse
+    for s, st in enumerate(pipe.stages):
+        m = st.model
+        base = table_base(pipe, s)
+        for t in range(m.tables):
+            arrays[f"s{s}_table{t}"] = embedding_rows(
+                seed, np.full(accel.embedding.rows, base + t), np.arange(accel.embedding.rows),
+                m.dim)
+        for li in range(len(m.layers())):
+            arrays[f"s{s}_w{li}"] = params[s].weights[li]
+            arrays[f"s{s}_b{li}"] = params[s].biases[li]
+        arrays[f"s{s}_shifts"] = np.array(params[s].shifts)
+        arrays[f"s{s}_rtl_survivors"] = np.array(surv[s])
+    arrays["rtl_ids"] = np.array([i for i, _ in got])
+    arrays["rtl_scores"] = np.array([x for _, x in got])
+    np.savez(out / "accel.npz", **arrays)
+    meta = {"unit": "accel", "build": build.to_dict(), "seed": seed,
+            "queries": len(inputs), "acc_width": accel.array.acc_width,
+            "sub_batch": prog.sub_batch, "filter": prog.policy,
+            "items": pipe.items, "k_out": pipe.k_out,
+            "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"]}
+    (out / "accel.json").write_text(json.dumps(meta, indent=1))
+
+
+@cocotb.test()
+async def accel_scenarios(dut) -> None:
+    import sched  # guard: must be the standard library's
+
+    spec = json.loads(Path(os.environ["RPACCEL_SCENARIOS"]).read_text())
+    build = AccelBuild.from_dict(spec["cfg"])
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    results = []
+    for sc in spec["scenarios"]:
+        t0 = time.perf_counter()
+        res = await run_scenario(dut, build, sc)
+        res["wall_s"] = time.perf_counter() - t0
+        results.append({**sc, **res, "stdlib_sched": hasattr(sched, "scheduler")})
+        dut._log.info("scenario %s: rtl %s model %s cycles_match=%s values_match=%s %s",
+                      sc.get("name"), res["rtl_cycles"], res["model_cycles"], res["cycles_match"],
+                      res["values_match"], res["first_mismatch"] or "")
+    Path(spec["results"]).write_text(json.dumps(results, indent=1))
