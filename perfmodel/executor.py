@@ -101,6 +101,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     if inputs is None:
         inputs = [query_inputs(pipe, emb.rows, seed, q) for q in range(prog.queries)]
     looks = _lookups(prog, inputs, seed)
+    # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
+    engine = "numba" if sum(len(v[1]) for v in looks.values()) > 20_000 else "python"
     order = queue_order(S)
     prio = {q: i for i, q in enumerate(order)}
     cmds = prog.commands
@@ -167,7 +169,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
         elif c.op == "GATHER":
             tables, rows, stg, beats = looks[(a["q"], a["s"], a["sb"])]
             last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, lines,
-                                     start=t + GATHER_START)
+                                     start=t + GATHER_START, engine=engine)
             done = last
             emb_free = done + 1
             for k_ in ecount:

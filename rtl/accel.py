@@ -45,6 +45,14 @@ __all__ = ["RPAccelTop", "rtl_check", "MAX_COMMANDS"]
 MAX_COMMANDS = 1024
 
 
+def _write(m: Module, regs, index, value, enable) -> None:
+    """``regs[index] <= value`` when ``enable``: one comparator per register (a dynamic-index
+    write to an ``Array`` would emit a case over every index value for every register)."""
+    for i, r in enumerate(regs):
+        with m.If(enable & (index == i)):
+            m.d.sync += r.eq(value)
+
+
 def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement) -> None:
     """Raise a one-line ``ValueError`` for what the RTL top does not build."""
     eng = accel.group_array(placement.split)
@@ -195,12 +203,15 @@ class RPAccelTop(wiring.Component):
         n_copies = 1 + sum(st["g"] for st in stages)
         items_mem = [SRAM(m, f"items{i}", width=rec_bits, depth=2 * NMAX) for i in range(n_copies)]
         # candidate lists of stages >= 1 (registers): 2 query slots x items[s]
-        cand = [None] + [Array(Signal(16, name=f"cand{s}_{j}")
-                               for j in range(2 * pipe.items[s])) for s in range(1, S)]
-        res_id = Array(Signal(16, name=f"res_id{j}") for j in range(2 * pipe.k_out))
-        res_sc = Array(Signal(signed(AW), name=f"res_sc{j}") for j in range(2 * pipe.k_out))
-        scores = [Array(Signal(signed(AW), name=f"score{s}_{j}") for j in range(2 * st["g"] * st["c"]))
-                  for s, st in enumerate(stages)]
+        cand_r = [[]] + [[Signal(16, name=f"cand{s}_{j}") for j in range(2 * pipe.items[s])]
+                         for s in range(1, S)]
+        cand = [Array(x) for x in cand_r]
+        res_id_r = [Signal(16, name=f"res_id{j}") for j in range(2 * pipe.k_out)]
+        res_sc_r = [Signal(signed(AW), name=f"res_sc{j}") for j in range(2 * pipe.k_out)]
+        res_id, res_sc = Array(res_id_r), Array(res_sc_r)
+        scores_r = [[Signal(signed(AW), name=f"score{s}_{j}") for j in range(2 * st["g"] * st["c"])]
+                    for s, st in enumerate(stages)]
+        scores = [Array(x) for x in scores_r]
 
         def cand_id(s, qslot, pos):
             """The candidate index at position ``pos`` of stage s's list (stage 0: identity)."""
@@ -336,8 +347,7 @@ class RPAccelTop(wiring.Component):
         m.d.comb += pop.eq(req.valid & req.ready & (pb == nbp - 1))
         with m.If(req.valid & req.ready):
             m.d.sync += pb.eq(Mux(pb == nbp - 1, 0, pb + 1))
-        with m.If(push):
-            m.d.sync += Array(fq_ids)[(fq_head + fq_count)[:2]].eq(packed_ids)
+        _write(m, fq_ids, (fq_head + fq_count)[:2], packed_ids, push)
         with m.If(pop):
             m.d.sync += fq_head.eq(fq_head + 1)
         m.d.sync += fq_count.eq(fq_count + push - pop)
@@ -524,8 +534,8 @@ class RPAccelTop(wiring.Component):
                 for u, sr in enumerate(seg0):
                     m.d.comb += [sr.we.eq(vv & (xl.dst == DST_CODES["inter"]) & (nt1 == u)),
                                  sr.waddr.eq(Mux(xl.slot, c, 0) + m1), sr.wdata.eq(ow)]
-                with m.If(vv & (xl.dst == DST_CODES["score"])):
-                    m.d.sync += scores[s][Mux(xl.slot, g * c, 0) + bi * c + m1].eq(ys[0])
+                _write(m, scores_r[s], Mux(xl.slot, g * c, 0) + bi * c + m1, ys[0],
+                       vv & (xl.dst == DST_CODES["score"]))
             # ---- TOPK (f queue) ----
             m.submodules[f"topk{s}"] = tk = TopkFilter(accel.topk)
             fc, fl = cmd[fq], lat[fq]
@@ -557,12 +567,14 @@ class RPAccelTop(wiring.Component):
             m.d.comb += o.ready.eq(1)
             with m.If(o.valid):
                 m.d.sync += r_i.eq(r_i + 1)
-                if s < S - 1:
-                    n1 = pipe.items[s + 1]
-                    m.d.sync += cand[s + 1][Mux(fl.qslot, n1, 0) + fl.emit + r_i].eq(o.payload.id)
-                else:
-                    m.d.sync += [res_id[Mux(fl.qslot, pipe.k_out, 0) + r_i].eq(o.payload.id),
-                                 res_sc[Mux(fl.qslot, pipe.k_out, 0) + r_i].eq(o.payload.score)]
+            if s < S - 1:
+                n1 = pipe.items[s + 1]
+                _write(m, cand_r[s + 1], Mux(fl.qslot, n1, 0) + fl.emit + r_i, o.payload.id,
+                       o.valid)
+            else:
+                at = Mux(fl.qslot, pipe.k_out, 0) + r_i
+                _write(m, res_id_r, at, o.payload.id, o.valid)
+                _write(m, res_sc_r, at, o.payload.score, o.valid)
             sv = getattr(self, f"surv{s}")
             m.d.comb += [sv.valid.eq(o.valid), sv.payload.eq(Cat(o.payload.id[:16], o.payload.score))]
             f_done = Signal(name=f"f{s}_done")

@@ -22,3 +22,23 @@ def test_random_campaign(unit, index):
     assert res["scenarios"] == SCENARIOS
     assert not res["failures"], "\n".join(f"{f['scenario']}: {f['first_mismatch']}\n  reproduce: "
                                           f"{f['reproducer']}" for f in res["failures"])
+
+
+ACCEL_CONFIGS, ACCEL_SCENARIOS = 2, 2
+
+
+@pytest.mark.parametrize("index", [pytest.param(i, marks=pytest.mark.xdist_group(f"accel-rand{i}"))
+                                   for i in range(ACCEL_CONFIGS)])
+def test_random_campaign_accel(index):
+    """Random tiny accelerators and 1..3-stage pipelines (the integrated top)."""
+    from rpaccel.verif.campaign import _run_one, draw
+
+    build, scs = draw("accel", ACCEL_CONFIGS, ACCEL_SCENARIOS, SEED)[index]
+    print(f"campaign seed={SEED} accel config {index}: {build.label()} items "
+          f"{build.pipeline.items} sub-batch {build.sub_batch} (reproduce the whole set: rpaccel "
+          f"verify --units accel --configs {ACCEL_CONFIGS} --scenarios {ACCEL_SCENARIOS} "
+          f"--seed {SEED})")
+    res = _run_one("accel", build, scs)
+    assert res["scenarios"] == ACCEL_SCENARIOS
+    assert not res["failures"], "\n".join(f"{f['scenario']}: {f['first_mismatch']}\n  reproduce: "
+                                          f"{f['reproducer']}" for f in res["failures"])

@@ -39,17 +39,17 @@ MAX_RESULTS = 1 << 10
 
 @dataclasses.dataclass(frozen=True)
 class AccelBuild:
-    """What one RTL build is generated for: the accelerator, the pipeline and its placement's
-    options (the top is specialised to the placed pipeline's shapes)."""
+    """What one RTL build is generated for: the accelerator, the pipeline and the sub-batch
+    size (the top is specialised to the placed pipeline's shapes; the filter policy is data: the
+    command streams carry it, so both policies run on one build)."""
 
     accel: AccelConfig
     pipeline: Pipeline
     sub_batch: int | None
-    policy: str | None
 
     def to_dict(self) -> dict:
         return {"accel": self.accel.to_dict(), "pipeline": self.pipeline.to_dict(),
-                "sub_batch": self.sub_batch, "policy": self.policy}
+                "sub_batch": self.sub_batch}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AccelBuild":
@@ -59,7 +59,7 @@ class AccelBuild:
         p["stage"] = [{k: v for k, v in st.items()} for st in p["stage"]]
         if p.get("sub_batch") is None:
             p.pop("sub_batch", None)
-        return cls(accel_from_dict(a), pipeline_from_dict(p), d["sub_batch"], d["policy"])
+        return cls(accel_from_dict(a), pipeline_from_dict(p), d["sub_batch"])
 
     def key(self) -> str:
         return _config_key("accel-top", self.to_dict())
@@ -70,7 +70,7 @@ class AccelBuild:
     def placement(self):
         from rpaccel.perfmodel.compiler import place
 
-        return place(self.accel, self.pipeline, self.sub_batch, self.policy)
+        return place(self.accel, self.pipeline, self.sub_batch, "global")
 
 
 class AccelBulkHarness(wiring.Component):
@@ -145,7 +145,8 @@ def build_accel(build: AccelBuild, root: Path | None = None):
 
 def run_accel(build: AccelBuild, scenarios: list[dict], root: Path | None = None,
               keep: bool = False) -> list[dict]:
-    """Run scenarios (``seed``, ``queries``, optional ``dump``) on the RTL; one result record
+    """Run scenarios (``seed``, ``queries``, ``policy``, optional ``dump``) on the RTL; one
+    result record
     each: ``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``, ..."""
     from .run import run_built
 

@@ -263,6 +263,31 @@ def bench_embunit(scratch: Path) -> tuple[dict, list[str], bool]:
     return fig, lines, ok
 
 
+def bench_accel(scratch: Path) -> tuple[dict, list[str], bool]:
+    """The integrated top's simulation speed: the 8x8 array split 2x2 on a 2-stage query
+    (the matrix's ``m8s2-512`` build: 512 -> 128 candidates, top 8), 4 back-to-back queries in
+    the bulk harness; simulated cycles per wall second of the simulation alone (target
+    >= 100,000)."""
+    from .accelbulk import build_accel, run_accel
+    from .cases_accel import matrix_builds
+
+    label, b, _ = next(x for x in matrix_builds() if x[0] == "m8s2-512")
+    info = build_accel(b, root=scratch)
+    (r,) = run_accel(b, [{"name": "bench", "seed": 1, "queries": 4, "policy": "global"}],
+                     root=scratch)
+    ok = bool(r["cycles_match"] and r["values_match"])
+    fig = {"build": label, "verilog_s": round(info.gen_seconds, 1),
+           "verilator_build_s": round(info.seconds, 1), "queries": 4,
+           "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"], "match": ok,
+           "sim_wall_s": round(r["sim_wall_s"], 3), "sim_cycles_per_s": round(r["cycles_per_s"])}
+    line = (f"accel top 8x8 split 2x2, 2 stages (512 -> 128 -> 8), 4 queries: {r['rtl_cycles']:,} "
+            f"cycles (model {r['model_cycles']:,}, match={ok}) at {fig['sim_cycles_per_s']:,} "
+            f"simulated cycles/s (build: Verilog {fig['verilog_s']} s, Verilator "
+            f"{fig['verilator_build_s']} s)")
+    print(line, flush=True)
+    return fig, [line], ok
+
+
 def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -326,6 +351,9 @@ def main() -> int:
     fig["embcache_unit"], eu, euok = bench_embunit(scratch)
     ok = ok and euok
     lines += eu
+    fig["accel_8x8_2stage"], al, aok = bench_accel(scratch)
+    ok = ok and aok
+    lines += al
     lines.append(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     print(lines[-1])
     (out_dir / "bench.json").write_text(json.dumps(fig, indent=2))

@@ -33,8 +33,24 @@ def _rng(seed: int, unit: str, i: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(unit.encode()), i])
 
 
+#: The integrated accelerator takes part as a campaign "unit" of its own: random tiny
+#: accelerators and 1..3-stage pipelines (:func:`rpaccel.verif.cases_accel.random_build`).
+ACCEL = "accel"
+
+
 def draw(unit: str, n_configs: int, n_scenarios: int, seed: int) -> list[tuple[object, list[dict]]]:
     """The campaign's (configuration, scenarios) for one unit."""
+    if unit == ACCEL:
+        from .cases_accel import random_build
+
+        out = []
+        for i in range(n_configs):
+            bseed = int(_rng(seed, unit, i).integers(0, 1 << 31))
+            build, sc = random_build(bseed)
+            scs = [{**sc, "name": f"c{i}s{j}-seed{sc['seed'] + j}", "seed": sc["seed"] + j,
+                    "build_seed": bseed} for j in range(n_scenarios)]
+            out.append((build, scs))
+        return out
     cases = get_unit(unit).cases_module()
     out = []
     for i in range(n_configs):
@@ -53,6 +69,12 @@ def reproducer(unit: str, cfg, sc: dict) -> str:
     """The ``rpaccel sim`` command line that replays scenario ``sc`` on ``cfg``."""
     from rpaccel.cli.flags import config_argv
 
+    if unit == ACCEL:
+        code = (f"from rpaccel.verif.cases_accel import random_build; from rpaccel.verif."
+                f"accelbulk import run_accel; b, sc = random_build({sc['build_seed']}); "
+                f"print(run_accel(b, [dict(sc, seed={sc['seed']})]))")
+        return shlex.join(["python", "-c", code])
+
     glue = get_unit(unit).cli_module()
     return shlex.join(["rpaccel", "sim", unit, *config_argv(cfg), *glue.sim_argv(sc)])
 
@@ -61,10 +83,16 @@ def _run_one(unit: str, cfg, scs: list[dict]) -> dict:
     from .run import build, run_unit
 
     t0 = time.perf_counter()
-    info = build(unit, cfg, quick=True)
+    if unit == ACCEL:
+        from .accelbulk import build_accel, run_accel
+
+        info = build_accel(cfg)
+    else:
+        info = build(unit, cfg, quick=True)
     t1 = time.perf_counter()
     try:
-        results = run_unit(unit, cfg, scs, quick=True)
+        results = (run_accel(cfg, scs) if unit == ACCEL
+                   else run_unit(unit, cfg, scs, quick=True))
     except RuntimeError as e:      # the testbench crashed: every scenario counts as failed
         err = str(e).strip().splitlines()
         crash = next((ln.strip() for ln in reversed(err) if "Error" in ln), err[0] if err else "")

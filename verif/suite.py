@@ -2,8 +2,9 @@
 
 Every scenario is seeded (the seed is in its name and in every report). ``python -m
 rpaccel.verif.suite`` runs the whole matrix (every unit of :data:`rpaccel.units.UNITS`, every
-configuration of its ``SUITE``, every scenario of its ``matrix``) and prints RTL vs model cycles
-per scenario.
+configuration of its ``SUITE``, every scenario of its ``matrix``; then the integrated
+accelerator's builds, :mod:`rpaccel.verif.cases_accel`) and prints RTL vs model cycles per
+scenario.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         for label, _ in cases.SUITE:
             for r in suite_results(name, label).values():
                 passed.append(report_row(name, label, r, cases.describe(r)))
+    from .accelbulk import run_accel
+    from .cases_accel import matrix_builds
+
+    for label, build, scs in matrix_builds():
+        for r in run_accel(build, scs):
+            shape = f"{len(build.pipeline.stages)} st, {r['queries']} q, {r['policy'][:6]}"
+            passed.append(report_row("accel", label, r, shape))
     print(f"\n{sum(passed)}/{len(passed)} scenarios pass (cycles exact and values bit-exact) "
           f"in {time.perf_counter() - t0:.1f} s")
     return 0 if all(passed) else 1

@@ -59,7 +59,8 @@ def host_beats(build: AccelBuild, inputs) -> list[int]:
 async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     accel, pipe = build.accel, build.pipeline
     seed, Q = int(sc["seed"]), int(sc.get("queries", 1))
-    prog = compile_query(accel, pipe, build.sub_batch, build.policy, queries=Q)
+    policy = sc.get("policy") or pipe.filter
+    prog = compile_query(accel, pipe, build.sub_batch, policy, queries=Q)
     pl = prog.placement
     S = len(pipe.stages)
     emb = accel.embedding
@@ -118,7 +119,7 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     cycles_ok = checker.check_equal("cycles (first host beat to last result beat)", rtl_cycles,
                                     model.cycles)
     gold = [run_query(accel, pipe, params, inp, seed=seed, sub_batch=build.sub_batch,
-                      policy=build.policy) for inp in inputs]
+                      policy=policy) for inp in inputs]
     aw = accel.array.acc_width
 
     def signed(v: int, bits: int) -> int:
@@ -148,6 +149,7 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     res = {"rtl_cycles": rtl_cycles, "model_cycles": model.cycles, "cycles_match": cycles_ok,
            "values_match": values_ok and checker.first_mismatch is None,
            "first_mismatch": checker.first_mismatch, "queries": Q, "seed": seed,
+           "policy": policy,
            "latency": model.latency, "load_wall_s": t_load, "sim_wall_s": t_sim,
            "cycles_per_s": rtl_cycles / t_sim if t_sim > 0 and rtl_cycles > 0 else None}
     if sc.get("dump"):
@@ -182,6 +184,8 @@ def _dump(out: Path, build, prog, params, inputs, seed, got, surv, res) -> None:
             "queries": len(inputs), "acc_width": accel.array.acc_width,
             "sub_batch": prog.sub_batch, "filter": prog.policy,
             "items": pipe.items, "k_out": pipe.k_out,
+            "stages": [{"tables": st.model.tables, "layers": len(st.model.layers()),
+                        "bottom_layers": len(st.model.bottom) - 1} for st in pipe.stages],
             "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"]}
     (out / "accel.json").write_text(json.dumps(meta, indent=1))
 

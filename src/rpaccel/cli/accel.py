@@ -1,4 +1,4 @@
-"""The integrated accelerator: ``rpaccel compile`` and ``rpaccel model accel``.
+"""The integrated accelerator: ``rpaccel compile``, ``rpaccel model accel``, ``rpaccel sim accel``.
 
 Parsing and printing only; the work is in :mod:`rpaccel.perfmodel.compiler` and
 :mod:`rpaccel.perfmodel.executor`. ``--config`` and ``--pipeline`` take a preset name or a TOML
@@ -58,6 +58,16 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
                    help="write the busy timeline: one row per command (.csv or .json)")
     m.add_argument("--plot", metavar="FILE.png", help="draw the busy timeline per queue")
     m.set_defaults(handler=cmd_model_accel)
+
+    si = model_sub.sim_sub.add_parser(
+        "accel", help="the integrated RPAccel's RTL on Verilator: queries over the host link, "
+                      "checked against the golden model and the executor")
+    add_query_flags(si)
+    si.add_argument("--queries", type=int, default=1, help="back-to-back queries (default 1)")
+    si.add_argument("--dump", metavar="DIR",
+                    help="save inputs, tables, weights, biases, shifts and the RTL's survivors "
+                         "and ranked lists into DIR (layout: README)")
+    si.set_defaults(handler=cmd_sim_accel)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -171,3 +181,40 @@ def _plot_timeline(tl: list[dict], path: Path, title: str) -> None:
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
     tmp.replace(path)
+
+
+def cmd_sim_accel(args: argparse.Namespace) -> int:
+    accel, pipe, b, pol, seed = query_from_args(args)
+    q = check_int("queries", args.queries, 1, 64)
+    from rpaccel.perfmodel.compiler import compile_query
+
+    prog = compile_query(accel, pipe, b, pol, queries=q)       # validates before building
+    if args.dump:
+        check_output_file("--dump", None)
+        if Path(args.dump).is_file():
+            raise ValueError(f"--dump {args.dump} is a file; give a directory")
+    from rpaccel.verif.accelbulk import AccelBuild, run_accel
+
+    build = AccelBuild(accel, pipe, prog.sub_batch)
+    from rpaccel.rtl.accel import rtl_check
+
+    rtl_check(accel, pipe, build.placement())
+    sc = {"name": "cli", "seed": seed, "queries": q, "policy": prog.policy,
+          **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
+    (r,) = run_accel(build, [sc])
+    ok = r["cycles_match"] and r["values_match"]
+    out = {k: r[k] for k in ("rtl_cycles", "model_cycles", "cycles_match", "values_match",
+                             "first_mismatch", "seed", "queries", "policy", "latency",
+                             "sim_wall_s", "cycles_per_s")}
+    out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch)
+    if args.json:
+        print_json(out)
+    else:
+        print(f"{pipe.name} on {accel.name}, {q} quer{'y' if q == 1 else 'ies'}, seed {seed}: "
+              f"RTL {r['rtl_cycles']:,} cycles, model {r['model_cycles']:,} "
+              f"({'match' if r['cycles_match'] else 'MISMATCH'}); ranked lists and survivors "
+              f"{'match' if r['values_match'] else 'MISMATCH'}"
+              + (f": {r['first_mismatch']}" if r["first_mismatch"] else ""))
+        if args.dump:
+            print(f"dump: {args.dump}/accel.npz, accel.json")
+    return 0 if ok else 1

@@ -55,8 +55,9 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
         p.set_defaults(handler=cmd_sim)
 
     vf = sub.add_parser("verify", help="random co-verification campaign (seeded)")
-    vf.add_argument("--units", default=",".join(UNITS),
-                    help=f"comma-separated units (default all: {','.join(UNITS)})")
+    vf.add_argument("--units", default=",".join([*UNITS, "accel"]),
+                    help=f"comma-separated units (default all: {','.join(UNITS)},accel; accel: "
+                         f"random tiny accelerators and 1..3-stage pipelines)")
     vf.add_argument("--configs", type=int, required=True, help="random configurations per unit, >= 1")
     vf.add_argument("--scenarios", type=int, required=True,
                     help="random scenarios per configuration, >= 1")
@@ -65,6 +66,7 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
                     help="configurations built and simulated in parallel, >= 1 (default 1)")
     vf.add_argument("--json", action="store_true", help="print one JSON object")
     vf.set_defaults(handler=cmd_verify)
+    ms.sim_sub = ss          # `sim accel` joins the units' sims (rpaccel.cli.accel)
     return ms
 
 
@@ -135,7 +137,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not names:
         raise ValueError("units must name at least one unit")
     for n in names:
-        get_unit(n)
+        if n != "accel":            # the integrated accelerator (not a registry unit)
+            get_unit(n)
     n_cfg = check_int("configs", args.configs, 1, 100_000)
     n_sc = check_int("scenarios", args.scenarios, 1, 100_000)
     seed = check_int("seed", args.seed, 0, (1 << 31) - 1)
