@@ -91,9 +91,14 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
 
 
 def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = None,
-            timeline: bool = True) -> ExecResult:
+            timeline: bool = True, host_idle=None, host_stall=None) -> ExecResult:
     """Run ``prog`` on the query inputs of ``seed`` (query q: :func:`query_inputs` with
-    ``query=q``) or the given ``inputs``; see :class:`ExecResult`."""
+    ``query=q``) or the given ``inputs``; see :class:`ExecResult`. ``host_idle[j]``: idle
+    cycles the host leaves before presenting its j-th input beat (after beat j-1 transferred;
+    beat 0 at cycle 0); default none (:func:`rpaccel.perfmodel.query.host_idle_cycles`).
+    ``host_stall[c]``: the host takes no result beat on cycle c (backpressure,
+    :func:`rpaccel.perfmodel.query.host_stall_cycles`); default always ready."""
+    sent, beat_no = -1, 0
     accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
     emb, topk = accel.embedding, accel.topk
     eng = accel.group_array(pl.split)
@@ -162,10 +167,23 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
         a = c.args
         nxt = None
         if c.op == "RECV":
-            done = t + a["beats"] - 1 + accel.host_latency
-            nxt = t + a["beats"]
+            if host_idle is None:
+                first, last = t, t + a["beats"] - 1
+            else:
+                # beat j is presented host_idle[j] cycles after beat j-1 transferred; it
+                # transfers once presented while the RECV holds the link ready
+                x = t - 1
+                first = None
+                for _ in range(a["beats"]):
+                    x = max(x + 1, sent + 1 + int(host_idle[beat_no]))
+                    sent = x
+                    beat_no += 1
+                    first = x if first is None else first
+                last = x
+            done = last + accel.host_latency
+            nxt = last + 1
             ev["host_bytes_in"] += a["bytes"]
-            start_q.setdefault(a["q"], t)
+            start_q.setdefault(a["q"], first)
         elif c.op == "GATHER":
             tables, rows, stg, beats = looks[(a["q"], a["s"], a["sb"])]
             last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, lines,
@@ -212,7 +230,15 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             ev["topk_comparisons"] += a["n"] * topk.k_max
             stages[a["s"]]["topk"] += done - t + 1
         elif c.op == "SEND":
-            done = t + a["beats"] - 1 + accel.host_latency
+            x = t + a["beats"] - 1
+            if host_stall is not None:
+                # beat i goes on the first cycle, from the previous one's next, the host takes it
+                x = t - 1
+                for _ in range(a["beats"]):
+                    x += 1
+                    while x < len(host_stall) and host_stall[x]:
+                        x += 1
+            done = x + accel.host_latency
             ev["host_bytes_out"] += a["bytes"]
             end_q[a["q"]] = done
         else:  # pragma: no cover - the compiler emits only the ops above
@@ -246,8 +272,22 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
 
 def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None = None,
                 policy: str | None = None, seed: int = 0, queries: int = 1,
-                timeline: bool = False) -> ExecResult:
+                timeline: bool = False, idle: float = 0.0,
+                backpressure: float = 0.0) -> ExecResult:
     """Compile and execute: the cycles of ``queries`` back-to-back queries (the API behind
-    ``rpaccel model accel``)."""
+    ``rpaccel model accel``); ``idle``: the probability of an idle cycle before a host beat
+    (seeded by ``seed``, as ``rpaccel sim accel --idle``); ``backpressure``: the probability
+    that the host takes no result beat on a cycle (``--backpressure``)."""
     prog = compile_query(accel, pipeline, sub_batch, policy, queries=queries)
-    return execute(prog, seed=seed, timeline=timeline)
+    hi = None
+    if idle:
+        from .query import host_idle_cycles
+
+        hi = host_idle_cycles(sum(c.args["beats"] for c in prog.commands if c.op == "RECV"),
+                              idle, seed)
+    hs = None
+    if backpressure:
+        from .query import host_stall_cycles
+
+        hs = host_stall_cycles(backpressure, seed)
+    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs)

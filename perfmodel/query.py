@@ -39,7 +39,8 @@ from .funnel import check_funnel, stage_step, stage_sub_batch
 
 __all__ = ["StageParams", "model_params", "embedding_rows", "query_inputs", "QueryInputs",
            "stage_scores", "QueryResult", "run_query", "table_base", "wrap", "layer_shift",
-           "stage_plan", "StagePlan"]
+           "stage_plan", "StagePlan", "host_idle_cycles", "host_beats",
+           "host_stall_cycles", "STALL_HORIZON"]
 
 
 def wrap(x: np.ndarray, bits: int) -> np.ndarray:
@@ -256,6 +257,29 @@ def run_query(accel: AccelConfig, pipeline: Pipeline, params: list[StageParams],
                           k_out=pipeline.k_out)
         res.survivors.append(cand[0])
     return res
+
+
+def host_idle_cycles(n: int, p: float, seed: int) -> np.ndarray:
+    """Idle cycles before each of the host's ``n`` input beats: each cycle the host is idle with
+    probability ``p`` (geometric counts, seeded); beat 0 has none (it defines cycle 0)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"idle must be a probability in [0, 1), got {p}")
+    out = np.random.default_rng([seed, 17]).geometric(1.0 - p, size=n) - 1
+    if n:
+        out[0] = 0
+    return out.astype(np.int64)
+
+
+#: Cycles (from cycle 0) a host stall pattern covers; the host is ready on every later cycle.
+STALL_HORIZON = 1 << 16
+
+
+def host_stall_cycles(p: float, seed: int, n: int = STALL_HORIZON) -> np.ndarray:
+    """The host's result-side backpressure: ``stall[c]`` is True when the host does not take a
+    result beat on cycle c (probability ``p`` each cycle, seeded), for c < n."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"backpressure must be a probability in [0, 1), got {p}")
+    return np.random.default_rng([seed, 19]).random(n) < p
 
 
 def host_beats(nbytes: int, bytes_per_cycle: int) -> int:

@@ -12,6 +12,7 @@ come over ``host_in``.
 Ports: ``start`` (pulse: the controller starts; the array's mode is set on the same cycle),
 ``n_{queue}`` (commands in each queue's memory), ``host_in`` (the host's beats; ``ready`` is the
 link's), ``host_out`` (result beats as the host receives them, ``host_latency`` after sending),
+``host_out_ready`` (the link takes a result beat on this cycle: the host's backpressure),
 ``mem_req``/``mem_resp`` (the embedding unit's DRAM port), ``surv{s}`` (every top-k result
 beat of stage s: ``{id, score}``, for the testbench's survivor check), and per queue a
 ``busy``-style ``q_{queue}_ptr`` (commands issued).
@@ -75,6 +76,7 @@ class RPAccelTop(wiring.Component):
             "start": In(1),
             "host_in": In(stream.Signature(W)),
             "host_out": Out(stream.Signature(W)),
+            "host_out_ready": In(1),
             "mem_req": Out(stream.Signature(emb.addr_bits)),
             "mem_resp": In(stream.Signature(emb.mem_bits)),
         }
@@ -588,18 +590,21 @@ class RPAccelTop(wiring.Component):
 
         # ---- host out: SEND -----------------------------------------------------------------
         oc, ol = cmd["out"], lat["out"]
+        # a result beat goes on each cycle the host link takes one (host_out_ready)
         s_i = Signal(16)
         s_on = Signal()
-        with m.If(issue["out"]):
-            m.d.sync += [s_on.eq(1), s_i.eq(1)]
-        with m.Elif(s_on & (s_i < ol.k)):
-            m.d.sync += s_i.eq(s_i + 1)
         snd = Signal()
+        pend = Signal()
         sidx = Signal(16)
         sq = Signal()
-        m.d.comb += [snd.eq(issue["out"] | (s_on & (s_i < ol.k))),
+        m.d.comb += [pend.eq(issue["out"] | (s_on & (s_i < ol.k))),
+                     snd.eq(pend & self.host_out_ready),
                      sidx.eq(Mux(issue["out"], 0, s_i)),
                      sq.eq(Mux(issue["out"], oc.qslot, ol.qslot))]
+        with m.If(issue["out"]):
+            m.d.sync += [s_on.eq(1), s_i.eq(snd)]
+        with m.Elif(snd):
+            m.d.sync += s_i.eq(s_i + 1)
         word = Cat(res_id[Mux(sq, pipe.k_out, 0) + sidx], Const(0, 16),
                    res_sc[Mux(sq, pipe.k_out, 0) + sidx])
         last_snd = Signal()

@@ -4,8 +4,9 @@ stays out of the clock loop.
 Around the accelerator (:class:`rpaccel.rtl.accel.RPAccelTop`) it adds
 
 * the **host**: ``host_mem`` (back-door loaded with every query's input beats, in order) and a
-  driver presenting them back to back from the cycle after ``start``; cycle 0 of the count is
-  the first beat the link accepts;
+  driver presenting them from the cycle after ``start``, beat j ``idle_mem[j]`` cycles after
+  beat j-1 transferred (all zero: back to back); cycle 0 of the count is the first beat the
+  link accepts;
 * the **DRAM** holding the embedding tables (:func:`rpaccel.verif.embbulk.dram_model`);
 * sinks: every result beat the host receives into ``res_mem``, every top-k result of stage s
   into ``surv{s}_mem``; ``done`` after ``nres`` result beats; ``cycles`` = the last result beat's
@@ -21,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -103,18 +104,32 @@ class AccelBulkHarness(wiring.Component):
         # host: beats back to back
         W = accel.host_bytes_per_cycle * 8
         hm = SRAM(m, "host_mem", width=W, depth=MAX_HOST_BEATS)
+        im = SRAM(m, "idle_mem", width=16, depth=MAX_HOST_BEATS)   # idle cycles before a beat
         ptr = Signal(32)
         fire = Signal()
-        m.d.comb += [top.host_in.valid.eq(running & (ptr < self.nbeats)),
+        fired = Signal()
+        gap = Signal(16)
+        wait = Signal(16)
+        m.d.comb += [wait.eq(Mux(fired, im.rdata, gap)),
+                     top.host_in.valid.eq(running & (ptr < self.nbeats) & (wait == 0)),
                      top.host_in.payload.eq(hm.rdata),
                      fire.eq(top.host_in.valid & top.host_in.ready),
-                     hm.re.eq(1), hm.raddr.eq(ptr + fire)]
+                     hm.re.eq(1), hm.raddr.eq(ptr + fire), im.re.eq(1), im.raddr.eq(ptr + fire)]
+        m.d.sync += [fired.eq(fire), gap.eq(Mux(wait != 0, wait - 1, 0))]
         with m.If(fire):
             m.d.sync += ptr.eq(ptr + 1)
         first = Signal(32)
         seen = Signal()
         with m.If(fire & ~seen):
             m.d.sync += [first.eq(now), seen.eq(1)]
+        # the host's backpressure: stall_mem[c] = 1 -> no result beat taken on cycle c
+        # (cycles counted from the first host beat; all zero: always ready)
+        from rpaccel.perfmodel.query import STALL_HORIZON as STALL_DEPTH
+
+        st = SRAM(m, "stall_mem", width=1, depth=STALL_DEPTH)
+        rel = Signal(32)
+        m.d.comb += [rel.eq(now - first), st.re.eq(1), st.raddr.eq(rel + 1),
+                     top.host_out_ready.eq(~(seen & (rel < STALL_DEPTH) & st.rdata[0]))]
         # results
         rm = SRAM(m, "res_mem", width=W, depth=MAX_RESULTS)
         rptr = Signal(32)
@@ -136,20 +151,22 @@ class AccelBulkHarness(wiring.Component):
         return m
 
 
-def build_accel(build: AccelBuild, root: Path | None = None):
-    """Verilator build of the harness for ``build`` (cached by its key and the RTL's digest)."""
+def build_accel(build: AccelBuild, root: Path | None = None, waves: bool = False):
+    """Verilator build of the harness for ``build`` (cached by its key and the RTL's digest;
+    ``waves``: the traced variant)."""
     from .run import build_harness
 
-    return build_harness(AccelBulkHarness(build), build, TOPLEVEL, Path(__file__), root)
+    return build_harness(AccelBulkHarness(build), build, TOPLEVEL, Path(__file__), root,
+                         waves=waves)
 
 
 def run_accel(build: AccelBuild, scenarios: list[dict], root: Path | None = None,
-              keep: bool = False) -> list[dict]:
-    """Run scenarios (``seed``, ``queries``, ``policy``, optional ``dump``) on the RTL; one
-    result record
+              keep: bool = False, waves: str | None = None) -> list[dict]:
+    """Run scenarios (``seed``, ``queries``, ``policy``, optional ``dump``) on the RTL (``waves``:
+    a VCD of the run to this path); one result record
     each: ``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``, ..."""
     from .run import run_built
 
-    info = build_accel(build, root)
-    return run_built(build, info, "rpaccel.verif.tb_accel", scenarios, waves=None, root=root,
+    info = build_accel(build, root, waves=bool(waves))
+    return run_built(build, info, "rpaccel.verif.tb_accel", scenarios, waves=waves, root=root,
                      keep=keep)

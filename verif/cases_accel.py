@@ -6,7 +6,8 @@ Together they cover: arrays 4x4 split 2x2 and 8x8 split 2x2 / 4x4, the whole arr
 (monolithic) and sub-array groups; 1-, 2- and 3-stage pipelines of tiny models (D 4..13, T 2..6,
 d 4..8, layers of 4..32, items 32..512, k_out 4..16); sub-batch = items and items / 4; both
 filter policies; embedding lanes 1 and 4; caches that hit (static rows, skew) and that miss
-(no static rows, a small dynamic cache, uniform ids); several back-to-back queries.
+(no static rows, a small dynamic cache, uniform ids); several back-to-back queries; a host that
+idles between beats and takes results with backpressure.
 """
 
 from __future__ import annotations
@@ -54,17 +55,21 @@ P4 = {"name": "2 stages, 512 items", "k_out": 8, "skew": 1.0, "stage": [
     {"items": 128, "subarrays": 3, "model": _model(5, [16, 8], 3, [16])}]}
 
 #: (label, accelerator (dict or preset), pipeline (dict or preset), sub-batch,
-#:  [(seed-name, queries, policy)]). The first is the shipped tiny preset (`rpaccel sim accel
+#:  [(seed-name, queries, policy[, host idle probability[, host backpressure]])]). The first is
+#:  the shipped tiny
+#:  preset (`rpaccel sim accel
 #: --config tiny --pipeline tiny` reuses its build).
 MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]] = [
     ("tiny", "tiny", "tiny", 32,
-     [("a", 1, "global"), ("b", 3, "global"), ("c", 2, "per-sub-batch")]),
+     [("a", 1, "global"), ("b", 3, "global"), ("c", 2, "per-sub-batch"),
+      ("d", 2, "global", 0.4, 0.5)]),
     ("m4s2-mono-miss-l1", _accel(4, 2, lanes=1, mshrs=4, static_rows=0, sets=4, ways=2), P1, 64,
      [("a", 2, "global")]),
     ("m4s2-group-items4", _accel(4, 2), P1G, 16, [("a", 2, "global")]),
     ("m8s2-512", _accel(8, 2, max_m=128, k_max=128), P4, 128,
      [("a", 2, "per-sub-batch"), ("b", 1, "global")]),
-    ("m8s4-3stage-items4", _accel(8, 4), P3, 64, [("a", 2, "global"), ("b", 1, "per-sub-batch")]),
+    ("m8s4-3stage-items4", _accel(8, 4), P3, 64,
+     [("a", 2, "global"), ("b", 1, "per-sub-batch", 0.2)]),
     ("m8s4-3stage-items", _accel(8, 4, max_m=128), P3, 256, [("a", 1, "per-sub-batch")]),
 ]
 
@@ -79,8 +84,11 @@ def matrix_builds():
         pipe = load_pipeline(p) if isinstance(p, str) else pipeline_from_dict(p)
         build = AccelBuild(accel, pipe, b)
         build.placement()                          # fits (raises otherwise)
-        scen = [{"name": f"{n}-q{q}-{pol}", "seed": scenario_seed("accel", label, n),
-                 "queries": q, "policy": pol} for n, q, pol in scs]
+        scen = [{"name": f"{n}-q{q}-{pol}" + (f"-idle{x[0]}" if x else "")
+                 + (f"-bp{x[1]}" if len(x) > 1 else ""),
+                 "seed": scenario_seed("accel", label, n), "queries": q, "policy": pol,
+                 **({"idle": x[0]} if x else {}), **({"backpressure": x[1]} if len(x) > 1 else {})}
+                for n, q, pol, *x in scs]
         out.append((label, build, scen))
     return out
 

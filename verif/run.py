@@ -77,15 +77,16 @@ def build(unit: str | Unit, cfg, *, waves: bool = False, root: Path | None = Non
 
 
 def build_harness(harness, cfg, toplevel: str, source: Path,
-                  root: Path | None = None) -> toolchain.BuildInfo:
+                  root: Path | None = None, waves: bool = False) -> toolchain.BuildInfo:
     """Verilator build of a simulation harness (``harness``: an elaboratable wrapping a unit for
     ``cfg``, top module ``toplevel``), cached like the units' builds and keyed by the RTL and by
-    the harness's own ``source`` file."""
+    the harness's own ``source`` file. ``waves``: a traced variant (VCD)."""
     from rpaccel.rtl.emit import write_if_changed
     from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
     root = Path(root or toolchain.BUILD_ROOT).resolve()
     name = f"{cfg.label()}_{cfg.key()}_bulk"
+    vname = name + ("_waves" if waves else "")
     own = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:8]
     with _locked(root / "locks" / f"{name}.build.lock"):
         path = root / "verilog" / f"{name}_{rtl_digest()}_{own}.v"
@@ -94,9 +95,11 @@ def build_harness(harness, cfg, toplevel: str, source: Path,
             from amaranth.back import verilog as _verilog
 
             write_if_changed(path, _verilog.convert(harness, name=toplevel, emit_src=False))
+        else:
+            harness._MustUse__silence = True      # cached: never elaborated, on purpose
         t_gen = time.perf_counter() - t0
         info = toolchain.build([path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH], toplevel,
-                               root / "sim" / name)
+                               root / "sim" / vname, waves=waves)
     return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
                                gen_seconds=t_gen)
 
@@ -134,12 +137,15 @@ def run_built(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[di
     (run_dir / "scenarios.json").write_text(json.dumps(spec, indent=1))
     toolchain.verilator_env()
     runner = get_runner("verilator")
-    runner.test(test_module=tb_module, hdl_toplevel=info.toplevel,
-                build_dir=str(info.build_dir), test_dir=str(run_dir), waves=bool(waves),
-                hdl_toplevel_lang="verilog",
-                extra_env={"RPACCEL_SCENARIOS": str(run_dir / "scenarios.json"),
-                           "PYTHONSAFEPATH": "1", "COCOTB_RANDOM_SEED": "1"},
-                log_file=str(run_dir / "sim.log"), results_xml=str(run_dir / "results.xml"))
+    try:
+        runner.test(test_module=tb_module, hdl_toplevel=info.toplevel,
+                    build_dir=str(info.build_dir), test_dir=str(run_dir), waves=bool(waves),
+                    hdl_toplevel_lang="verilog",
+                    extra_env={"RPACCEL_SCENARIOS": str(run_dir / "scenarios.json"),
+                               "PYTHONSAFEPATH": "1", "COCOTB_RANDOM_SEED": "1"},
+                    log_file=str(run_dir / "sim.log"), results_xml=str(run_dir / "results.xml"))
+    except SystemExit:            # the testbench raised: reported below with the log's tail
+        pass
     res_path = run_dir / "results.json"
     if not res_path.exists():
         log = (run_dir / "sim.log").read_text()[-4000:] if (run_dir / "sim.log").exists() else ""

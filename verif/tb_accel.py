@@ -26,8 +26,8 @@ from rpaccel.isa import queue_order
 from rpaccel.perfmodel.compiler import compile_query, program_words
 from rpaccel.perfmodel.executor import execute
 from rpaccel.perfmodel.gemm import pack_w
-from rpaccel.perfmodel.query import (embedding_rows, model_params, query_inputs, run_query,
-                                     table_base)
+from rpaccel.perfmodel.query import (embedding_rows, host_idle_cycles, host_stall_cycles,
+                                     model_params, query_inputs, run_query, table_base)
 
 from .accelbulk import AccelBuild
 from .checker import Checker
@@ -102,6 +102,15 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     beats = host_beats(build, inputs)
     for i, w in enumerate(beats):
         dut.host_mem.mem[i].value = w
+    idle = host_idle_cycles(len(beats), float(sc.get("idle", 0.0)), seed) \
+        if sc.get("idle") else None
+    for i in range(len(beats)):
+        dut.idle_mem.mem[i].value = int(idle[i]) if idle is not None else 0
+    stall = host_stall_cycles(float(sc["backpressure"]), seed) if sc.get("backpressure") \
+        else None
+    if stall is not None:
+        for c in np.flatnonzero(stall):
+            dut.stall_mem.mem[int(c)].value = 1
     dut.nbeats.value = len(beats)
     dut.nres.value = Q * pipe.k_out
     t_load = time.perf_counter() - t0
@@ -110,7 +119,7 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     dut.start.value = 1
     await RisingEdge(dut.clk)
     dut.start.value = 0
-    model = execute(prog, seed=seed, inputs=inputs)
+    model = execute(prog, seed=seed, inputs=inputs, host_idle=idle, host_stall=stall)
     t1 = time.perf_counter()
     await First(RisingEdge(dut.done), Timer(PERIOD_NS * (3 * model.cycles + 2000), "ns"))
     t_sim = time.perf_counter() - t1
@@ -149,7 +158,8 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     res = {"rtl_cycles": rtl_cycles, "model_cycles": model.cycles, "cycles_match": cycles_ok,
            "values_match": values_ok and checker.first_mismatch is None,
            "first_mismatch": checker.first_mismatch, "queries": Q, "seed": seed,
-           "policy": policy,
+           "policy": policy, "idle": float(sc.get("idle", 0.0)),
+           "backpressure": float(sc.get("backpressure", 0.0)),
            "latency": model.latency, "load_wall_s": t_load, "sim_wall_s": t_sim,
            "cycles_per_s": rtl_cycles / t_sim if t_sim > 0 and rtl_cycles > 0 else None}
     if sc.get("dump"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from rpaccel.accel import FILTERS, PIPELINE_PRESETS, PRESETS, load_accel, load_pipeline
 from rpaccel.config import check_int
 
-from .common import check_output_file, print_json, print_table
+from .common import check_output_file, print_json, print_table, prob
 
 __all__ = ["add_commands", "add_query_flags", "query_from_args"]
 
@@ -67,6 +67,14 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     si.add_argument("--dump", metavar="DIR",
                     help="save inputs, tables, weights, biases, shifts and the RTL's survivors "
                          "and ranked lists into DIR (layout: README)")
+    si.add_argument("--idle", type=prob("--idle"), default=0.0,
+                    help="probability of an idle cycle before each host input beat (seeded; "
+                         "the executor takes the same pattern)")
+    si.add_argument("--backpressure", type=prob("--backpressure"), default=0.0,
+                    help="probability that the host takes no result beat on a cycle (seeded; "
+                         "the executor takes the same pattern)")
+    si.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE "
+                                                    "(a traced build)")
     si.set_defaults(handler=cmd_sim_accel)
 
 
@@ -189,22 +197,23 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
     from rpaccel.perfmodel.compiler import compile_query
 
     prog = compile_query(accel, pipe, b, pol, queries=q)       # validates before building
-    if args.dump:
-        check_output_file("--dump", None)
-        if Path(args.dump).is_file():
-            raise ValueError(f"--dump {args.dump} is a file; give a directory")
+    if args.dump and Path(args.dump).is_file():
+        raise ValueError(f"--dump {args.dump} is a file; give a directory")
+    check_output_file("--waves", args.waves)
     from rpaccel.verif.accelbulk import AccelBuild, run_accel
 
     build = AccelBuild(accel, pipe, prog.sub_batch)
     from rpaccel.rtl.accel import rtl_check
 
     rtl_check(accel, pipe, build.placement())
-    sc = {"name": "cli", "seed": seed, "queries": q, "policy": prog.policy,
+    sc = {"name": "cli", "seed": seed, "queries": q, "policy": prog.policy, "idle": args.idle,
+          "backpressure": args.backpressure,
           **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
-    (r,) = run_accel(build, [sc])
+    (r,) = run_accel(build, [sc], waves=str(Path(args.waves).resolve()) if args.waves else None)
     ok = r["cycles_match"] and r["values_match"]
     out = {k: r[k] for k in ("rtl_cycles", "model_cycles", "cycles_match", "values_match",
-                             "first_mismatch", "seed", "queries", "policy", "latency",
+                             "first_mismatch", "seed", "queries", "policy", "idle", "backpressure",
+                             "latency",
                              "sim_wall_s", "cycles_per_s")}
     out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch)
     if args.json:
