@@ -19,7 +19,7 @@ but the last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -109,7 +109,6 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
     engine = "numba" if sum(len(v[1]) for v in looks.values()) > 20_000 else "python"
     order = queue_order(S)
-    prio = {q: i for i, q in enumerate(order)}
     cmds = prog.commands
     queues: dict[str, list[int]] = {q: [] for q in order}
     for i, c in enumerate(cmds):

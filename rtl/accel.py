@@ -183,7 +183,6 @@ class RPAccelTop(wiring.Component):
             m.d.comb += ready[q].eq(have[q] & tok_ok[q] & ~busy[q])
         # the gather engine: the g queues' shared unit, lowest stage first
         g_busy = Signal()
-        granted = Signal(range(max(S, 2)))
         prev = Const(0)
         for s in range(S):
             m.d.comb += issue[f"g{s}"].eq(ready[f"g{s}"] & ~g_busy & ~prev)
@@ -199,7 +198,6 @@ class RPAccelTop(wiring.Component):
                 m.d.sync += busy[q].eq(0)
 
         # ---- storage shared by several blocks ------------------------------------------------
-        qbits = 1
         # item memories: one copy for the gather engine, one per sub-array (LOADA from items)
         rec_bits = item_bytes * 8
         n_copies = 1 + sum(st["g"] for st in stages)
@@ -394,8 +392,6 @@ class RPAccelTop(wiring.Component):
             xq, fq = f"x{s}", f"f{s}"
             xc, xl = cmd[xq], lat[xq]
             c, g = st["c"], st["g"]
-            is_load = Signal(name=f"x{s}_is_load")
-            m.d.comb += is_load.eq(xl.op == OP_CODES["LOADA"])
             # ---- LOADA ----
             w_i = Signal(16, name=f"x{s}_wi")      # next word to read
             l_on = Signal(name=f"x{s}_lon")
@@ -540,8 +536,7 @@ class RPAccelTop(wiring.Component):
                        vv & (xl.dst == DST_CODES["score"]))
             # ---- TOPK (f queue) ----
             m.submodules[f"topk{s}"] = tk = TopkFilter(accel.topk)
-            fc, fl = cmd[fq], lat[fq]
-            nb_r = Signal(16, name=f"f{s}_nb")
+            fl = lat[fq]
             f_i = Signal(16, name=f"f{s}_i")
             f_on = Signal(name=f"f{s}_on")
             tl = accel.topk.lanes
@@ -553,7 +548,6 @@ class RPAccelTop(wiring.Component):
             m.d.comb += feeding.eq(f_on & (f_i < beats))
             with m.If(feeding):
                 m.d.sync += f_i.eq(f_i + 1)
-            tv = Signal(name=f"f{s}_tv")
             m.d.comb += tk.i.valid.eq(feeding)
             for j in range(tl):
                 p = Signal(16, name=f"f{s}_p{j}")
