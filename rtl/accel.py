@@ -203,14 +203,17 @@ class RPAccelTop(wiring.Component):
         n_copies = 1 + sum(st["g"] for st in stages)
         items_mem = [SRAM(m, f"items{i}", width=rec_bits, depth=2 * NMAX) for i in range(n_copies)]
         # candidate lists of stages >= 1 (registers): 2 query slots x items[s]
-        cand_r = [[]] + [[Signal(16, name=f"cand{s}_{j}") for j in range(2 * pipe.items[s])]
-                         for s in range(1, S)]
+        # register files: always written before they are read, so without reset (a reset mux
+        # per register is logic the simulator evaluates on every step)
+        cand_r = [[]] + [[Signal(16, name=f"cand{s}_{j}", reset_less=True)
+                          for j in range(2 * pipe.items[s])] for s in range(1, S)]
         cand = [Array(x) for x in cand_r]
-        res_id_r = [Signal(16, name=f"res_id{j}") for j in range(2 * pipe.k_out)]
-        res_sc_r = [Signal(signed(AW), name=f"res_sc{j}") for j in range(2 * pipe.k_out)]
+        res_id_r = [Signal(16, name=f"res_id{j}", reset_less=True) for j in range(2 * pipe.k_out)]
+        res_sc_r = [Signal(signed(AW), name=f"res_sc{j}", reset_less=True)
+                    for j in range(2 * pipe.k_out)]
         res_id, res_sc = Array(res_id_r), Array(res_sc_r)
-        scores_r = [[Signal(signed(AW), name=f"score{s}_{j}") for j in range(2 * st["g"] * st["c"])]
-                    for s, st in enumerate(stages)]
+        scores_r = [[Signal(signed(AW), name=f"score{s}_{j}", reset_less=True)
+                     for j in range(2 * st["g"] * st["c"])] for s, st in enumerate(stages)]
         scores = [Array(x) for x in scores_r]
 
         def cand_id(s, qslot, pos):

@@ -93,13 +93,24 @@ class AccelBulkHarness(wiring.Component):
         S = len(pipe.stages)
         m = Module()
         m.submodules.top = top = RPAccelTop(accel, pipe, b.placement())
+        # The testbench writes these inputs through VPI; Verilator re-evaluates everything that
+        # reads a VPI-writable signal on every evaluation, so the design reads registered copies
+        # (taken on `start`), not the inputs themselves.
+        start = Signal()
+        m.d.sync += start.eq(self.start)
+        nbeats, nres = Signal(32), Signal(32)
+        with m.If(self.start):
+            m.d.sync += [nbeats.eq(self.nbeats), nres.eq(self.nres)]
         for q in queue_order(S):
-            m.d.comb += getattr(top, f"n_{q}").eq(getattr(self, f"n_{q}"))
-        m.d.comb += top.start.eq(self.start)
+            n = Signal(16, name=f"n_{q}_r")
+            with m.If(self.start):
+                m.d.sync += n.eq(getattr(self, f"n_{q}"))
+            m.d.comb += getattr(top, f"n_{q}").eq(n)
+        m.d.comb += top.start.eq(start)
         now = Signal(32)
         m.d.sync += now.eq(now + 1)
         running = Signal()
-        with m.If(self.start):
+        with m.If(start):
             m.d.sync += running.eq(1)
         # host: beats back to back
         W = accel.host_bytes_per_cycle * 8
@@ -111,7 +122,7 @@ class AccelBulkHarness(wiring.Component):
         gap = Signal(16)
         wait = Signal(16)
         m.d.comb += [wait.eq(Mux(fired, im.rdata, gap)),
-                     top.host_in.valid.eq(running & (ptr < self.nbeats) & (wait == 0)),
+                     top.host_in.valid.eq(running & (ptr < nbeats) & (wait == 0)),
                      top.host_in.payload.eq(hm.rdata),
                      fire.eq(top.host_in.valid & top.host_in.ready),
                      hm.re.eq(1), hm.raddr.eq(ptr + fire), im.re.eq(1), im.raddr.eq(ptr + fire)]
@@ -137,7 +148,7 @@ class AccelBulkHarness(wiring.Component):
                      rm.wdata.eq(top.host_out.payload), top.host_out.ready.eq(1)]
         with m.If(top.host_out.valid):
             m.d.sync += rptr.eq(rptr + 1)
-            with m.If(rptr + 1 == self.nres):
+            with m.If(rptr + 1 == nres):
                 m.d.sync += [self.done.eq(1), self.cycles.eq(now - first)]
         for s in range(S):
             sv = getattr(top, f"surv{s}")
