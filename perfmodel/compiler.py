@@ -107,7 +107,7 @@ def place(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None = None,
             bb += eng.n_tiles(n)
         if base > cap:
             raise ValueError(f"stage[{s}].model: its weights need {base} words of "
-                             f"{accel.word_bytes} bytes per sub-array, weight_bytes="
+                             f"{eng.rows * eng.in_width // 8} bytes per (sub-)array, weight_bytes="
                              f"{accel.weight_bytes} holds {cap}: the model cannot be placed")
         k_filter = plan.quota
         if k_filter > accel.topk.k_max:

@@ -241,11 +241,6 @@ class AccelConfig:
                              f"items")
 
     # -- derived --------------------------------------------------------------------------------
-    @property
-    def word_bytes(self) -> int:
-        """Bytes of one weight-memory word (``rows`` int8 weights of one sub-array)."""
-        return self.group_array(True).rows * self.array.in_width // 8
-
     def group_array(self, split: bool) -> GemmConfig:
         """The engine a stage's sub-array behaves as: a sub-array in split mode, the whole array
         in monolithic mode."""
