@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -92,7 +92,16 @@ class AccelBulkHarness(wiring.Component):
         accel, pipe = b.accel, b.pipeline
         S = len(pipe.stages)
         m = Module()
-        m.submodules.top = top = RPAccelTop(accel, pipe, b.placement())
+        top = RPAccelTop(accel, pipe, b.placement())
+        # The accelerator runs in domain `core`: the harness's clock, and its reset through a
+        # register. Verilator re-evaluates everything that reads a VPI-written signal (the
+        # testbench drives `rst`) on every step; a registered reset keeps the units' reset
+        # logic out of that.
+        m.domains.core = ClockDomain("core")
+        rst_r = Signal(init=1)
+        m.d.sync += rst_r.eq(ResetSignal("sync"))
+        m.d.comb += [ClockSignal("core").eq(ClockSignal("sync")), ResetSignal("core").eq(rst_r)]
+        m.submodules.top = DomainRenamer("core")(top)
         # The testbench writes these inputs through VPI; Verilator re-evaluates everything that
         # reads a VPI-writable signal on every evaluation, so the design reads registered copies
         # (taken on `start`), not the inputs themselves.
