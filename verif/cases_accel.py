@@ -61,8 +61,8 @@ P4 = {"name": "2 stages, 512 items", "k_out": 8, "skew": 1.0, "stage": [
 #: --config tiny --pipeline tiny` reuses its build).
 MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]] = [
     ("tiny", "tiny", "tiny", 32,
-     [("a", 1, "global"), ("b", 3, "global"), ("c", 2, "per-sub-batch"),
-      ("d", 2, "global", 0.4, 0.5)]),
+     [("a", 1, "global"), ("b", 3, "global"), ("d", 2, "global", 0.4, 0.5),
+      ("c", 2, "per-sub-batch")]),
     ("m4s2-mono-miss-l1", _accel(4, 2, lanes=1, mshrs=4, static_rows=0, sets=4, ways=2), P1, 64,
      [("a", 2, "global")]),
     ("m4s2-group-items4", _accel(4, 2), P1G, 16, [("a", 2, "global")]),

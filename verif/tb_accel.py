@@ -33,6 +33,8 @@ from .accelbulk import AccelBuild
 from .checker import Checker
 
 PERIOD_NS = 10
+#: Cycles the current scenario's backpressure stalls (set in ``stall_mem``; cleared by the next).
+_STALLED: list[int] = []
 
 
 def _row_word(seed: int, table: int, row: int, dim: int) -> int:
@@ -108,9 +110,14 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
         dut.idle_mem.mem[i].value = int(idle[i]) if idle is not None else 0
     stall = host_stall_cycles(float(sc["backpressure"]), seed) if sc.get("backpressure") \
         else None
+    # stall_mem outlives a scenario: clear what the previous one set, then set this one's
+    for c in _STALLED:
+        dut.stall_mem.mem[c].value = 0
+    _STALLED.clear()
     if stall is not None:
-        for c in np.flatnonzero(stall):
-            dut.stall_mem.mem[int(c)].value = 1
+        _STALLED.extend(int(c) for c in np.flatnonzero(stall))
+        for c in _STALLED:
+            dut.stall_mem.mem[c].value = 1
     dut.nbeats.value = len(beats)
     dut.nres.value = Q * pipe.k_out
     t_load = time.perf_counter() - t0
