@@ -110,7 +110,10 @@ def place(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None = None,
                              f"{eng.rows * eng.in_width // 8} bytes per (sub-)array, weight_bytes="
                              f"{accel.weight_bytes} holds {cap}: the model cannot be placed")
         k_filter = plan.quota
-        if k_filter > accel.topk.k_max:
+        if not accel.on_chip_filter and S > 1:
+            raise ValueError(f"on_chip_filter = false (host sort) runs one-stage pipelines, got "
+                             f"{S} stages")
+        if k_filter > accel.topk.k_max and accel.on_chip_filter:
             what = "k_out" if s == S - 1 else (f"stage[{s}]'s per-sub-batch quota"
                                                 if plan.per_sub_batch else f"stage[{s + 1}].items")
             raise ValueError(f"{what} = {k_filter} exceeds topk.k_max={accel.topk.k_max}")
@@ -164,6 +167,9 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
     eng = accel.group_array(pl.split)
     lanes = accel.embedding.lanes
     item_bytes = pipeline.dense + ID_BYTES * pipeline.sparse
+    # on_chip_filter = false (the TPU-like baseline, model only): the filter unit copies every
+    # score to the result buffer and the host receives them all and sorts them
+    host = not accel.on_chip_filter
     cmds: list[Command] = []
     # build queue by queue; queues only meet through tokens, so the order between queues in
     # the list is for reading only (host first, then stage by stage, then out)
@@ -243,12 +249,13 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
                     push = push + ((f"g{s + 1}", f"x{s + 1}") if s < S - 1 else ("out",))
                 cmds.append(Command("TOPK", f"f{s}", {
                     "q": q, "s": s, "sb": j, "n": plan.sub_batch,
-                    "k": plan.quota if ends else 0, "last": ends,
+                    "k": plan.quota if ends else 0, "last": ends, "host": host,
                     "dst": "results" if last_stage else f"cand{s + 1}"}, pop=pop, push=push))
         rb = accel.result_bytes()
-        cmds.append(Command("SEND", "out", {"q": q, "k": pipeline.k_out,
-                                            "bytes": pipeline.k_out * rb,
-                                            "beats": pipeline.k_out * host_beats(
+        k_send = pipeline.items[-1] if host else pipeline.k_out
+        cmds.append(Command("SEND", "out", {"q": q, "k": k_send,
+                                            "bytes": k_send * rb,
+                                            "beats": k_send * host_beats(
                                                 rb, accel.host_bytes_per_cycle)},
                             pop={f"f{S - 1}": 1},
                             push=("host", f"f{S - 1}") if q + 2 < queries else ()))

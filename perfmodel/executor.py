@@ -224,9 +224,10 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             stages[a["s"]]["gemm_layers"][a["layer"]] += done - t + 1
         elif c.op == "TOPK":
             beats = ceil_div(a["n"], topk.lanes)
-            done = t + beats + (a["k"] if a["last"] else 0)
+            # host sort (on_chip_filter = false): a copy of the scores, no selection
+            done = t + beats + (a["k"] if a["last"] and not a["host"] else 0)
             ev["topk_items"] += a["n"]
-            ev["topk_comparisons"] += a["n"] * topk.k_max
+            ev["topk_comparisons"] += 0 if a["host"] else a["n"] * topk.k_max
             stages[a["s"]]["topk"] += done - t + 1
         elif c.op == "SEND":
             x = t + a["beats"] - 1

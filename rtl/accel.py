@@ -57,6 +57,9 @@ def _write(m: Module, regs, index, value, enable) -> None:
 def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement) -> None:
     """Raise a one-line ``ValueError`` for what the RTL top does not build."""
     eng = accel.group_array(placement.split)
+    if not accel.on_chip_filter:
+        raise ValueError("on_chip_filter = false (host sort) is a model-only baseline: the RTL "
+                         "top filters on chip")
     if eng.rows != eng.cols:
         raise ValueError(f"the RTL top needs square (sub-)arrays, got {eng.rows}x{eng.cols}")
     if accel.result_bytes() > accel.host_bytes_per_cycle:

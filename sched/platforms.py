@@ -3,7 +3,8 @@
 * :class:`RecPipeArtifactAccel` -- the RecPipe artifact's analytic RPAccel model, formula for
   formula (including its quirks: PCIe constants added as kilo-cycles, fixed 0.5 embedding miss
   rate, strictly serial phases, sort = B/128 cycles). Fidelity: *analytic (artifact)*. It is not
-  rpaccel's cycle-exact RTL model; that one comes as its own platform.
+  rpaccel's cycle-exact RTL model; that one is ``rpaccel:PRESET`` (:mod:`rpaccel.sched.
+  accelplat`), whose ``artifact`` preset reproduces this formula through its fidelity switches.
 * :class:`CpuCore` -- one single-threaded CPU engine: overhead + per-item cost from a per-lookup,
   a per-embedding-byte and a per-MAC term, plus preprocessing and a host sort. The default
   constants are fitted to RecPipe's measured CPU figures (section 6.2 of RECPIPE.md).
@@ -15,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,36 +24,11 @@ import numpy as np
 
 from .datafile import load_data
 from .models import CATALOG, Model
+from .platform_base import Platform, _items, artifact_host_sort_s, artifact_terms
 
-__all__ = ["Platform", "RecPipeArtifactAccel", "HARDCONFS", "CpuCore", "Gpu", "GpuTable",
+__all__ = ["Platform", "RecPipeArtifactAccel", "artifact_terms", "artifact_host_sort_s",
+           "HARDCONFS", "CpuCore", "Gpu", "GpuTable",
            "get_platform", "load_calibration"]
-
-
-def _items(n: Any) -> np.ndarray:
-    a = np.asarray(n, dtype=np.float64)
-    if np.any(a < 0) or np.any(~np.isfinite(a)):
-        raise ValueError("n_items must be finite and >= 0")
-    return a
-
-
-class Platform:
-    """Base: a per-query service-time model for one engine."""
-
-    name = "platform"
-    #: True when the platform filters (top-k) on chip, so no host sort is charged between stages.
-    on_chip_filter = False
-
-    def service_time(self, model: Model, n_items: Any) -> Any:
-        """Seconds to run ``model`` on ``n_items`` items (scalar or array)."""
-        raise NotImplementedError
-
-    def breakdown(self, model: Model, n_items: int) -> dict[str, float]:
-        """Named components (seconds, and cycles for accelerators) of one service time."""
-        return {"total_s": float(self.service_time(model, n_items))}
-
-    def sort_time(self, n_items: Any) -> Any:
-        """Host-side top-k sort cost between stages (seconds); 0 for on-chip filtering."""
-        return np.zeros_like(_items(n_items))
 
 
 # -- RecPipe artifact accelerator model ------------------------------------------------------------
@@ -99,27 +74,12 @@ class RecPipeArtifactAccel(Platform):
         return self.hc.dram_gib_s * 2**30 / 1e9        # bytes per ns
 
     def cycles(self, model: Model, n_items: Any) -> dict[str, Any]:
-        b = _items(n_items)
-        hc, bw, L = self.hc, self._bw(), self.hc.dram_latency
-        A = hc.array
-        pcie_in = (5 + 12 * b / 4096) * 1000
-        lookups = model.lookups_per_item
-        e = self.element_bytes * model.emb_dim * lookups * b
-        dram = np.where(e > 0, L + (self.miss_rate * e / bw) / hc.clock_ns, 0.0)
-        sram = (1 - self.miss_rate) * e / 64
-        load = 0.0
-        compute = np.zeros_like(b)
-        for fan_in, fan_out in model.mlp_layers:
-            wb = 4 * fan_in * fan_out
-            slices = math.ceil(wb / hc.weight_sram_bytes)
-            load += slices * (L + min(hc.weight_sram_bytes, wb) / bw / hc.clock_ns)
-            tiles = math.ceil(fan_in / A) * math.ceil(fan_out / A)
-            compute = compute + tiles * (min(fan_out, A) + min(fan_in, A) + b)
-        sort = b / 128
-        pcie_out = np.full_like(b, 5000.0)
-        total = pcie_in + dram + sram + load + compute + sort + pcie_out
-        return {"pcie_in": pcie_in, "emb_dram": dram, "emb_sram": sram, "weight_load": load,
-                "compute": compute, "sort": sort, "pcie_out": pcie_out, "total": total}
+        hc = self.hc
+        return artifact_terms(model.mlp_layers, model.emb_dim, model.lookups_per_item,
+                              _items(n_items), rows=hc.array, cols=hc.array,
+                              dram_gib_s=hc.dram_gib_s, dram_latency=hc.dram_latency,
+                              clock_ns=hc.clock_ns, weight_sram_bytes=hc.weight_sram_bytes,
+                              element_bytes=self.element_bytes, miss_rate=self.miss_rate)
 
     def service_time(self, model: Model, n_items: Any) -> Any:
         return self.cycles(model, n_items)["total"] * self.hc.clock_ns * 1e-9
@@ -300,9 +260,14 @@ def _make_platform(spec: str) -> Platform:
         return GpuTable.load(spec.split(":", 1)[1])
     if spec.startswith("recpipe-artifact:"):
         return RecPipeArtifactAccel(spec.split(":", 1)[1])
+    if spec.startswith("rpaccel:"):
+        from .accelplat import accel_platform
+
+        return accel_platform(spec.split(":", 1)[1])
     raise ValueError(f"unknown platform {spec!r}; known: cpu, cpu:CALIBRATION.json, gpu, "
                      f"gpu-table, gpu-table:TIMES.json, "
-                     f"recpipe-artifact:{{{','.join(HARDCONFS)}}}")
+                     f"recpipe-artifact:{{{','.join(HARDCONFS)}}}, rpaccel:PRESET, "
+                     f"rpaccel:FILE.toml")
 
 
 def _file_stamp(spec: str) -> tuple[int, int] | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines"]
+__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines", "waterfall"]
 
 
 def _plt():
@@ -115,6 +115,31 @@ def scatter(points: list[tuple[float, float, str]], path: Path, *, xlabel: str, 
     ax.grid(alpha=0.3)
     if by:
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def waterfall(steps: list[str], series: dict[str, list[float]], path: Path, *, title: str,
+              ylabel: str) -> None:
+    """One waterfall panel per series: the first bar is the starting value, each later bar the
+    step's change (green: faster, red: slower) floating on the running total, and a final bar
+    the result."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(series), 1, figsize=(9, 3.6 * len(series)), squeeze=False)
+    for ax, (name, vals) in zip(axes[:, 0], series.items()):
+        x = np.arange(len(vals) + 1)
+        ax.bar(0, vals[0], color="tab:gray")
+        for i in range(1, len(vals)):
+            d = vals[i] - vals[i - 1]
+            ax.bar(i, abs(d), bottom=min(vals[i], vals[i - 1]),
+                   color="tab:red" if d > 0 else "tab:green")
+            ax.plot([i - 1.4, i + 0.4], [vals[i - 1]] * 2, color="k", lw=0.5)
+        ax.bar(len(vals), vals[-1], color="tab:blue")
+        ax.set_xticks(x, [*steps, "result"], rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title}: {name}", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -21,7 +21,8 @@ from .report import manifest, output_dir, write_rows
 from .sim import Pipeline, simulate
 from .workload import arrivals, sizes
 
-__all__ = ["load_study", "placement_study", "deeprecsched_study", "embcache_study"]
+__all__ = ["load_study", "placement_study", "deeprecsched_study", "embcache_study",
+           "fidelity_study"]
 
 
 def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries: int, seed: int,
@@ -157,3 +158,40 @@ def embcache_study(skews: list[float], caps: list[int], out: Path, *, rows: int,
                         "per_stage_split.csv", "hit_rate_vs_capacity.png"])
     best = max(stage_rows, key=lambda x: x["hit_rate"]) if stage_rows else None
     return {"curves": curves, "best_stage_split": best, "mid_capacity": mid_c}
+
+
+def _markdown(rows: list[dict], cols: list[str]) -> str:
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(f"{r[c]:,}" if isinstance(r[c], (int, float)) else
+                                     str(r[c]) for c in cols) + " |")
+    return "\n".join(out) + "\n"
+
+
+def fidelity_study(out: Path) -> dict:
+    """The fidelity ladder (:mod:`rpaccel.sched.fidelity`): ``fidelity.csv``, ``fidelity.md``
+    and ``fidelity_waterfall.png``."""
+    from tqdm import tqdm
+
+    from .fidelity import RUNGS, WORKLOADS, ladder
+
+    with output_dir(out) as d:
+        with tqdm(total=len(RUNGS), desc="fidelity ladder", unit="rung",
+                  disable=None) as bar:
+            rows = ladder(progress=bar)
+        write_rows(rows, d / "fidelity.csv")
+        cols = ["step", "switch"]
+        for label, _ in WORKLOADS:
+            cols += [f"{label} cycles", f"{label} ms", f"{label} effect %"]
+        (d / "fidelity.md").write_text(
+            "# Fidelity ladder: the RecPipe artifact's formula -> rpaccel's executor\n\n"
+            + _markdown(rows, cols) + "\nChanges:\n\n"
+            + "".join(f"{r['step']}. **{r['switch']}**: {r['change']}\n" for r in rows))
+        plots.waterfall([r["switch"] for r in rows],
+                        {label: [r[f"{label} ms"] for r in rows] for label, _ in WORKLOADS},
+                        d / "fidelity_waterfall.png", title="fidelity ladder",
+                        ylabel="query latency (ms)")
+        manifest(d / "manifest.json", config={"rungs": [r[0] for r in RUNGS],
+                                              "workloads": [w for w, _ in WORKLOADS]},
+                 seed=0, files=["fidelity.csv", "fidelity.md", "fidelity_waterfall.png"])
+    return {"rows": rows}

@@ -49,8 +49,10 @@ class AccelBuild:
     sub_batch: int | None
 
     def to_dict(self) -> dict:
-        return {"accel": self.accel.to_dict(), "pipeline": self.pipeline.to_dict(),
-                "sub_batch": self.sub_batch}
+        a = self.accel.to_dict()
+        for k in ("fidelity", "serve"):      # study settings: not part of the hardware
+            a.pop(k)
+        return {"accel": a, "pipeline": self.pipeline.to_dict(), "sub_batch": self.sub_batch}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AccelBuild":

@@ -45,7 +45,8 @@ from typing import Any
 
 from .config import EmbCacheConfig, GemmConfig, TopkConfig, _config_key, ceil_div, check_int
 
-__all__ = ["ModelSpec", "StageSpec", "Pipeline", "AccelConfig", "RECPIPE_RM", "PRESETS",
+__all__ = ["ModelSpec", "StageSpec", "Pipeline", "AccelConfig", "Fidelity", "Serve", "RECPIPE_RM",
+           "PRESETS", "FIDELITY_SWITCHES",
            "PIPELINE_PRESETS", "FILTERS", "load_accel", "load_pipeline", "accel_from_dict",
            "pipeline_from_dict", "ID_BYTES"]
 
@@ -190,9 +191,120 @@ class Pipeline:
                            "model": s.name or s.model.to_dict()} for s in self.stages]}
 
 
+#: The fidelity switches of the system-study platform (:mod:`rpaccel.sched.rpaccel`), in the
+#: fidelity ladder's order: ``switch -> (the RecPipe artifact's setting, rpaccel's exact one)``.
+FIDELITY_SWITCHES: dict[str, tuple[str, str]] = {
+    "gemm": ("formula", "exact"),        # MLP layers: tiles x (min(out,A) + min(in,A) + B) vs gemm_cycles
+    "weights": ("refetch", "resident"),  # weights re-fetched from DRAM per query vs preloaded
+    "data": ("fp32", "int8"),            # bytes per embedding element (and re-fetched weight)
+    "hits": ("fixed", "trace"),          # embedding miss rate: fixed_miss_rate vs the cache on the trace
+    "embedding": ("formula", "exact"),   # gather time: DRAM + SRAM formula vs the non-blocking unit
+    "topk": ("formula", "exact"),        # on-chip filter: B/128 vs the top-k unit's ceil(B/lanes) + k
+    "host": ("formula", "exact"),        # host link: PCIe constants as kilo-cycles vs the link model
+    "schedule": ("serial", "exact"),     # phases in series vs the executor on the compiled program
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fidelity:
+    """How the system studies time this accelerator (``[fidelity]`` in an accelerator file).
+
+    Every switch of :data:`FIDELITY_SWITCHES` is the artifact's setting or rpaccel's exact one
+    (default: all exact, i.e. the executor on the compiled program, proven against the RTL).
+    ``schedule = "exact"`` needs every other switch exact; otherwise the phases are timed one by
+    one and added in series, as the RecPipe artifact's ``RecPipeAccelModel.py`` does. The
+    constants are the artifact's (``shared/reference/RECPIPE.md`` sections 3-4) and are read
+    only by the switches set to the artifact's side: ``dram_gib_s`` (hardconf_1: 32 GiB/s),
+    ``weight_sram_bytes`` (1,000,000 B), ``fixed_miss_rate`` (0.5), ``sram_bytes_per_cycle``
+    (64)."""
+
+    gemm: str = "exact"
+    weights: str = "resident"
+    data: str = "int8"
+    hits: str = "trace"
+    embedding: str = "exact"
+    topk: str = "exact"
+    host: str = "exact"
+    schedule: str = "exact"
+    dram_gib_s: float = 32.0
+    weight_sram_bytes: int = 1_000_000
+    fixed_miss_rate: float = 0.5
+    sram_bytes_per_cycle: int = 64
+
+    def __post_init__(self) -> None:
+        for sw, allowed in FIDELITY_SWITCHES.items():
+            v = getattr(self, sw)
+            if v not in allowed:
+                raise ValueError(f"fidelity.{sw} must be {allowed[0]!r} or {allowed[1]!r}, "
+                                 f"got {v!r}")
+        if self.schedule == "exact" and not self.exact:
+            bad = [sw for sw, (_, ex) in FIDELITY_SWITCHES.items() if getattr(self, sw) != ex]
+            raise ValueError(f"fidelity.schedule = 'exact' (the executor) needs every switch "
+                             f"exact; fidelity.{bad[0]} is {getattr(self, bad[0])!r}")
+        if isinstance(self.dram_gib_s, bool) or not isinstance(self.dram_gib_s, (int, float)) \
+                or not 0.001 <= self.dram_gib_s <= 1e5:
+            raise ValueError(f"fidelity.dram_gib_s must be a number in [0.001, 1e5], got "
+                             f"{self.dram_gib_s!r}")
+        check_int("fidelity.weight_sram_bytes", self.weight_sram_bytes, 1, 1 << 40)
+        if isinstance(self.fixed_miss_rate, bool) or \
+                not isinstance(self.fixed_miss_rate, (int, float)) or \
+                not 0.0 <= self.fixed_miss_rate <= 1.0:
+            raise ValueError(f"fidelity.fixed_miss_rate must be a number in [0, 1], got "
+                             f"{self.fixed_miss_rate!r}")
+        check_int("fidelity.sram_bytes_per_cycle", self.sram_bytes_per_cycle, 1, 1 << 20)
+
+    @property
+    def exact(self) -> bool:
+        """Every switch but ``schedule`` on rpaccel's side."""
+        return all(getattr(self, sw) == ex for sw, (_, ex) in FIDELITY_SWITCHES.items()
+                   if sw != "schedule")
+
+    @property
+    def executor(self) -> bool:
+        return self.schedule == "exact"
+
+    @classmethod
+    def artifact(cls) -> "Fidelity":
+        return cls(**{sw: art for sw, (art, _) in FIDELITY_SWITCHES.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """How a system study serves a one-stage query of n items on this accelerator (``[serve]``):
+    ``sub_batch`` items per sub-batch (0: the whole query, no sub-batching), ``k_out`` results
+    returned (at most n), ``subarrays``: sub-arrays of the split array the stage runs on (0: the
+    whole array in monolithic mode), ``skew``: the Zipf skew of the workload's sparse ids (the
+    embedding caches' hit rates follow from it)."""
+
+    sub_batch: int = 256
+    k_out: int = 64
+    subarrays: int = 0
+    skew: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_int("serve.subarrays", self.subarrays, 0, 64)
+        check_int("serve.sub_batch", self.sub_batch, 0, 1 << 16)
+        check_int("serve.k_out", self.k_out, 1, 1 << 16)
+        if isinstance(self.skew, bool) or not isinstance(self.skew, (int, float)) or \
+                not 0.0 <= self.skew <= 4.0:
+            raise ValueError(f"serve.skew must be a number in [0, 4], got {self.skew!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sub_batch": self.sub_batch, "k_out": self.k_out, "subarrays": self.subarrays,
+                "skew": self.skew}
+
+
 @dataclass(frozen=True, slots=True)
 class AccelConfig:
     """The integrated accelerator (see the module docstring and :mod:`rpaccel.isa`).
+
+    ``on_chip_filter = false`` (the TPU-like baseline, model only: the RTL top always filters
+    on chip): the last stage's scores all go to the host, which sorts them (one-stage pipelines).
+    ``fidelity`` and ``serve``: how the system studies time it (:class:`Fidelity`,
+    :class:`Serve`); the RTL and ``rpaccel model accel`` read neither.
 
     ``weight_bytes``: the weight memory of each sub-array (and of the monolithic array): every
     layer of the stage's model is stored there once, tiled for the array (``k_tiles * n_tiles *
@@ -209,9 +321,14 @@ class AccelConfig:
     host_bytes_per_cycle: int = 128
     weight_bytes: int = 1 << 19
     max_items: int = 4096
+    on_chip_filter: bool = True
+    fidelity: Fidelity = Fidelity()
+    serve: Serve = Serve()
     name: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.on_chip_filter, bool):
+            raise ValueError(f"on_chip_filter must be true or false, got {self.on_chip_filter!r}")
         if isinstance(self.clock_ns, bool) or not isinstance(self.clock_ns, (int, float)) or \
                 not 0.01 <= self.clock_ns <= 1000:
             raise ValueError(f"clock_ns must be a number in [0.01, 1000], got {self.clock_ns!r}")
@@ -261,10 +378,19 @@ class AccelConfig:
         return {"name": self.name, "clock_ns": self.clock_ns, "host_latency": self.host_latency,
                 "host_bytes_per_cycle": self.host_bytes_per_cycle,
                 "weight_bytes": self.weight_bytes, "max_items": self.max_items,
+                "on_chip_filter": self.on_chip_filter,
                 "array": self.array.to_dict(),
                 "embedding": {k: v for k, v in self.embedding.to_dict().items()
                               if k != "elem_width"},
-                "topk": {"k_max": self.topk.k_max, "lanes": self.topk.lanes}}
+                "topk": {"k_max": self.topk.k_max, "lanes": self.topk.lanes},
+                "fidelity": self.fidelity.to_dict(), "serve": self.serve.to_dict()}
+
+    def hardware_key(self) -> str:
+        """Key of the hardware alone (without the study settings ``fidelity`` and ``serve``)."""
+        d = self.to_dict()
+        for k in ("name", "fidelity", "serve"):
+            d.pop(k)
+        return _config_key("accel", d)
 
     def key(self) -> str:
         d = self.to_dict()
@@ -291,7 +417,7 @@ def accel_from_dict(data: dict, where: str = "accelerator config") -> AccelConfi
     """Build an :class:`AccelConfig` from a mapping (TOML tables ``array``, ``embedding``,
     ``topk``); unknown keys are errors naming the key and ``where``."""
     top = {"name", "clock_ns", "host_latency", "host_bytes_per_cycle", "weight_bytes",
-           "max_items", "array", "embedding", "topk"}
+           "max_items", "on_chip_filter", "array", "embedding", "topk", "fidelity", "serve"}
     data = _strict(data, top, where)
     for need in ("array", "embedding", "topk"):
         if need not in data:
@@ -310,8 +436,13 @@ def accel_from_dict(data: dict, where: str = "accelerator config") -> AccelConfi
         tk = _strict(data["topk"], {"k_max", "lanes"}, f"{where} [topk]")
         topk = TopkConfig(k_max=tk.get("k_max", 64), lanes=tk.get("lanes", 1),
                           score_width=array.acc_width, id_width=16, signed_scores=True)
-        rest = {k: v for k, v in data.items() if k not in ("array", "embedding", "topk")}
-        return AccelConfig(array=array, embedding=embedding, topk=topk, **rest)
+        fid = Fidelity(**_strict(data.get("fidelity", {}), _fields(Fidelity),
+                                 f"{where} [fidelity]"))
+        serve = Serve(**_strict(data.get("serve", {}), _fields(Serve), f"{where} [serve]"))
+        rest = {k: v for k, v in data.items()
+                if k not in ("array", "embedding", "topk", "fidelity", "serve")}
+        return AccelConfig(array=array, embedding=embedding, topk=topk, fidelity=fid,
+                           serve=serve, **rest)
     except (TypeError, ValueError) as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None

@@ -1,4 +1,4 @@
-"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache``): parse, call
+"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|fidelity``): parse, call
 :mod:`rpaccel.sched.runs`, print the summary."""
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--cpu-cores", type=int, default=32, help="CPU cores shared by CPU stages")
     common(sp, 10_000)
     sp.set_defaults(handler=cmd_placement)
+    sf = sts.add_parser("fidelity", help="the fidelity ladder: RecPipe artifact's formula -> "
+                                         "rpaccel's executor, one switch at a time")
+    sf.add_argument("-o", "--output", required=True, help="new output folder")
+    sf.add_argument("--json", action="store_true", help="print the rows as JSON")
+    sf.set_defaults(handler=cmd_fidelity)
     sc = sts.add_parser("embcache", help="hit rate vs capacity for several skews (+ splits)")
     sc.add_argument("--skews", default="0.6,0.9,1.2", help="comma-separated Zipf skews")
     sc.add_argument("--capacities", default="64,128,256,512,1024,2048,4096,8192",
@@ -125,6 +130,24 @@ def cmd_deeprecsched(args: argparse.Namespace) -> int:
               f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "
               f"gain {r['gain']:.2f}x")
     print(f"wrote {args.output}/")
+    return 0
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from .common import print_json
+
+    res = runs.fidelity_study(Path(args.output))
+    if args.json:
+        print_json({"rows": res["rows"], "output": args.output})
+        return 0
+    from rpaccel.sched.fidelity import WORKLOADS
+
+    print(f"{'step':<34}" + "".join(f"{w:>30}" for w, _ in WORKLOADS))
+    for r in res["rows"]:
+        print(f"{r['step']:>2} {r['switch']:<31}" + "".join(
+            f"{r[f'{w} ms']:>14.4f} ms {r[f'{w} effect %']:>+9.2f} %" for w, _ in WORKLOADS))
+    print(f"wrote {args.output}/fidelity.csv, fidelity.md, fidelity_waterfall.png, "
+          f"manifest.json")
     return 0
 
 

@@ -23,7 +23,9 @@ __all__ = ["add_commands"]
 def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParsersAction) -> None:
     ms = model_sub.add_parser("stage", help="one stage's service time on a platform, with breakdown")
     ms.add_argument("--platform", required=True,
-                    help="cpu, cpu:CAL.json, gpu, gpu-table[:T.json], or recpipe-artifact:hc1|hc4|hc16|hc64")
+                    help="cpu, cpu:CAL.json, gpu, gpu-table[:T.json], recpipe-artifact:hc1|hc4|hc16|"
+                         "hc64, or rpaccel:PRESET|FILE.toml (presets: rpaccel, tpu-like, "
+                         "artifact, tiny)")
     ms.add_argument("--model", required=True, help="catalog name (e.g. rm-large) or a .json/.toml")
     ms.add_argument("--items", type=int, required=True, help="items in the query, >= 1")
     ms.add_argument("--json", action="store_true", help="print one JSON object")
@@ -69,11 +71,14 @@ def cmd_model_stage(args: argparse.Namespace) -> int:
     n = check_int("items", args.items, 1, 1 << 24)
     b = plat.breakdown(model, n)
     if args.json:
-        print_json({"platform": plat.name, "model": model.name, "items": n,
-                    "fidelity": "analytic (RecPipe artifact)" if "artifact" in plat.name
-                    else "analytic (fitted)", **b})
+        fid = getattr(plat, "fidelity", None) or (
+            "analytic (RecPipe artifact)" if "artifact" in plat.name else "analytic (fitted)")
+        print_json({"platform": plat.name, "model": model.name, "items": n, "fidelity": fid,
+                    **b})
     else:
         print(f"{model.name} on {plat.name}, {n} items: {b['total_s'] * 1e3:.4f} ms")
+        if getattr(plat, "fidelity", None):
+            print(f"timed by: {plat.fidelity}")
         print_table([(k, f"{v:,.2f}" if k.endswith("cycles") else f"{v * 1e3:.4f} ms"
                       if k.endswith("_s") else v) for k, v in b.items()])
     return 0

@@ -1,0 +1,131 @@
+"""The fidelity ladder: from the RecPipe artifact's formula to rpaccel's RTL-exact executor,
+one named switch at a time (``rpaccel study fidelity``).
+
+Rung 0 is the ``artifact`` preset (every :class:`~rpaccel.accel.Fidelity` switch on the
+artifact's side, hardconf_1's hardware); each later rung changes one thing, and the last is the
+``rpaccel`` preset exactly (checked). Up to the sub-batch rung every stage of a funnel is a
+separate invocation of the whole accelerator, its times added, as the artifact adds its stage
+times; the split-array rung runs the funnel as one program with each stage on its own sub-arrays
+(the ``s-l`` pipeline preset) and a one-stage query on the ``serve.subarrays`` sub-arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from rpaccel.accel import AccelConfig, Pipeline, load_accel, load_pipeline
+
+from .accelplat import RPAccelPlatform, run_executor
+from .models import get_model
+
+__all__ = ["RUNGS", "ladder", "ladder_configs", "WORKLOADS"]
+
+
+def _fid(**kw) -> Callable[[AccelConfig], AccelConfig]:
+    return lambda a: dataclasses.replace(a, fidelity=dataclasses.replace(a.fidelity, **kw))
+
+
+def _arr(**kw) -> Callable[[AccelConfig], AccelConfig]:
+    return lambda a: dataclasses.replace(a, array=dataclasses.replace(a.array, **kw))
+
+
+def _emb(**kw) -> Callable[[AccelConfig], AccelConfig]:
+    return lambda a: dataclasses.replace(a, embedding=dataclasses.replace(a.embedding, **kw))
+
+
+def _serve(**kw) -> Callable[[AccelConfig], AccelConfig]:
+    return lambda a: dataclasses.replace(a, serve=dataclasses.replace(a.serve, **kw))
+
+
+def _both(*fs) -> Callable[[AccelConfig], AccelConfig]:
+    def f(a: AccelConfig) -> AccelConfig:
+        for g in fs:
+            a = g(a)
+        return a
+    return f
+
+
+_RP = load_accel("rpaccel")
+
+#: (name, what changes, transform). Applied in order to the ``artifact`` preset.
+RUNGS: list[tuple[str, str, Callable[[AccelConfig], AccelConfig]]] = [
+    ("artifact", "RecPipe artifact's RecPipeAccelModel.py (hardconf_1)", lambda a: a),
+    ("exact GEMM schedule", "fidelity.gemm: tiles x (in + out + B) -> gemm_cycles (fill, "
+     "drain, output beats)", _fid(gemm="exact")),
+    ("weights resident", "fidelity.weights: re-fetched from DRAM per query -> preloaded",
+     _fid(weights="resident")),
+    ("double-buffered weights", "array.weight_buffering: 1 -> 2", _arr(weight_buffering=2)),
+    ("int8 data", "fidelity.data: 4-byte FP32 -> 1-byte int8 embeddings", _fid(data="int8")),
+    ("trace-driven cache hits", "fidelity.hits: fixed 0.5 miss rate -> the dynamic cache on "
+     "the query's Zipf trace", _fid(hits="trace")),
+    ("static hot set", f"embedding.static_rows: 0 -> {_RP.embedding.static_rows} profiled "
+     "hot rows per table", _emb(static_rows=_RP.embedding.static_rows)),
+    ("embedding unit (lanes, MSHRs)", "fidelity.embedding: DRAM + SRAM formula -> the "
+     "non-blocking unit's exact model", _fid(embedding="exact")),
+    ("on-chip top-k unit", "fidelity.topk: B/128 -> ceil(B/lanes) + k", _fid(topk="exact")),
+    ("host link", "fidelity.host: PCIe constants as kilo-cycles -> bytes / link width + "
+     "latency", _fid(host="exact")),
+    ("command-level schedule", "fidelity.schedule: phases in series -> the executor (the "
+     "bottom MLP beside the gather, command latencies)", _fid(schedule="exact")),
+    ("sub-batch pipelining", f"serve.sub_batch: whole query -> {_RP.serve.sub_batch} "
+     f"(array.max_m {_RP.array.max_m})", _both(_serve(sub_batch=_RP.serve.sub_batch),
+                                                _arr(max_m=_RP.array.max_m))),
+    ("split arrays", f"array.split 1x1 -> {_RP.array.split[0]}x{_RP.array.split[1]}: stages on "
+     f"their own sub-arrays, survivors on chip", _both(
+         _arr(split=_RP.array.split), _serve(subarrays=_RP.serve.subarrays))),
+]
+
+#: The ladder's workloads: (label, pipeline preset).
+WORKLOADS = [("RM-large [4096]", "rm-large"), ("S->L [4096, 512]", "s-l")]
+
+
+def ladder_configs() -> list[AccelConfig]:
+    """The accelerator config of every rung; the last equals the ``rpaccel`` preset."""
+    a = load_accel("artifact")
+    out = []
+    for _, _, f in RUNGS:
+        a = f(a)
+        out.append(a)
+    last = dataclasses.replace(out[-1], name=_RP.name)
+    if last != _RP:
+        raise RuntimeError("the fidelity ladder does not end at the rpaccel preset")
+    return out
+
+
+def _cycles(accel: AccelConfig, pipe: Pipeline, split: bool) -> float:
+    """A query's cycles on one rung: the whole funnel as one program on split arrays, else each
+    stage as its own invocation (``k_out`` = what the next stage ranks), times added."""
+    if split and len(pipe.stages) > 1:
+        sb = accel.serve.sub_batch or None
+        return float(run_executor(accel, pipe, sb or pipe.items[0]).cycles)
+    tot = 0.0
+    for s, st in enumerate(pipe.stages):
+        k = pipe.items[s + 1] if s + 1 < len(pipe.stages) else pipe.k_out
+        a = dataclasses.replace(accel, serve=dataclasses.replace(
+            accel.serve, k_out=k, subarrays=accel.serve.subarrays if split else 0))
+        tot += RPAccelPlatform(a, "rung").cycles(get_model(st.name), st.items)["cycles"]
+    return tot
+
+
+def ladder(progress: Any = None) -> list[dict[str, Any]]:
+    """One row per rung: cycles and milliseconds of each workload, and each switch's effect
+    (change against the previous rung, cycles and percent)."""
+    cfgs = ladder_configs()
+    pipes = [(label, load_pipeline(p)) for label, p in WORKLOADS]
+    rows, prev = [], {}
+    for i, ((name, what, _), a) in enumerate(zip(RUNGS, cfgs)):
+        split = a.array.split != (1, 1)
+        row: dict[str, Any] = {"step": i, "switch": name, "change": what}
+        for label, pipe in pipes:
+            c = _cycles(a, pipe, split)
+            row[f"{label} cycles"] = round(c, 1)
+            row[f"{label} ms"] = round(a.seconds(c) * 1e3, 4)
+            d = c - prev[label] if label in prev else 0.0
+            row[f"{label} effect cycles"] = round(d, 1)
+            row[f"{label} effect %"] = round(100 * d / prev[label], 2) if label in prev else 0.0
+            prev[label] = c
+        rows.append(row)
+        if progress is not None:
+            progress.update(1)
+    return rows

@@ -1,0 +1,234 @@
+"""RPAccel as a system-study platform (``rpaccel:PRESET``): the artifact preset reproduces the
+RecPipe artifact's printed latencies, the executor-timed presets agree with ``rpaccel model
+accel`` and (tiny) with the RTL, accelerator groups simulate with no contention exactly as the
+executor runs one query, and bad placements are one-line errors."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rpaccel.accel import Fidelity, load_accel, load_pipeline as accel_pipeline
+from rpaccel.perfmodel import model_accel
+from rpaccel.sched.accelplat import RPAccelPlatform
+from rpaccel.sched.models import get_model
+from rpaccel.sched.platforms import get_platform
+from rpaccel.sched.sim import load_pipeline, pipeline_from_dict, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = [sys.executable, "-m", "rpaccel.cli"]
+
+# RECPIPE.md section 4.2: per-stage latency (ms) printed by the artifact's model, and the
+# hardconfs' array side and DRAM bandwidth (section 3).
+HC = {"hc1": (128, 32.0), "hc4": (64, 8.0), "hc16": (32, 2.0), "hc64": (16, 0.125)}
+PRINTED = [
+    ("rm-small", 128, (0.0992, 0.1060, 0.1380, 0.5793)),
+    ("rm-small", 512, (0.1328, 0.1497, 0.2372, 1.3162)),
+    ("rm-small", 4096, (0.4466, 0.5573, 1.1632, 8.1947)),
+    ("rm-med", 128, (0.1219, 0.1457, 0.2562, 1.9280)),
+    ("rm-med", 512, (0.2017, 0.2625, 0.5583, 4.7260)),
+    ("rm-med", 4096, (0.9462, 1.3534, 3.3787, 30.8404)),
+    ("rm-large", 128, (0.2181, 0.4250, 1.1181, 10.8964)),
+    ("rm-large", 512, (0.3994, 0.8371, 2.3340, 18.9470)),
+    ("rm-large", 1024, (0.6410, 1.3866, 3.9551, 29.6812)),
+    ("rm-large", 2048, (1.1242, 2.4856, 7.1975, 51.1497)),
+    ("rm-large", 4096, (2.0907, 4.6835, 13.6822, 94.0865)),
+]
+
+
+def _artifact_slice(hc: str) -> RPAccelPlatform:
+    a = load_accel("artifact")
+    side, gib = HC[hc]
+    arr = dataclasses.replace(a.array, rows=side, cols=side)
+    return RPAccelPlatform(dataclasses.replace(a, array=arr, fidelity=dataclasses.replace(
+        a.fidelity, dram_gib_s=gib)), f"artifact-{hc}")
+
+
+def test_artifact_preset_reproduces_the_printed_table():
+    plat = get_platform("rpaccel:artifact")
+    b = plat.breakdown(get_model("rm-large"), 4096)
+    assert round(b["cycles"], 1) == 261_343.0          # RECPIPE.md 4.1
+    assert round(b["total_s"] * 1e3, 7) == 2.0907438
+    assert (round(b["host_in_cycles"]), round(b["embedding_cycles"], 1), b["topk_cycles"],
+            b["host_out_cycles"]) == (17_000, 131_391.5, 32.0, 5_000)
+    for i, hc in enumerate(HC):
+        p = _artifact_slice(hc)
+        for model, n, ms in PRINTED:
+            got = round(p.service_time(get_model(model), n) * 1e3, 4)
+            assert got == ms[i], (model, n, hc, got, ms[i])
+
+
+def _cli(*args, ok=True):
+    r = subprocess.run(EXE + list(args), capture_output=True, text=True, cwd=ROOT)
+    if ok:
+        assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+@pytest.mark.parametrize("preset", ["rpaccel", "tpu-like"])
+def test_model_stage_equals_model_accel(preset, tmp_path):
+    """The platform's cycles are the executor's on the same program: `rpaccel model stage`
+    against `rpaccel model accel` with the one-stage pipeline the [serve] table describes."""
+    a = load_accel(preset)
+    st = json.loads(_cli("model", "stage", "--platform", f"rpaccel:{preset}", "--model",
+                         "rm-large", "--items", "4096", "--json").stdout)
+    pipe = tmp_path / "p.toml"
+    pipe.write_text(f'k_out = {a.serve.k_out}\n[[stage]]\nmodel = "rm-large"\nitems = 4096\n'
+                    f'subarrays = {a.serve.subarrays}\n')
+    sb = a.serve.sub_batch or 4096
+    ac = json.loads(_cli("model", "accel", "--config", preset, "--pipeline", str(pipe),
+                         "--sub-batch", str(sb), "--json").stdout)
+    assert st["cycles"] == ac["cycles"] > 0
+    assert st["fidelity"].startswith("executor")
+    assert st["sub_batch"] == sb
+    if preset == "tpu-like":
+        # no on-chip filter: every score crosses the link, and the host sorts (artifact table)
+        assert st["host_sort_s"] == pytest.approx(0.35e-3)
+        assert ac["events"]["host_bytes_out"] == 4096 * a.result_bytes()
+        assert ac["events"]["topk_comparisons"] == 0
+        assert st["emb_static_hits"] == 0
+
+
+def test_artifact_cli_and_sizes_beyond_one_pass():
+    d = json.loads(_cli("model", "stage", "--platform", "rpaccel:artifact", "--model",
+                        "rm-large", "--items", "4096", "--json").stdout)
+    assert round(d["cycles"], 1) == 261_343.0 and d["fidelity"].startswith("serial")
+    # a query above max_items runs as back-to-back passes: 2 x 4096 costs twice 4096
+    p = get_platform("rpaccel:rpaccel")
+    one = p.cycles(get_model("rm-small"), 4096)["cycles"]
+    two = p.cycles(get_model("rm-small"), 8192)
+    assert two["cycles"] == 2 * one and two["passes"] == 2
+    # padding: 1000 items run as 4 sub-batches of 256 (1024 items)
+    assert p.cycles(get_model("rm-small"), 1000)["items_padded"] == 1024
+
+
+def test_no_contention_simulation_equals_the_executor():
+    p = load_pipeline(ROOT / "examples" / "sl-rpaccel.toml")
+    r = simulate(p, np.array([0.0]), np.array([4096]), warmup=0)
+    ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"))
+    assert round(r.records["latency_s"][0] / 8e-9) == ex.latency[0] == ex.cycles
+    # stage completions in order, stage 0 before the end
+    assert 0 < r.records["stage0_done_s"][0] < r.records["stage1_done_s"][0]
+    # well-spaced queries do not interact: every latency equals the executor's
+    arr = np.arange(20) * ex.seconds * 3
+    r = simulate(p, arr, np.full(20, 4096), warmup=0)
+    assert np.allclose(r.records["latency_s"], ex.seconds, rtol=0, atol=1e-12)
+
+
+def test_contention_close_to_back_to_back_executor():
+    """All queries at once: the rigid-reservation model against the executor running the same
+    back-to-back program (README: within 3 %)."""
+    p = load_pipeline(ROOT / "examples" / "sl-rpaccel.toml")
+    for q in (2, 4, 8):
+        r = simulate(p, np.zeros(q), np.full(q, 4096), warmup=0)
+        ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"), queries=q)
+        sim = r.records["latency_s"].max() / 8e-9
+        assert abs(sim - ex.cycles) / ex.cycles < 0.03, (q, sim, ex.cycles)
+        assert sim > r.records["latency_s"].min() / 8e-9     # they did queue
+
+
+def _tiny_pipeline(tmp_path) -> Path:
+    text = (ROOT / "examples" / "sl-tiny-rpaccel.toml").read_text()
+    text = text.replace('"examples/', f'"{ROOT}/examples/')
+    f = tmp_path / "sl-tiny.toml"
+    f.write_text(text)
+    return f
+
+
+@pytest.mark.xdist_group("accel-tiny")
+def test_tiny_group_equals_rtl(tmp_path):
+    """The shipped tiny config: the simulated latency of one query (no contention), the
+    executor and the RTL (`rpaccel sim accel`) give the same cycles."""
+    p = load_pipeline(_tiny_pipeline(tmp_path))
+    r = simulate(p, np.array([0.0]), np.array([128]), warmup=0)
+    sim_cycles = round(r.records["latency_s"][0] / 8e-9)
+    rtl = json.loads(_cli("sim", "accel", "--config", "tiny", "--pipeline", "tiny", "--seed",
+                          "0", "--json").stdout)
+    assert rtl["cycles_match"] and rtl["values_match"]
+    assert sim_cycles == rtl["rtl_cycles"] == rtl["model_cycles"]
+    out = json.loads(_cli("simulate", str(_tiny_pipeline(tmp_path)), "--qps", "1000",
+                          "--queries", "200", "--json").stdout)
+    assert out["p50_s"] >= rtl["rtl_cycles"] * 8e-9 * (1 - 1e-12)
+
+
+def _stage(**kw):
+    return {"model": "rm-small", "platform": "rpaccel:rpaccel", "engines": 1, "items": 4096,
+            **kw}
+
+
+@pytest.mark.parametrize("stages, msg", [
+    ([_stage(subarrays=5)], "subarrays must sum to at most"),
+    ([_stage(subarrays=1, sub_batch=300)], "sub_batch=300 must divide stage[0].items=4096"),
+    ([_stage(subarrays=1, sub_batch=256), _stage(model="rm-large", items=512, subarrays=3,
+                                                  sub_batch=256)],
+     "stage[1].sub_batch: set it on stage[0]"),
+    ([_stage(subarrays=1), _stage(model="rm-large", items=512, subarrays=3, engines=2)],
+     "stage[1].engines must equal"),
+    ([_stage(subarrays=1, k_out=2000)], "k_out = 2000 exceeds topk.k_max=1024"),
+    ([{"model": "rm-small", "platform": "cpu", "engines": 1, "sub_batch": 8}],
+     "stage sub_batch is for rpaccel:"),
+    ([_stage(sub_batch=8)], "stage sub_batch needs 'subarrays'"),
+    ([_stage(platform="rpaccel:nope", subarrays=1)], "unknown preset"),
+    ([_stage(platform="rpaccel:tpu-like", subarrays=1),
+      _stage(platform="rpaccel:tpu-like", subarrays=1, items=512)], "needs a split array"),
+])
+def test_bad_groups(stages, msg):
+    with pytest.raises(ValueError) as e:
+        pipeline_from_dict({"stage": stages})
+    assert msg in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_fidelity_and_cli_exit_2(tmp_path):
+    with pytest.raises(ValueError, match="fidelity.gemm must be 'formula' or 'exact'"):
+        Fidelity(gemm="fast")
+    with pytest.raises(ValueError, match="needs every switch exact; fidelity.hits"):
+        Fidelity(hits="fixed")
+    bad = tmp_path / "a.toml"
+    bad.write_text((ROOT / "examples" / "accel-rpaccel.toml").read_text()
+                   + '\n[fidelity]\ngemm = "formula"\nschedule = "serial"\nspeed = 1\n')
+    r = _cli("model", "stage", "--platform", f"rpaccel:{bad}", "--model", "rm-large",
+             "--items", "64", ok=False)
+    assert r.returncode == 2 and "unknown key 'speed'" in r.stderr and r.stderr.count("\n") == 1
+    r = _cli("model", "stage", "--platform", "rpaccel:rpaccel", "--model", "ncf", "--items",
+             "64", ok=False)
+    assert r.returncode == 2 and "cannot run on an rpaccel platform" in r.stderr
+
+
+def test_host_sort_in_simulation():
+    """tpu-like filters on the host: the simulator adds the artifact's host-sort time."""
+    st = {"model": "rm-small", "platform": "rpaccel:tpu-like", "engines": 1, "items": 4096}
+    p = pipeline_from_dict({"stage": [st]})
+    r = simulate(p, np.array([0.0]), np.array([4096]), warmup=0)
+    svc = get_platform("rpaccel:tpu-like").service_time(get_model("rm-small"), 4096)
+    assert r.records["latency_s"][0] == pytest.approx(svc + 0.35e-3, abs=1e-15)
+
+
+def test_fidelity_ladder(tmp_path):
+    """`rpaccel study fidelity`: starts at the artifact's printed numbers, ends at the rpaccel
+    preset's executor figures, one switch per rung; table, Markdown and PNG written."""
+    from rpaccel.sched.fidelity import RUNGS, ladder_configs
+
+    cfgs = ladder_configs()
+    assert cfgs[0].fidelity == Fidelity.artifact() and cfgs[-1].fidelity == Fidelity()
+    for a, b in zip(cfgs, cfgs[1:]):
+        assert a != b                                  # every rung changes something
+    out = tmp_path / "fid"
+    d = json.loads(_cli("study", "fidelity", "-o", str(out), "--json").stdout)
+    rows = d["rows"]
+    assert [r["switch"] for r in rows] == [r[0] for r in RUNGS]
+    large, sl = "RM-large [4096] cycles", "S->L [4096, 512] cycles"
+    assert rows[0][large] == 261_343.0                   # RECPIPE.md 4.1
+    assert rows[0]["S->L [4096, 512] ms"] == round(0.4466 + 0.3994, 4)   # hc1 + hc1, 4.2
+    plat = get_platform("rpaccel:rpaccel")
+    assert rows[-1][large] == plat.cycles(get_model("rm-large"), 4096)["cycles"]
+    assert rows[-1][sl] == model_accel(load_accel("rpaccel"), accel_pipeline("s-l")).cycles
+    for r, p in zip(rows[1:], rows):
+        assert abs(r[f"{large[:-7]} effect cycles"] - (r[large] - p[large])) <= 0.11
+    for f in ("fidelity.csv", "fidelity.md", "fidelity_waterfall.png", "manifest.json"):
+        assert (out / f).stat().st_size > 100
+    r = _cli("study", "fidelity", "-o", str(out), ok=False)
+    assert r.returncode == 2 and "exists" in r.stderr
