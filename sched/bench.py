@@ -3,6 +3,12 @@
 * Simulated queries per wall second: 2-stage pipeline (RM-small 4096 -> RM-large 512), 32 CPU
   engines per stage, Poisson arrivals at 80 % of the tighter stage's capacity, 1M queries, one
   core; and the process's peak memory.
+* The same with the ``rpaccel`` platform: S->L [4096, 512] on one RPAccel (an accelerator
+  group, ``examples/sl-rpaccel.toml``), 1M queries at 80 % of its capacity, one core (target
+  >= 500,000 simulated queries per second; the executor's profile of the query included).
+* A Fig-12-sized RPAccel placement search: 27 placements (sub-array splits 1+3, 2+2, 3+1 x
+  sub-batches 128, 256, 512 x stage-2 items 256, 512, 1024) x 11 loads x 10,000 queries on 2
+  workers (target < 30 s).
 * A 9-placement x 11-load x 10,000-query placement search (all-accelerator hardconf
   combinations of S->L, RecPipe's accelerator load ladder) on 2 worker processes.
 * DeepRecSched's gain over a fixed batch of 1024 on 32 CPU engines for the eight DeepRecInfra
@@ -42,6 +48,37 @@ def main(out_dir: Path | None = None) -> dict:
     print(f"DES: {n:,} queries (2 stages x 32 CPU engines, 80% load) in {dt:.2f} s = "
           f"{n / dt:,.0f} queries/s; peak RSS grew {(rss - rss0) / 1024:.0f} MB for "
           f"{len(r.records)} per-query record columns", flush=True)
+
+    from .sim import load_pipeline
+
+    pa = load_pipeline(Path(__file__).resolve().parents[1] / "examples" / "sl-rpaccel.toml") \
+        if (Path(__file__).resolve().parents[1] / "examples").is_dir() else Pipeline((
+            Stage("rm-small", "rpaccel:rpaccel", 1, items=4096, subarrays=1, sub_batch=256),
+            Stage("rm-large", "rpaccel:rpaccel", 1, items=512, subarrays=3)))
+    rate = 0.8 * pipeline_capacity_qps(pa, s[:1000])
+    arr = arrivals("poisson", rate, n, 1)
+    t = time.perf_counter()
+    r = simulate(pa, arr, s)
+    dt = time.perf_counter() - t
+    fig["des_1M_rpaccel"] = {"queries": n, "wall_s": round(dt, 2), "queries_per_s": round(n / dt),
+                             "qps": round(rate, 1), "p95_ms": round(r.p95_s * 1e3, 3),
+                             "utilization": {k: round(v, 3) for k, v in r.utilization.items()}}
+    print(f"DES on rpaccel: {n:,} queries of S->L on one RPAccel at 80% load ({rate:.0f} QPS) in "
+          f"{dt:.2f} s = {n / dt:,.0f} queries/s (target >= 500,000); p95 "
+          f"{r.p95_s * 1e3:.3f} ms", flush=True)
+
+    loads = [1000 / g for g in (0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 10)]
+    t = time.perf_counter()
+    res = placement_search(["rm-small", "rm-large"], [[4096], [256, 512, 1024]], loads,
+                           queries=10_000, workers=2, progress=False, rpaccel="rpaccel",
+                           splits=[(1, 3), (2, 2), (3, 1)], sub_batches=(128, 256, 512),
+                           filters=("global",))
+    dt = time.perf_counter() - t
+    fig["placement_rpaccel_27x11x10k"] = {"placements": len(res["placements"]),
+                                          "loads": len(loads), "wall_s": round(dt, 2),
+                                          "workers": 2}
+    print(f"RPAccel placement search: {len(res['placements'])} placements x {len(loads)} loads "
+          f"x 10,000 queries on 2 workers in {dt:.2f} s (target < 30 s)", flush=True)
 
     loads = [1000 / g for g in (0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 10)]
     t = time.perf_counter()

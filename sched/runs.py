@@ -51,19 +51,22 @@ def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries:
     return {"rows": rows}
 
 
-def placement_study(models: list[str], items: list[int], loads: list[float], out: Path, *,
-                    queries: int, seed: int, workers: int, dask: str | None,
-                    cpu_cores: int) -> dict:
+def placement_study(models: list[str], items: list, loads: list[float], out: Path, *,
+                    queries: int, seed: int, workers: int, dask: str | None, **kw) -> dict:
+    """The placement search (CPU/GPU/artifact-accelerator placements, or RPAccel's with
+    ``rpaccel=PRESET``; keyword options go to :func:`rpaccel.sched.studies.placement_search`)."""
     with output_dir(out) as d:
         res = studies.placement_search(models, items, loads, queries=queries, seed=seed,
-                                       workers=workers, dask=dask, cpu_cores=cpu_cores)
+                                       workers=workers, dask=dask, **kw)
         write_rows(res["rows"], d / "results.csv")
         write_rows(res["best_per_load"], d / "best_per_load.csv")
         write_rows(res["pareto"], d / "pareto.csv")
         plots.p95_vs_qps(res["rows"], d / "p95_vs_qps.png",
-                         title=f"placements of {'->'.join(models)} {items}")
+                         title=f"placements of {'->'.join(models)} {items}"
+                         + (f" on rpaccel:{kw['rpaccel']}" if kw.get("rpaccel") else ""))
         manifest(d / "manifest.json", config={"models": models, "items": items, "qps": loads,
-                                              "queries": queries, "placements": res["placements"]},
+                                              "queries": queries, "placements": res["placements"],
+                                              **{k: v for k, v in kw.items()}},
                  seed=seed, files=["results.csv", "best_per_load.csv", "pareto.csv",
                                    "p95_vs_qps.png"])
     return res

@@ -7,6 +7,7 @@ rows.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import asdict
@@ -18,7 +19,8 @@ from .sim import Pipeline, Stage, max_qps_under_sla, simulate
 from .sweep import run_points
 from .workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, arrivals, size_cap, sizes
 
-__all__ = ["sim_point", "load_sweep", "placements", "placement_search", "pareto_front",
+__all__ = ["sim_point", "load_sweep", "placements", "rpaccel_placements", "placement_search",
+           "pareto_front",
            "deeprecsched", "DEEPRECSYS_SLA_MS"]
 
 
@@ -119,6 +121,55 @@ def placements(models: list[str], items: list[int], *, cpu_cores: int = 32,
     return out
 
 
+def _splits(stages: int, grid: int) -> list[tuple[int, ...]]:
+    """Every way to give ``stages`` stages >= 1 sub-arrays each, at most ``grid`` in all."""
+    if stages == 0:
+        return [()]
+    return [(g, *rest) for g in range(1, grid - stages + 2)
+            for rest in _splits(stages - 1, grid - g)]
+
+
+def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str = "rpaccel",
+                       sub_batches: tuple[int, ...] = (128, 256, 512),
+                       filters: tuple[str, ...] = ("global", "per-sub-batch"),
+                       splits: list[tuple[int, ...]] | None = None) -> list[Pipeline]:
+    """RPAccel placements of a funnel on one accelerator (its array budget): every split of the
+    sub-arrays between the stages (a one-stage funnel also runs on the whole array), every
+    sub-batch size, filter policy and choice of items per stage (``items[s]``: the options of
+    stage s). Placements that cannot be placed (a sub-batch that does not divide a stage's
+    items, rows above the sub-array's buffer, a quota above the top-k unit) are left out."""
+    from .platforms import get_platform
+
+    plat = get_platform(f"rpaccel:{preset}")
+    grid = plat.accel.array.subarrays
+    s = len(models)
+    if len(items) != s or not s:
+        raise ValueError("models and items must be non-empty lists of equal length")
+    if splits is None:
+        splits = _splits(s, grid) + ([(0,)] if s == 1 else [])
+    out: list[Pipeline] = []
+    for its in itertools.product(*items):
+        if any(b > a for a, b in zip(its, its[1:])):
+            continue
+        for sp in splits:
+            for b in sub_batches:
+                for f in (filters if s > 1 else ("global",)):
+                    st = [Stage(m, f"rpaccel:{preset}", 1, items=k, subarrays=g)
+                          for m, k, g in zip(models, its, sp)]
+                    st[0] = dataclasses.replace(st[0], sub_batch=b, filter=f)
+                    name = (f"rpaccel[{'+'.join(map(str, sp))}] b{b}"
+                            + (f" {f}" if s > 1 else "")
+                            + (f" items {'/'.join(map(str, its))}"
+                               if any(len(o) > 1 for o in items) else ""))
+                    try:
+                        out.append(Pipeline(tuple(st), name=name))
+                    except ValueError:
+                        continue
+    if not out:
+        raise ValueError(f"no placement of {models} {items} fits rpaccel:{preset}")
+    return out
+
+
 def pareto_front(rows: list[dict]) -> list[dict]:
     """Non-saturated rows not dominated in (higher QPS, lower p95)."""
     ok = sorted((r for r in rows if not r["saturated"]), key=lambda r: (-r["qps"], r["p95_s"]))
@@ -130,11 +181,18 @@ def pareto_front(rows: list[dict]) -> list[dict]:
     return front
 
 
-def placement_search(models: list[str], items: list[int], loads: list[float], *, queries: int,
+def placement_search(models: list[str], items: list, loads: list[float], *, queries: int,
                      seed: int = 0, workers: int = 1, dask: str | None = None,
-                     progress: bool | None = None, **kw: Any) -> dict[str, Any]:
-    """Simulate every placement at every load; best p95 per load and the Pareto front."""
-    cands = placements(models, items, **kw)
+                     progress: bool | None = None, rpaccel: str | None = None,
+                     **kw: Any) -> dict[str, Any]:
+    """Simulate every placement at every load; best p95 per load and the Pareto front.
+    ``rpaccel``: search RPAccel placements on that preset (:func:`rpaccel_placements`; ``items``
+    a list of options per stage) instead of the CPU/GPU/artifact-accelerator ones."""
+    if rpaccel is not None:
+        cands = rpaccel_placements(models, [i if isinstance(i, list) else [i] for i in items],
+                                   preset=rpaccel, **kw)
+    else:
+        cands = placements(models, items, **kw)
     rows = load_sweep(cands, loads, queries=queries, seed=seed, workers=workers, dask=dask,
                       progress=progress)
     best = {}

@@ -232,3 +232,29 @@ def test_fidelity_ladder(tmp_path):
         assert (out / f).stat().st_size > 100
     r = _cli("study", "fidelity", "-o", str(out), ok=False)
     assert r.returncode == 2 and "exists" in r.stderr
+
+
+def test_rpaccel_placement_search(tmp_path):
+    from rpaccel.sched.studies import _splits, rpaccel_placements
+
+    assert _splits(2, 4) == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (3, 1)]
+    assert len(_splits(3, 4)) == 4 and _splits(1, 4) == [(1,), (2,), (3,), (4,)]
+    c = rpaccel_placements(["rm-small", "rm-large"], [[4096], [512, 4096, 300]],
+                           sub_batches=(256, 8192), filters=("global",))
+    # left out: 300 items (not a multiple of 256), 4096 survivors (above topk.k_max = 1024),
+    # sub-batch 8192 (above items[0])
+    assert len(c) == 6 and all("b256" in p.name and p.stages[1].items == 512 for p in c)
+    assert all(sum(s.subarrays for s in p.stages) <= 4 for p in c)
+    one = rpaccel_placements(["rm-large"], [[4096]], sub_batches=(256,))
+    assert sorted(p.stages[0].subarrays for p in one) == [0, 1, 2, 3, 4]
+    out = tmp_path / "pl"
+    r = _cli("study", "placement", "--rpaccel", "rpaccel", "--models", "rm-small,rm-large",
+             "--items", "4096,256/512", "--qps", "100,400", "--queries", "500",
+             "--sub-batches", "256", "--filters", "global", "-o", str(out))
+    assert "12 placements x 2 loads" in r.stdout
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 24 and (out / "pareto.csv").exists()
+    bad = _cli("study", "placement", "--rpaccel", "rpaccel", "--models", "rm-small",
+               "--items", "4096", "--qps", "100", "--filters", "best", "-o",
+               str(tmp_path / "x"), ok=False)
+    assert bad.returncode == 2 and "filters must be" in bad.stderr

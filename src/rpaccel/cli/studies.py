@@ -38,6 +38,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--items", required=True, help="items per stage, e.g. 4096,512")
     sp.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
     sp.add_argument("--cpu-cores", type=int, default=32, help="CPU cores shared by CPU stages")
+    sp.add_argument("--rpaccel", metavar="PRESET",
+                    help="search RPAccel placements on this accelerator (preset or .toml) "
+                         "instead: sub-array splits, sub-batches, filters and items per stage "
+                         "(--items options with '/', e.g. 4096,256/512/1024)")
+    sp.add_argument("--sub-batches", default="128,256,512",
+                    help="with --rpaccel: sub-batch sizes (default 128,256,512)")
+    sp.add_argument("--filters", default="global,per-sub-batch",
+                    help="with --rpaccel: filter policies (default global,per-sub-batch)")
     common(sp, 10_000)
     sp.set_defaults(handler=cmd_placement)
     sf = sts.add_parser("fidelity", help="the fidelity ladder: RecPipe artifact's formula -> "
@@ -104,11 +112,23 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_placement(args: argparse.Namespace) -> int:
     q, seed = _common(args)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    items = ints("items", args.items)
     loads = floats("qps", args.qps)
     cores = check_int("cpu_cores", args.cpu_cores, 1, STAGE_LIMITS["engines"])
+    kw: dict = {}
+    if args.rpaccel:
+        items = [ints("items", opt.replace("/", ",")) for opt in args.items.split(",")]
+        filters = tuple(f.strip() for f in args.filters.split(",") if f.strip())
+        bad = [f for f in filters if f not in ("global", "per-sub-batch")]
+        if bad or not filters:
+            raise ValueError(f"filters must be global and/or per-sub-batch, got {args.filters!r}")
+        kw = {"rpaccel": args.rpaccel, "sub_batches": tuple(ints("sub-batches",
+                                                                 args.sub_batches)),
+              "filters": filters}
+    else:
+        items = ints("items", args.items)
+        kw = {"cpu_cores": cores}
     res = runs.placement_study(models, items, loads, Path(args.output), queries=q, seed=seed,
-                               workers=args.workers, dask=args.dask, cpu_cores=cores)
+                               workers=args.workers, dask=args.dask, **kw)
     print(f"{len(res['placements'])} placements x {len(loads)} loads; best p95 per load:")
     for r in res["best_per_load"]:
         print(f"  {r['qps']:>10g} QPS  {r['config']:<28} p95 {r['p95_s'] * 1e3:.3f} ms")
