@@ -13,6 +13,9 @@
   combinations of S->L, RecPipe's accelerator load ladder) on 2 worker processes.
 * DeepRecSched's gain over a fixed batch of 1024 on 32 CPU engines for the eight DeepRecInfra
   models at the paper's medium SLAs (what our models give).
+* The CPU table form (``rpaccel calibrate cpu --table``) measured on this machine, and
+  DeepRecSched's gain on it and on the linear form, for DeepRecSys's query sizes (lognormal,
+  sigma 0.2) and a heavier tail (sigma 1.0).
 * The quality engine: a 3-stage funnel (4096 -> 512 -> 128 -> top 64) over 10,000 synthetic
   queries, and its metrics, on one core (target < 5 s).
 """
@@ -104,6 +107,35 @@ def main(out_dir: Path | None = None) -> dict:
               f"worst static batch b{worst}: {d['gain_vs_static'][worst]:.2f}x", flush=True)
     fig["deeprecsched"] = gains
     fig["deeprecsched_wall_s"] = round(time.perf_counter() - t, 1)
+
+    # the CPU table form measured on this machine, DeepRecSched on it: DeepRecSys's sizes
+    # (sigma 0.2) and a heavier tail (sigma 1.0), against the linear form
+    from .calibrate import measure_table
+    from .models import CATALOG
+    from .workload import LOGNORMAL_MU
+
+    tab = measure_table(list(CATALOG), reps=5)
+    tab_path = (out_dir or Path("build/results")) / "cpu-table.json"
+    tab_path.parent.mkdir(parents=True, exist_ok=True)
+    tab_path.write_text(json.dumps(tab, indent=2))
+    fig["cpu_table_ms"] = {m: [round(x * 1e3, 3) for x in ts] for m, ts in tab["times_s"].items()}
+    table_gains: dict = {}
+    for sigma in (0.2, 1.0):
+        size = {"kind": "lognormal", "mu": LOGNORMAL_MU, "sigma": sigma}
+        for cpu in ("cpu", f"cpu-table:{tab_path}"):
+            key = f"{'table' if cpu != 'cpu' else 'linear'} sigma {sigma}"
+            table_gains[key] = {}
+            for m in DEEPRECSYS_SLA_MS:
+                d = deeprecsched(m, queries=4000, progress=False, cpu=cpu, size=size)
+                g = d["gain"]
+                table_gains[key][m] = {"gain": round(g, 3) if g != float("inf") else "inf",
+                                       "baseline_qps": round(d["baseline_qps"], 1),
+                                       "tuned_qps": round(d["tuned_qps"], 1),
+                                       "chosen_batch": d["chosen_batch"]}
+            print(f"DeepRecSched gains, {key}: " + ", ".join(
+                f"{m} {v['gain']}x (b{v['chosen_batch']})" for m, v in table_gains[key].items()),
+                flush=True)
+    fig["deeprecsched_cpu_forms"] = table_gains
 
     from .quality import SyntheticParams, funnel, metrics, synthetic
 

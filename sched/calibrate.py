@@ -26,9 +26,11 @@ import numpy as np
 
 from .models import Model, get_model
 
-__all__ = ["measure", "fit", "calibrate", "load_csv"]
+__all__ = ["measure", "fit", "calibrate", "load_csv", "measure_table", "TABLE_BATCHES"]
 
 DEFAULT_BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
+#: Batches of the table form (``rpaccel calibrate cpu --table``): 1, 4, ..., 4096.
+TABLE_BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
 
 
 def _forward(model: Model, tables: dict[int, np.ndarray], weights: list[np.ndarray],
@@ -119,6 +121,40 @@ def load_csv(path: str | Path) -> list[dict]:
     return out
 
 
+def _measure_subprocess(models: list[str], batches: tuple[int, ...], reps: int) -> list[dict]:
+    """:func:`measure` in a subprocess with one BLAS thread."""
+    for m in models:
+        get_model(m)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    code = ("import json, sys; from rpaccel.sched.calibrate import measure; "
+            "print(json.dumps(measure(sys.argv[1].split(','), "
+            "tuple(int(b) for b in sys.argv[2].split(',')), int(sys.argv[3]))))")
+    res = subprocess.run([sys.executable, "-c", code, ",".join(models),
+                          ",".join(map(str, batches)), str(reps)], env=env,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"calibration run failed: {res.stderr.strip()[-500:]}")
+    return json.loads(res.stdout)
+
+
+def _machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cores": os.cpu_count(), "numpy": np.__version__}
+
+
+def measure_table(models: list[str], reps: int = 5,
+                  batches: tuple[int, ...] = TABLE_BATCHES) -> dict:
+    """The CPU table form: each model's forward pass at batch 1, 4, ..., 4096 on this machine
+    (one BLAS thread, median of ``reps``), as the JSON a ``cpu-table:FILE`` platform loads."""
+    points = _measure_subprocess(models, batches, reps)
+    times = {m: [p["seconds"] for p in points if p["model"] == get_model(m).name]
+             for m in models}
+    return {"kind": "rpaccel-cpu-table", "batches": list(batches),
+            "times_s": {get_model(m).name: t for m, t in times.items()}, "reps": reps,
+            "threads": 1, "machine": _machine()}
+
+
 def calibrate(models: list[str], batches: tuple[int, ...] = DEFAULT_BATCHES, reps: int = 5,
               csv_path: str | None = None) -> dict:
     """Measure (in a one-thread subprocess) or load points, fit, return the calibration."""
@@ -126,22 +162,8 @@ def calibrate(models: list[str], batches: tuple[int, ...] = DEFAULT_BATCHES, rep
         points = load_csv(csv_path)
         source = f"csv:{csv_path}"
     else:
-        for m in models:
-            get_model(m)
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
-        code = ("import json, sys; from rpaccel.sched.calibrate import measure; "
-                "print(json.dumps(measure(sys.argv[1].split(','), "
-                "tuple(int(b) for b in sys.argv[2].split(',')), int(sys.argv[3]))))")
-        res = subprocess.run([sys.executable, "-c", code, ",".join(models),
-                              ",".join(map(str, batches)), str(reps)], env=env,
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"calibration run failed: {res.stderr.strip()[-500:]}")
-        points = json.loads(res.stdout)
+        points = _measure_subprocess(models, batches, reps)
         source = "measured"
     consts = fit(points)
     return {"kind": "rpaccel-cpu-calibration", "source": source, "constants": consts,
-            "points": points, "machine": {"platform": platform.platform(),
-                                          "python": platform.python_version(),
-                                          "cores": os.cpu_count()}}
+            "points": points, "machine": _machine()}

@@ -10,6 +10,8 @@
   constants are fitted to RecPipe's measured CPU figures (section 6.2 of RECPIPE.md).
 * :class:`Gpu` -- transfer + launch overhead + compute, fitted to RecPipe's GPU figures; slower
   than a CPU core at batch 1 and faster at 1024 for every catalog model.
+* :class:`CpuTable` -- the same table form for one CPU engine, measured on this machine by
+  ``rpaccel calibrate cpu --table`` (per-item cost falls with the batch).
 * :class:`GpuTable` -- DeepRecSys's lookup-table form: times at batch 1, 4, ..., 1024,
   interpolated linearly in log4(n) and clamped above 1024.
 """
@@ -27,7 +29,7 @@ from .models import CATALOG, Model
 from .platform_base import Platform, _items, artifact_host_sort_s, artifact_terms
 
 __all__ = ["Platform", "RecPipeArtifactAccel", "artifact_terms", "artifact_host_sort_s",
-           "HARDCONFS", "CpuCore", "Gpu", "GpuTable",
+           "HARDCONFS", "CpuCore", "CpuTable", "Gpu", "GpuTable",
            "get_platform", "load_calibration"]
 
 
@@ -245,11 +247,76 @@ class GpuTable(Platform):
         return np.where(n > 0, t, 0.0)
 
 
+class CpuTable(Platform):
+    """A CPU engine timed by a measured table (DeepRecSys's form, as :class:`GpuTable`, for
+    CPUs): per model, forward-pass seconds at batch 1, 4, 16, ..., 4**k (``rpaccel calibrate cpu
+    --table``), interpolated linearly in log4(n); below 1 clamped, above the largest batch
+    linear in n (the largest batch's per-item time). Preprocess and host sort as :class:`CpuCore`
+    (RecPipe's measured per-item preprocess and n log n sort), so only the inference differs."""
+
+    def __init__(self, batches: list[int], times_s: dict[str, list[float]], *,
+                 name: str = "cpu-table") -> None:
+        b = np.asarray(batches, dtype=np.float64)
+        if b.ndim != 1 or len(b) < 2 or b[0] != 1 or np.any(b[1:] != 4 * b[:-1]):
+            raise ValueError(f"cpu table: batches must be 1, 4, 16, ... (at least 2), got "
+                             f"{batches!r}")
+        self.batches = b
+        self.table = {}
+        for model, ts in times_s.items():
+            try:
+                ts = np.asarray(ts, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"cpu table for {model}: times must be numbers") from None
+            if ts.shape != b.shape or np.any(~(ts > 0)):
+                raise ValueError(f"cpu table for {model}: need {len(b)} positive times (batch "
+                                 f"{', '.join(str(int(x)) for x in b)})")
+            self.table[model] = ts
+        self.name = name
+        self._cpu = _fit_recpipe_cpu()
+
+    @classmethod
+    def load(cls, path: str) -> "CpuTable":
+        """From ``rpaccel calibrate cpu --table``'s JSON (``kind`` ``rpaccel-cpu-table``)."""
+        d = load_data(path, "cpu table")
+        if not isinstance(d, dict) or d.get("kind") != "rpaccel-cpu-table":
+            raise ValueError(f"cpu table {path}: not an rpaccel CPU table (rpaccel calibrate "
+                             f"cpu --table)")
+        return cls(d.get("batches"), d.get("times_s") or {}, name=f"cpu-table:{path}")
+
+    def inference(self, model: Model, n: np.ndarray) -> np.ndarray:
+        if model.name not in self.table:
+            raise ValueError(f"cpu table {self.name} has no entry for model {model.name!r} "
+                             f"(has: {', '.join(sorted(self.table))})")
+        ts = self.table[model.name]
+        top = self.batches[-1]
+        x = np.log(np.clip(n, 1, top)) / np.log(4)
+        t = np.interp(x, np.arange(len(ts)), ts)
+        t = np.where(n > top, ts[-1] * n / top, t)
+        return np.where(n > 0, t, 0.0)
+
+    def service_time(self, model: Model, n_items: Any) -> Any:
+        n = _items(n_items)
+        return self.inference(model, n) + n * self._cpu.preprocess_per_item_s
+
+    def sort_time(self, n_items: Any) -> Any:
+        n = _items(n_items)
+        return self._cpu.sort_per_nlogn_s * n * np.log2(np.maximum(n, 2))
+
+    def breakdown(self, model: Model, n_items: int) -> dict[str, float]:
+        n = _items(n_items)
+        inf = float(self.inference(model, n))
+        pre = float(n * self._cpu.preprocess_per_item_s)
+        return {"inference_s": inf, "preprocess_s": pre, "sort_s": float(self.sort_time(n)),
+                "total_s": inf + pre}
+
+
 def _make_platform(spec: str) -> Platform:
     if spec == "cpu":
         return CpuCore()
     if spec.startswith("cpu:"):
         return CpuCore(load_calibration(spec[4:]), name=spec)
+    if spec.startswith("cpu-table:"):
+        return CpuTable.load(spec.split(":", 1)[1])
     if spec == "gpu":
         return Gpu()
     if spec == "gpu-table":
@@ -264,7 +331,8 @@ def _make_platform(spec: str) -> Platform:
         from .accelplat import accel_platform
 
         return accel_platform(spec.split(":", 1)[1])
-    raise ValueError(f"unknown platform {spec!r}; known: cpu, cpu:CALIBRATION.json, gpu, "
+    raise ValueError(f"unknown platform {spec!r}; known: cpu, cpu:CALIBRATION.json, "
+                     f"cpu-table:TABLE.json, gpu, "
                      f"gpu-table, gpu-table:TIMES.json, "
                      f"recpipe-artifact:{{{','.join(HARDCONFS)}}}, rpaccel:PRESET, "
                      f"rpaccel:FILE.toml")
@@ -286,7 +354,7 @@ _CACHE: dict[tuple[str, Any], Platform] = {}
 
 
 def get_platform(spec: str) -> Platform:
-    """``cpu``, ``cpu:CALIBRATION.json``, ``gpu``, ``gpu-table[:TIMES.json]`` or
+    """``cpu``, ``cpu:CALIBRATION.json``, ``cpu-table:TABLE.json``, ``gpu``, ``gpu-table[:TIMES.json]`` or
     ``recpipe-artifact:hc1|hc4|hc16|hc64``.
 
     Parsed once per spec (and per version of the file it names): the SLA search calls this on

@@ -74,11 +74,22 @@ def placement_study(models: list[str], items: list, loads: list[float], out: Pat
 
 def deeprecsched_study(models: list[str], out: Path, *, sla_ms: float | None, engines: int,
                        gpu: bool, queries: int, seed: int, workers: int,
-                       dask: str | None) -> list[dict]:
+                       dask: str | None, cpu: str = "cpu",
+                       size_sigma: float | None = None) -> list[dict]:
+    from .platforms import get_platform
+    from .workload import LOGNORMAL_MU
+
+    size = None
+    if size_sigma is not None:
+        if not 0 < size_sigma <= 5:
+            raise ValueError(f"size-sigma must be in (0, 5], got {size_sigma}")
+        size = {"kind": "lognormal", "mu": LOGNORMAL_MU, "sigma": size_sigma}
+
     for m in models:
         get_model(m)
+    get_platform(cpu)
     with output_dir(out) as d:
-        results = [studies.deeprecsched(m, sla_ms=sla_ms, engines=engines,
+        results = [studies.deeprecsched(m, sla_ms=sla_ms, engines=engines, cpu=cpu, size=size,
                                         gpu_configs=(96, 128, 192, 256, 384, 512) if gpu else (),
                                         queries=queries, seed=seed, workers=workers, dask=dask)
                    for m in models]
@@ -86,11 +97,15 @@ def deeprecsched_study(models: list[str], out: Path, *, sla_ms: float | None, en
         write_rows(summary, d / "gains.csv")
         write_rows([{"model": r["model"], **row} for r in results for row in r["rows"]],
                    d / "configs.csv")
-        plots.bar([r["model"] for r in summary], [r["gain"] for r in summary], d / "gain.png",
+        # a baseline that meets the SLA at no load has an infinite gain: drawn as 0, labelled
+        plots.bar([r["model"] + ("\n(b%d misses SLA)" % r["baseline_batch"]
+                                 if not np.isfinite(r["gain"]) else "") for r in summary],
+                  [r["gain"] if np.isfinite(r["gain"]) else 0.0 for r in summary], d / "gain.png",
                   title="DeepRecSched latency-bounded throughput over a fixed batch",
                   ylabel="gain (x)")
         manifest(d / "manifest.json", config={"models": models, "queries": queries,
-                                              "sla_ms": sla_ms, "engines": engines, "gpu": gpu},
+                                              "sla_ms": sla_ms, "engines": engines, "gpu": gpu,
+                                              "cpu": cpu, "size": size},
                  seed=seed, files=["gains.csv", "configs.csv", "gain.png"])
     return summary
 

@@ -227,8 +227,9 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
                  gpu_configs: tuple[int, ...] = (),
                  baseline_batch: int = 1024, queries: int = 4000, seed: int = 0,
                  size: dict | None = None, workers: int = 1, dask: str | None = None,
-                 progress: bool | None = None) -> dict[str, Any]:
-    """DeepRecSched in simulated time.
+                 progress: bool | None = None, cpu: str = "cpu") -> dict[str, Any]:
+    """DeepRecSched in simulated time (CPU engines of platform ``cpu``: the linear form ``cpu``
+    / ``cpu:FILE``, or a measured table ``cpu-table:FILE``).
 
     Phase 1 hill-climbs the per-core batch size over ``batch_configs`` in order, scoring each by
     latency-bounded throughput (highest QPS whose p95 meets the SLA, found by bisection instead
@@ -245,7 +246,7 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
     size = size or {"kind": "lognormal", "mu": LOGNORMAL_MU, "sigma": LOGNORMAL_SIGMA}
 
     def pt(batch: int, thr: int | None) -> dict:
-        st = Stage(model, "cpu", engines, batch=batch, gpu_threshold=thr)
+        st = Stage(model, cpu, engines, batch=batch, gpu_threshold=thr)
         return {"pipeline": Pipeline((st,), name=f"{model} b{batch} g{thr}"),
                 "sla_s": sla / 1e3, "queries": queries, "seed": seed, "size": size,
                 "tags": {"batch": batch, "gpu_threshold": thr}}
@@ -266,7 +267,8 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
             chosen_thr = thr
     tuned = score[chosen] if chosen_thr is None else max(score[chosen], gscore[chosen_thr])
     base = score[baseline_batch]
-    return {"model": model, "sla_ms": sla, "engines": engines, "baseline_batch": baseline_batch,
+    return {"model": model, "cpu": cpu, "sla_ms": sla, "engines": engines,
+            "baseline_batch": baseline_batch,
             "baseline_qps": base, "chosen_batch": chosen, "chosen_gpu_threshold": chosen_thr,
             "tuned_qps": tuned, "gain": tuned / base if base > 0 else math.inf,
             "exhaustive_best_batch": max(batch_configs, key=lambda b: score[b]),

@@ -86,6 +86,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
     sd.add_argument("--engines", type=int, default=32, help="CPU engines (default 32)")
     sd.add_argument("--gpu", action="store_true", help="also tune the GPU offload threshold")
+    sd.add_argument("--cpu", default="cpu",
+                    help="CPU platform: cpu (linear form, default), cpu:CAL.json or "
+                         "cpu-table:TABLE.json (rpaccel calibrate cpu --table)")
+    sd.add_argument("--size-sigma", type=float, default=None,
+                    help="lognormal sigma of the query sizes (default 0.2, DeepRecSys's mu 5.1 "
+                         "kept; sizes capped at 1024)")
     common(sd, 4000)
     sd.set_defaults(handler=cmd_deeprecsched)
 
@@ -144,7 +150,8 @@ def cmd_deeprecsched(args: argparse.Namespace) -> int:
     engines = check_int("engines", args.engines, 1, STAGE_LIMITS["engines"])
     summary = runs.deeprecsched_study(models, Path(args.output), sla_ms=args.sla_ms,
                                       engines=engines, gpu=args.gpu, queries=q, seed=seed,
-                                      workers=args.workers, dask=args.dask)
+                                      workers=args.workers, dask=args.dask, cpu=args.cpu,
+                                      size_sigma=args.size_sigma)
     for r in summary:
         print(f"  {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline b{r['baseline_batch']} "
               f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "

@@ -58,7 +58,11 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     ca = sub.add_parser("calibrate", help="fit platform constants to this machine or a CSV")
     cas = ca.add_subparsers(dest="target", required=True, parser_class=Parser)
     cc = cas.add_parser("cpu", help="single-core numpy forward pass at batch 1..4096")
-    cc.add_argument("--models", default="rm-small,rm-med,rm-large")
+    cc.add_argument("--models", help="models to measure (default rm-small,rm-med,rm-large; "
+                                      "with --table every catalog model)")
+    cc.add_argument("--table", action="store_true",
+                    help="write the table form instead: each model's median forward pass at "
+                         "batch 1, 4, ..., 4096 (use as --platform cpu-table:FILE)")
     cc.add_argument("--batches", default=",".join(map(str, DEFAULT_BATCHES)))
     cc.add_argument("--reps", type=int, default=5)
     cc.add_argument("--from-csv", metavar="CSV", help="fit model,batch,seconds rows measured elsewhere")
@@ -136,9 +140,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     check_output_file("--output", args.output)
     out = Path(args.output)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    batches = tuple(ints("batches", args.batches))
     check_int("reps", args.reps, 1, 1000)
+    if args.table:
+        from rpaccel.sched.calibrate import measure_table
+        from rpaccel.sched.models import CATALOG
+
+        if args.from_csv:
+            raise ValueError("--table measures on this machine; it does not take --from-csv")
+        models = ([m.strip() for m in args.models.split(",") if m.strip()] if args.models
+                  else list(CATALOG))
+        for m in models:
+            get_model(m)
+        tab = measure_table(models, args.reps)
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps(tab, indent=2))
+        tmp.replace(out)
+        for m, ts in tab["times_s"].items():
+            print(f"{m:<10} " + "  ".join(f"b{b}: {t * 1e3:.3f} ms" for b, t in
+                                          zip(tab["batches"], ts)))
+        print(f"wrote {out}; use it as --platform cpu-table:{out}")
+        return 0
+    models = [m.strip() for m in (args.models or "rm-small,rm-med,rm-large").split(",")
+              if m.strip()]
+    batches = tuple(ints("batches", args.batches))
     cal = calibrate(models, batches, args.reps, csv_path=args.from_csv)
     tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_text(json.dumps(cal, indent=2))
