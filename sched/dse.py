@@ -1,11 +1,12 @@
 """RecPipe's iso-quality design-space exploration (``rpaccel study recpipe``).
 
-Funnels (which catalog models, how many items per stage, which filter policy) x placements (the
-platforms of :func:`rpaccel.sched.studies.placements`: CPU, CPU + GPU, and the RecPipe
-artifact's accelerator slices) -> quality (NDCG@64 of the funnel, :mod:`rpaccel.sched.quality`),
+Funnels (which catalog models, how many items per stage, which filter policy) x placements
+(:func:`dse_placements`: CPU, CPU + GPU, the RecPipe artifact's accelerator slices, the
+``tpu-like`` baseline and RPAccel with its sub-array splits) -> quality (NDCG@64 of the funnel, :mod:`rpaccel.sched.quality`),
 p95 latency at each offered load (the at-scale simulator), and the highest load meeting the p95
-cut-off. Quality depends on the funnel only, and latency on the placement only (the simulator
-does not model the filter policy), so each is computed once and joined.
+cut-off. Quality depends on the funnel and its filter policy only, and latency on the placement
+(on RPAccel, whose program depends on the filter policy, a placement joins only the quality of
+its own policy), so each is computed once and joined.
 
 Throughput classes (RecPipe): Low >= 66.7, Medium >= 400, High >= 2,000 QPS, at a p95 cut-off of
 500 ms. Iso-quality: by default RecPipe's threshold mapped onto our data. RecPipe's 0.9225 lies
@@ -23,7 +24,8 @@ from . import plots, studies
 from .quality import pipeline_quality
 from .report import manifest, output_dir, write_rows
 
-__all__ = ["FUNNELS", "CLASSES", "RECPIPE_ISO_NDCG", "recpipe_study"]
+__all__ = ["FUNNELS", "CLASSES", "RECPIPE_ISO_NDCG", "recpipe_study", "funnel_quality",
+           "dse_placements"]
 
 S, M, L = "rm-small", "rm-med", "rm-large"
 #: The funnels explored: (models, items per stage); multi-stage ones also per sub-batch.
@@ -50,44 +52,24 @@ def recpipe_study(out: Path, *, loads: list[float], queries: int, quality_querie
     if iso_ndcg is not None and not 0 < iso_ndcg <= 1:
         raise ValueError(f"iso_ndcg must be in (0, 1], got {iso_ndcg}")
     with output_dir(out) as d:
-        # quality: per funnel and filter policy
-        qrows = []
-        for models, items in FUNNELS:
-            pols = [("global", None)] + ([("per-sub-batch", sub_batch)] if len(items) > 1 else [])
-            for pol, b in pols:
-                try:
-                    qm = pipeline_quality(models, items, queries=quality_queries, seed=seed,
-                                          policy=pol, sub_batch=b, data=data)
-                except ValueError as e:
-                    if "sub-batch" in str(e):        # quota not integral for this funnel
-                        continue
-                    raise
-                qrows.append({"funnel": "->".join(models) + f" {list(items)}",
-                              "models": "->".join(models), "items": list(items),
-                              "filter": pol if b is None else f"{pol} {b}",
-                              "ndcg@64": qm["ndcg@64"], "recall@64": qm["recall@64"],
-                              "overlap@64": qm["overlap@64"]})
-        if iso_ndcg is None:
-            large = next(q["ndcg@64"] for q in qrows if q["funnel"] == f"{L} [4096]")
-            iso_ndcg = large - (RECPIPE_LARGE_4096 - RECPIPE_ISO_NDCG)
-        for q in qrows:
-            q["iso_quality"] = q["ndcg@64"] >= iso_ndcg
+        qrows, iso_ndcg = funnel_quality(quality_queries=quality_queries, seed=seed,
+                                         sub_batch=sub_batch, data=data, iso_ndcg=iso_ndcg)
         write_rows(qrows, d / "quality.csv")
         # latency: per placement of each funnel's models/items, at every load
         pipes, owner = [], {}
         for models, items in FUNNELS:
-            for p in studies.placements(list(models), list(items)):
+            for p, filt in dse_placements(models, items, sub_batch):
                 name = f"{'->'.join(models)} {list(items)} | {p.name}"
                 pipes.append(type(p)(p.stages, name=name))
-                owner[name] = ("->".join(models), list(items), p.name)
+                owner[name] = ("->".join(models), list(items), p.name, filt)
         sim = studies.load_sweep(pipes, loads, queries=queries, seed=seed, workers=workers,
                                  dask=dask, progress=progress)
         rows = []
         for r in sim:
-            models, items, placement = owner[r["config"]]
+            models, items, placement, filt = owner[r["config"]]
             platform = _platform(placement)
             for q in qrows:
-                if q["models"] == models and q["items"] == items:
+                if q["models"] == models and q["items"] == items and filt in (None, q["filter"]):
                     rows.append({"funnel": q["funnel"], "filter": q["filter"],
                                  "placement": placement, "platform": platform,
                                  "qps": r["qps"], "p95_ms": r["p95_s"] * 1e3,
@@ -122,7 +104,69 @@ def recpipe_study(out: Path, *, loads: list[float], queries: int, quality_querie
             "pareto_qps": pt, "iso_ndcg": iso_ndcg}
 
 
+def funnel_quality(*, quality_queries: int, seed: int, sub_batch: int, data: str,
+                   iso_ndcg: float | None = None) -> tuple[list[dict], float]:
+    """Quality of every funnel of :data:`FUNNELS` and filter policy (global, and per-sub-batch
+    with ``sub_batch`` where its quota is integral), flagged against the iso-quality threshold
+    (default: RecPipe's, mapped onto our data; see the module docstring)."""
+    qrows = []
+    for models, items in FUNNELS:
+        pols = [("global", None)] + ([("per-sub-batch", sub_batch)] if len(items) > 1 else [])
+        for pol, b in pols:
+            try:
+                qm = pipeline_quality(models, items, queries=quality_queries, seed=seed,
+                                      policy=pol, sub_batch=b, data=data)
+            except ValueError as e:
+                if "sub-batch" in str(e):        # quota not integral for this funnel
+                    continue
+                raise
+            qrows.append({"funnel": "->".join(models) + f" {list(items)}",
+                          "models": "->".join(models), "items": list(items),
+                          "filter": pol if b is None else f"{pol} {b}",
+                          "ndcg@64": qm["ndcg@64"], "recall@64": qm["recall@64"],
+                          "overlap@64": qm["overlap@64"]})
+    if iso_ndcg is None:
+        large = next(q["ndcg@64"] for q in qrows if q["funnel"] == f"{L} [4096]")
+        iso_ndcg = large - (RECPIPE_LARGE_4096 - RECPIPE_ISO_NDCG)
+    for q in qrows:
+        q["iso_quality"] = q["ndcg@64"] >= iso_ndcg
+    return qrows, iso_ndcg
+
+
+def dse_placements(models: tuple[str, ...], items: tuple[int, ...], sub_batch: int
+                   ) -> list[tuple["Pipeline", str | None]]:
+    """A funnel's placements with the quality filter label they run (None: any, the simulator
+    does not model the filter there): the CPU / CPU+GPU / artifact-slice placements
+    (:func:`rpaccel.sched.studies.placements`); the ``tpu-like`` baseline (one accelerator,
+    one-stage funnels); and RPAccel on one ``rpaccel`` accelerator
+    (:func:`rpaccel.sched.studies.rpaccel_placements`): one-stage funnels on the whole array or
+    all four sub-arrays, multi-stage ones on every split of the sub-arrays, with the study's
+    sub-batch and both filter policies. A funnel RPAccel cannot place (a stage keeping more than
+    the top-k unit's ``k_max``) has no RPAccel placement."""
+    from .sim import Pipeline, Stage
+
+    out: list[tuple[Pipeline, str | None]] = [(p, None) for p in
+                                              studies.placements(list(models), list(items))]
+    if len(models) == 1:
+        out.append((Pipeline((Stage(models[0], "rpaccel:tpu-like", 1, items=items[0]),),
+                             name="tpu-like"), "global"))
+    try:
+        rp = studies.rpaccel_placements(list(models), [[i] for i in items],
+                                        sub_batches=(min(sub_batch, items[0]),),
+                                        splits=[(0,), (4,)] if len(models) == 1 else None)
+    except ValueError:
+        rp = []
+    for p in rp:
+        f = p.stages[0].filter or "global"
+        out.append((p, "global" if f == "global" else f"per-sub-batch {sub_batch}"))
+    return out
+
+
 def _platform(placement: str) -> str:
+    if placement == "tpu-like":
+        return "tpu-like"
+    if placement.startswith("rpaccel"):
+        return "rpaccel"
     if placement.startswith("accel"):
         return "recpipe-artifact"
     return "cpu+gpu" if "gpu" in placement else "cpu"

@@ -261,7 +261,16 @@ def test_study_recpipe_writes_its_tables(tmp_path):
     assert q[("rm-small [4096]", "global")]["iso_quality"] == "False"
     best = rd("best_per_class.csv")
     assert {(r["platform"], r["class"]) for r in best} == {
-        (p, c) for p in ("cpu", "cpu+gpu", "recpipe-artifact") for c in ("low", "medium", "high")}
+        (p, c) for p in ("cpu", "cpu+gpu", "recpipe-artifact", "rpaccel", "tpu-like")
+        for c in ("low", "medium", "high")}
+    res = rd("results.csv")
+    # RPAccel placements join only the quality of their own filter policy; tpu-like runs
+    # one-stage funnels only
+    rp = [r for r in res if r["platform"] == "rpaccel"]
+    assert rp and all((" per-sub-batch" in r["placement"]) == r["filter"].startswith("per-sub")
+                      for r in rp if "->" in r["funnel"])
+    assert {r["funnel"] for r in res if r["platform"] == "tpu-like"} == {
+        "rm-small [4096]", "rm-med [4096]", "rm-large [4096]"}
     assert json.loads((out / "manifest.json").read_text())["config"]["sla_ms"] == 500.0
     p = subprocess.run([*cmd, "--iso-ndcg", "1.5", "-o", str(tmp_path / "bad")],
                        capture_output=True, text=True)
