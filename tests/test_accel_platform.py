@@ -258,3 +258,34 @@ def test_rpaccel_placement_search(tmp_path):
                "--items", "4096", "--qps", "100", "--filters", "best", "-o",
                str(tmp_path / "x"), ok=False)
     assert bad.returncode == 2 and "filters must be" in bad.stderr
+
+
+def test_study_headline(tmp_path):
+    """`rpaccel study headline` on a small budget: the report, its tables and PNGs; RPAccel's
+    best multi-stage configuration is iso-quality and multi-stage, the baseline is tpu-like
+    RM-large [4096], the ratios follow from the comparison table, features are ablated."""
+    import csv
+
+    out = tmp_path / "hl"
+    r = _cli("study", "headline", "--queries", "400", "--quality-queries", "200", "-o", str(out))
+    assert "RPAccel vs tpu-like" in r.stdout
+    for f in ("headline.md", "comparison.csv", "candidates.csv", "features.csv", "quality.csv",
+              "headline.png", "features.png", "manifest.json",
+              "configs/accel-no-static.toml", "configs/accel-no-sub-batching.toml"):
+        assert (out / f).stat().st_size > 0, f
+    rd = lambda f: list(csv.DictReader((out / f).read_text().splitlines()))    # noqa: E731
+    cmp = {c["platform"]: c for c in rd("comparison.csv")}
+    rp, tpu = cmp["rpaccel (multi-stage)"], cmp["tpu-like (RM-large [4096])"]
+    assert "->" in rp["lbt_config"] and "rpaccel[" in rp["lbt_config"]
+    assert tpu["lbt_config"] == "rm-large [4096] (global) on tpu-like"
+    md = (out / "headline.md").read_text()
+    x = float(rp["lbt_qps"]) / float(tpu["lbt_qps"])
+    assert f"| {x:.2f} |" in md
+    feats = rd("features.csv")
+    assert feats[0]["configuration"] == "all features" and len(feats) == 4
+    # the ablated accelerator files load and differ from the preset in the ablated field only
+    a = load_accel(str(out / "configs" / "accel-no-static.toml"))
+    assert a.embedding.static_rows == 0 and a.array == load_accel("rpaccel").array
+    bad = _cli("study", "headline", "--qps", "0", "-o", str(tmp_path / "bad"), ok=False)
+    assert bad.returncode == 2 and "qps must be > 0" in bad.stderr
+    assert not (tmp_path / "bad").exists()

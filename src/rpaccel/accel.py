@@ -46,7 +46,7 @@ from typing import Any
 from .config import EmbCacheConfig, GemmConfig, TopkConfig, _config_key, ceil_div, check_int
 
 __all__ = ["ModelSpec", "StageSpec", "Pipeline", "AccelConfig", "Fidelity", "Serve", "RECPIPE_RM",
-           "PRESETS", "FIDELITY_SWITCHES",
+           "PRESETS", "FIDELITY_SWITCHES", "accel_toml",
            "PIPELINE_PRESETS", "FILTERS", "load_accel", "load_pipeline", "accel_from_dict",
            "pipeline_from_dict", "ID_BYTES"]
 
@@ -489,6 +489,28 @@ def pipeline_from_dict(data: dict, where: str = "pipeline") -> Pipeline:
     except (TypeError, ValueError) as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def accel_toml(accel: AccelConfig) -> str:
+    """The config as a TOML file :func:`load_accel` reads back to an equal config."""
+    d = accel.to_dict()
+    lines = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]", *(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())]
+    return "\n".join(lines) + "\n"
 
 
 def _read_toml(path: str | Path, what: str) -> dict:

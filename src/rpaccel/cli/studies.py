@@ -1,4 +1,4 @@
-"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|fidelity``): parse, call
+"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|fidelity|headline``): parse, call
 :mod:`rpaccel.sched.runs`, print the summary."""
 
 from __future__ import annotations
@@ -81,6 +81,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sr.add_argument("--data", default="synthetic", help="quality data: synthetic or movielens")
     common(sr, 2000)
     sr.set_defaults(handler=cmd_recpipe)
+    sh = sts.add_parser("headline", help="RecPipe's headline: RPAccel vs the TPU-like baseline "
+                                         "(and CPU, GPU) at iso-quality, and each feature's "
+                                         "contribution (Markdown report + PNGs)")
+    sh.add_argument("--qps", type=float, default=400.0,
+                    help="fixed load for the p95 comparison (default 400, RecPipe's Medium)")
+    sh.add_argument("--sla-ms", type=float, default=10.0,
+                    help="p95 target for the throughput comparison (default 10 ms)")
+    sh.add_argument("--quality-queries", type=int, default=1000,
+                    help="queries for each funnel's quality, 1..100000 (default 1000)")
+    sh.add_argument("--iso-ndcg", type=float, help="iso-quality threshold on NDCG@64 (default "
+                                                    "as study recpipe)")
+    sh.add_argument("--sub-batch", type=int, default=512,
+                    help="sub-batch of the per-sub-batch funnels and RPAccel (default 512)")
+    sh.add_argument("--data", default="synthetic", help="quality data: synthetic or movielens")
+    common(sh, 5000)
+    sh.set_defaults(handler=cmd_headline)
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
@@ -157,6 +173,28 @@ def cmd_deeprecsched(args: argparse.Namespace) -> int:
               f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "
               f"gain {r['gain']:.2f}x")
     print(f"wrote {args.output}/")
+    return 0
+
+
+def cmd_headline(args: argparse.Namespace) -> int:
+    q, seed = _common(args)
+    check_int("quality_queries", args.quality_queries, 1, 100_000)
+    check_int("sub_batch", args.sub_batch, 1, 1 << 16)
+    from rpaccel.sched.headline import headline_study
+
+    res = headline_study(Path(args.output), qps=args.qps, sla_ms=args.sla_ms, queries=q,
+                         quality_queries=args.quality_queries, seed=seed,
+                         sub_batch=args.sub_batch, data=args.data, iso_ndcg=args.iso_ndcg,
+                         workers=args.workers, dask=args.dask)
+    for c in res["comparison"]:
+        p95 = f"{c['p95_ms_at_load']:.3f} ms" if c["p95_ms_at_load"] is not None else "saturated"
+        print(f"  {c['platform']:<28} p95 @ {args.qps:g} QPS {p95:>12}   max QPS "
+              f"{c['lbt_qps']:9.1f}   {c['lbt_config']}")
+    for k, v in res["ratios"].items():
+        lx = "n/a" if v["latency_x"] is None else f"{v['latency_x']:.2f}x"
+        tx = "n/a" if v["throughput_x"] is None else f"{v['throughput_x']:.2f}x"
+        print(f"  RPAccel vs {k:<28} latency {lx:>7}  throughput {tx:>7}")
+    print(f"wrote {args.output}/headline.md")
     return 0
 
 
