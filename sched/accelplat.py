@@ -202,7 +202,8 @@ class RPAccelPlatform(Platform):
                     "gather_cycles": st["gather"], "gemm_cycles": st["gemm"],
                     "loada_cycles": st["loada"], "topk_cycles": st["topk"],
                     **{f"emb_{k}": v for k, v in r.embedding.items()},
-                    "lookups": r.events["lookups"]}
+                    "lookups": r.events["lookups"],
+                    "energy_pj": _energy_pj(a, r, pipe)}
         c = serial_cycles(a, spec, pipe.items[0], pipe.k_out, pipe)
         return {"cycles": c.pop("total"), "sub_batch": pipe.items[0],
                 "items_padded": pipe.items[0], **{f"{k}_cycles" if k != "miss_rate" else k: v
@@ -226,10 +227,29 @@ class RPAccelPlatform(Platform):
         else:
             passes = [cap] * (n // cap) + ([n % cap] if n % cap else [])
             parts = [self._one(spec, p, model.name) for p in passes]
-            res = dict(parts[0]) if len(parts) == 1 else {"cycles": sum(p["cycles"] for p in parts)}
+            res = dict(parts[0]) if len(parts) == 1 else {
+                "cycles": sum(p["cycles"] for p in parts),
+                "energy_pj": None if any(p.get("energy_pj") is None for p in parts)
+                else sum(p["energy_pj"] for p in parts)}
             res["passes"] = len(parts)
         self._memo[key] = res
         return res
+
+    def energy_j(self, model: Model, n_items: Any) -> Any:
+        """Dynamic energy of each query (joules; the executor's counts x the energy table,
+        :mod:`rpaccel.sched.energy`); NaN when the fidelity switches are not all exact (the
+        serial phases count no events)."""
+        n = np.asarray(n_items, dtype=np.int64)
+        uniq, inv = np.unique(n, return_inverse=True)
+        e = np.array([np.nan if (x := self.cycles(model, int(u)).get("energy_pj")) is None
+                      else x * 1e-12 for u in uniq], dtype=np.float64)
+        return e[inv].reshape(n.shape)
+
+    def static_w(self) -> float:
+        """Static power of one accelerator (W): :func:`rpaccel.sched.energy.static_w`."""
+        from .energy import static_w
+
+        return static_w(self.accel)
 
     def service_time(self, model: Model, n_items: Any) -> Any:
         n = _items(n_items)
@@ -252,6 +272,17 @@ class RPAccelPlatform(Platform):
         if not self.on_chip_filter:
             out["host_sort_s"] = float(self.sort_time(n_items))
         return out
+
+
+def _energy_pj(accel: AccelConfig, r, pipe: Pipeline) -> float:
+    """Dynamic energy (pJ) of an executor run: its counts x the default energy table."""
+    from .energy import default_table, query_energy
+
+    split = accel.array.split != (1, 1) and not (len(pipe.stages) == 1
+                                                 and pipe.stages[0].subarrays == 0)
+    ib = pipe.dense + ID_BYTES * pipe.sparse
+    return query_energy(accel, r.events, r.embedding, default_table(), split=split,
+                        item_bytes=ib)["total_pj"]
 
 
 def accel_platform(arg: str) -> RPAccelPlatform:
@@ -323,7 +354,7 @@ def group_profile(accel: AccelConfig, pipe: Pipeline, sub_batch: int) -> dict[st
     busy["emb"] = sum(busy.pop(f"g{s}") for s in range(S))
     return {"first": [first[k] for k in res], "end": [end[k] for k in res],
             "stage_end": stage_end, "latency": r.latency[0], "busy": [busy[k] for k in res],
-            "resources": res}
+            "resources": res, "energy_pj": _energy_pj(accel, r, pipe)}
 
 
 def rigid_pool(arrive: np.ndarray, prof: np.ndarray, first: np.ndarray, end: np.ndarray,

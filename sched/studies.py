@@ -46,8 +46,11 @@ def sim_point(point: dict) -> dict:
     q, seed = point["queries"], point["seed"]
     r = simulate(pipe, arrivals(point.get("arrival", "poisson"), point["qps"], q, seed),
                  _sizes(point))
+    from .energy import pipeline_power
+
     row = {"pipeline": pipe.name, "qps": point["qps"], "queries": q, "seed": seed,
            **{k: v for k, v in r.summary().items() if k != "utilization"},
+           **pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps),
            **{f"util[{k}]": v for k, v in r.utilization.items()}}
     row.update(point.get("tags", {}))
     return row

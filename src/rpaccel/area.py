@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Technology", "TECHNOLOGIES", "get_technology", "area_um2"]
+__all__ = ["Technology", "TECHNOLOGIES", "get_technology", "area_um2", "rollup",
+           "accel_sram_bytes", "RECPIPE_ROLLUP_MM2"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,75 @@ def area_um2(stats: dict, tech: str | Technology = "recpipe-12nm") -> dict:
     sram = stats["sram_bits"] * t.um2_per_sram_bit
     return {"technology": t.name, "logic_um2": round(logic, 1), "sram_um2": round(sram, 1),
             "total_um2": round(logic + sram, 1)}
+
+
+# -- roll-up of an integrated accelerator (RecPipe's Figure-11 structure) ------------------------
+#: Our 32x32 monolithic GEMM engine's Yosys cells (the calibration point above) per PE, and the
+#: extra cells per additional sub-array: our 32x32 split 4x4 (997,142 cells) minus the
+#: monolithic one, over its 15 extra sub-arrays (each adds its own controller and output path).
+CELLS_PER_PE = _OUR_32X32_CELLS / (32 * 32)
+CELLS_PER_EXTRA_SUBARRAY = (997_142 - _OUR_32X32_CELLS) / 15
+
+
+def accel_sram_bytes(accel) -> dict[str, int]:
+    """SRAM capacities of an accelerator config, by RecPipe's roll-up components (bytes):
+    ``activation`` (every (sub-)array's A and C buffers), ``weight`` (every (sub-)array's weight
+    memory), ``embedding`` (static rows of every table + the dynamic cache's data), ``cache_tags``
+    (the dynamic cache's tags), ``items`` (two query slots of candidate records: dense + 4 x
+    tables bytes, the most a pipeline can carry)."""
+    split = accel.array.split != (1, 1)
+    eng = accel.group_array(split)
+    n = accel.array.subarrays if split else 1
+    emb = accel.embedding
+    a = eng.a_words * eng.a_word_bits // 8
+    c = eng.c_words * eng.c_word_bits // 8
+    return {"activation": n * (a + c), "weight": n * accel.weight_bytes,
+            "embedding": emb.tables * emb.static_rows * emb.row_bytes
+            + (emb.sets * emb.ways * emb.row_bytes if emb.dynamic else 0),
+            "cache_tags": (emb.sets * emb.ways * (emb.tag_width + 1) + 7) // 8
+            if emb.dynamic else 0,
+            "items": 2 * accel.max_items * (13 + 4 * emb.tables)}
+
+
+def rollup(accel, *, filter_cells: int | None = None, filters: int | None = None,
+           embedding_cells: int | None = None, tech: str | Technology = "recpipe-12nm") -> dict:
+    """Area of an integrated accelerator by component (um^2): the systolic array (our 32x32
+    engine's cells per PE x PEs, plus the per-sub-array overhead), the filter units
+    (``filter_cells`` each, ``filters`` of them: default one per sub-array, none without an
+    on-chip filter), the embedding unit's logic (``embedding_cells``), and the SRAMs of
+    :func:`accel_sram_bytes` at the technology's area per bit. Unit cells left out (None) are
+    reported as not counted."""
+    t = get_technology(tech) if isinstance(tech, str) else tech
+    split = accel.array.split != (1, 1)
+    subs = accel.array.subarrays if split else 1
+    pes = accel.array.rows * accel.array.cols
+    comp: dict[str, dict] = {}
+    array_cells = CELLS_PER_PE * pes + CELLS_PER_EXTRA_SUBARRAY * (subs - 1)
+    comp["systolic array"] = {"cells": round(array_cells), "um2": array_cells * t.um2_per_cell,
+                              "how": f"{pes:,} PEs x {CELLS_PER_PE:.1f} cells + {subs - 1} extra "
+                                     f"sub-arrays x {CELLS_PER_EXTRA_SUBARRAY:,.0f} cells"}
+    nf = filters if filters is not None else (subs if accel.on_chip_filter else 0)
+    if filter_cells is not None:
+        comp["filter units"] = {"cells": nf * filter_cells,
+                                "um2": nf * filter_cells * t.um2_per_cell,
+                                "how": f"{nf} x {filter_cells:,} cells (k_max "
+                                       f"{accel.topk.k_max}, {accel.topk.lanes} lanes)"}
+    else:
+        comp["filter units"] = {"cells": None, "um2": 0.0, "how": "not counted"}
+    if embedding_cells is not None:
+        comp["embedding unit logic"] = {"cells": embedding_cells,
+                                        "um2": embedding_cells * t.um2_per_cell,
+                                        "how": f"{accel.embedding.lanes} lanes, "
+                                               f"{accel.embedding.mshrs} MSHRs"}
+    else:
+        comp["embedding unit logic"] = {"cells": None, "um2": 0.0, "how": "not counted"}
+    for k, b in accel_sram_bytes(accel).items():
+        comp[f"{k.replace('_', ' ')} SRAM"] = {"bytes": b, "um2": b * 8 * t.um2_per_sram_bit,
+                                               "how": f"{b / 2**20:,.2f} MiB"}
+    total = sum(c["um2"] for c in comp.values())
+    return {"technology": t.name, "components": comp, "total_um2": total,
+            "total_mm2": total / 1e6}
+
+
+#: RecPipe's Figure-11 roll-up (RECPIPE.md section 2), mm^2: the TPU-like baseline and RPAccel.
+RECPIPE_ROLLUP_MM2 = {"tpu-like": 26.517, "rpaccel": 28.550}

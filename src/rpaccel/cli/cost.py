@@ -23,16 +23,34 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                      "multiplexers, SRAM bits)",
                         epilog=f"UNIT is one of {', '.join(UNITS)}; then that unit's "
                                f"configuration flags (see `rpaccel verilog UNIT --help`).")
-    ar.add_argument("--unit", required=True, choices=list(UNITS), help="registered unit")
+    ar.add_argument("--unit", choices=list(UNITS), help="registered unit")
+    ar.add_argument("--accel", metavar="CONFIG",
+                    help="instead: roll up an integrated accelerator (preset such as rpaccel or "
+                         "tpu-like, or a .toml), beside RecPipe's Figure-11 totals")
     ar.add_argument("--tech", default="recpipe-12nm",
                     help="technology for the area conversion (default recpipe-12nm: calibrated "
                          "on RecPipe's 12 nm synthesis, see rpaccel.area)")
     ar.add_argument("--json", action="store_true", help="print one JSON object")
     # the unit's own flags are parsed by cmd_cost_area, once --unit is known
     ar.set_defaults(handler=cmd_cost_area, takes_unit_flags=True)
+    en = cos.add_parser("energy", help="energy of a query on the integrated accelerator: the "
+                                       "executor's event counts x a per-action energy table")
+    en.add_argument("--config", default="rpaccel", help="accelerator preset or .toml")
+    en.add_argument("--pipeline", default="s-l", help="pipeline preset or .toml")
+    en.add_argument("--sub-batch", type=int, help="sub-batch size (default: the pipeline's)")
+    en.add_argument("--seed", type=int, default=0, help="query inputs' seed")
+    en.add_argument("--energy", default="45nm",
+                    help="energy table: preset (45nm) or a TOML file (see "
+                         "src/rpaccel/presets/energy-45nm.toml)")
+    en.add_argument("--json", action="store_true", help="print one JSON object")
+    en.set_defaults(handler=cmd_cost_energy)
 
 
 def cmd_cost_area(args: argparse.Namespace) -> int:
+    if (args.unit is None) == (args.accel is None):
+        raise ValueError("give exactly one of --unit UNIT or --accel CONFIG")
+    if args.accel is not None:
+        return _cost_accel(args)
     unit = get_unit(args.unit)
     p = Parser(prog=f"rpaccel cost area --unit {unit.name}")
     add_config_flags(p, unit.config, f"{unit.name} configuration")
@@ -63,4 +81,68 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
                   f"+ SRAM {st['area']['sram_um2']:,.0f} (a calibrated conversion of the counts, "
                   f"not a synthesis in the technology)")])
     print("cells by type: " + ", ".join(f"{k} {v:,}" for k, v in st["cells_by_type"].items()))
+    return 0
+
+
+def _cost_accel(args: argparse.Namespace) -> int:
+    """The roll-up: the array from our 32x32 engine's measured cells, the filter and embedding
+    units synthesised at the config (cached), the SRAMs by capacity."""
+    if args.rest:
+        raise ValueError(f"--accel takes no unit flags, got {' '.join(args.rest)}")
+    from rpaccel.accel import load_accel
+    from rpaccel.area import RECPIPE_ROLLUP_MM2, get_technology, rollup
+    from rpaccel.config import EmbCacheConfig, TopkConfig
+    from rpaccel.verif.synth import synth_stats
+
+    get_technology(args.tech)
+    accel = load_accel(args.accel)
+    tk = TopkConfig(k_max=accel.topk.k_max, lanes=accel.topk.lanes,
+                    score_width=accel.topk.score_width, id_width=accel.topk.id_width,
+                    signed_scores=True)
+    if not args.json:
+        info(f"synthesising the filter and embedding units of {accel.name or args.accel} with "
+             f"Yosys (cached) ...")
+    fcells = synth_stats(get_unit("topk"), tk)["cells"] if accel.on_chip_filter else None
+    ecells = synth_stats(get_unit("embcache"), accel.embedding)["cells"]
+    r = rollup(accel, filter_cells=fcells, embedding_cells=ecells, tech=args.tech)
+    ref = RECPIPE_ROLLUP_MM2.get(accel.name)
+    r["recpipe_mm2"] = ref
+    if args.json:
+        print_json({"config": accel.name, **r})
+        return 0
+    print(f"{accel.name or args.accel}: {r['total_mm2']:.3f} mm^2 ({r['technology']})"
+          + (f"; RecPipe's Figure 11: {ref} mm^2" if ref else ""))
+    print_table([(k, f"{c['um2'] / 1e6:8.3f} mm^2  {c['how']}")
+                 for k, c in r["components"].items()])
+    return 0
+
+
+def cmd_cost_energy(args: argparse.Namespace) -> int:
+    from rpaccel.accel import ID_BYTES, load_accel, load_pipeline
+    from rpaccel.config import check_int
+    from rpaccel.perfmodel import model_accel
+    from rpaccel.sched.energy import load_energy, query_energy, static_w
+
+    table = load_energy(args.energy)
+    accel, pipe = load_accel(args.config), load_pipeline(args.pipeline)
+    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    r = model_accel(accel, pipe, sub_batch=args.sub_batch, seed=seed)
+    split = accel.array.split != (1, 1) and not (len(pipe.stages) == 1
+                                                 and pipe.stages[0].subarrays == 0)
+    e = query_energy(accel, r.events, r.embedding, table, split=split,
+                     item_bytes=pipe.dense + ID_BYTES * pipe.sparse)
+    st = static_w(accel, table)
+    out = {"config": accel.name, "pipeline": pipe.name, "table": table.name,
+           "cycles": r.cycles, "seconds": r.seconds, "energy_pj": e,
+           "events": r.events, "embedding": r.embedding, "static_w": st,
+           "busy_power_w": e["total_pj"] * 1e-12 / r.seconds + st,
+           "sources": table.sources}
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{pipe.name} on {accel.name}: {e['total_pj'] * 1e-6:,.2f} uJ per query "
+          f"({table.name} table), {r.cycles:,} cycles; busy power "
+          f"{out['busy_power_w']:.3f} W (static {st * 1e3:.1f} mW)")
+    print_table([(k, f"{v * 1e-6:10.3f} uJ  {100 * v / e['total_pj']:5.1f} %")
+                 for k, v in e.items() if k != "total_pj"])
     return 0
