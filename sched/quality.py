@@ -243,6 +243,44 @@ def size_class(model: str) -> str:
 DATA_SOURCES = ("synthetic", "movielens")
 
 
+#: Bins of the histogram filter (RecPipe's ``sortvals``: 16).
+HIST_BINS = 16
+
+
+def histogram_funnel(scores: Sequence[np.ndarray], items: Sequence[int], *, k_out: int = 64,
+                     bins: int = HIST_BINS) -> tuple[np.ndarray, list[float]]:
+    """The funnel with RecPipe's approximate filter between stages
+    (:func:`rpaccel.perfmodel.histk.histk_select`): stage s keeps every candidate in the score
+    bins at or above the bin where the count from the top first reaches ``items[s+1]`` (at least
+    that many), and the next stage ranks all of them. The bins split the stage's score range
+    over the whole data set (``bins`` equal bins between its minimum and maximum), as the
+    hardware bins a fixed-point score's top bits. The last stage ranks exactly. Returns the
+    final lists ``(Q, k_out)`` and the mean number of candidates each later stage received."""
+    from rpaccel.perfmodel.histk import histk_select
+
+    items = [int(x) for x in items]
+    q, n = np.shape(scores[0])
+    if items[0] != n:
+        raise ValueError(f"items[0] must be the candidate count {n}, got {items[0]}")
+    for s in range(1, len(items)):
+        if not 1 <= items[s] <= items[s - 1]:
+            raise ValueError(f"items[{s}] must be in [1, {items[s - 1]}] (a stage keeps at most "
+                             f"what it receives), got {items[s]}")
+    if not 1 <= k_out <= items[-1]:
+        raise ValueError(f"k_out must be in [1, {items[-1]}], got {k_out}")
+    mask = np.ones((q, n), dtype=bool)
+    kept = []
+    for s in range(len(items) - 1):
+        sc = np.asarray(scores[s], dtype=np.float64)
+        lo, hi = float(sc.min()), float(sc.max())
+        hi = hi if hi > lo else lo + 1.0
+        mask = histk_select(sc, items[s + 1], bins, lo, hi, mask=mask)
+        kept.append(float(mask.sum(axis=1).mean()))
+    last = np.where(mask, np.asarray(scores[-1], dtype=np.float64), -np.inf)
+    ranked = funnel([last], [n], k_out=k_out)
+    return ranked, kept
+
+
 def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: int = 1000,
                      seed: int = 0, policy: str = "global", sub_batch: int | None = None,
                      data: str = "synthetic", params: SyntheticParams = DEFAULT_PARAMS) -> dict:
@@ -282,8 +320,12 @@ def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: in
         raise ValueError(f"data must be one of {list(DATA_SOURCES)} or a .npz/.parquet file, "
                          f"got {data!r}")
     by = dict(zip(names, scores))
-    ranked = funnel([by[k] for k in keys], items, policy=policy, sub_batch=sub_batch,
-                    k_out=k_out)
+    if policy == "histogram":
+        ranked, kept = histogram_funnel([by[k] for k in keys], items, k_out=k_out)
+        extra["histogram_kept"] = kept
+    else:
+        ranked = funnel([by[k] for k in keys], items, policy=policy, sub_batch=sub_batch,
+                        k_out=k_out)
     ref = funnel([by[keys[-1]]], [n], k_out=k_out)
     ks = [k for k in KS if k <= k_out]
     return {**metrics(labels, ranked, reference=ref, ks=ks), "seed": seed, **extra}

@@ -46,7 +46,7 @@ def sim_point(point: dict) -> dict:
     q, seed = point["queries"], point["seed"]
     r = simulate(pipe, arrivals(point.get("arrival", "poisson"), point["qps"], q, seed),
                  _sizes(point))
-    from .energy import pipeline_power
+    from .power import pipeline_power
 
     row = {"pipeline": pipe.name, "qps": point["qps"], "queries": q, "seed": seed,
            **{k: v for k, v in r.summary().items() if k != "utilization"},

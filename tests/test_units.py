@@ -47,7 +47,7 @@ def test_rtl_ports_match_contract_layouts(unit):
 
 
 def test_unknown_unit():
-    with pytest.raises(ValueError, match=r"unknown unit 'mmu'; known units: gemm, topk, embcache"):
+    with pytest.raises(ValueError, match=r"unknown unit 'mmu'; known units: gemm, topk, histk, embcache"):
         get_unit("mmu")
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .layout import Array, Signed, Struct, Unsigned
 
-__all__ = ["GemmConfig", "TopkConfig", "EmbCacheConfig", "check_int", "check_fields", "ceil_div",
+__all__ = ["GemmConfig", "TopkConfig", "HistkConfig", "EmbCacheConfig", "check_int", "check_fields", "ceil_div",
            "config_from_dict", "field_range", "range_text"]
 
 
@@ -409,6 +409,109 @@ class TopkConfig:
 
     def label(self) -> str:
         return (f"topk_k{self.k_max}_l{self.lanes}_s{self.score_width}"
+                f"{'s' if self.signed_scores else 'u'}_i{self.id_width}")
+
+
+@dataclass(frozen=True, slots=True)
+class HistkConfig:
+    """Configuration of the approximate (histogram) top-k filter, RecPipe's ``sortvals``
+    (RECPIPE.md section 1.4) with its quirks fixed: it keeps *at least* k items, everything in
+    the score bins at or above the bin where the count from the top first reaches k.
+
+    Members
+    -------
+    bins:
+        Histogram bins (a power of two, 2..64): a score's bin is its top ``log2(bins)`` bits
+        (offset binary for signed scores), so the bins split the whole score range evenly.
+    max_items:
+        Items per query (the buffer's depth), 1..65536.
+    score_width, id_width, signed_scores:
+        As for the exact filter.
+
+    Cycle contract (one item per input beat; a query has 1..max_items items):
+
+    * ``i.ready`` is high while the unit takes a query's items (state IN), low from the cycle
+      after it accepts a ``last`` beat until the query's last result beat has transferred.
+    * **walk**: from the cycle after the ``last`` beat, one bin per cycle from the top; it
+      stops on the bin where the running count first reaches k, or on bin 0
+      (:attr:`walk_cycles` for a threshold bin).
+    * **drain**: from the next cycle, the buffer is read in arrival order, one entry per cycle
+      while the output moves; every item whose bin is at or above the threshold becomes a result
+      beat, ``drain_latency`` cycles after its read is issued when nothing stalls; ``last`` on
+      the final one (the walk knows their number).
+    * IN resumes on the cycle after the last result beat transfers.
+    """
+
+    bins: int = _param("histogram bins, a power of two", "bins", default=16, lo=2, hi=64)
+    max_items: int = _param("items per query (buffer depth)", "items", default=4096, lo=1,
+                            hi=65536)
+    score_width: int = _param("score bits", "bits", default=16, lo=2, hi=32)
+    id_width: int = _param("item id bits", "bits", default=16, lo=1, hi=32)
+    signed_scores: bool = _param("signed scores", default=False, flag="--signed")
+
+    #: Cycles from accepting the ``last`` beat to the first walk cycle.
+    walk_latency = 1
+    #: Cycles from issuing a buffer read to its result beat being valid (registered SRAM read,
+    #: then the output register), stall-free.
+    drain_latency = 2
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        check_bool("signed_scores", self.signed_scores)
+        if self.bins & (self.bins - 1):
+            raise ValueError(f"bins must be a power of two in 2..64, got {self.bins}")
+        if self.bins.bit_length() - 1 > self.score_width:
+            raise ValueError(f"bins={self.bins} needs at least {self.bins.bit_length() - 1} "
+                             f"score bits, got score_width={self.score_width}")
+
+    @property
+    def bin_bits(self) -> int:
+        return self.bins.bit_length() - 1
+
+    @property
+    def score_range(self) -> tuple[int, int]:
+        if self.signed_scores:
+            return -(1 << (self.score_width - 1)), (1 << (self.score_width - 1)) - 1
+        return 0, (1 << self.score_width) - 1
+
+    @property
+    def score_shape(self) -> Signed | Unsigned:
+        return (Signed if self.signed_scores else Unsigned)(self.score_width)
+
+    @property
+    def count_bits(self) -> int:
+        return self.max_items.bit_length()
+
+    @property
+    def in_layout(self) -> Struct:
+        """``i`` payload: ``{score, id, k, last}``; ``k`` is read from the ``last`` beat."""
+        return Struct([("score", self.score_shape), ("id", Unsigned(self.id_width)),
+                       ("k", Unsigned(self.count_bits)), ("last", Unsigned(1))])
+
+    @property
+    def out_layout(self) -> Struct:
+        """``o`` payload: ``{score, id, last}``."""
+        return Struct([("score", self.score_shape), ("id", Unsigned(self.id_width)),
+                       ("last", Unsigned(1))])
+
+    def walk_cycles(self, threshold_bin: int) -> int:
+        """Walk cycles ending on ``threshold_bin`` (the top bin: 1)."""
+        return self.bins - threshold_bin
+
+    def check_query(self, n: Any, k: Any) -> tuple[int, int]:
+        """Validate one query's size (1..max_items, ids 0..n-1 in id_width bits) and k."""
+        n = check_int("n", n, 1, min(self.max_items, 1 << self.id_width))
+        k = check_int("k", k, 1, self.max_items)
+        return n, k
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        return _config_key("histk", self.to_dict())
+
+    def label(self) -> str:
+        return (f"histk_b{self.bins}_n{self.max_items}_s{self.score_width}"
                 f"{'s' if self.signed_scores else 'u'}_i{self.id_width}")
 
 

@@ -20,7 +20,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from .config import EmbCacheConfig, GemmConfig, TopkConfig
+from .config import EmbCacheConfig, GemmConfig, HistkConfig, TopkConfig
 
 __all__ = ["Unit", "UNITS", "get_unit"]
 
@@ -96,6 +96,11 @@ UNITS: dict[str, Unit] = {u.name: u for u in [
          "rpaccel.rtl.topk:TopkFilter", "rpaccel.verif.tb_topk", "rpaccel.verif.cases_topk",
          "rpaccel.cli.unit_topk",
          contract=("result_latency", "in_layout", "out_layout"),
+         ports=(("i", "in_layout"), ("o", "out_layout"))),
+    Unit("histk", "the approximate (histogram) top-k filter, RecPipe's sortvals",
+         HistkConfig, "rpaccel_histk", "rpaccel.rtl.histk:HistogramFilter",
+         "rpaccel.verif.tb_histk", "rpaccel.verif.cases_histk", "rpaccel.cli.unit_histk",
+         contract=("walk_latency", "drain_latency", "in_layout", "out_layout"),
          ports=(("i", "in_layout"), ("o", "out_layout"))),
     Unit("embcache", "the dual static + dynamic embedding cache", EmbCacheConfig,
          "rpaccel_embcache", "rpaccel.rtl.embcache:EmbeddingCache", "rpaccel.verif.tb_embcache",

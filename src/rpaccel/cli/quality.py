@@ -30,7 +30,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "file (schema: rpaccel.sched.qualityfile)")
     q.add_argument("--sub-batch", type=int, help="sub-batch size B for --filter per-sub-batch")
     q.add_argument("--filter", default="global", dest="policy",
-                   help="global (default) or per-sub-batch")
+                   help="global (default), per-sub-batch, or histogram (RecPipe's approximate "
+                        "16-bin filter between stages: keeps at least items[s+1])")
     q.add_argument("--queries", type=int, default=1000, help="queries, 1..100000 (default 1000)")
     q.add_argument("--seed", type=int, default=0, help="data seed, >= 0 (default 0)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
@@ -85,8 +86,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
                          f"got {args.data!r}")
     check_int("queries", args.queries, 1, 100_000)
     check_int("seed", args.seed, 0, (1 << 63) - 1)
-    if args.policy not in ("global", "per-sub-batch"):
-        raise ValueError(f"--filter must be global or per-sub-batch, got {args.policy!r}")
+    if args.policy not in ("global", "per-sub-batch", "histogram"):
+        raise ValueError(f"--filter must be global, per-sub-batch or histogram, got "
+                         f"{args.policy!r}")
     if args.policy == "per-sub-batch" and args.sub_batch is None:
         raise ValueError("--sub-batch is required with --filter per-sub-batch")
     from rpaccel.sched.quality import pipeline_quality

@@ -1,0 +1,86 @@
+"""CLI glue of the histogram (approximate) top-k filter: ``rpaccel model histk`` and ``rpaccel
+sim histk`` specifics."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from rpaccel.config import HistkConfig, check_int
+
+from .common import print_json, print_table
+
+SEED_MAX = (1 << 31) - 1
+VALUES_LABEL = "values match (the histogram filter's items)"
+DISTS = ["uniform", "equal", "increasing", "decreasing", "duplicates", "extreme"]
+
+
+def _add_query(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, required=True, help="items per query, 1..max_items")
+    p.add_argument("--k", type=int, required=True, help="results wanted (at least), 1..max_items")
+    p.add_argument("--queries", type=int, default=1, help="back-to-back queries, >= 1 (default 1)")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    _add_query(p)
+    p.add_argument("--dist", default="uniform", choices=DISTS, help="score pattern")
+    p.add_argument("--seed", type=int, default=0, help="scores' seed (the cycles depend on them)")
+
+
+def model(cfg: HistkConfig, args: argparse.Namespace) -> int:
+    from rpaccel.perfmodel.histk import histk, histk_timeline
+    from rpaccel.verif.tb_topk import make_query
+
+    n, k = cfg.check_query(args.n, args.k)
+    q = check_int("queries", args.queries, 1, 1 << 16)
+    rng = np.random.default_rng(check_int("seed", args.seed, 0, SEED_MAX))
+    data = [make_query(cfg, n, args.dist, rng)[0] for _ in range(q)]
+    tl = histk_timeline(cfg, [(s, k) for s in data])
+    one = tl[0].out_cycles[-1] - tl[0].in_cycles[0]
+    seq = tl[-1].out_cycles[-1] - tl[0].in_cycles[0]
+    r = histk(cfg, data[0], k)
+    if args.json:
+        print_json({"unit": "histk", "config": cfg.to_dict(), "n": n, "k": k, "queries": q,
+                    "model_cycles": seq, "one_query_cycles": one, "threshold_bin": r.threshold,
+                    "returned": r.count, "walk_cycles": cfg.walk_cycles(r.threshold)})
+    else:
+        print_table([("one query (first input beat -> last result beat)", one),
+                     ("threshold bin / walk cycles", f"{r.threshold} / "
+                                                     f"{cfg.walk_cycles(r.threshold)}"),
+                     ("items returned (>= min(k, n))", r.count),
+                     (f"{q} back-to-back queries", seq)])
+    return 0
+
+
+def add_sim_args(p: argparse.ArgumentParser) -> None:
+    _add_query(p)
+    p.add_argument("--dist", default="uniform", choices=DISTS, help="score pattern")
+
+
+def sim_scenario(cfg: HistkConfig, args: argparse.Namespace) -> dict:
+    n, k = cfg.check_query(args.n, args.k)
+    q = check_int("queries", args.queries, 1, 10_000)
+    return {"seed": args.seed, "idle": args.idle, "backpressure": args.backpressure,
+            "queries": [{"n": n, "k": k, "dist": args.dist}] * q}
+
+
+def sim_argv(sc: dict) -> list[str]:
+    qs = sc["queries"]
+    if any(q != qs[0] for q in qs):
+        raise ValueError("rpaccel sim histk replays queries of one shape only")
+    out = ["--n", str(qs[0]["n"]), "--k", str(qs[0]["k"]), "--queries", str(len(qs)),
+           "--seed", str(sc["seed"])]
+    if qs[0].get("dist", "uniform") != "uniform":
+        out += ["--dist", qs[0]["dist"]]
+    for key in ("idle", "backpressure"):
+        if sc.get(key):
+            out += [f"--{key}", str(sc[key])]
+    return out
+
+
+def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:
+    q = sc["queries"]
+    return ({"n": q[0]["n"], "k": q[0]["k"], "queries": len(q), "returned": res["returned"],
+             "thresholds": res["thresholds"]},
+            [("items returned", res["returned"])])
