@@ -51,8 +51,12 @@ def _point(pt: dict) -> dict:
     s = sizes("fixed", q, mean=n0)
     r = simulate(pipe, arrivals("poisson", pt["qps"], q, seed), s)
     lbt, _ = max_qps_under_sla(pipe, pt["sla_s"], sizes=s, seed=seed, iters=16)
+    from .power import pipeline_power
+
+    pw = pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps)
     return {**pt["tags"], "p95_ms": r.p95_s * 1e3, "saturated": r.saturated,
-            "meets_sla_at_load": (not r.saturated) and r.p95_s <= pt["sla_s"], "lbt_qps": lbt}
+            "meets_sla_at_load": (not r.saturated) and r.p95_s <= pt["sla_s"], "lbt_qps": lbt,
+            "power_w_at_load": pw["power_w"], "qps_per_w_at_load": pw["qps_per_w"]}
 
 
 def _platform(placement: str) -> str:
@@ -123,6 +127,7 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
             bp, bt = best(group, "p95_ms"), best(group, "lbt_qps")
             cmp_rows.append({"platform": who,
                              "p95_ms_at_load": bp["p95_ms"] if bp else None,
+                             "qps_per_w_at_load": bp["qps_per_w_at_load"] if bp else None,
                              "p95_config": f"{bp['funnel']} ({bp['filter']}) on {bp['placement']}"
                              if bp else None,
                              "lbt_qps": bt["lbt_qps"] if bt else 0.0,
@@ -256,10 +261,11 @@ def _report(cmp_rows, ratios, feats, iso, qps, sla_ms, queries, data) -> str:
              f"Iso-quality: NDCG@64 >= {iso:.4f} on {data} data. Fixed load {qps:g} QPS "
              f"(Poisson, {queries:,} queries per point); throughput = the highest load whose "
              f"p95 <= {sla_ms:g} ms.", "",
-             "| platform | p95 at load (ms) | configuration | max QPS under p95 target | "
-             "configuration |", "|---|---|---|---|---|"]
+             "| platform | p95 at load (ms) | QPS/W at load | configuration | max QPS under p95 "
+             "target | configuration |", "|---|---|---|---|---|---|"]
     for c in cmp_rows:
-        lines.append(f"| {c['platform']} | {_f(c['p95_ms_at_load'])} | {c['p95_config']} | "
+        lines.append(f"| {c['platform']} | {_f(c['p95_ms_at_load'])} | "
+                     f"{_f(c['qps_per_w_at_load'], '{:.1f}')} | {c['p95_config']} | "
                      f"{_f(c['lbt_qps'], '{:.1f}')} | {c['lbt_config']} |")
     lines += ["", "RPAccel (best multi-stage configuration) against each:", "",
               "| against | tail latency (x lower) | throughput (x higher) | RecPipe |",

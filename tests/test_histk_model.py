@@ -56,3 +56,29 @@ def test_quality_form_matches_the_integer_filter():
     mask = histk_select(s.astype(float), 32, 16, 0.0, 256.0)
     for q in range(5):
         assert np.flatnonzero(mask[q]).tolist() == histk(c, s[q], 32).index.tolist()
+
+
+def test_histogram_funnel_by_hand_and_cli(tmp_path):
+    """Stage 0 keeps every candidate in the bins from the top until 2 are reached; the last
+    stage ranks exactly among them."""
+    import json
+    import subprocess
+    import sys
+
+    from rpaccel.sched.quality import histogram_funnel
+
+    s0 = np.array([[0.0, 9.9, 5.0, 9.0, 1.0, 8.0, 2.0, 3.0]])    # 8 candidates, 4 bins of 2.475
+    s1 = np.array([[0.0, 1.0, 0.0, 3.0, 0.0, 2.0, 9.0, 0.0]])
+    ranked, kept = histogram_funnel([s0, s1], [8, 2], k_out=2, bins=4)
+    # top bin [7.425, 9.9]: candidates 1, 3, 5 (3 >= 2): stage 1 ranks those three
+    assert kept == [3.0]
+    assert ranked.tolist() == [[3, 5]]
+    pipe = tmp_path / "p.toml"
+    pipe.write_text('[[stage]]\nmodel = "rm-small"\nplatform = "cpu"\nengines = 1\nitems = 1024\n'
+                    '[[stage]]\nmodel = "rm-large"\nplatform = "cpu"\nengines = 1\nitems = 128\n')
+    r = subprocess.run([sys.executable, "-m", "rpaccel.cli", "quality", "--pipeline", str(pipe),
+                        "--filter", "histogram", "--queries", "50", "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["filter"] == "histogram" and d["histogram_kept"][0] >= 128

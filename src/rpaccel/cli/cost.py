@@ -7,6 +7,7 @@ config metadata); they are parsed after ``--unit`` names the unit.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from rpaccel.units import UNITS, get_unit
 
@@ -84,6 +85,11 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Largest filter (k_max x lanes sorted entries) the roll-up synthesises; larger ones are scaled
+#: from this size (a 1024 x 8 filter takes more than 20 minutes in Yosys).
+FILTER_SYNTH_ENTRIES = 256
+
+
 def _cost_accel(args: argparse.Namespace) -> int:
     """The roll-up: the array from our 32x32 engine's measured cells, the filter and embedding
     units synthesised at the config (cached), the SRAMs by capacity."""
@@ -102,9 +108,30 @@ def _cost_accel(args: argparse.Namespace) -> int:
     if not args.json:
         info(f"synthesising the filter and embedding units of {accel.name or args.accel} with "
              f"Yosys (cached) ...")
-    fcells = synth_stats(get_unit("topk"), tk)["cells"] if accel.on_chip_filter else None
-    ecells = synth_stats(get_unit("embcache"), accel.embedding)["cells"]
+    fcells, how = None, ""
+    if accel.on_chip_filter:
+        entries = tk.k_max * tk.lanes
+        if entries <= FILTER_SYNTH_ENTRIES:
+            fcells = synth_stats(get_unit("topk"), tk)["cells"]
+        else:
+            # the filter's cells grow linearly with its sorted entries (16, 64, 256 entries:
+            # 497, 493, 492 cells each): synthesise 256 entries and scale
+            ref = dataclasses.replace(tk, k_max=FILTER_SYNTH_ENTRIES, lanes=1)
+            fcells = round(synth_stats(get_unit("topk"), ref)["cells"] * entries
+                           / FILTER_SYNTH_ENTRIES)
+            how = f"extrapolated from {FILTER_SYNTH_ENTRIES} entries"
+    emb, ehow = accel.embedding, ""
+    if emb.sets * emb.ways > emb.rtl_max_lines:
+        # the RTL keeps the dynamic cache's tags in registers, up to rtl_max_lines lines: its
+        # logic is synthesised at that size; the preset's tags are counted as SRAM
+        emb = dataclasses.replace(emb, sets=emb.rtl_max_lines // emb.ways)
+        ehow = f"synthesised at {emb.sets} x {emb.ways} lines (the RTL's register-tag limit)"
+    ecells = synth_stats(get_unit("embcache"), emb)["cells"]
     r = rollup(accel, filter_cells=fcells, embedding_cells=ecells, tech=args.tech)
+    if how:
+        r["components"]["filter units"]["how"] += f", {how}"
+    if ehow:
+        r["components"]["embedding unit logic"]["how"] += f", {ehow}"
     ref = RECPIPE_ROLLUP_MM2.get(accel.name)
     r["recpipe_mm2"] = ref
     if args.json:
