@@ -126,7 +126,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     ev = {"macs": 0, "pe_cycles": 0, "a_buf_writes": 0, "a_buf_reads": 0, "w_mem_reads": 0,
           "c_buf_reads": 0, "c_buf_writes": 0, "vector_ops": 0, "act_buf_writes": 0,
           "act_buf_reads": 0, "item_mem_reads": 0, "lookups": 0, "topk_items": 0,
-          "topk_comparisons": 0, "host_bytes_in": 0, "host_bytes_out": 0, "dram_bytes": 0}
+          "topk_comparisons": 0, "host_bytes_in": 0, "host_bytes_out": 0, "dram_bytes": 0,
+          "host_beats_in": 0, "host_beats_out": 0, "dram_requests": 0}
     ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
               "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
     tl: list[dict[str, Any]] = []
@@ -182,6 +183,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             done = last + accel.host_latency
             nxt = last + 1
             ev["host_bytes_in"] += a["bytes"]
+            ev["host_beats_in"] += a["beats"]
             start_q.setdefault(a["q"], first)
         elif c.op == "GATHER":
             tables, rows, stg, beats = looks[(a["q"], a["s"], a["sb"])]
@@ -194,6 +196,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             ev["lookups"] += len(rows)
             ev["item_mem_reads"] += a["items"]
             ev["dram_bytes"] += cnt["misses"] * emb.row_bytes
+            ev["dram_requests"] += cnt["misses"]
             stages[a["s"]]["gather"] += done - t + 1
         elif c.op == "LOADA":
             lat = ITEM_READ_LATENCY if a["src"] == "items" else BUFFER_READ_LATENCY
@@ -240,6 +243,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
                         x += 1
             done = x + accel.host_latency
             ev["host_bytes_out"] += a["bytes"]
+            ev["host_beats_out"] += a["beats"]
             end_q[a["q"]] = done
         else:  # pragma: no cover - the compiler emits only the ops above
             raise RuntimeError(f"unknown op {c.op}")

@@ -31,8 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from rpaccel.accel import ID_BYTES, AccelConfig, Pipeline
 from rpaccel.config import ceil_div
-from rpaccel.isa import (DST_CODES, OP_CODES, SRC_CODES, command_layout, queue_links,
-                         queue_order)
+from rpaccel.isa import (DST_CODES, OP_CODES, RTL_COUNTERS, SRC_CODES, command_layout,
+                         queue_links, queue_order)
 
 from .embcache import EmbeddingCache
 from .gemm import GemmEngine
@@ -87,6 +87,7 @@ class RPAccelTop(wiring.Component):
             ports[f"n_{q}"] = In(16)
         for s in range(S):
             ports[f"surv{s}"] = Out(stream.Signature(16 + accel.array.acc_width))
+        ports["counters"] = Out(32 * len(RTL_COUNTERS))
         super().__init__(ports)
 
     # ------------------------------------------------------------------------------------------
@@ -123,6 +124,7 @@ class RPAccelTop(wiring.Component):
         bpi = ceil_div(item_bytes, hb)               # host beats per candidate
         NMAX = accel.max_items
         stages = []
+        topks = []                         # every stage's top-k unit (for the event counters)
         for s, st in enumerate(pipe.stages):
             md = st.model
             layers = md.layers()
@@ -542,6 +544,7 @@ class RPAccelTop(wiring.Component):
                        vv & (xl.dst == DST_CODES["score"]))
             # ---- TOPK (f queue) ----
             m.submodules[f"topk{s}"] = tk = TopkFilter(accel.topk)
+            topks.append(tk)
             fl = lat[fq]
             f_i = Signal(16, name=f"f{s}_i")
             f_on = Signal(name=f"f{s}_on")
@@ -620,4 +623,18 @@ class RPAccelTop(wiring.Component):
                      done["out"].eq(ov & olast)]
         with m.If(ov & olast):
             m.d.sync += s_on.eq(0)
+        # ---- event counters (rpaccel.isa.RTL_COUNTERS) ----------------------------------------
+        inc = {"host_beats_in": fire_in, "host_beats_out": self.host_out.valid,
+               "lookups": Mux(req.valid & req.ready,
+                              sum(req.payload.slots[j].valid for j in range(lanes)), 0),
+               "dram_requests": self.mem_req.valid & self.mem_req.ready,
+               "topk_items": sum(Mux(t.i.valid & t.i.ready,
+                                     sum(t.i.payload["items"][j].v for j in range(accel.topk.lanes)),
+                                     0) for t in topks)}
+        cnts = []
+        for name in RTL_COUNTERS:
+            c = Signal(32, name=f"cnt_{name}")
+            m.d.sync += c.eq(c + inc[name])
+            cnts.append(c)
+        m.d.comb += self.counters.eq(Cat(*cnts))
         return m

@@ -32,6 +32,10 @@ def test_accel_rtl(label, name):
     assert r["values_match"], r["first_mismatch"]
     assert r["cycles_match"], r["first_mismatch"]
     assert r["rtl_cycles"] == r["model_cycles"] > 0
+    # the RTL's event counters equal the executor's counts (and count something)
+    assert r["counters_match"], r["first_mismatch"]
+    assert r["rtl_events"] == r["model_events"]
+    assert r["rtl_events"]["lookups"] > 0 and r["rtl_events"]["topk_items"] > 0
 
 
 def _readme_recompute() -> str:

@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpaccel.accel import AccelConfig, Pipeline, accel_from_dict, pipeline_from_dict
 from rpaccel.config import _config_key
-from rpaccel.isa import queue_order
+from rpaccel.isa import RTL_COUNTERS, queue_order
 
 __all__ = ["AccelBuild", "AccelBulkHarness", "TOPLEVEL", "MAX_HOST_BEATS", "MAX_RESULTS",
            "build_accel"]
@@ -82,7 +82,8 @@ class AccelBulkHarness(wiring.Component):
         S = len(build.pipeline.stages)
         super().__init__({"start": In(1), "nbeats": In(32), "nres": In(32),
                           **{f"n_{q}": In(16) for q in queue_order(S)},
-                          "done": Out(1), "cycles": Out(32)})
+                          "done": Out(1), "cycles": Out(32),
+                          "counters": Out(32 * len(RTL_COUNTERS))})
 
     def elaborate(self, platform):
         from rpaccel.rtl.accel import RPAccelTop
@@ -170,6 +171,7 @@ class AccelBulkHarness(wiring.Component):
             with m.If(sv.valid):
                 m.d.sync += sp.eq(sp + 1)
         dram_model(m, accel.embedding, top.mem_req, top.mem_resp, now)
+        m.d.comb += self.counters.eq(top.counters)
         return m
 
 

@@ -101,7 +101,8 @@ def _run_one(unit: str, cfg, scs: list[dict]) -> dict:
     t2 = time.perf_counter()
     fails = [{"unit": unit, "config": cfg.label(), "scenario": r["name"],
               "first_mismatch": r["first_mismatch"], "reproducer": reproducer(unit, cfg, sc)}
-             for r, sc in zip(results, scs) if not (r["cycles_match"] and r["values_match"])]
+             for r, sc in zip(results, scs)
+             if not (r["cycles_match"] and r["values_match"] and r.get("counters_match", True))]
     return {"unit": unit, "scenarios": len(results), "failures": fails,
             "built": not info.cached, "build_s": t1 - t0, "sim_s": t2 - t1}
 

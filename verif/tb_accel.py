@@ -22,7 +22,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from rpaccel.accel import ID_BYTES
-from rpaccel.isa import queue_order
+from rpaccel.isa import RTL_COUNTERS, queue_order
 from rpaccel.perfmodel.compiler import compile_query, program_words
 from rpaccel.perfmodel.executor import execute
 from rpaccel.perfmodel.gemm import pack_w
@@ -162,8 +162,17 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
             exp += [(int(c), int(r.stage_scores[s][pos[int(c)]])) for c in r.survivors[s]]
         values_ok &= checker.check_values(f"stage {s} survivor", rtl, exp)
         surv[s] = [i for i, _ in rtl]
+    values_match = values_ok and checker.first_mismatch is None
+    # the RTL's event counters against the executor's counts (rpaccel.isa.RTL_COUNTERS)
+    word = int(dut.counters.value)
+    rtl_events = {n: (word >> (32 * i)) & 0xFFFFFFFF for i, n in enumerate(RTL_COUNTERS)}
+    model_events = {n: model.events[n] for n in RTL_COUNTERS}
+    counters_ok = True
+    for n in RTL_COUNTERS:
+        counters_ok &= checker.check_equal(f"event counter {n}", rtl_events[n], model_events[n])
     res = {"rtl_cycles": rtl_cycles, "model_cycles": model.cycles, "cycles_match": cycles_ok,
-           "values_match": values_ok and checker.first_mismatch is None,
+           "rtl_events": rtl_events, "model_events": model_events,
+           "counters_match": counters_ok, "values_match": values_match,
            "first_mismatch": checker.first_mismatch, "queries": Q, "seed": seed,
            "policy": policy, "idle": float(sc.get("idle", 0.0)),
            "backpressure": float(sc.get("backpressure", 0.0)),

@@ -81,7 +81,7 @@ from typing import Any
 
 __all__ = ["Command", "OPS", "ITEM_READ_LATENCY", "GATHER_START", "BUFFER_READ_LATENCY",
            "VECTOR_LATENCY",
-           "queue_order", "format_program"]
+           "queue_order", "format_program", "RTL_COUNTERS"]
 
 #: Cycles from reading the candidate list to the item memory's data (two SRAM reads).
 ITEM_READ_LATENCY = 2
@@ -186,3 +186,11 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
             f[f"pop{pops.index(q)}"] = n
     f["push"] = sum(1 << pushes.index(q) for q in cmd.push)
     return command_layout().pack(f)
+
+
+#: The event counters the RTL top exposes (port ``counters``, 32 bits each, in this order) and
+#: the executor counts under the same names (:class:`rpaccel.perfmodel.executor.ExecResult`
+#: ``events``): host-link beats in and out, embedding lookups (valid request slots), DRAM row
+#: requests (the embedding unit's misses), and items entering the top-k units. The testbench
+#: checks them equal on the co-verification matrix.
+RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "topk_items")

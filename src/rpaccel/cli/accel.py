@@ -210,8 +210,9 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
           "backpressure": args.backpressure,
           **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
     (r,) = run_accel(build, [sc], waves=str(Path(args.waves).resolve()) if args.waves else None)
-    ok = r["cycles_match"] and r["values_match"]
+    ok = r["cycles_match"] and r["values_match"] and r["counters_match"]
     out = {k: r[k] for k in ("rtl_cycles", "model_cycles", "cycles_match", "values_match",
+                             "counters_match", "rtl_events", "model_events",
                              "first_mismatch", "seed", "queries", "policy", "idle", "backpressure",
                              "latency",
                              "sim_wall_s", "cycles_per_s")}
@@ -222,7 +223,8 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
         print(f"{pipe.name} on {accel.name}, {q} quer{'y' if q == 1 else 'ies'}, seed {seed}: "
               f"RTL {r['rtl_cycles']:,} cycles, model {r['model_cycles']:,} "
               f"({'match' if r['cycles_match'] else 'MISMATCH'}); ranked lists and survivors "
-              f"{'match' if r['values_match'] else 'MISMATCH'}"
+              f"{'match' if r['values_match'] else 'MISMATCH'}; event counters "
+              f"{'match' if r['counters_match'] else 'MISMATCH'}"
               + (f": {r['first_mismatch']}" if r["first_mismatch"] else ""))
         if args.dump:
             print(f"dump: {args.dump}/accel.npz, accel.json")
