@@ -289,3 +289,17 @@ def test_study_headline(tmp_path):
     bad = _cli("study", "headline", "--qps", "0", "-o", str(tmp_path / "bad"), ok=False)
     assert bad.returncode == 2 and "qps must be > 0" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_model_stage_on_tiny_equals_model_accel(tmp_path):
+    """The shipped tiny config, one stage: a catalog-style model file on rpaccel:tiny gives the
+    executor's cycles for the one-stage pipeline its [serve] table describes."""
+    st = json.loads(_cli("model", "stage", "--platform", "rpaccel:tiny", "--model",
+                         str(ROOT / "examples" / "model-tiny-s.toml"), "--items", "128",
+                         "--json").stdout)
+    pipe = tmp_path / "p.toml"
+    pipe.write_text('k_out = 8\n[[stage]]\nitems = 128\nsubarrays = 0\nmodel = { dense = 6, '
+                    'bottom = [6, 8, 4], tables = 3, top = [16, 8, 1] }\n')
+    ac = json.loads(_cli("model", "accel", "--config", "tiny", "--pipeline", str(pipe),
+                         "--sub-batch", "32", "--json").stdout)
+    assert st["cycles"] == ac["cycles"] > 0 and st["sub_batch"] == 32

@@ -114,8 +114,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                  warmup=args.warmup)
     if args.records:
         r.write_records(args.records)
+    from rpaccel.sched.power import pipeline_power
+
     out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
-           "arrival": args.arrival, **r.summary()}
+           "arrival": args.arrival, **r.summary(),
+           **pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps)}
     if args.sla_ms is not None:
         arr = args.arrival if args.arrival != "file" else "poisson"
         out["sla_ms"] = args.sla_ms
@@ -131,6 +134,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                       " / ".join(f"{x:.1f}" if x else "n/a" for x in (r.offered_qps, r.achieved_qps))),
                      *((f"utilization {k}", f"{v:.3f}") for k, v in r.utilization.items()),
                      ("saturated", r.saturated),
+                     ("power / QPS per watt", "n/a (no energy model for a pool)"
+                      if out["power_w"] is None else
+                      f"{out['power_w']:.3f} W / {out['qps_per_w']:.1f}"),
                      ("measured queries", f"{r.measured} of {r.queries}"),
                      *([(f"max QPS with p95 <= {args.sla_ms:g} ms", f"{out['max_qps_under_sla']:.1f}")]
                        if args.sla_ms is not None else [])])
