@@ -107,3 +107,23 @@ def test_power_and_qps_per_watt_in_study_rows():
     assert rp["power_w"] == pytest.approx(static_w(p) + dyn * rp["achieved_qps"])
     assert art["power_w"] is None and art["qps_per_w"] is None   # no energy model
     assert np.isfinite(rp["qps_per_w"]) and rp["qps_per_w"] > 10 * cpu["qps_per_w"]
+
+
+def test_cost_area_accel_cli():
+    """`rpaccel cost area --accel tpu-like`: no filter, the embedding unit above the synthesis
+    limit, every SRAM component; RecPipe's figure beside it; bad combinations exit 2."""
+    r = subprocess.run(EXE + ["cost", "area", "--accel", "tpu-like", "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["recpipe_mm2"] == 26.517
+    c = d["components"]
+    assert c["filter units"]["how"] == "none (no on-chip filter)"
+    assert "not synthesised" in c["embedding unit logic"]["how"]
+    assert d["total_mm2"] == pytest.approx(rollup(load_accel("tpu-like"))["total_mm2"])
+    for bad in (["--unit", "gemm", "--accel", "rpaccel"], []):
+        r = subprocess.run(EXE + ["cost", "area", *bad], capture_output=True, text=True)
+        assert r.returncode == 2 and "exactly one of --unit UNIT or --accel CONFIG" in r.stderr
+    # a filter's cells are added per sub-array
+    r4 = rollup(load_accel("rpaccel"), filter_cells=1000)
+    assert r4["components"]["filter units"]["cells"] == 4000

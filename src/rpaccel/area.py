@@ -108,7 +108,9 @@ def rollup(accel, *, filter_cells: int | None = None, filters: int | None = None
                               "how": f"{pes:,} PEs x {CELLS_PER_PE:.1f} cells + {subs - 1} extra "
                                      f"sub-arrays x {CELLS_PER_EXTRA_SUBARRAY:,.0f} cells"}
     nf = filters if filters is not None else (subs if accel.on_chip_filter else 0)
-    if filter_cells is not None:
+    if nf == 0:
+        comp["filter units"] = {"cells": 0, "um2": 0.0, "how": "none (no on-chip filter)"}
+    elif filter_cells is not None:
         comp["filter units"] = {"cells": nf * filter_cells,
                                 "um2": nf * filter_cells * t.um2_per_cell,
                                 "how": f"{nf} x {filter_cells:,} cells (k_max "

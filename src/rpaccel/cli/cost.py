@@ -88,6 +88,8 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
 #: Largest filter (k_max x lanes sorted entries) the roll-up synthesises; larger ones are scaled
 #: from this size (a 1024 x 8 filter takes more than 20 minutes in Yosys).
 FILTER_SYNTH_ENTRIES = 256
+#: Largest dynamic cache (sets x ways lines) whose embedding unit the roll-up synthesises.
+EMB_SYNTH_LINES = 128
 
 
 def _cost_accel(args: argparse.Namespace) -> int:
@@ -120,18 +122,22 @@ def _cost_accel(args: argparse.Namespace) -> int:
             fcells = round(synth_stats(get_unit("topk"), ref)["cells"] * entries
                            / FILTER_SYNTH_ENTRIES)
             how = f"extrapolated from {FILTER_SYNTH_ENTRIES} entries"
-    emb, ehow = accel.embedding, ""
-    if emb.sets * emb.ways > emb.rtl_max_lines:
-        # the RTL keeps the dynamic cache's tags in registers, up to rtl_max_lines lines: its
-        # logic is synthesised at that size; the preset's tags are counted as SRAM
-        emb = dataclasses.replace(emb, sets=emb.rtl_max_lines // emb.ways)
-        ehow = f"synthesised at {emb.sets} x {emb.ways} lines (the RTL's register-tag limit)"
-    ecells = synth_stats(get_unit("embcache"), emb)["cells"]
+    emb = accel.embedding
+    ecells = None
+    if emb.sets * emb.ways <= EMB_SYNTH_LINES:
+        ecells = synth_stats(get_unit("embcache"), emb)["cells"]
+        ehow = ""
+    else:
+        # the RTL keeps the dynamic cache's tags in registers: at the presets' 8,192 lines (and
+        # even at the RTL's 1,024-line limit, more than 25 minutes in Yosys) it is not
+        # synthesised; its tags are counted as SRAM
+        ehow = (f"{emb.sets} x {emb.ways} lines: above {EMB_SYNTH_LINES}, not synthesised "
+                f"(tags counted as SRAM)")
     r = rollup(accel, filter_cells=fcells, embedding_cells=ecells, tech=args.tech)
     if how:
         r["components"]["filter units"]["how"] += f", {how}"
     if ehow:
-        r["components"]["embedding unit logic"]["how"] += f", {ehow}"
+        r["components"]["embedding unit logic"]["how"] = ehow
     ref = RECPIPE_ROLLUP_MM2.get(accel.name)
     r["recpipe_mm2"] = ref
     if args.json:
