@@ -127,7 +127,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
           "c_buf_reads": 0, "c_buf_writes": 0, "vector_ops": 0, "act_buf_writes": 0,
           "act_buf_reads": 0, "item_mem_reads": 0, "lookups": 0, "topk_items": 0,
           "topk_comparisons": 0, "host_bytes_in": 0, "host_bytes_out": 0, "dram_bytes": 0,
-          "host_beats_in": 0, "host_beats_out": 0, "dram_requests": 0}
+          "host_beats_in": 0, "host_beats_out": 0, "dram_requests": 0, "a_words": 0,
+          "gemm_commands": 0, "c_beats": 0}
     ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
               "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
     tl: list[dict[str, Any]] = []
@@ -204,6 +205,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             g, rows_tot = pl.groups[a["s"]][1], pl.plans[a["s"]].sub_batch
             words = rows_tot * a["kt"]
             ev["a_buf_writes"] += words
+            ev["a_words"] += g * a["words"]
             ev["item_mem_reads" if a["src"] == "items" else "act_buf_reads"] += rows_tot
             stages[a["s"]]["loada"] += done - t + 1
         elif c.op == "GEMM":
@@ -216,6 +218,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             g = pl.groups[a["s"]][1]
             kt, nt = eng.k_tiles(a["k"]), eng.n_tiles(a["n"])
             ev["macs"] += rows_tot * a["k"] * a["n"]
+            ev["gemm_commands"] += g
+            ev["c_beats"] += g * a["m"] * nt
             ev["pe_cycles"] += g * pe * dur
             ev["a_buf_reads"] += rows_tot * kt * nt
             ev["w_mem_reads"] += g * kt * nt * eng.cols

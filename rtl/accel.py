@@ -125,6 +125,7 @@ class RPAccelTop(wiring.Component):
         NMAX = accel.max_items
         stages = []
         topks = []                         # every stage's top-k unit (for the event counters)
+        a_ins, cmds_in, c_outs = [], [], []  # the GEMM engine's ports, every sub-array
         for s, st in enumerate(pipe.stages):
             md = st.model
             layers = md.layers()
@@ -433,6 +434,7 @@ class RPAccelTop(wiring.Component):
             for bi in range(g):
                 b_arr = st["subs"][bi]
                 a_in = eng_port(b_arr, "a_in")
+                a_ins.append(a_in)
                 p_in_batch = Signal(16, name=f"x{s}_{bi}_p")
                 m.d.comb += p_in_batch.eq(bi * c + m_r)
                 pad = Signal(name=f"x{s}_{bi}_pad")
@@ -486,6 +488,7 @@ class RPAccelTop(wiring.Component):
             gemm_on = Signal(name=f"x{s}_gon")
             for bi in range(g):
                 cp = eng_port(st["subs"][bi], "cmd")
+                cmds_in.append(cp)
                 m.d.comb += [cp.valid.eq(issue[xq] & (xc.op == OP_CODES["GEMM"])),
                              cp.payload.m.eq(xc.m), cp.payload.k_tiles.eq(xc.kt),
                              cp.payload.n_tiles.eq(xc.nt), cp.payload.wbase.eq(xc.wbase)]
@@ -516,6 +519,7 @@ class RPAccelTop(wiring.Component):
             for bi in range(g):
                 co = eng_port(st["subs"][bi], "c_out")
                 m.d.comb += co.ready.eq(1)
+                c_outs.append(co)
                 data_r = Signal(R * AW, name=f"x{s}_{bi}_vd", reset_less=True)
                 m.d.sync += data_r.eq(co.payload.data.as_value())
                 bias = SRAM(m, f"bias{s}_{bi}", width=R * 32, depth=max(1, st["nbias"]))
@@ -630,7 +634,10 @@ class RPAccelTop(wiring.Component):
                "dram_requests": self.mem_req.valid & self.mem_req.ready,
                "topk_items": sum(Mux(t.i.valid & t.i.ready,
                                      sum(t.i.payload["items"][j].v for j in range(accel.topk.lanes)),
-                                     0) for t in topks)}
+                                     0) for t in topks),
+               "a_words": sum(p.valid & p.ready for p in a_ins),
+               "gemm_commands": sum(p.valid & p.ready for p in cmds_in),
+               "c_beats": sum(p.valid & p.ready for p in c_outs)}
         cnts = []
         for name in RTL_COUNTERS:
             c = Signal(32, name=f"cnt_{name}")

@@ -191,6 +191,9 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
 #: The event counters the RTL top exposes (port ``counters``, 32 bits each, in this order) and
 #: the executor counts under the same names (:class:`rpaccel.perfmodel.executor.ExecResult`
 #: ``events``): host-link beats in and out, embedding lookups (valid request slots), DRAM row
-#: requests (the embedding unit's misses), and items entering the top-k units. The testbench
-#: checks them equal on the co-verification matrix.
-RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "topk_items")
+#: requests (the embedding unit's misses), items entering the top-k units, and at the GEMM
+#: engine's ports, summed over the sub-arrays: A words streamed in (every sub-array of a group
+#: takes its chunk's words, padding rows included), GEMM commands, and accumulator (C) beats out.
+#: The testbench checks them equal on the co-verification matrix.
+RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "topk_items",
+                "a_words", "gemm_commands", "c_beats")
