@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from rpaccel.accel import accel_toml, load_accel
 

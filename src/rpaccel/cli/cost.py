@@ -99,7 +99,7 @@ def _cost_accel(args: argparse.Namespace) -> int:
         raise ValueError(f"--accel takes no unit flags, got {' '.join(args.rest)}")
     from rpaccel.accel import load_accel
     from rpaccel.area import RECPIPE_ROLLUP_MM2, get_technology, rollup
-    from rpaccel.config import EmbCacheConfig, TopkConfig
+    from rpaccel.config import TopkConfig
     from rpaccel.verif.synth import synth_stats
 
     get_technology(args.tech)
