@@ -128,7 +128,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
           "act_buf_reads": 0, "item_mem_reads": 0, "lookups": 0, "topk_items": 0,
           "topk_comparisons": 0, "host_bytes_in": 0, "host_bytes_out": 0, "dram_bytes": 0,
           "host_beats_in": 0, "host_beats_out": 0, "dram_requests": 0, "a_words": 0,
-          "gemm_commands": 0, "c_beats": 0}
+          "gemm_commands": 0, "c_beats": 0, "a_reads": 0}
     ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
               "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
     tl: list[dict[str, Any]] = []
@@ -220,6 +220,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             ev["macs"] += rows_tot * a["k"] * a["n"]
             ev["gemm_commands"] += g
             ev["c_beats"] += g * a["m"] * nt
+            ev["a_reads"] += g * a["m"] * kt * nt
             ev["pe_cycles"] += g * pe * dur
             ev["a_buf_reads"] += rows_tot * kt * nt
             ev["w_mem_reads"] += g * kt * nt * eng.cols

@@ -638,10 +638,16 @@ class RPAccelTop(wiring.Component):
                "a_words": sum(p.valid & p.ready for p in a_ins),
                "gemm_commands": sum(p.valid & p.ready for p in cmds_in),
                "c_beats": sum(p.valid & p.ready for p in c_outs)}
+        engines = [""] + ([f"s{b}_" for b in range(eng_cfg.subarrays)]
+                          if eng_cfg.split != (1, 1) else [])
+        direct = {"a_reads": sum(getattr(arr, f"{p}a_reads") for p in engines)}
         cnts = []
         for name in RTL_COUNTERS:
             c = Signal(32, name=f"cnt_{name}")
-            m.d.sync += c.eq(c + inc[name])
+            if name in direct:          # the engines' own counters
+                m.d.comb += c.eq(direct[name])
+            else:
+                m.d.sync += c.eq(c + inc[name])
             cnts.append(c)
         m.d.comb += self.counters.eq(Cat(*cnts))
         return m

@@ -112,7 +112,7 @@ class GemmEngine(wiring.Component):
         return m
 
 
-_PORT_NAMES = ("a_in", "w_in", "cmd", "c_out", "busy", "done", "cycles")
+_PORT_NAMES = ("a_in", "w_in", "cmd", "c_out", "busy", "done", "cycles", "a_reads")
 
 
 def _engine_ports(cfg: GemmConfig, prefix: str) -> dict:
@@ -125,6 +125,9 @@ def _engine_ports(cfg: GemmConfig, prefix: str) -> dict:
         f"{prefix}busy": Out(1),
         f"{prefix}done": Out(1),
         f"{prefix}cycles": Out(cfg.cycle_counter_bits),
+        # event counter: A-buffer reads since reset (each streams one row of A into the array:
+        # rows x cols PE multiply-accumulates)
+        f"{prefix}a_reads": Out(32),
     }
 
 
@@ -344,6 +347,9 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         m.d.sync += [o_ptr.eq(o_ptr + 1), o_valid.eq(1)]
     with m.Elif(ports.c_out.ready):
         m.d.sync += o_valid.eq(0)
+
+    # ---- event counter: A-buffer reads (streamed rows) ----------------------------------
+    m.d.sync += ports.a_reads.eq(ports.a_reads + abuf.re)
 
     # ---- cycle counter ------------------------------------------------------------------
     with m.If(cmd_fire):

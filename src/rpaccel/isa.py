@@ -193,7 +193,9 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
 #: ``events``): host-link beats in and out, embedding lookups (valid request slots), DRAM row
 #: requests (the embedding unit's misses), items entering the top-k units, and at the GEMM
 #: engine's ports, summed over the sub-arrays: A words streamed in (every sub-array of a group
-#: takes its chunk's words, padding rows included), GEMM commands, and accumulator (C) beats out.
+#: takes its chunk's words, padding rows included), GEMM commands, and accumulator (C) beats out;
+#: and inside the engines, A-buffer reads (each streams one row into the array: ``rows x cols``
+#: PE multiply-accumulates; the engines' own ``a_reads`` counters, summed).
 #: The testbench checks them equal on the co-verification matrix.
 RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "topk_items",
-                "a_words", "gemm_commands", "c_beats")
+                "a_words", "gemm_commands", "c_beats", "a_reads")
