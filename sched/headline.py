@@ -149,7 +149,7 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
                              if o["lbt_qps"] else (math.inf if rp["lbt_qps"] else None)}
         # features: the best multi-stage RPAccel configuration (by throughput), one off at a time
         feats = _features(d, rows, rp_multi, best, qps=qps, sla_ms=sla_ms, queries=queries,
-                          seed=seed)
+                          seed=seed, sub_batch=sub_batch)
         write_rows(feats, d / "features.csv")
         _plots(d, cmp_rows, feats, qps, sla_ms)
         (d / "headline.md").write_text(_report(cmp_rows, ratios, feats, iso, qps, sla_ms,
@@ -166,7 +166,7 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
 
 
 def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, *, qps: float,
-              sla_ms: float, queries: int, seed: int) -> list[dict]:
+              sla_ms: float, queries: int, seed: int, sub_batch: int) -> list[dict]:
     top = best(rp_multi, "lbt_qps")
     if top is None:
         return []
@@ -174,7 +174,7 @@ def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, *, qps: flo
 
     pipe = None
     for models, items in FUNNELS:
-        for p, _ in dse_placements(models, items, 512):
+        for p, _ in dse_placements(models, items, sub_batch):
             if p.name == top["placement"] and "->".join(models) + f" {list(items)}" == \
                     top["funnel"]:
                 pipe = p
@@ -208,7 +208,7 @@ def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, *, qps: flo
     one = best(single, "lbt_qps")
     if one is not None:
         cases.append(("no multi-stage funnel (RM-large [4096] alone, best split)",
-                      next(p for p, _ in dse_placements(("rm-large",), (4096,), 512)
+                      next(p for p, _ in dse_placements(("rm-large",), (4096,), sub_batch)
                            if p.name == one["placement"]), one["ndcg@64"]))
     out = []
     for name, p, nd in cases:
