@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rpaccel.accel import AccelConfig
+from rpaccel.accel import AccelConfig, _strict
 
 __all__ = ["EnergyTable", "load_energy", "query_energy", "ENERGY_PRESETS", "ACTIONS",
            "default_table", "static_w"]
@@ -92,15 +92,6 @@ def _entry(d: Any, key: str, where: str, field: str) -> tuple[float, str]:
     if not isinstance(e["source"], str) or not e["source"].strip():
         raise ValueError(f"{where}: {key}.source must name where the number comes from")
     return float(v), e["source"]
-
-
-def _strict(d: Any, allowed: set[str], where: str) -> dict:
-    if not isinstance(d, dict):
-        raise ValueError(f"{where} must be a table")
-    bad = sorted(set(d) - allowed)
-    if bad:
-        raise ValueError(f"{where}: unknown key {bad[0]!r} (allowed: {', '.join(sorted(allowed))})")
-    return d
 
 
 def load_energy(spec: str | Path = "45nm") -> EnergyTable:

@@ -7,9 +7,7 @@ import numpy as np
 
 from rpaccel.config import HistkConfig
 
-from .seeds import scenario_seed
-
-DISTS = ("uniform", "equal", "increasing", "decreasing", "duplicates", "extreme")
+from .cases_topk import DISTS, stall_patterns
 
 #: Configurations: 16 bins (RecPipe's), 4 and 64 bins, signed scores, a small buffer.
 SUITE: list[tuple[str, HistkConfig]] = [
@@ -32,13 +30,7 @@ def matrix(cfg: HistkConfig) -> list[dict]:
             qs.append({"n": n, "k": k, "dist": "uniform"})
     for dist in DISTS[1:]:
         qs.append({"n": N, "k": max(1, N // 8), "dist": dist})
-    out = []
-    for name, extra in [("stall_free", {}), ("idle", {"idle": 0.3}),
-                        ("backpressure", {"backpressure": 0.5}),
-                        ("idle_backpressure", {"idle": 0.25, "backpressure": 0.4})]:
-        seed = scenario_seed(cfg.label(), name)
-        out.append({"name": f"{name}-seed{seed}", "seed": seed, "queries": qs, **extra})
-    return out
+    return stall_patterns(cfg, qs)
 
 
 def validate(cfg: HistkConfig, sc: dict) -> None:

@@ -33,6 +33,13 @@ def matrix(cfg: TopkConfig) -> list[dict]:
     for dist in DISTS[1:]:
         qs.append({"n": 3 * km + 1, "k": km, "dist": dist})
         qs.append({"n": km + 2, "k": max(1, km // 2), "dist": dist})
+    return stall_patterns(cfg, qs)
+
+
+def stall_patterns(cfg, qs: list[dict]) -> list[dict]:
+    """The queries ``qs`` back to back under four stall patterns (none, idle inputs,
+    backpressure, both), each seeded by the configuration and the pattern; shared by the
+    streaming filters' matrices."""
     out = []
     for name, extra in [("stall_free", {}), ("idle", {"idle": 0.3}),
                         ("backpressure", {"backpressure": 0.5}),

@@ -8,14 +8,10 @@ Every query's result beats must be exactly the golden :func:`rpaccel.perfmodel.h
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from rpaccel.config import HistkConfig
@@ -23,21 +19,13 @@ from rpaccel.perfmodel.histk import histk, histk_timeline
 
 from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
-from .tb_topk import make_query
-
-PERIOD_NS = 10
+from .tb_topk import PERIOD_NS, get_cycle, make_query, run_filter_spec
 
 
 def beats_of(cfg: HistkConfig, scores, ids, k: int) -> list[int]:
     lay, n = cfg.in_layout, len(scores)
     return [lay.pack({"score": int(scores[t]), "id": int(ids[t]), "k": k,
                       "last": int(t == n - 1)}) for t in range(n)]
-
-
-def get_cycle() -> int:
-    from cocotb.utils import get_sim_time
-
-    return int(round(get_sim_time("ns") / PERIOD_NS))
 
 
 async def run_scenario(dut, cfg: HistkConfig, sc: dict) -> dict:
@@ -98,34 +86,4 @@ async def run_scenario(dut, cfg: HistkConfig, sc: dict) -> dict:
 
 @cocotb.test()
 async def histk_scenarios(dut) -> None:
-    import sched  # guard: must be the standard library's
-
-    spec = json.loads(Path(os.environ["RPACCEL_SCENARIOS"]).read_text())
-    cfg = HistkConfig(**spec["cfg"])
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    results = []
-    for sc in spec["scenarios"]:
-        dut.rst.value = 1
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
-        await ClockCycles(dut.clk, 3)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)
-        res = await run_scenario(dut, cfg, sc)
-        data = res.pop("inputs")
-        rtl = res.pop("rtl_results")
-        if sc.get("dump"):
-            d = Path(sc["dump"])
-            d.mkdir(parents=True, exist_ok=True)
-            (d / "histk.json").write_text(json.dumps({
-                "unit": "histk", "cfg": cfg.to_dict(), "seed": sc["seed"],
-                "queries": [{"n": q["n"], "k": q["k"], "scores": s.tolist(), "ids": i.tolist(),
-                             "rtl_scores": r["scores"], "rtl_ids": r["ids"]}
-                            for q, (s, i), r in zip(sc["queries"], data, rtl)]}, indent=1))
-        results.append({**{k: v for k, v in sc.items() if k != "queries"},
-                        "n_queries": len(sc["queries"]), **res,
-                        "stdlib_sched": hasattr(sched, "scheduler")})
-        dut._log.info("scenario %s: rtl %s model %s cycles_match=%s values_match=%s %s",
-                      sc.get("name"), res["rtl_cycles"], res["model_cycles"],
-                      res["cycles_match"], res["values_match"], res["first_mismatch"] or "")
-    Path(spec["results"]).write_text(json.dumps(results, indent=1))
+    await run_filter_spec(dut, "histk", HistkConfig, run_scenario)

@@ -125,12 +125,14 @@ async def run_scenario(dut, cfg: TopkConfig, sc: dict) -> dict:
             "wall_s": wall, "inputs": data, "rtl_results": rtl_results}
 
 
-@cocotb.test()
-async def topk_scenarios(dut) -> None:
+async def run_filter_spec(dut, unit: str, cfg_cls, run_scenario) -> None:
+    """Run every scenario of the spec file (``RPACCEL_SCENARIOS``) on a streaming filter:
+    reset, ``run_scenario(dut, cfg, sc)``, optional dump, and the results file. Shared by the
+    exact (``topk``) and the histogram (``histk``) filters' testbenches."""
     import sched  # guard: must be the standard library's
 
     spec = json.loads(Path(os.environ["RPACCEL_SCENARIOS"]).read_text())
-    cfg = TopkConfig(**spec["cfg"])
+    cfg = cfg_cls(**spec["cfg"])
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     results = []
     for sc in spec["scenarios"]:
@@ -146,8 +148,8 @@ async def topk_scenarios(dut) -> None:
         if sc.get("dump"):
             d = Path(sc["dump"])
             d.mkdir(parents=True, exist_ok=True)
-            (d / "topk.json").write_text(json.dumps({
-                "unit": "topk", "cfg": cfg.to_dict(), "seed": sc["seed"],
+            (d / f"{unit}.json").write_text(json.dumps({
+                "unit": unit, "cfg": cfg.to_dict(), "seed": sc["seed"],
                 "queries": [{"n": q["n"], "k": q["k"], "scores": s.tolist(), "ids": i.tolist(),
                              "rtl_scores": r["scores"], "rtl_ids": r["ids"]}
                             for q, (s, i), r in zip(sc["queries"], data, rtl)]}, indent=1))
@@ -158,3 +160,8 @@ async def topk_scenarios(dut) -> None:
                       sc.get("name"), res["rtl_cycles"], res["model_cycles"],
                       res["cycles_match"], res["values_match"], res["first_mismatch"] or "")
     Path(spec["results"]).write_text(json.dumps(results, indent=1))
+
+
+@cocotb.test()
+async def topk_scenarios(dut) -> None:
+    await run_filter_spec(dut, "topk", TopkConfig, run_scenario)

@@ -468,15 +468,9 @@ class HistkConfig:
     def bin_bits(self) -> int:
         return self.bins.bit_length() - 1
 
-    @property
-    def score_range(self) -> tuple[int, int]:
-        if self.signed_scores:
-            return -(1 << (self.score_width - 1)), (1 << (self.score_width - 1)) - 1
-        return 0, (1 << self.score_width) - 1
-
-    @property
-    def score_shape(self) -> Signed | Unsigned:
-        return (Signed if self.signed_scores else Unsigned)(self.score_width)
+    #: the exact filter's score range and shape (the same fields, the same rule)
+    score_range = TopkConfig.score_range
+    score_shape = TopkConfig.score_shape
 
     @property
     def count_bits(self) -> int:

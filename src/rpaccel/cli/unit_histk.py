@@ -9,11 +9,11 @@ import numpy as np
 
 from rpaccel.config import HistkConfig, check_int
 
+from . import unit_topk as _topk
 from .common import print_json, print_table
+from .unit_topk import DISTS, SEED_MAX, sim_scenario  # noqa: F401  (the same queries as topk)
 
-SEED_MAX = (1 << 31) - 1
 VALUES_LABEL = "values match (the histogram filter's items)"
-DISTS = ["uniform", "equal", "increasing", "decreasing", "duplicates", "extreme"]
 
 
 def _add_query(p: argparse.ArgumentParser) -> None:
@@ -58,25 +58,8 @@ def add_sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dist", default="uniform", choices=DISTS, help="score pattern")
 
 
-def sim_scenario(cfg: HistkConfig, args: argparse.Namespace) -> dict:
-    n, k = cfg.check_query(args.n, args.k)
-    q = check_int("queries", args.queries, 1, 10_000)
-    return {"seed": args.seed, "idle": args.idle, "backpressure": args.backpressure,
-            "queries": [{"n": n, "k": k, "dist": args.dist}] * q}
-
-
 def sim_argv(sc: dict) -> list[str]:
-    qs = sc["queries"]
-    if any(q != qs[0] for q in qs):
-        raise ValueError("rpaccel sim histk replays queries of one shape only")
-    out = ["--n", str(qs[0]["n"]), "--k", str(qs[0]["k"]), "--queries", str(len(qs)),
-           "--seed", str(sc["seed"])]
-    if qs[0].get("dist", "uniform") != "uniform":
-        out += ["--dist", qs[0]["dist"]]
-    for key in ("idle", "backpressure"):
-        if sc.get(key):
-            out += [f"--{key}", str(sc[key])]
-    return out
+    return _topk.sim_argv(sc, "histk")
 
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:

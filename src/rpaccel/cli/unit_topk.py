@@ -52,10 +52,11 @@ def sim_scenario(cfg: TopkConfig, args: argparse.Namespace) -> dict:
             "queries": [{"n": n, "k": k, "dist": args.dist}] * q}
 
 
-def sim_argv(sc: dict) -> list[str]:
+def sim_argv(sc: dict, unit: str = "topk") -> list[str]:
+    """``rpaccel sim UNIT`` flags replaying ``sc`` (the streaming filters share them)."""
     qs = sc["queries"]
     if any(q != qs[0] for q in qs):
-        raise ValueError("rpaccel sim topk replays queries of one shape only")
+        raise ValueError(f"rpaccel sim {unit} replays queries of one shape only")
     out = ["--n", str(qs[0]["n"]), "--k", str(qs[0]["k"]), "--queries", str(len(qs)),
            "--seed", str(sc["seed"])]
     if qs[0].get("dist", "uniform") != "uniform":
