@@ -27,11 +27,12 @@ import numpy as np
 from rpaccel.accel import AccelConfig, Pipeline
 from rpaccel.config import ceil_div
 
+from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, RTL_COUNTERS,
+                         VECTOR_LATENCY, queue_order)
+
 from .compiler import Program, compile_query
 from .embcache import empty_lines, nb_gather
 from .gemm import gemm_cycles
-from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, VECTOR_LATENCY,
-                  queue_order)
 from .query import QueryInputs, model_params, query_inputs, run_query
 
 __all__ = ["execute", "ExecResult", "model_accel"]
@@ -123,12 +124,10 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in order}
     stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
                "gemm_layers": [0] * len(st.model.layers())} for st in pipe.stages]
-    ev = {"macs": 0, "pe_cycles": 0, "a_buf_writes": 0, "a_buf_reads": 0, "w_mem_reads": 0,
-          "c_buf_reads": 0, "c_buf_writes": 0, "vector_ops": 0, "act_buf_writes": 0,
-          "act_buf_reads": 0, "item_mem_reads": 0, "lookups": 0, "topk_items": 0,
-          "topk_comparisons": 0, "host_bytes_in": 0, "host_bytes_out": 0, "dram_bytes": 0,
-          "host_beats_in": 0, "host_beats_out": 0, "dram_requests": 0, "a_words": 0,
-          "gemm_commands": 0, "c_beats": 0, "a_reads": 0}
+    # the RTL's counters (rpaccel.isa.RTL_COUNTERS), then counts only the model keeps
+    ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0, "vector_ops": 0,
+          "act_buf_writes": 0, "act_buf_reads": 0, "item_mem_reads": 0, "host_bytes_in": 0,
+          "host_bytes_out": 0}
     ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
               "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
     tl: list[dict[str, Any]] = []
@@ -196,15 +195,13 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
                 ecount[k_] += cnt[k_]
             ev["lookups"] += len(rows)
             ev["item_mem_reads"] += a["items"]
-            ev["dram_bytes"] += cnt["misses"] * emb.row_bytes
             ev["dram_requests"] += cnt["misses"]
+            ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
             stages[a["s"]]["gather"] += done - t + 1
         elif c.op == "LOADA":
             lat = ITEM_READ_LATENCY if a["src"] == "items" else BUFFER_READ_LATENCY
             done = t + lat + a["words"] - 1
             g, rows_tot = pl.groups[a["s"]][1], pl.plans[a["s"]].sub_batch
-            words = rows_tot * a["kt"]
-            ev["a_buf_writes"] += words
             ev["a_words"] += g * a["words"]
             ev["item_mem_reads" if a["src"] == "items" else "act_buf_reads"] += rows_tot
             stages[a["s"]]["loada"] += done - t + 1
@@ -220,12 +217,15 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             ev["macs"] += rows_tot * a["k"] * a["n"]
             ev["gemm_commands"] += g
             ev["c_beats"] += g * a["m"] * nt
+            # every sub-array of the group streams its chunk (padding rows included) through
+            # every (K, N) tile; a tile's weights are `cols` W-buffer reads; the first K tile
+            # writes C without reading it, the others read-modify-write, and the output reads
+            # every C row once
             ev["a_reads"] += g * a["m"] * kt * nt
             ev["pe_cycles"] += g * pe * dur
-            ev["a_buf_reads"] += rows_tot * kt * nt
-            ev["w_mem_reads"] += g * kt * nt * eng.cols
-            ev["c_buf_writes"] += rows_tot * kt * nt
-            ev["c_buf_reads"] += rows_tot * (kt - 1) * nt + rows_tot * nt
+            ev["w_reads"] += g * kt * nt * eng.cols
+            ev["c_writes"] += g * a["m"] * kt * nt
+            ev["c_reads"] += g * a["m"] * (kt - 1) * nt + g * a["m"] * nt
             ev["vector_ops"] += rows_tot * a["n"]
             ev["act_buf_writes"] += rows_tot * nt
             stages[a["s"]]["gemm"] += done - t + 1
@@ -235,7 +235,10 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             # host sort (on_chip_filter = false): a copy of the scores, no selection
             done = t + beats + (a["k"] if a["last"] and not a["host"] else 0)
             ev["topk_items"] += a["n"]
-            ev["topk_comparisons"] += 0 if a["host"] else a["n"] * topk.k_max
+            # k_max comparisons per item inserted, lanes - 1 per result beat merged
+            if not a["host"]:
+                ev["topk_compares"] += (a["n"] * topk.k_max
+                                        + (topk.lanes - 1) * (a["k"] if a["last"] else 0))
             stages[a["s"]]["topk"] += done - t + 1
         elif c.op == "SEND":
             x = t + a["beats"] - 1

@@ -30,7 +30,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rpaccel.accel import ID_BYTES, AccelConfig, Pipeline
-from rpaccel.config import ceil_div
+from rpaccel.config import GEMM_COUNTERS, ceil_div
 from rpaccel.isa import (DST_CODES, OP_CODES, RTL_COUNTERS, SRC_CODES, command_layout,
                          queue_links, queue_order)
 
@@ -637,10 +637,13 @@ class RPAccelTop(wiring.Component):
                                      0) for t in topks),
                "a_words": sum(p.valid & p.ready for p in a_ins),
                "gemm_commands": sum(p.valid & p.ready for p in cmds_in),
-               "c_beats": sum(p.valid & p.ready for p in c_outs)}
+               "c_beats": sum(p.valid & p.ready for p in c_outs),
+               "dram_beats": self.mem_resp.valid & self.mem_resp.ready}
         engines = [""] + ([f"s{b}_" for b in range(eng_cfg.subarrays)]
                           if eng_cfg.split != (1, 1) else [])
-        direct = {"a_reads": sum(getattr(arr, f"{p}a_reads") for p in engines)}
+        # the units' own counters, summed
+        direct = {n: sum(getattr(arr, f"{p}{n}") for p in engines) for n in GEMM_COUNTERS}
+        direct["topk_compares"] = sum(t.compares for t in topks)
         cnts = []
         for name in RTL_COUNTERS:
             c = Signal(32, name=f"cnt_{name}")

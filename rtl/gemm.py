@@ -20,6 +20,8 @@ Interface (all streams follow ``amaranth.lib.stream`` rules; Verilog port names 
     ``busy`` is high from the cycle after ``cmd`` is accepted until the last beat transfers;
     ``done`` rises after the last beat and falls when the next command is accepted; ``cycles``
     then holds the GEMM's cycle count (``t_last - t_cmd``, see :mod:`rpaccel.perfmodel.gemm`).
+``a_reads``, ``w_reads``, ``c_reads``, ``c_writes``
+    Event counters since reset (:data:`rpaccel.config.GEMM_COUNTERS`).
 
 Control: a **loader** (FSM ``loader``) shifts weight tiles, in W-buffer order, into the PE
 weight banks (one bank with ``weight_buffering=1``, two with 2); a **streamer** (FSM ``ctrl``)
@@ -52,7 +54,7 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rpaccel.config import GemmConfig
+from rpaccel.config import GEMM_COUNTERS, GemmConfig
 
 from .layouts import amaranth_layout
 from .sram import SRAM
@@ -112,7 +114,7 @@ class GemmEngine(wiring.Component):
         return m
 
 
-_PORT_NAMES = ("a_in", "w_in", "cmd", "c_out", "busy", "done", "cycles", "a_reads")
+_PORT_NAMES = ("a_in", "w_in", "cmd", "c_out", "busy", "done", "cycles", *GEMM_COUNTERS)
 
 
 def _engine_ports(cfg: GemmConfig, prefix: str) -> dict:
@@ -125,9 +127,7 @@ def _engine_ports(cfg: GemmConfig, prefix: str) -> dict:
         f"{prefix}busy": Out(1),
         f"{prefix}done": Out(1),
         f"{prefix}cycles": Out(cfg.cycle_counter_bits),
-        # event counter: A-buffer reads since reset (each streams one row of A into the array:
-        # rows x cols PE multiply-accumulates)
-        f"{prefix}a_reads": Out(32),
+        **{f"{prefix}{n}": Out(32) for n in GEMM_COUNTERS},
     }
 
 
@@ -297,7 +297,8 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         psum_row.append(x)
 
     # ---- accumulate: read C word at stage R+C-1, write the sum at stage R+C -------------
-    acc_rd = pv[R + C - 1]
+    # (no read for the first K tile, which writes the array's sums as they are)
+    acc_rd = pv[R + C - 1] & ~pf[R + C - 1]
     wr = R + C
     sums = []
     for j in range(C):
@@ -348,8 +349,12 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     with m.Elif(ports.c_out.ready):
         m.d.sync += o_valid.eq(0)
 
-    # ---- event counter: A-buffer reads (streamed rows) ----------------------------------
-    m.d.sync += ports.a_reads.eq(ports.a_reads + abuf.re)
+    # ---- event counters (GEMM_COUNTERS) -----------------------------------------------
+    c_rd = cbuf.re + (cbuf.re2 if B == 2 else 0)
+    m.d.sync += [ports.a_reads.eq(ports.a_reads + abuf.re),
+                 ports.w_reads.eq(ports.w_reads + wbuf.re),
+                 ports.c_reads.eq(ports.c_reads + c_rd),
+                 ports.c_writes.eq(ports.c_writes + cbuf.we)]
 
     # ---- cycle counter ------------------------------------------------------------------
     with m.If(cmd_fire):

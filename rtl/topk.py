@@ -16,6 +16,9 @@ Ports (Verilog names ``i__*`` and ``o__*``):
 ``o`` payload ``{score, id, last, empty}``
     ``min(k, n)`` beats best first, ``last`` on the final one; an empty query gives one beat
     with ``empty`` and ``last`` set.
+``compares`` (32 bits)
+    Event counter since reset: score comparisons, ``k_max`` for every item inserted into a lane
+    and ``lanes - 1`` for every (non-empty) result beat the merge picks.
 
 Timing: see :mod:`rpaccel.perfmodel.topk`.
 """
@@ -49,7 +52,8 @@ class TopkFilter(wiring.Component):
         in_layout = amaranth_layout(cfg.in_layout)
         out_layout = amaranth_layout(cfg.out_layout)
         super().__init__({"i": In(stream.Signature(in_layout)),
-                          "o": Out(stream.Signature(out_layout))})
+                          "o": Out(stream.Signature(out_layout)),
+                          "compares": Out(32)})
 
     @property
     def cfg(self) -> TopkConfig:
@@ -145,6 +149,9 @@ class TopkFilter(wiring.Component):
         ]
         for j in range(L):
             m.d.comb += shift_lane[j].eq(fire & ~empty & (best_lane == j))
+        # event counter: k_max comparisons per inserted item, lanes - 1 per merged result
+        m.d.sync += self.compares.eq(self.compares + Mux(accept, add * K, 0)
+                                     + Mux(fire & ~empty, L - 1, 0))
         with m.If(end):
             k = self.i.payload.k
             m.d.sync += [remaining.eq(Mux(total > k, k, total)), empty.eq(total == 0)]

@@ -1,27 +1,34 @@
-"""Energy and power: the executor's event counts x a per-action energy table (Accelergy's split
-between action counts and energy tables), and QPS per watt.
+"""Energy and power: event counts x a per-action energy table (Accelergy's split between action
+counts and energy tables), and QPS per watt.
 
 The table is a TOML file (``energy-45nm.toml`` in ``rpaccel/presets`` by default, every entry
 with its source; ``--energy FILE`` for your own). The counts come from the executor
-(:class:`~rpaccel.perfmodel.executor.ExecResult` ``events`` and ``embedding``); what each count
-costs:
+(:class:`~rpaccel.perfmodel.executor.ExecResult` ``events`` and ``embedding``). The ones marked
+RTL are also counted by the RTL top (:data:`rpaccel.isa.RTL_COUNTERS`) and checked equal to the
+executor's on the co-verification matrix; the others are the executor's alone. What each costs:
 
-==========================  =====================================================================
-count                       energy
-==========================  =====================================================================
-``macs``                    ``mac_int8`` each
-``vector_ops``              ``vector_op`` each (bias, shift, ReLU of one output)
-``topk_comparisons``        ``compare`` each
-``a_buf_*``                 one A-buffer word (``rows`` bytes) at the A buffer's SRAM energy
-``w_mem_reads``             one weight word (``rows`` bytes) at the weight memory's energy
-``c_buf_*``                 one accumulator word (``cols`` x 4 bytes) at the C buffer's energy
-``act_buf_*``               one activation word (``cols`` bytes) at the C buffer's energy / 4
-``item_mem_reads``          one candidate record (dense + 4 x tables bytes) at the item memory's
-``lookups``                 a tag check, plus one row read from the cache (hits) or one row
-                            written into it (misses, after the DRAM read)
-``dram_bytes``              ``dram_byte`` each
-``host_bytes_in/out``       ``host_link_byte`` each
-==========================  =====================================================================
+==========================  ====  ================================================================
+count                       RTL   energy
+==========================  ====  ================================================================
+``a_reads``                 yes   ``rows x cols`` PE MACs (``mac_int8`` each: every PE multiplies
+                                  as a row streams through, padding included; no zero gating),
+                                  plus one A-buffer word (``rows`` bytes) at its SRAM energy
+``a_words``                 yes   one A-buffer word written
+``w_reads``                 yes   one weight row (``rows`` bytes) at the weight memory's energy
+``c_reads``, ``c_writes``   yes   one accumulator word (``cols`` x 4 bytes) at the C buffer's
+``topk_compares``           yes   ``compare`` each
+``dram_requests``           yes   one row (``row_bytes``) at ``dram_byte`` per byte (not the
+                                  beats: the DRAM port's width, ``mem_bits``, models bandwidth, and
+                                  a row may fill a beat only in part)
+``lookups``                 yes   a tag check, plus one row read from the cache (hits) or one row
+                                  written into it (misses, after the DRAM read)
+``host_bytes_in/out``       no    ``host_link_byte`` each (the payload bytes of the RTL-counted
+                                  ``host_beats_in/out``)
+``vector_ops``              no    ``vector_op`` each (bias, shift, ReLU of one output)
+``act_buf_*``               no    one activation word (``cols`` bytes) at the C buffer's energy / 4
+``item_mem_reads``          no    one candidate record (dense + 4 x tables bytes) at the item
+                                  memory's energy
+==========================  ====  ================================================================
 
 SRAM energy per byte depends on the macro's capacity (log-linear between the table's points).
 Static power = the table's ``static.mw_per_mm2`` x the accelerator's area from the roll-up
@@ -161,19 +168,20 @@ def query_energy(accel: AccelConfig, events: dict[str, int], embedding: dict[str
     a = table.action_pj
     emb = accel.embedding
     ib = item_bytes if item_bytes is not None else 13 + 4 * emb.tables
+    pe = eng.rows * eng.cols
     out = {
-        "mac": events["macs"] * a["mac_int8"],
+        "mac": events["a_reads"] * pe * a["mac_int8"],
         "vector": events["vector_ops"] * a["vector_op"],
-        "filter": events["topk_comparisons"] * a["compare"],
-        "a_buffer": (events["a_buf_reads"] + events["a_buf_writes"]) * eng.rows * e(cap["a"]),
-        "weight_memory": events["w_mem_reads"] * eng.rows * e(cap["w"]),
-        "c_buffer": (events["c_buf_reads"] + events["c_buf_writes"]) * eng.cols * 4 * e(cap["c"]),
+        "filter": events["topk_compares"] * a["compare"],
+        "a_buffer": (events["a_reads"] + events["a_words"]) * eng.rows * e(cap["a"]),
+        "weight_memory": events["w_reads"] * eng.rows * e(cap["w"]),
+        "c_buffer": (events["c_reads"] + events["c_writes"]) * eng.cols * 4 * e(cap["c"]),
         "act_buffers": (events["act_buf_reads"] + events["act_buf_writes"]) * eng.cols
         * e(cap["c"] / 4),
         "item_memory": events["item_mem_reads"] * ib * e(cap["items"]),
         "embedding_cache": events["lookups"] * a["tag_check"]
         + events["lookups"] * emb.row_bytes * e(cap["cache"]),
-        "dram": events["dram_bytes"] * a["dram_byte"],
+        "dram": events["dram_requests"] * emb.row_bytes * a["dram_byte"],
         "host_link": (events["host_bytes_in"] + events["host_bytes_out"]) * a["host_link_byte"],
     }
     out["total_pj"] = sum(out.values())

@@ -89,7 +89,7 @@ def test_model_stage_equals_model_accel(preset, tmp_path):
         # no on-chip filter: every score crosses the link, and the host sorts (artifact table)
         assert st["host_sort_s"] == pytest.approx(0.35e-3)
         assert ac["events"]["host_bytes_out"] == 4096 * a.result_bytes()
-        assert ac["events"]["topk_comparisons"] == 0
+        assert ac["events"]["topk_compares"] == 0
         assert st["emb_static_hits"] == 0
 
 

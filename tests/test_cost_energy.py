@@ -12,6 +12,7 @@ import pytest
 from rpaccel.accel import load_accel, load_pipeline
 from rpaccel.area import CELLS_PER_EXTRA_SUBARRAY, TECHNOLOGIES, rollup
 from rpaccel.perfmodel import model_accel
+from rpaccel.perfmodel.compiler import place
 from rpaccel.sched.energy import load_energy, query_energy, static_w
 
 EXE = [sys.executable, "-m", "rpaccel.cli"]
@@ -54,22 +55,32 @@ def test_bad_tables(tmp_path, edit, msg):
 
 
 def test_query_energy_from_counts():
-    """The MACs the executor counts are the pipeline's own (items x sum of K x N per stage),
-    and each component is its count times the table."""
+    """The MACs the executor counts are the pipeline's own (items x sum of K x N per stage); the
+    MAC energy prices the array's PE MACs (every PE of a sub-array for every streamed row of
+    every tile, padding included), and each component is its count times the table."""
     a, p = load_accel("tiny"), load_pipeline("tiny")
     r = model_accel(a, p, seed=3)
     macs = sum(n * sum(k * m for _, _, k, m in st.model.layers())
                for n, st in zip(p.items, p.stages))
     assert r.events["macs"] == macs
+    pl = place(a, p)
+    eng = a.group_array(True)
+    pe_macs = 0
+    for s, st in enumerate(p.stages):
+        rows = pl.plans[s].sub_batches * pl.groups[s][1] * pl.chunk_rows[s]
+        assert rows >= p.items[s]
+        pe_macs += rows * sum(-(-k // eng.rows) * -(-n // eng.cols) for _, _, k, n in
+                              st.model.layers()) * eng.rows * eng.cols
+    assert pe_macs > macs
     t = load_energy("45nm")
     e = query_energy(a, r.events, r.embedding, t)
-    assert e["mac"] == pytest.approx(macs * 0.3)
+    assert e["mac"] == pytest.approx(pe_macs * 0.3)
     assert e["dram"] == pytest.approx(r.embedding["misses"] * a.embedding.row_bytes * 325.0)
     assert e["total_pj"] == pytest.approx(sum(v for k, v in e.items() if k != "total_pj"))
     out = json.loads(subprocess.run(EXE + ["cost", "energy", "--config", "tiny", "--pipeline",
                                            "tiny", "--seed", "3", "--json"],
                                     capture_output=True, text=True).stdout)
-    assert out["cycles"] == r.cycles and out["energy_pj"]["mac"] == pytest.approx(macs * 0.3)
+    assert out["cycles"] == r.cycles and out["energy_pj"]["mac"] == pytest.approx(pe_macs * 0.3)
 
 
 def test_rollup_of_the_presets():
@@ -109,18 +120,36 @@ def test_power_and_qps_per_watt_in_study_rows():
     assert np.isfinite(rp["qps_per_w"]) and rp["qps_per_w"] > 10 * cpu["qps_per_w"]
 
 
+@pytest.mark.xdist_group("synth")
 def test_cost_area_accel_cli():
-    """`rpaccel cost area --accel tpu-like`: no filter, the embedding unit above the synthesis
-    limit, every SRAM component; RecPipe's figure beside it; bad combinations exit 2."""
-    r = subprocess.run(EXE + ["cost", "area", "--accel", "tpu-like", "--json"],
+    """`rpaccel cost area --accel tiny`: the filters synthesised at the config, one per
+    sub-array; the embedding unit (16 sets) fitted from its 2- and 4-set syntheses, keeping the
+    part that does not grow with the sets; every SRAM component; bad combinations exit 2."""
+    from rpaccel.config import TopkConfig
+    from rpaccel.verif.synth import synth_stats
+
+    r = subprocess.run(EXE + ["cost", "area", "--accel", "tiny", "--json"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["recpipe_mm2"] == 26.517
+    a = load_accel("tiny")
+    assert d["recpipe_mm2"] is None
     c = d["components"]
-    assert c["filter units"]["how"] == "none (no on-chip filter)"
-    assert "not synthesised" in c["embedding unit logic"]["how"]
-    assert d["total_mm2"] == pytest.approx(rollup(load_accel("tpu-like"))["total_mm2"])
+    tk = TopkConfig(k_max=a.topk.k_max, lanes=a.topk.lanes, score_width=a.topk.score_width,
+                    id_width=a.topk.id_width, signed_scores=True)
+    fcells = synth_stats("topk", tk)["cells"]
+    assert c["filter units"]["cells"] == 4 * fcells
+    emb = a.embedding
+    assert emb.sets == 16
+    c2, c4 = (synth_stats("embcache", __import__("dataclasses").replace(emb, sets=s))["cells"]
+              for s in (2, 4))
+    # cells = fixed + per_set x sets through the two points; fixed = 2 x c2 - c4
+    assert c4 > c2 and c["embedding unit logic"]["cells"] == 2 * c2 - c4
+    assert "2 / 4 sets synthesised" in c["embedding unit logic"]["how"]
+    assert d["total_mm2"] == pytest.approx(rollup(a, filter_cells=fcells,
+                                                  embedding_cells=2 * c2 - c4)["total_mm2"])
+    tpu = rollup(load_accel("tpu-like"))
+    assert tpu["components"]["filter units"]["how"] == "none (no on-chip filter)"
     for bad in (["--unit", "gemm", "--accel", "rpaccel"], []):
         r = subprocess.run(EXE + ["cost", "area", *bad], capture_output=True, text=True)
         assert r.returncode == 2 and "exactly one of --unit UNIT or --accel CONFIG" in r.stderr

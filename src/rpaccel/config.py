@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .layout import Array, Signed, Struct, Unsigned
 
-__all__ = ["GemmConfig", "TopkConfig", "HistkConfig", "EmbCacheConfig", "check_int", "check_fields", "ceil_div",
+__all__ = ["GemmConfig", "GEMM_COUNTERS", "TopkConfig", "HistkConfig", "EmbCacheConfig", "check_int", "check_fields", "ceil_div",
            "config_from_dict", "field_range", "range_text"]
 
 
@@ -102,6 +102,14 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
     return value
+
+
+#: The GEMM engine's event counters (ports of the same names, 32 bits each, counting since
+#: reset): A-buffer reads (each streams one row of A into the array: ``rows x cols`` PE
+#: multiply-accumulates), W-buffer reads (each shifts one weight row into the array), C-buffer
+#: reads (accumulator reads for the K tiles after the first, and output reads) and C-buffer
+#: writes (one per streamed row).
+GEMM_COUNTERS = ("a_reads", "w_reads", "c_reads", "c_writes")
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -79,6 +79,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rpaccel.config import GEMM_COUNTERS
+
 __all__ = ["Command", "OPS", "ITEM_READ_LATENCY", "GATHER_START", "BUFFER_READ_LATENCY",
            "VECTOR_LATENCY",
            "queue_order", "format_program", "RTL_COUNTERS"]
@@ -191,11 +193,14 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
 #: The event counters the RTL top exposes (port ``counters``, 32 bits each, in this order) and
 #: the executor counts under the same names (:class:`rpaccel.perfmodel.executor.ExecResult`
 #: ``events``): host-link beats in and out, embedding lookups (valid request slots), DRAM row
-#: requests (the embedding unit's misses), items entering the top-k units, and at the GEMM
+#: requests (the embedding unit's misses) and DRAM data beats, items entering the top-k units
+#: and their score comparisons (the filters' ``compares`` counters, summed), and at the GEMM
 #: engine's ports, summed over the sub-arrays: A words streamed in (every sub-array of a group
 #: takes its chunk's words, padding rows included), GEMM commands, and accumulator (C) beats out;
-#: and inside the engines, A-buffer reads (each streams one row into the array: ``rows x cols``
-#: PE multiply-accumulates; the engines' own ``a_reads`` counters, summed).
-#: The testbench checks them equal on the co-verification matrix.
-RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "topk_items",
-                "a_words", "gemm_commands", "c_beats", "a_reads")
+#: and inside the engines, their :data:`rpaccel.config.GEMM_COUNTERS` (A-buffer reads, each
+#: streaming one row into the array: ``rows x cols`` PE multiply-accumulates; W-buffer reads;
+#: C-buffer reads and writes), summed. The testbench checks them equal on the co-verification
+#: matrix; the energy model (:mod:`rpaccel.sched.energy`) prices these counts.
+RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "dram_beats",
+                "topk_items", "topk_compares", "a_words", "gemm_commands", "c_beats",
+                *GEMM_COUNTERS)

@@ -142,8 +142,8 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
     rows.append(("embedding", f"{e['static_hits']:,} static + {e['dynamic_hits']:,} dynamic "
                               f"hits, {e['merged']:,} merged, {e['misses']:,} misses"))
     ev = r.events
-    rows.append(("events", f"{ev['macs']:,} MACs, {ev['dram_bytes']:,} DRAM bytes, "
-                           f"{ev['topk_comparisons']:,} comparisons"))
+    rows.append(("events", f"{ev['macs']:,} MACs, {ev['dram_beats']:,} DRAM beats, "
+                           f"{ev['topk_compares']:,} top-k comparisons"))
     print_table(rows)
     return 0
 

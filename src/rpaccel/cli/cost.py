@@ -88,8 +88,33 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
 #: Largest filter (k_max x lanes sorted entries) the roll-up synthesises; larger ones are scaled
 #: from this size (a 1024 x 8 filter takes more than 20 minutes in Yosys).
 FILTER_SYNTH_ENTRIES = 256
-#: Largest dynamic cache (sets x ways lines) whose embedding unit the roll-up synthesises.
-EMB_SYNTH_LINES = 128
+#: Dynamic-cache sizes (sets) at which the roll-up synthesises a larger config's embedding unit
+#: to split its cells into a part that grows with the cache and a part that does not (a unit of
+#: the presets' size takes Yosys about 16 minutes at 2 sets, and did not finish in 25 at 128).
+EMB_FIT_SETS = (2, 4)
+
+
+def embedding_logic_cells(emb) -> tuple[int, str]:
+    """The embedding unit's logic cells for the roll-up, and how they were found.
+
+    A cache of at most ``EMB_FIT_SETS[-1]`` sets is synthesised as it is. A larger one is
+    synthesised at the two sizes of ``EMB_FIT_SETS`` (same ways, lanes, MSHRs, reorder buffer)
+    and fitted as ``fixed + per_set x sets``: the part that grows with the sets is the tag store
+    (valid, tag and LRU age per way, with its set multiplexers), which our RTL keeps in
+    registers and an ASIC keeps in SRAM; the roll-up counts the tags as SRAM, so here only the
+    ``fixed`` part (lookup lanes, MSHRs, reorder buffer, fill path) is counted."""
+    from rpaccel.verif.synth import synth_stats
+
+    if emb.sets <= EMB_FIT_SETS[-1]:
+        return synth_stats(get_unit("embcache"), emb)["cells"], "synthesised at the config"
+    (s1, s2) = EMB_FIT_SETS
+    c1, c2 = (synth_stats(get_unit("embcache"), dataclasses.replace(emb, sets=s))["cells"]
+              for s in (s1, s2))
+    per_set = (c2 - c1) / (s2 - s1)
+    fixed = round(c1 - per_set * s1)
+    return fixed, (f"the part independent of the cache size: {s1} / {s2} sets synthesised "
+                   f"({c1:,} / {c2:,} cells, {per_set:,.0f} per set of tag registers, counted "
+                   f"as tag SRAM instead)")
 
 
 def _cost_accel(args: argparse.Namespace) -> int:
@@ -122,22 +147,11 @@ def _cost_accel(args: argparse.Namespace) -> int:
             fcells = round(synth_stats(get_unit("topk"), ref)["cells"] * entries
                            / FILTER_SYNTH_ENTRIES)
             how = f"extrapolated from {FILTER_SYNTH_ENTRIES} entries"
-    emb = accel.embedding
-    ecells = None
-    if emb.sets * emb.ways <= EMB_SYNTH_LINES:
-        ecells = synth_stats(get_unit("embcache"), emb)["cells"]
-        ehow = ""
-    else:
-        # the RTL keeps the dynamic cache's tags in registers: at the presets' 8,192 lines (and
-        # even at the RTL's 1,024-line limit, more than 25 minutes in Yosys) it is not
-        # synthesised; its tags are counted as SRAM
-        ehow = (f"{emb.sets} x {emb.ways} lines: above {EMB_SYNTH_LINES}, not synthesised "
-                f"(tags counted as SRAM)")
+    ecells, ehow = embedding_logic_cells(accel.embedding)
     r = rollup(accel, filter_cells=fcells, embedding_cells=ecells, tech=args.tech)
     if how:
         r["components"]["filter units"]["how"] += f", {how}"
-    if ehow:
-        r["components"]["embedding unit logic"]["how"] = ehow
+    r["components"]["embedding unit logic"]["how"] += f"; {ehow}"
     ref = RECPIPE_ROLLUP_MM2.get(accel.name)
     r["recpipe_mm2"] = ref
     if args.json:
