@@ -32,7 +32,7 @@ from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, R
 
 from .compiler import Program, compile_query
 from .embcache import empty_lines, nb_gather
-from .gemm import gemm_cycles
+from .gemm import gemm_cycles, gemm_events
 from .query import QueryInputs, model_params, query_inputs, run_query
 
 __all__ = ["execute", "ExecResult", "model_accel"]
@@ -120,7 +120,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     used: dict[tuple[str, str], int] = {}
     emb_free = 0
     lines = empty_lines(emb)
-    gemm_memo: dict[tuple[int, int, int], int] = {}
+    gemm_memo: dict[tuple[int, int, int], tuple[int, dict[str, int]]] = {}
     qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in order}
     stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
                "gemm_layers": [0] * len(st.model.layers())} for st in pipe.stages]
@@ -208,24 +208,19 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
         elif c.op == "GEMM":
             key = (a["m"], a["k"], a["n"])
             if key not in gemm_memo:
-                gemm_memo[key] = gemm_cycles(eng, *key).total
-            dur = gemm_memo[key]
+                gemm_memo[key] = (gemm_cycles(eng, *key).total, gemm_events(eng, *key))
+            dur, gev = gemm_memo[key]
             done = t + dur + VECTOR_LATENCY
             rows_tot = pl.plans[a["s"]].sub_batch
             g = pl.groups[a["s"]][1]
-            kt, nt = eng.k_tiles(a["k"]), eng.n_tiles(a["n"])
+            nt = eng.n_tiles(a["n"])
             ev["macs"] += rows_tot * a["k"] * a["n"]
             ev["gemm_commands"] += g
             ev["c_beats"] += g * a["m"] * nt
-            # every sub-array of the group streams its chunk (padding rows included) through
-            # every (K, N) tile; a tile's weights are `cols` W-buffer reads; the first K tile
-            # writes C without reading it, the others read-modify-write, and the output reads
-            # every C row once
-            ev["a_reads"] += g * a["m"] * kt * nt
             ev["pe_cycles"] += g * pe * dur
-            ev["w_reads"] += g * kt * nt * eng.cols
-            ev["c_writes"] += g * a["m"] * kt * nt
-            ev["c_reads"] += g * a["m"] * (kt - 1) * nt + g * a["m"] * nt
+            # every sub-array of the group runs the GEMM on its chunk (padding rows included)
+            for name, x in gev.items():
+                ev[name] += g * x
             ev["vector_ops"] += rows_tot * a["n"]
             ev["act_buf_writes"] += rows_tot * nt
             stages[a["s"]]["gemm"] += done - t + 1

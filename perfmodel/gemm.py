@@ -61,7 +61,7 @@ from rpaccel.config import GemmConfig, check_int
 __all__ = [
     "GemmCycles", "gemm_cycles", "tile_schedule", "MultiGemmCycles", "gemm_multi_cycles",
     "output_beat_cycles", "beat_read_cycles", "gemm", "pack_a", "pack_w", "unpack_c",
-    "random_operands", "wrap_signed",
+    "random_operands", "wrap_signed", "gemm_events",
 ]
 
 
@@ -95,6 +95,17 @@ def _next_tile(cfg: GemmConfig, m: int, L: list[int], S: list[int]) -> None:
     sj = lj + c if j == 0 else max(lj + c, S[j - 1] + max(m, 2))
     L.append(lj)
     S.append(sj)
+
+
+def gemm_events(cfg: GemmConfig, m: int, k: int, n: int) -> dict[str, int]:
+    """The engine's event counts for one ``M x K x N`` GEMM (its counters,
+    :data:`rpaccel.config.GEMM_COUNTERS`): every (K, N) tile streams the M rows of A through the
+    array (``a_reads``) and shifts ``cols`` weight rows in (``w_reads``); every streamed row
+    writes its C row (``c_writes``), reading it first for the K tiles after the first; the
+    output reads every finished C row once (``c_reads``)."""
+    kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
+    return {"a_reads": m * kt * nt, "w_reads": kt * nt * cfg.cols,
+            "c_reads": m * (kt - 1) * nt + m * nt, "c_writes": m * kt * nt}
 
 
 def tile_schedule(cfg: GemmConfig, m: int, k: int, n: int) -> tuple[list[int], list[int]]:

@@ -18,10 +18,13 @@ def test_gemm_rtl(label, cfg, name):
     assert r["stdlib_sched"], "inside cocotb, `import sched` was not the standard library's"
     assert r["values_match"], r["first_mismatch"]
     assert r["cycles_match"], r["first_mismatch"]
+    # the event counters advanced by rpaccel.perfmodel.gemm_events (A/W/C buffer accesses)
+    assert r["counters_match"], r["first_mismatch"]
     assert r["rtl_cycles"] == r["model_cycles"] == r["hw_counter"]
     for sub in r.get("subarrays") or []:        # split mode: every sub-array's own count
         if sub is not None:
             assert sub["rtl_cycles"] == sub["model_cycles"] == sub["hw_counter"], sub
+            assert sub["counters_match"], sub
     if r.get("mode", "stream") == "stream":
         assert r["load_stalls"] == 0, "load ports must accept one beat per cycle while idle"
         if not r.get("backpressure"):

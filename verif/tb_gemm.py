@@ -15,6 +15,9 @@ Two modes:
     Python stays out of the per-cycle loop: operands are written straight into the SRAM macros
     (back door), ``c_out.ready`` is tied high, the testbench sleeps until ``done`` rises, then
     reads the engine's ``cycles`` counter and the C buffer (back door). Used for speed.
+
+In both, the engine's event counters (:data:`rpaccel.config.GEMM_COUNTERS`) must advance by
+:func:`rpaccel.perfmodel.gemm.gemm_events` over the GEMM (``counters_match``).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 
-from rpaccel.config import GemmConfig
-from rpaccel.perfmodel import (gemm, gemm_cycles, output_beat_cycles, pack_a, pack_w,
-                               random_operands, unpack_c)
+from rpaccel.config import GEMM_COUNTERS, GemmConfig
+from rpaccel.perfmodel import (gemm, gemm_cycles, gemm_events, output_beat_cycles, pack_a,
+                               pack_w, random_operands, unpack_c)
 
 from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
@@ -48,6 +51,7 @@ class GemmModel:
         self.n = w.shape[1]
         self.c = gemm(cfg, a, w)
         self.cycles = gemm_cycles(cfg, self.m, self.k, self.n)
+        self.events = gemm_events(cfg, self.m, self.k, self.n)
 
     def beats(self) -> list[list[int]]:
         """Expected ``c_out`` data per beat (N-tile major, zero-padded to ``cols``)."""
@@ -93,6 +97,17 @@ async def set_mode(dut, cfg: GemmConfig, split: int, checker: Checker) -> int:
     return t
 
 
+def read_events(dut, prefix: str = "") -> dict[str, int]:
+    """The engine's event counters now."""
+    return {n: int(getattr(dut, f"{prefix}{n}").value) for n in GEMM_COUNTERS}
+
+
+def check_events(checker: Checker, model: GemmModel, before: dict, after: dict) -> bool:
+    """The counters advanced by the model's event counts over one GEMM (32-bit wrap)."""
+    got = {n: (after[n] - before[n]) % (1 << 32) for n in GEMM_COUNTERS}
+    return checker.check_equal("event counters over the GEMM", got, model.events)
+
+
 async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> dict:
     model = GemmModel(cfg, a, w)
     checker = Checker()
@@ -111,6 +126,7 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> 
     for t in loads:
         await t
     load_cycles = get_cycle() - t_load0
+    ev0 = read_events(dut, prefix)
     (t_cmd,) = await c_drv.send([cfg.cmd_word(model.m, model.k, model.n)])
 
     limit = 4 * model.cycles.total + 10_000
@@ -140,12 +156,13 @@ async def run_stream(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> 
     rtl_cycles = got[-1] if got else -1
     hw_cycles = int(getattr(dut, f"{prefix}cycles").value)
     cycles_ok &= checker.check_equal("cycles counter vs monitored last beat", hw_cycles, rtl_cycles)
+    counters_ok = check_events(checker, model, ev0, read_events(dut, prefix))
     return {
         "rtl_cycles": rtl_cycles, "hw_counter": hw_cycles,
         "model_cycles": expected[-1] if expected else -1,
         "model_stall_free_cycles": model.cycles.total,
         "stall_cycles": (expected[-1] - model.cycles.total) if expected else -1,
-        "cycles_match": cycles_ok, "values_match": values_ok,
+        "cycles_match": cycles_ok, "values_match": values_ok, "counters_match": counters_ok,
         "first_mismatch": checker.first_mismatch,
         "load_cycles": load_cycles,
         "load_stalls": a_drv.stalls + w_drv.stalls + c_drv.stalls,
@@ -169,6 +186,7 @@ async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> di
             mem[i].value = v
     t_load = time.perf_counter() - t0
     port("c_out__ready").value = 1
+    ev0 = read_events(dut, prefix)
     port("cmd__payload").value = cfg.cmd_word(model.m, model.k, model.n)
     port("cmd__valid").value = 1
     await RisingEdge(dut.clk)
@@ -184,10 +202,11 @@ async def run_bulk(dut, cfg: GemmConfig, sc: dict, a, w, prefix: str = "") -> di
     t_read = time.perf_counter() - t2
     values_ok = checker.check_values("C row", c_rtl.tolist(), model.c.tolist())
     cycles_ok = checker.check_equal("cycles counter", hw_cycles, model.cycles.total)
+    counters_ok = check_events(checker, model, ev0, read_events(dut, prefix))
     return {
         "rtl_cycles": hw_cycles, "hw_counter": hw_cycles, "model_cycles": model.cycles.total,
         "model_stall_free_cycles": model.cycles.total, "stall_cycles": 0,
-        "cycles_match": cycles_ok, "values_match": values_ok,
+        "cycles_match": cycles_ok, "values_match": values_ok, "counters_match": counters_ok,
         "first_mismatch": checker.first_mismatch, "beats": model.cycles.beats,
         "load_wall_s": t_load, "sim_wall_s": t_sim, "readback_wall_s": t_read,
         "sim_cycles_per_s": hw_cycles / t_sim if t_sim > 0 else None, "c_rtl": c_rtl,
@@ -200,6 +219,7 @@ async def run_split_bulk(dut, cfg: GemmConfig, ops: dict) -> dict:
     models = {b: GemmModel(cfg, a, w) for b, (a, w) in ops.items()}
     port = lambda b, name: getattr(dut, f"s{b}_{name}")     # noqa: E731
     backdoor_load(cfg, ops, port)
+    before = {b: read_events(dut, f"s{b}_") for b in ops}
     for b in ops:
         port(b, "c_out__ready").value = 1
         port(b, "cmd__payload").value = cfg.cmd_word(models[b].m, models[b].k, models[b].n)
@@ -213,8 +233,14 @@ async def run_split_bulk(dut, cfg: GemmConfig, ops: dict) -> dict:
         if not int(port(b, "done").value):
             await First(RisingEdge(port(b, "done")), Timer(PERIOD_NS * (2 * longest + 1000), "ns"))
     t_sim = time.perf_counter() - t1
-    return {b: {**r, "stall_cycles": 0, "load_stalls": 0, "sim_wall_s": t_sim}
-            for b, r in readback(cfg, models, port).items()}
+    out = {b: {**r, "stall_cycles": 0, "load_stalls": 0, "sim_wall_s": t_sim}
+           for b, r in readback(cfg, models, port).items()}
+    for b, r in out.items():
+        checker = Checker()
+        r["counters_match"] = check_events(checker, models[b], before[b],
+                                           read_events(dut, f"s{b}_"))
+        r["first_mismatch"] = r["first_mismatch"] or checker.first_mismatch
+    return out
 
 
 def readback(cfg: GemmConfig, models: dict, port) -> dict:
@@ -337,11 +363,13 @@ async def run_split(dut, cfg: GemmConfig, sc: dict) -> dict:
         "load_stalls": sum(r.get("load_stalls", 0) for r in busy),
         "cycles_match": checker.first_mismatch is None and all(r["cycles_match"] for r in busy),
         "values_match": all(r["values_match"] for r in busy),
+        "counters_match": all(r["counters_match"] for r in busy),
         "first_mismatch": first,
         "sim_wall_s": max(r.get("sim_wall_s", 0.0) for r in busy),
         "subarrays": [None if r is None else
                       {k: r[k] for k in ("rtl_cycles", "model_cycles", "hw_counter",
-                                         "cycles_match", "values_match", "first_mismatch")}
+                                         "cycles_match", "values_match", "counters_match",
+                                         "first_mismatch")}
                       for r in subs],
     }
 

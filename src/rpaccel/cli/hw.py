@@ -112,17 +112,22 @@ def cmd_sim(args: argparse.Namespace) -> int:
     (res,) = run_unit(unit, cfg, [sc], waves=args.waves)
     fields, rows = glue.sim_fields(sc, res)
     fields.update({"build_seconds": round(binfo.seconds, 3), "build_cached": binfo.cached})
-    ok = bool(res["cycles_match"] and res["values_match"])
+    # units with event counters (the GEMM engine) also check them
+    counters = res.get("counters_match")
+    ok = bool(res["cycles_match"] and res["values_match"] and counters is not False)
     out = {"unit": unit.name, "config": cfg.to_dict(), **fields, "seed": args.seed,
            "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
            "cycles_match": res["cycles_match"], "values_match": res["values_match"],
+           **({} if counters is None else {"counters_match": counters}),
            "first_mismatch": res["first_mismatch"]}
     if args.json:
         print_json(out)
     else:
         print_table([("RTL cycles", res["rtl_cycles"]), ("model cycles", res["model_cycles"]),
                      ("cycles match", res["cycles_match"]),
-                     (glue.VALUES_LABEL, res["values_match"]), ("seed", args.seed), *rows]
+                     (glue.VALUES_LABEL, res["values_match"]),
+                     *([] if counters is None else [("event counters match", counters)]),
+                     ("seed", args.seed), *rows]
                     + ([("first mismatch", res["first_mismatch"])] if res["first_mismatch"] else [])
                     + ([("dump", args.dump)] if args.dump else [])
                     + ([("waves", args.waves)] if args.waves else []))
