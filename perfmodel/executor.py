@@ -33,6 +33,7 @@ from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, R
 from .compiler import Program, compile_query
 from .embcache import empty_lines, nb_gather
 from .gemm import gemm_cycles, gemm_events
+from .topk import topk_compares
 from .query import QueryInputs, model_params, query_inputs, run_query
 
 __all__ = ["execute", "ExecResult", "model_accel"]
@@ -230,10 +231,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             # host sort (on_chip_filter = false): a copy of the scores, no selection
             done = t + beats + (a["k"] if a["last"] and not a["host"] else 0)
             ev["topk_items"] += a["n"]
-            # k_max comparisons per item inserted, lanes - 1 per result beat merged
             if not a["host"]:
-                ev["topk_compares"] += (a["n"] * topk.k_max
-                                        + (topk.lanes - 1) * (a["k"] if a["last"] else 0))
+                ev["topk_compares"] += topk_compares(topk, a["n"], a["k"] if a["last"] else 0)
             stages[a["s"]]["topk"] += done - t + 1
         elif c.op == "SEND":
             x = t + a["beats"] - 1

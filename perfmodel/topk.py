@@ -31,7 +31,7 @@ from rpaccel.config import TopkConfig
 RESULT_LATENCY = TopkConfig.result_latency
 
 __all__ = ["RESULT_LATENCY", "topk", "topk_batch", "topk_cycles", "topk_timeline", "QueryTiming", "query_beats",
-           "result_beats"]
+           "result_beats", "topk_compares"]
 
 
 def _keys(scores: np.ndarray, ids: np.ndarray, id_width: int) -> np.ndarray:
@@ -96,6 +96,14 @@ def query_beats(cfg: TopkConfig, n: int) -> int:
 def result_beats(n: int, k: int) -> int:
     """Result beats of a query: min(k, n), or one ``empty`` beat."""
     return TopkConfig.result_beats(n, k)
+
+
+def topk_compares(cfg: TopkConfig, items: int, results: int) -> int:
+    """Score comparisons (the unit's ``compares`` counter) for ``items`` inserted and
+    ``results`` non-empty result beats: every item is compared with the ``k_max`` entries of its
+    lane at once, and the merge compares the ``lanes`` heads (``lanes - 1`` comparisons) for
+    every result it picks."""
+    return items * cfg.k_max + (cfg.lanes - 1) * results
 
 
 def topk_cycles(cfg: TopkConfig, n: int, k: int) -> int:

@@ -16,4 +16,6 @@ def test_topk_rtl(label, cfg, name):
     assert r["stdlib_sched"]
     assert r["values_match"], r["first_mismatch"]
     assert r["cycles_match"], r["first_mismatch"]
+    # the comparison counter: k_max per item, lanes - 1 per merged result (perfmodel.topk)
+    assert r["counters_match"], r["first_mismatch"]
     assert r["rtl_cycles"] == r["model_cycles"]

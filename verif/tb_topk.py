@@ -22,6 +22,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from rpaccel.config import TopkConfig
 from rpaccel.perfmodel import topk, topk_timeline
+from rpaccel.perfmodel.topk import topk_compares
 
 from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
@@ -81,6 +82,7 @@ async def run_scenario(dut, cfg: TopkConfig, sc: dict) -> dict:
     n_results = sum(cfg.result_beats(n, k) for n, k, _ in queries)
     t0 = time.perf_counter()
     start = get_cycle() + 1
+    compares0 = int(dut.compares.value)
     in_cycles = await drv.send(beats)
     for _ in range(100 + 4 * (n_results + len(beats))):
         if len(mon.beats) >= n_results:
@@ -117,11 +119,16 @@ async def run_scenario(dut, cfg: TopkConfig, sc: dict) -> dict:
                      for j, (a, b) in enumerate(zip(gs.tolist(), gi.tolist()))]
         rtl_results.append({"scores": [g["score"] for g in got], "ids": [g["id"] for g in got]})
     values_ok = checker.check_values("result beat", outs, expected, got_out)
+    # the event counter: comparisons of every item inserted and every result merged
+    want = sum(topk_compares(cfg, n, min(k, n)) for n, k, _ in queries)
+    counters_ok = checker.check_equal("compares counter over the scenario",
+                                      (int(dut.compares.value) - compares0) % (1 << 32), want)
     first_in = in_cycles[0] if in_cycles else 0
     rtl_cycles = (got_out[-1] - first_in) if got_out else -1
     model_cycles = exp_out[-1] - exp_in[0]
     return {"rtl_cycles": rtl_cycles, "model_cycles": model_cycles, "cycles_match": cycles_ok,
-            "values_match": values_ok, "first_mismatch": checker.first_mismatch, "items": sum(n for n, _, _ in queries),
+            "values_match": values_ok, "counters_match": counters_ok,
+            "first_mismatch": checker.first_mismatch, "items": sum(n for n, _, _ in queries),
             "wall_s": wall, "inputs": data, "rtl_results": rtl_results}
 
 
