@@ -126,8 +126,9 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
                "gemm_layers": [0] * len(st.model.layers())} for st in pipe.stages]
     # the RTL's counters (rpaccel.isa.RTL_COUNTERS), then counts only the model keeps
-    ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0, "vector_ops": 0,
-          "act_buf_writes": 0, "act_buf_reads": 0, "item_mem_reads": 0, "host_bytes_in": 0,
+    # (item_records: candidate records the gathers read; host bytes: the payload of the beats)
+    ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0, "item_records": 0,
+          "host_bytes_in": 0,
           "host_bytes_out": 0}
     ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
               "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
@@ -195,16 +196,14 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             for k_ in ecount:
                 ecount[k_] += cnt[k_]
             ev["lookups"] += len(rows)
-            ev["item_mem_reads"] += a["items"]
+            ev["item_records"] += a["items"]
             ev["dram_requests"] += cnt["misses"]
             ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
             stages[a["s"]]["gather"] += done - t + 1
         elif c.op == "LOADA":
             lat = ITEM_READ_LATENCY if a["src"] == "items" else BUFFER_READ_LATENCY
             done = t + lat + a["words"] - 1
-            g, rows_tot = pl.groups[a["s"]][1], pl.plans[a["s"]].sub_batch
-            ev["a_words"] += g * a["words"]
-            ev["item_mem_reads" if a["src"] == "items" else "act_buf_reads"] += rows_tot
+            ev["a_words"] += pl.groups[a["s"]][1] * a["words"]
             stages[a["s"]]["loada"] += done - t + 1
         elif c.op == "GEMM":
             key = (a["m"], a["k"], a["n"])
@@ -222,8 +221,6 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             # every sub-array of the group runs the GEMM on its chunk (padding rows included)
             for name, x in gev.items():
                 ev[name] += g * x
-            ev["vector_ops"] += rows_tot * a["n"]
-            ev["act_buf_writes"] += rows_tot * nt
             stages[a["s"]]["gemm"] += done - t + 1
             stages[a["s"]]["gemm_layers"][a["layer"]] += done - t + 1
         elif c.op == "TOPK":

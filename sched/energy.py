@@ -3,9 +3,10 @@ counts and energy tables), and QPS per watt.
 
 The table is a TOML file (``energy-45nm.toml`` in ``rpaccel/presets`` by default, every entry
 with its source; ``--energy FILE`` for your own). The counts come from the executor
-(:class:`~rpaccel.perfmodel.executor.ExecResult` ``events`` and ``embedding``). The ones marked
-RTL are also counted by the RTL top (:data:`rpaccel.isa.RTL_COUNTERS`) and checked equal to the
-executor's on the co-verification matrix; the others are the executor's alone. What each costs:
+(:class:`~rpaccel.perfmodel.executor.ExecResult` ``events``). All but two are the RTL top's
+event counters (:data:`rpaccel.isa.RTL_COUNTERS`, checked equal to the executor's on the
+co-verification matrix), so the hardware's own activity is what is priced, padding rows and
+tiles included. What each costs:
 
 ==========================  ====  ================================================================
 count                       RTL   energy
@@ -13,9 +14,14 @@ count                       RTL   energy
 ``a_reads``                 yes   ``rows x cols`` PE MACs (``mac_int8`` each: every PE multiplies
                                   as a row streams through, padding included; no zero gating),
                                   plus one A-buffer word (``rows`` bytes) at its SRAM energy
-``a_words``                 yes   one A-buffer word written
+``a_words``                 yes   one A-buffer word written, and its read from the source buffer
+                                  (``rows`` bytes at the activation buffers' energy; the item
+                                  memory's first-layer reads are charged the same)
 ``w_reads``                 yes   one weight row (``rows`` bytes) at the weight memory's energy
 ``c_reads``, ``c_writes``   yes   one accumulator word (``cols`` x 4 bytes) at the C buffer's
+``c_beats``                 yes   ``cols`` outputs through the vector unit (``vector_op`` each:
+                                  bias, shift, ReLU) and written to their destination buffer
+                                  (``cols`` bytes at the activation buffers' energy)
 ``topk_compares``           yes   ``compare`` each
 ``dram_requests``           yes   one row (``row_bytes``) at ``dram_byte`` per byte (not the
                                   beats: the DRAM port's width, ``mem_bits``, models bandwidth, and
@@ -24,11 +30,12 @@ count                       RTL   energy
                                   written into it (misses, after the DRAM read)
 ``host_bytes_in/out``       no    ``host_link_byte`` each (the payload bytes of the RTL-counted
                                   ``host_beats_in/out``)
-``vector_ops``              no    ``vector_op`` each (bias, shift, ReLU of one output)
-``act_buf_*``               no    one activation word (``cols`` bytes) at the C buffer's energy / 4
-``item_mem_reads``          no    one candidate record (dense + 4 x tables bytes) at the item
-                                  memory's energy
+``item_records``            no    one candidate record (dense + 4 x tables bytes) read by a gather,
+                                  at the item memory's energy
 ==========================  ====  ================================================================
+
+The activation buffers (the stages' activation, interaction and score buffers) are charged at
+the energy of a quarter of the C buffer's capacity.
 
 SRAM energy per byte depends on the macro's capacity (log-linear between the table's points).
 Static power = the table's ``static.mw_per_mm2`` x the accelerator's area from the roll-up
@@ -171,14 +178,14 @@ def query_energy(accel: AccelConfig, events: dict[str, int], embedding: dict[str
     pe = eng.rows * eng.cols
     out = {
         "mac": events["a_reads"] * pe * a["mac_int8"],
-        "vector": events["vector_ops"] * a["vector_op"],
+        "vector": events["c_beats"] * eng.cols * a["vector_op"],
         "filter": events["topk_compares"] * a["compare"],
         "a_buffer": (events["a_reads"] + events["a_words"]) * eng.rows * e(cap["a"]),
         "weight_memory": events["w_reads"] * eng.rows * e(cap["w"]),
         "c_buffer": (events["c_reads"] + events["c_writes"]) * eng.cols * 4 * e(cap["c"]),
-        "act_buffers": (events["act_buf_reads"] + events["act_buf_writes"]) * eng.cols
+        "act_buffers": (events["a_words"] * eng.rows + events["c_beats"] * eng.cols)
         * e(cap["c"] / 4),
-        "item_memory": events["item_mem_reads"] * ib * e(cap["items"]),
+        "item_memory": events["item_records"] * ib * e(cap["items"]),
         "embedding_cache": events["lookups"] * a["tag_check"]
         + events["lookups"] * emb.row_bytes * e(cap["cache"]),
         "dram": events["dram_requests"] * emb.row_bytes * a["dram_byte"],

@@ -65,16 +65,20 @@ def test_query_energy_from_counts():
     assert r.events["macs"] == macs
     pl = place(a, p)
     eng = a.group_array(True)
-    pe_macs = 0
+    pe_macs = beats = 0
     for s, st in enumerate(p.stages):
         rows = pl.plans[s].sub_batches * pl.groups[s][1] * pl.chunk_rows[s]
         assert rows >= p.items[s]
         pe_macs += rows * sum(-(-k // eng.rows) * -(-n // eng.cols) for _, _, k, n in
                               st.model.layers()) * eng.rows * eng.cols
+        beats += rows * sum(-(-n // eng.cols) for _, _, _, n in st.model.layers())
     assert pe_macs > macs
     t = load_energy("45nm")
     e = query_energy(a, r.events, r.embedding, t)
     assert e["mac"] == pytest.approx(pe_macs * 0.3)
+    # every C beat (one row of one N tile) goes through cols lanes of bias + shift + ReLU
+    assert r.events["c_beats"] == beats
+    assert e["vector"] == pytest.approx(beats * eng.cols * 0.2)
     assert e["dram"] == pytest.approx(r.embedding["misses"] * a.embedding.row_bytes * 325.0)
     assert e["total_pj"] == pytest.approx(sum(v for k, v in e.items() if k != "total_pj"))
     out = json.loads(subprocess.run(EXE + ["cost", "energy", "--config", "tiny", "--pipeline",
