@@ -26,7 +26,6 @@ import numpy as np
 
 from rpaccel.accel import AccelConfig, Pipeline
 from rpaccel.config import ceil_div
-
 from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, RTL_COUNTERS,
                          VECTOR_LATENCY, queue_order)
 
@@ -128,8 +127,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     # the RTL's counters (rpaccel.isa.RTL_COUNTERS), then counts only the model keeps
     # (item_records: candidate records the gathers read; host bytes: the payload of the beats)
     ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0, "item_records": 0,
-          "host_bytes_in": 0,
-          "host_bytes_out": 0}
+          "host_bytes_in": 0, "host_bytes_out": 0}
     ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
               "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
     tl: list[dict[str, Any]] = []
