@@ -142,7 +142,7 @@ def _cost_accel(args: argparse.Namespace) -> int:
             fcells = synth_stats(get_unit("topk"), tk)["cells"]
         else:
             # the filter's cells grow linearly with its sorted entries (16, 64, 256 entries:
-            # 497, 493, 492 cells each): synthesise 256 entries and scale
+            # 503, 495, 492 cells each): synthesise 256 entries and scale
             ref = dataclasses.replace(tk, k_max=FILTER_SYNTH_ENTRIES, lanes=1)
             fcells = round(synth_stats(get_unit("topk"), ref)["cells"] * entries
                            / FILTER_SYNTH_ENTRIES)
