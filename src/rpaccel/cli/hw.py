@@ -112,7 +112,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     (res,) = run_unit(unit, cfg, [sc], waves=args.waves)
     fields, rows = glue.sim_fields(sc, res)
     fields.update({"build_seconds": round(binfo.seconds, 3), "build_cached": binfo.cached})
-    # units with event counters (the GEMM engine) also check them
+    # units with event counters (the GEMM engine, the top-k filter) also check them
     counters = res.get("counters_match")
     ok = bool(res["cycles_match"] and res["values_match"] and counters is not False)
     out = {"unit": unit.name, "config": cfg.to_dict(), **fields, "seed": args.seed,
