@@ -647,7 +647,7 @@ class RPAccelTop(wiring.Component):
         cnts = []
         for name in RTL_COUNTERS:
             c = Signal(32, name=f"cnt_{name}")
-            if name in direct:          # the engines' own counters
+            if name in direct:          # the units' own counters
                 m.d.comb += c.eq(direct[name])
             else:
                 m.d.sync += c.eq(c + inc[name])

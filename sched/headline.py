@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-
 from rpaccel.accel import accel_toml, load_accel
 
 from . import plots

@@ -100,6 +100,10 @@ def test_rollup_of_the_presets():
     assert w["bytes"] == 4 * 524_288 and w["um2"] == pytest.approx(
         4 * 524_288 * 8 * 183_290 / (256 * 1024 * 8))
     assert tpu["components"]["weight SRAM"]["bytes"] == 524_288
+    # without a synthesis, the filters at 125,946 cells per 256 entries (our k_max 256 x 1 filter)
+    f = rp["components"]["filter units"]
+    assert f["cells"] == 4 * round(125_946 / 256 * 1024 * 8)
+    assert f["um2"] == pytest.approx(f["cells"] * t.um2_per_cell)
     assert rp["total_mm2"] > tpu["total_mm2"]
     assert static_w(load_accel("rpaccel")) == pytest.approx(3.61e-3 * rp["total_mm2"])
 

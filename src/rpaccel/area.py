@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["Technology", "TECHNOLOGIES", "get_technology", "area_um2", "rollup",
-           "accel_sram_bytes", "RECPIPE_ROLLUP_MM2"]
+           "accel_sram_bytes", "RECPIPE_ROLLUP_MM2", "FILTER_CELLS_PER_ENTRY"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ def area_um2(stats: dict, tech: str | Technology = "recpipe-12nm") -> dict:
 #: monolithic one, over its 15 extra sub-arrays (each adds its own controller and output path).
 CELLS_PER_PE = _OUR_32X32_CELLS / (32 * 32)
 CELLS_PER_EXTRA_SUBARRAY = (1_003_712 - _OUR_32X32_CELLS) / 15
+#: Our exact top-k filter's Yosys cells per sorted entry (``k_max x lanes``): 125,946 cells for
+#: 256 entries, one lane, 32-bit scores and 16-bit ids (``rpaccel cost area --unit topk
+#: --k-max 256 --lanes 1 --score-width 32 --id-width 16 --signed``). The cells are linear in
+#: the entries (503, 495, 492 per entry at 16, 64, 256).
+FILTER_CELLS_PER_ENTRY = 125_946 / 256
 
 
 def accel_sram_bytes(accel) -> dict[str, int]:
@@ -94,10 +99,10 @@ def rollup(accel, *, filter_cells: int | None = None, filters: int | None = None
            embedding_cells: int | None = None, tech: str | Technology = "recpipe-12nm") -> dict:
     """Area of an integrated accelerator by component (um^2): the systolic array (our 32x32
     engine's cells per PE x PEs, plus the per-sub-array overhead), the filter units
-    (``filter_cells`` each, ``filters`` of them: default one per sub-array, none without an
-    on-chip filter), the embedding unit's logic (``embedding_cells``), and the SRAMs of
-    :func:`accel_sram_bytes` at the technology's area per bit. Unit cells left out (None) are
-    reported as not counted."""
+    (``filter_cells`` each, from a synthesis; None: :data:`FILTER_CELLS_PER_ENTRY` x the
+    filter's entries; ``filters`` of them: default one per sub-array, none without an on-chip
+    filter), the embedding unit's logic (``embedding_cells``; None: not counted), and the SRAMs
+    of :func:`accel_sram_bytes` at the technology's area per bit."""
     t = get_technology(tech) if isinstance(tech, str) else tech
     split = accel.array.split != (1, 1)
     subs = accel.array.subarrays if split else 1
@@ -110,13 +115,15 @@ def rollup(accel, *, filter_cells: int | None = None, filters: int | None = None
     nf = filters if filters is not None else (subs if accel.on_chip_filter else 0)
     if nf == 0:
         comp["filter units"] = {"cells": 0, "um2": 0.0, "how": "none (no on-chip filter)"}
-    elif filter_cells is not None:
+    else:
+        how = ""
+        if filter_cells is None:
+            filter_cells = round(FILTER_CELLS_PER_ENTRY * accel.topk.k_max * accel.topk.lanes)
+            how = f", {FILTER_CELLS_PER_ENTRY:.1f} cells per entry"
         comp["filter units"] = {"cells": nf * filter_cells,
                                 "um2": nf * filter_cells * t.um2_per_cell,
                                 "how": f"{nf} x {filter_cells:,} cells (k_max "
-                                       f"{accel.topk.k_max}, {accel.topk.lanes} lanes)"}
-    else:
-        comp["filter units"] = {"cells": None, "um2": 0.0, "how": "not counted"}
+                                       f"{accel.topk.k_max}, {accel.topk.lanes} lanes{how})"}
     if embedding_cells is not None:
         comp["embedding unit logic"] = {"cells": embedding_cells,
                                         "um2": embedding_cells * t.um2_per_cell,
