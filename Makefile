@@ -49,7 +49,7 @@ VERIFY_CONFIGS   ?= 100
 VERIFY_SCENARIOS ?= 10
 VERIFY_SEED      ?= 1
 verify: $(STAMP)
-	$(BIN)/python -m rpaccel.verif.campaign --configs $(VERIFY_CONFIGS) \
+	$(BIN)/python -m rpaccel.cli verify --configs $(VERIFY_CONFIGS) \
 	    --scenarios $(VERIFY_SCENARIOS) --seed $(VERIFY_SEED) --workers $(JOBS)
 
 verilog: $(STAMP)

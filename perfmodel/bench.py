@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 def main(out_dir: Path | None = None) -> dict:
-    from rpaccel.accel import load_accel, load_pipeline
+    from rpaccel.accel import load_accel
+    from rpaccel.query import load_pipeline
 
     from .executor import model_accel
 

@@ -1,129 +1,20 @@
 """The query compiler: a pipeline on an accelerator config -> command streams
-(:mod:`rpaccel.isa`), with every placement checked.
-
-Placement (checked here; a violation is a one-line ``ValueError`` naming the field):
-
-* **Array mode.** A one-stage pipeline with ``subarrays = 0`` runs on the whole array
-  (monolithic mode); otherwise the array runs split and stage s owns ``subarrays[s]`` consecutive
-  sub-arrays (stage 0 first), at most the grid's ``GR * GC`` in all.
-* **Rows.** A stage's sub-batch of ``B_s`` candidates is cut into ``ceil(B_s / g)``-row chunks,
-  one per sub-array of its group of g (the last smaller, or empty); every sub-array runs every
-  layer on its chunk, in lockstep. Chunk rows <= ``array.max_m``, layer K <= ``max_k``, N <=
-  ``max_n``.
-* **Weights.** Every layer of a stage's model is stored once in the weight memory of each
-  sub-array of its group (``k_tiles * n_tiles * cols`` words per layer, layer after layer);
-  a model whose words exceed ``weight_bytes`` cannot be placed: compile error (no spilling).
-  Biases: ``n_tiles`` words of ``cols`` int32 per layer, layer after layer (``bbase``).
-* **Embeddings.** Stage s's tables are the unit's tables ``sum_{r<s} T_r ..``; their total <=
-  ``embedding.tables``; ``d_s <= embedding.dim``; the unit's way partition has one entry (shared
-  by every stage) or one per stage.
-* **Filters.** Each stage's top-k unit keeps at most ``topk.k_max`` (global: ``items[s+1]``;
-  per-sub-batch: the quota; last stage: ``k_out``); candidates per query <= ``max_items``.
+(:mod:`rpaccel.isa`), with every placement checked (:func:`rpaccel.query.place`: array mode,
+rows, weights, embeddings, filters).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rpaccel.accel import ID_BYTES, AccelConfig, Pipeline
+from rpaccel.accel import AccelConfig
+from rpaccel.query import Pipeline, Placement, StagePlan, host_beats, place
 from rpaccel.config import ceil_div
 
 from rpaccel.isa import Command
-from .query import StagePlan, host_beats, stage_plan, table_base
+from .query import table_base
 
 __all__ = ["compile_query", "Program", "Placement", "place", "command_fields", "program_words"]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a pipeline runs: ``split`` mode, each stage's sub-arrays (first index, count),
-    rows per sub-array chunk, each layer's weight-memory base word, and the plans."""
-
-    split: bool
-    groups: tuple[tuple[int, int], ...]
-    chunk_rows: tuple[int, ...]
-    wbase: tuple[tuple[int, ...], ...]
-    weight_words: tuple[int, ...]
-    bbase: tuple[tuple[int, ...], ...]
-    plans: tuple[StagePlan, ...]
-    cache_stage: tuple[int, ...]
-
-
-def place(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None = None,
-          policy: str | None = None) -> Placement:
-    """Check that the pipeline fits the accelerator and place it (module docstring)."""
-    plans = stage_plan(pipeline, sub_batch, policy)
-    S = len(pipeline.stages)
-    subs = [st.subarrays for st in pipeline.stages]
-    grid = accel.array.subarrays
-    split = not (S == 1 and subs[0] == 0) and accel.array.split != (1, 1)
-    if not split:
-        if S > 1:
-            raise ValueError(f"stage[*].subarrays: a {S}-stage pipeline needs a split array "
-                             f"(array.split is 1x1)")
-        groups = ((0, 1),)
-    else:
-        for s, g in enumerate(subs):
-            if g < 1:
-                raise ValueError(f"stage[{s}].subarrays must be >= 1 on the split array "
-                                 f"(0 = the whole array, one-stage pipelines only), got {g}")
-        if sum(subs) > grid:
-            raise ValueError(f"stage[*].subarrays must sum to at most the array's "
-                             f"{accel.array.split[0]}x{accel.array.split[1]} = {grid} "
-                             f"sub-arrays, got {sum(subs)}")
-        starts = [sum(subs[:s]) for s in range(S)]
-        groups = tuple(zip(starts, subs))
-    eng = accel.group_array(split)
-    if pipeline.items[0] > accel.max_items:
-        raise ValueError(f"stage[0].items must be <= max_items={accel.max_items}, got "
-                         f"{pipeline.items[0]}")
-    emb = accel.embedding
-    total_tables = sum(st.model.tables for st in pipeline.stages)
-    if total_tables > emb.tables:
-        raise ValueError(f"embedding.tables must be >= the stages' {total_tables} tables, got "
-                         f"{emb.tables}")
-    if emb.stages not in (1, S):
-        raise ValueError(f"embedding.stage_ways must have 1 entry or one per stage ({S}), got "
-                         f"{list(emb.stage_ways)}")
-    chunk, wbase, wwords, bbase = [], [], [], []
-    cap = accel.weight_words(split)
-    for s, (st, plan) in enumerate(zip(pipeline.stages, plans)):
-        m = st.model
-        if m.dim > emb.dim:
-            raise ValueError(f"stage[{s}].model: d={m.dim} exceeds embedding.dim={emb.dim}")
-        g = groups[s][1]
-        c = ceil_div(plan.sub_batch, g)
-        if c > eng.max_m:
-            raise ValueError(f"stage[{s}]: {c} rows per sub-array (sub-batch {plan.sub_batch} "
-                             f"over {g} sub-arrays) exceed array.max_m={eng.max_m}")
-        base, bases, bb, bbs = 0, [], 0, []
-        for mlp, i, k, n in m.layers():
-            if k > eng.max_k or n > eng.max_n:
-                raise ValueError(f"stage[{s}].model.{mlp}[{i}]: layer {k}x{n} exceeds "
-                                 f"array.max_k={eng.max_k} / max_n={eng.max_n}")
-            bases.append(base)
-            base += eng.k_tiles(k) * eng.n_tiles(n) * eng.cols
-            bbs.append(bb)
-            bb += eng.n_tiles(n)
-        if base > cap:
-            raise ValueError(f"stage[{s}].model: its weights need {base} words of "
-                             f"{eng.rows * eng.in_width // 8} bytes per (sub-)array, weight_bytes="
-                             f"{accel.weight_bytes} holds {cap}: the model cannot be placed")
-        k_filter = plan.quota
-        if not accel.on_chip_filter and S > 1:
-            raise ValueError(f"on_chip_filter = false (host sort) runs one-stage pipelines, got "
-                             f"{S} stages")
-        if k_filter > accel.topk.k_max and accel.on_chip_filter:
-            what = "k_out" if s == S - 1 else (f"stage[{s}]'s per-sub-batch quota"
-                                                if plan.per_sub_batch else f"stage[{s + 1}].items")
-            raise ValueError(f"{what} = {k_filter} exceeds topk.k_max={accel.topk.k_max}")
-        chunk.append(c)
-        wbase.append(tuple(bases))
-        wwords.append(base)
-        bbase.append(tuple(bbs))
-    cache_stage = tuple(s if emb.stages == S else 0 for s in range(S))
-    return Placement(split, groups, tuple(chunk), tuple(wbase), tuple(wwords), tuple(bbase),
-                     tuple(plans), cache_stage)
 
 
 @dataclass
@@ -161,12 +52,13 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
     from rpaccel.config import check_int
 
     check_int("queries", queries, 1, 1 << 20)
+    pipeline = pipeline.accel_program()
     pl = place(accel, pipeline, sub_batch, policy)
     plans = pl.plans
     S = len(plans)
     eng = accel.group_array(pl.split)
     lanes = accel.embedding.lanes
-    item_bytes = pipeline.dense + ID_BYTES * pipeline.sparse
+    item_bytes = pipeline.record_bytes
     # on_chip_filter = false (the TPU-like baseline, model only): the filter unit copies every
     # score to the result buffer and the host receives them all and sorts them
     host = not accel.on_chip_filter
@@ -183,7 +75,7 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
                                                      item_bytes, accel.host_bytes_per_cycle)},
                                 pop=pop, push=("g0", "x0")))
         for s, (st, plan) in enumerate(zip(pipeline.stages, plans)):
-            m = st.model
+            m = st.spec
             J = plan.sub_batches
             last_stage = s == S - 1
             layers = m.layers()

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from rpaccel.accel import AccelConfig, Pipeline
+from rpaccel.accel import AccelConfig
+from rpaccel.query import Pipeline
 from rpaccel.config import ceil_div
 from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, RTL_COUNTERS,
                          VECTOR_LATENCY, queue_order)
@@ -78,7 +79,7 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
             reach = [np.arange(pipe.items[0])]
         base = 0
         for s, st in enumerate(pipe.stages):
-            T = st.model.tables
+            T = st.spec.tables
             plan = pl.plans[s]
             per = [lanes] * (T // lanes) + ([T % lanes] if T % lanes else [])
             for j in range(plan.sub_batches):
@@ -123,7 +124,7 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     gemm_memo: dict[tuple[int, int, int], tuple[int, dict[str, int]]] = {}
     qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in order}
     stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
-               "gemm_layers": [0] * len(st.model.layers())} for st in pipe.stages]
+               "gemm_layers": [0] * len(st.spec.layers())} for st in pipe.stages]
     # the RTL's counters (rpaccel.isa.RTL_COUNTERS), then counts only the model keeps
     # (item_records: candidate records the gathers read; host bytes: the payload of the beats)
     ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0, "item_records": 0,

@@ -30,15 +30,12 @@ from typing import Sequence
 
 import numpy as np
 
+from rpaccel.query import MAX_CANDIDATES, check_funnel, stage_sub_batch
+
 __all__ = ["funnel", "check_funnel", "stage_sub_batch", "stage_step"]
 
-_IDX_BITS = 16              # candidates per query: at most 2**16 (the tie-break field)
+_IDX_BITS = MAX_CANDIDATES.bit_length() - 1     # the tie-break field
 _CHUNK = 512                # queries per vectorised block (bounds the working memory)
-
-
-def stage_sub_batch(sub_batch: int, items_s: int) -> int:
-    """Sub-batch size of a stage with ``items_s`` candidates: ``min(B, items_s)``."""
-    return min(sub_batch, items_s)
 
 
 def _keys(scores: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -61,33 +58,6 @@ def _top(keys: np.ndarray, cand: np.ndarray, m: int) -> np.ndarray:
         cand = np.take_along_axis(cand, part, axis=-1)
     order = np.argsort(-keys, axis=-1)
     return np.take_along_axis(cand, order, axis=-1)
-
-
-def check_funnel(n: int, items: Sequence[int], policy: str, sub_batch: int | None,
-                  k_out: int) -> list[int]:
-    items = [int(x) for x in items]
-    if not items or items[0] != n:
-        raise ValueError(f"items[0] must be the candidate count {n}, got {items[:1]}")
-    if n > 1 << _IDX_BITS:
-        raise ValueError(f"candidates per query must be <= {1 << _IDX_BITS}, got {n}")
-    for s in range(1, len(items)):
-        if not 1 <= items[s] <= items[s - 1]:
-            raise ValueError(f"items[{s}] must be in [1, {items[s - 1]}] (a stage keeps at most "
-                             f"what it receives), got {items[s]}")
-    if policy not in ("global", "per-sub-batch"):
-        raise ValueError(f"policy must be 'global' or 'per-sub-batch', got {policy!r}")
-    if policy == "per-sub-batch":
-        if sub_batch is None or sub_batch < 1:
-            raise ValueError(f"sub_batch must be an integer >= 1 for per-sub-batch filtering, "
-                             f"got {sub_batch}")
-        for s in range(len(items) - 1):
-            b = stage_sub_batch(sub_batch, items[s])
-            if items[s] % b or (items[s + 1] * b) % items[s]:
-                raise ValueError(f"stage {s}: sub-batch {b} must divide items[{s}]={items[s]} "
-                                 f"and keep an integral quota items[{s + 1}]*{b}/{items[s]}")
-    if not 1 <= k_out <= items[-1]:
-        raise ValueError(f"k_out must be in [1, {items[-1]}], got {k_out}")
-    return items
 
 
 def funnel(scores: Sequence[np.ndarray], items: Sequence[int], *, policy: str = "global",

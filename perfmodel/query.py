@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rpaccel.accel import AccelConfig, ModelSpec, Pipeline
+from rpaccel.accel import AccelConfig
+from rpaccel.query import ModelSpec, Pipeline, StagePlan, host_beats, stage_plan
 from rpaccel.config import ceil_div
 
-from .funnel import check_funnel, stage_step, stage_sub_batch
+from .funnel import stage_step
 
 __all__ = ["StageParams", "model_params", "embedding_rows", "query_inputs", "QueryInputs",
            "stage_scores", "QueryResult", "run_query", "table_base", "wrap", "layer_shift",
@@ -73,7 +74,7 @@ def model_params(pipeline: Pipeline, seed: int) -> list[StageParams]:
     for s, st in enumerate(pipeline.stages):
         rng = np.random.default_rng([seed, 1000 + s])
         ws, bs, sh = [], [], []
-        for _, _, k, n in st.model.layers():
+        for _, _, k, n in st.spec.layers():
             shift = layer_shift(k)
             ws.append(rng.integers(-64, 64, size=(k, n), dtype=np.int64).astype(np.int8))
             lim = 1 << (shift + 3)
@@ -85,7 +86,7 @@ def model_params(pipeline: Pipeline, seed: int) -> list[StageParams]:
 
 def table_base(pipeline: Pipeline, s: int) -> int:
     """The embedding unit's table index of stage s's table 0 (stages' tables are consecutive)."""
-    return sum(st.model.tables for st in pipeline.stages[:s])
+    return sum(st.spec.tables for st in pipeline.stages[:s])
 
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -140,7 +141,7 @@ def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0)
     rng = np.random.default_rng([seed, 7, query])
     n = pipeline.items[0]
     dense = rng.integers(-128, 128, size=(n, pipeline.dense), dtype=np.int64).astype(np.int8)
-    sparse = _zipf_rows(rng, n * pipeline.sparse, table_rows, pipeline.skew)
+    sparse = _zipf_rows(rng, n * pipeline.sparse, table_rows, pipeline.ids_skew)
     return QueryInputs(dense, sparse.reshape(n, pipeline.sparse).astype(np.int64))
 
 
@@ -174,45 +175,6 @@ def stage_scores(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: 
     return h[:, 0]
 
 
-@dataclass(frozen=True)
-class StagePlan:
-    """How a stage's candidates are cut: sub-batch size ``B_s``, sub-batches, the survivors each
-    sub-batch keeps (``quota``; the whole stage's survivors with global filtering, where only
-    the last sub-batch's filter emits) and ``keep`` (the stage's survivors)."""
-
-    items: int
-    sub_batch: int
-    sub_batches: int
-    keep: int
-    per_sub_batch: bool
-
-    @property
-    def quota(self) -> int:
-        return self.keep * self.sub_batch // self.items if self.per_sub_batch else self.keep
-
-
-def stage_plan(pipeline: Pipeline, sub_batch: int | None = None, policy: str | None = None
-               ) -> list[StagePlan]:
-    """Every stage's :class:`StagePlan`; raises a one-line ``ValueError`` for a sub-batch that
-    does not divide a stage's items or a per-sub-batch quota that is not integral."""
-    items = pipeline.items
-    b = pipeline.sub_batch if sub_batch is None else sub_batch
-    b = items[0] if b is None else b
-    pol = policy or pipeline.filter
-    if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= items[0]:
-        raise ValueError(f"sub_batch must be an integer in [1, {items[0]}] (items[0]), got {b!r}")
-    check_funnel(items[0], items, pol, b, pipeline.k_out)
-    out = []
-    for s, n in enumerate(items):
-        bs = stage_sub_batch(b, n)
-        if n % bs:
-            raise ValueError(f"sub_batch {b} must divide stage[{s}].items={n} (or exceed it)")
-        last = s == len(items) - 1
-        keep = pipeline.k_out if last else items[s + 1]
-        out.append(StagePlan(n, bs, n // bs, keep, pol == "per-sub-batch" and not last))
-    return out
-
-
 @dataclass
 class QueryResult:
     """Golden answer of one query: per stage, the candidates that reached it (arrival order),
@@ -243,7 +205,7 @@ def run_query(accel: AccelConfig, pipeline: Pipeline, params: list[StageParams],
     res = QueryResult()
     cand = np.arange(pipeline.items[0], dtype=np.int64)[None, :]
     for s, st in enumerate(pipeline.stages[:stages]):
-        m = st.model
+        m = st.spec
         ids = cand[0]
         tb = table_base(pipeline, s)
         sp = inputs.sparse[ids, :m.tables]
@@ -280,8 +242,3 @@ def host_stall_cycles(p: float, seed: int, n: int = STALL_HORIZON) -> np.ndarray
     if not 0.0 <= p < 1.0:
         raise ValueError(f"backpressure must be a probability in [0, 1), got {p}")
     return np.random.default_rng([seed, 19]).random(n) < p
-
-
-def host_beats(nbytes: int, bytes_per_cycle: int) -> int:
-    """Beats of a host-link packet of ``nbytes`` bytes."""
-    return max(1, ceil_div(nbytes, bytes_per_cycle))

@@ -29,7 +29,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rpaccel.accel import ID_BYTES, AccelConfig, Pipeline
+from rpaccel.accel import AccelConfig
+from rpaccel.query import Pipeline, Placement
 from rpaccel.config import GEMM_COUNTERS, ceil_div
 from rpaccel.isa import (DST_CODES, OP_CODES, RTL_COUNTERS, SRC_CODES, command_layout,
                          queue_links, queue_order)
@@ -54,7 +55,7 @@ def _write(m: Module, regs, index, value, enable) -> None:
             m.d.sync += r.eq(value)
 
 
-def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement) -> None:
+def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement: Placement) -> None:
     """Raise a one-line ``ValueError`` for what the RTL top does not build."""
     eng = accel.group_array(placement.split)
     if not accel.on_chip_filter:
@@ -68,7 +69,7 @@ def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement) -> None:
 
 
 class RPAccelTop(wiring.Component):
-    def __init__(self, accel: AccelConfig, pipeline: Pipeline, placement) -> None:
+    def __init__(self, accel: AccelConfig, pipeline: Pipeline, placement: Placement) -> None:
         rtl_check(accel, pipeline, placement)
         self.accel, self.pipe, self.pl = accel, pipeline, placement
         S = len(pipeline.stages)
@@ -119,7 +120,7 @@ class RPAccelTop(wiring.Component):
 
         # ---- shapes -------------------------------------------------------------------------
         D, TM = pipe.dense, pipe.sparse
-        item_bytes = D + ID_BYTES * TM
+        item_bytes = pipe.record_bytes
         hb = accel.host_bytes_per_cycle
         bpi = ceil_div(item_bytes, hb)               # host beats per candidate
         NMAX = accel.max_items
@@ -127,7 +128,7 @@ class RPAccelTop(wiring.Component):
         topks = []                         # every stage's top-k unit (for the event counters)
         a_ins, cmds_in, c_outs = [], [], []  # the GEMM engine's ports, every sub-array
         for s, st in enumerate(pipe.stages):
-            md = st.model
+            md = st.spec
             layers = md.layers()
             first, g = pl.groups[s]
             c = pl.chunk_rows[s]

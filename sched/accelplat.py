@@ -32,45 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from rpaccel.accel import (ID_BYTES, RECPIPE_RM, AccelConfig, ModelSpec, Pipeline, StageSpec,
-                           load_accel, PRESETS)
+from rpaccel.accel import PRESETS, AccelConfig, load_accel
 from rpaccel.config import ceil_div
+from rpaccel.query import (ModelSpec, Pipeline, StageSpec, host_beats, model_spec,
+                           pad_to_sub_batch, place, record_bytes, split_mode)
 
-from .models import Model
+from rpaccel.models import Model
 from .platform_base import Platform, _items, artifact_host_sort_s, artifact_terms
 
-__all__ = ["RPAccelPlatform", "model_spec", "serial_cycles", "stage_pipeline", "run_executor",
-           "accel_platform"]
-
-
-def model_spec(model: Model) -> ModelSpec:
-    """The integer DLRM form (:class:`~rpaccel.accel.ModelSpec`) of a catalog model: RecPipe's
-    RM-small/med/large as :data:`~rpaccel.accel.RECPIPE_RM`; any other model that is a
-    concatenation DLRM (one lookup per table, equal dims, bottom MLP ending at the dim, top MLP
-    from (T+1)*d to 1, no attention/RNN layers) by its fields. Table rows are the
-    accelerator's ``embedding.rows``."""
-    if model.name in RECPIPE_RM:
-        return RECPIPE_RM[model.name]
-    why = None
-    dims = {t.dim for t in model.tables}
-    if model.extra:
-        why = "it has attention/RNN layers"
-    elif model.interaction != "cat":
-        why = "its interaction is not a concatenation"
-    elif any(t.lookups != 1 for t in model.tables):
-        why = "it pools several lookups per table"
-    elif len(dims) != 1:
-        why = "its tables have different dims"
-    elif not model.bottom_mlp or not model.top_mlp:
-        why = "it needs a bottom and a top MLP"
-    if why is None:
-        try:
-            return ModelSpec(dense=model.dense_in or model.bottom_mlp[0],
-                             bottom=model.bottom_mlp, tables=sum(t.count for t in model.tables),
-                             top=model.top_mlp)
-        except ValueError as e:
-            why = str(e)
-    raise ValueError(f"model {model.name!r} cannot run on an rpaccel platform: {why}")
+__all__ = ["RPAccelPlatform", "serial_cycles", "stage_pipeline", "run_executor",
+           "accel_platform", "group_profile", "rigid_pool"]
 
 
 def stage_pipeline(accel: AccelConfig, spec: ModelSpec, n: int, name: str = ""
@@ -79,8 +50,9 @@ def stage_pipeline(accel: AccelConfig, spec: ModelSpec, n: int, name: str = ""
     ``n <= max_items``) and its sub-batch size."""
     b = accel.serve.sub_batch
     b = n if b == 0 or b >= n else b
-    n_pad = ceil_div(n, b) * b
-    pipe = Pipeline(stages=(StageSpec(spec, n_pad, accel.serve.subarrays, name),), k_out=min(accel.serve.k_out, n),
+    n_pad = pad_to_sub_batch(n, b)
+    pipe = Pipeline(stages=(StageSpec(model=spec, items=n_pad, subarrays=accel.serve.subarrays,
+                                      name=name),), k_out=min(accel.serve.k_out, n),
                     sub_batch=b, skew=accel.serve.skew, name=f"{name or 'model'} [{n}]")
     return pipe, b
 
@@ -114,12 +86,11 @@ def serial_cycles(accel: AccelConfig, spec: ModelSpec, n: int, k_out: int,
     embedding ``miss_rate`` used. On the whole (monolithic) array."""
     from rpaccel.perfmodel.embcache import empty_lines, nb_gather
     from rpaccel.perfmodel.gemm import gemm_cycles
-    from rpaccel.perfmodel.query import host_beats
-
     f, emb = accel.fidelity, accel.embedding
     eng = accel.group_array(False)
     if pipe is None:
-        pipe = Pipeline(stages=(StageSpec(spec, n, 0),), k_out=k_out, skew=accel.serve.skew)
+        pipe = Pipeline(stages=(StageSpec(model=spec, items=n, subarrays=0),), k_out=k_out,
+                        skew=accel.serve.skew)
     out: dict[str, float] = {}
     miss = f.fixed_miss_rate
     gather = None
@@ -138,7 +109,7 @@ def serial_cycles(accel: AccelConfig, spec: ModelSpec, n: int, k_out: int,
                          sram_bytes_per_cycle=f.sram_bytes_per_cycle,
                          on_chip_filter=accel.on_chip_filter)
     art = {k: float(v) for k, v in art.items()}
-    item_bytes = spec.dense + ID_BYTES * spec.tables
+    item_bytes = record_bytes(spec.dense, spec.tables)
     if f.host == "formula":
         out["host_in"] = art["pcie_in"]
     else:
@@ -278,11 +249,8 @@ def _energy_pj(accel: AccelConfig, r, pipe: Pipeline) -> float:
     """Dynamic energy (pJ) of an executor run: its counts x the default energy table."""
     from .energy import default_table, query_energy
 
-    split = accel.array.split != (1, 1) and not (len(pipe.stages) == 1
-                                                 and pipe.stages[0].subarrays == 0)
-    ib = pipe.dense + ID_BYTES * pipe.sparse
-    return query_energy(accel, r.events, r.embedding, default_table(), split=split,
-                        item_bytes=ib)["total_pj"]
+    return query_energy(accel, r.events, r.embedding, default_table(),
+                        split=split_mode(accel, pipe), item_bytes=pipe.record_bytes)["total_pj"]
 
 
 def accel_platform(arg: str) -> RPAccelPlatform:
@@ -301,31 +269,6 @@ def accel_platform(arg: str) -> RPAccelPlatform:
 #: and the host link out.
 def _resources(S: int) -> list[str]:
     return ["host", "emb", *(f"x{s}" for s in range(S)), *(f"f{s}" for s in range(S)), "out"]
-
-
-def group_pipeline(accel: AccelConfig, specs: list[tuple[str, ModelSpec, int]], items: list[int],
-                   sub_batch: int | None, policy: str, k_out: int | None, n0: int
-                   ) -> tuple[Pipeline, int]:
-    """The accelerator pipeline of one query of ``n0`` first-stage items on a group: stage s ranks
-    ``min(n0, items[s])`` (padded up to a multiple of its sub-batch, as the host pads the last
-    sub-batch; sub-batch: ``sub_batch``, else the config's ``serve.sub_batch``, else the whole
-    query), returns ``min(k_out or 64, items[-1])`` results. ``specs``: (name, model,
-    sub-arrays) per stage."""
-    if n0 > accel.max_items:
-        raise ValueError(f"a query of {n0} items exceeds the accelerator's max_items="
-                         f"{accel.max_items}")
-    b = sub_batch or accel.serve.sub_batch or items[0]
-    b0 = min(b, n0)
-    its, prev = [], None
-    for s, it in enumerate(items):
-        n = n0 if s == 0 else min(prev, it)
-        bs = min(b0, n)
-        n = ceil_div(n, bs) * bs
-        its.append(n)
-        prev = n
-    stages = tuple(StageSpec(sp, n, sub, name) for (name, sp, sub), n in zip(specs, its))
-    return Pipeline(stages=stages, k_out=min(k_out or 64, its[-1]), sub_batch=b0, filter=policy,
-                    skew=accel.serve.skew, name="group"), b0
 
 
 def group_profile(accel: AccelConfig, pipe: Pipeline, sub_batch: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@
   engines per stage, Poisson arrivals at 80 % of the tighter stage's capacity, 1M queries, one
   core; and the process's peak memory.
 * The same with the ``rpaccel`` platform: S->L [4096, 512] on one RPAccel (an accelerator
-  group, ``examples/sl-rpaccel.toml``), 1M queries at 80 % of its capacity, one core (target
+  group, ``examples/pipeline-s-l.toml``), 1M queries at 80 % of its capacity, one core (target
   >= 500,000 simulated queries per second; the executor's profile of the query included).
 * A Fig-12-sized RPAccel placement search: 27 placements (sub-array splits 1+3, 2+2, 3+1 x
   sub-batches 128, 256, 512 x stage-2 items 256, 512, 1024) x 11 loads x 10,000 queries on 2
@@ -31,12 +31,15 @@ from pathlib import Path
 
 
 def main(out_dir: Path | None = None) -> dict:
-    from .sim import Pipeline, Stage, pipeline_capacity_qps, simulate
+    from rpaccel.query import Pipeline, StageSpec
+
+    from .sim import load_pipeline, pipeline_capacity_qps, simulate
     from .studies import DEEPRECSYS_SLA_MS, deeprecsched, placement_search
     from .workload import arrivals, sizes
 
     fig: dict = {"cores": os.cpu_count()}
-    p = Pipeline((Stage("rm-small", "cpu", 32, items=4096), Stage("rm-large", "cpu", 32, items=512)))
+    p = Pipeline((StageSpec("rm-small", "cpu", 32, items=4096),
+                  StageSpec("rm-large", "cpu", 32, items=512)))
     n = 1_000_000
     s = sizes("fixed", n, mean=4096)
     rate = 0.8 * pipeline_capacity_qps(p, s[:1000])
@@ -52,12 +55,7 @@ def main(out_dir: Path | None = None) -> dict:
           f"{n / dt:,.0f} queries/s; peak RSS grew {(rss - rss0) / 1024:.0f} MB for "
           f"{len(r.records)} per-query record columns", flush=True)
 
-    from .sim import load_pipeline
-
-    pa = load_pipeline(Path(__file__).resolve().parents[1] / "examples" / "sl-rpaccel.toml") \
-        if (Path(__file__).resolve().parents[1] / "examples").is_dir() else Pipeline((
-            Stage("rm-small", "rpaccel:rpaccel", 1, items=4096, subarrays=1, sub_batch=256),
-            Stage("rm-large", "rpaccel:rpaccel", 1, items=512, subarrays=3)))
+    pa = load_pipeline("s-l")     # S->L on one RPAccel (the pipeline preset)
     rate = 0.8 * pipeline_capacity_qps(pa, s[:1000])
     arr = arrivals("poisson", rate, n, 1)
     t = time.perf_counter()
@@ -111,7 +109,7 @@ def main(out_dir: Path | None = None) -> dict:
     # the CPU table form measured on this machine, DeepRecSched on it: DeepRecSys's sizes
     # (sigma 0.2) and a heavier tail (sigma 1.0), against the linear form
     from .calibrate import measure_table
-    from .models import CATALOG
+    from rpaccel.models import CATALOG
     from .workload import LOGNORMAL_MU
 
     tab = measure_table(list(CATALOG), reps=5)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import Model, get_model
+from rpaccel.models import Model, get_model
 
 __all__ = ["measure", "fit", "calibrate", "load_csv", "measure_table", "TABLE_BATCHES"]
 

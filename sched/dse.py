@@ -18,6 +18,8 @@ RM-large alone, give or take 0.0022"). A number given instead is used as it is.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 from . import plots, studies
@@ -60,7 +62,7 @@ def recpipe_study(out: Path, *, loads: list[float], queries: int, quality_querie
         for models, items in FUNNELS:
             for p, filt in dse_placements(models, items, sub_batch):
                 name = f"{'->'.join(models)} {list(items)} | {p.name}"
-                pipes.append(type(p)(p.stages, name=name))
+                pipes.append(dataclasses.replace(p, name=name))
                 owner[name] = ("->".join(models), list(items), p.name, filt)
         sim = studies.load_sweep(pipes, loads, queries=queries, seed=seed, workers=workers,
                                  dask=dask, progress=progress)
@@ -143,12 +145,12 @@ def dse_placements(models: tuple[str, ...], items: tuple[int, ...], sub_batch: i
     all four sub-arrays, multi-stage ones on every split of the sub-arrays, with the study's
     sub-batch and both filter policies. A funnel RPAccel cannot place (a stage keeping more than
     the top-k unit's ``k_max``) has no RPAccel placement."""
-    from .sim import Pipeline, Stage
+    from rpaccel.query import Pipeline, StageSpec
 
     out: list[tuple[Pipeline, str | None]] = [(p, None) for p in
                                               studies.placements(list(models), list(items))]
     if len(models) == 1:
-        out.append((Pipeline((Stage(models[0], "rpaccel:tpu-like", 1, items=items[0]),),
+        out.append((Pipeline((StageSpec(models[0], "rpaccel:tpu-like", 1, items=items[0]),),
                              name="tpu-like"), "global"))
     try:
         rp = studies.rpaccel_placements(list(models), [[i] for i in items],
@@ -157,7 +159,7 @@ def dse_placements(models: tuple[str, ...], items: tuple[int, ...], sub_batch: i
     except ValueError:
         rp = []
     for p in rp:
-        f = p.stages[0].filter or "global"
+        f = p.filter
         out.append((p, "global" if f == "global" else f"per-sub-batch {sub_batch}"))
     return out
 

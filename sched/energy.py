@@ -51,7 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rpaccel.accel import AccelConfig, _strict
+from rpaccel.accel import AccelConfig
+from rpaccel.query import _strict
 
 __all__ = ["EnergyTable", "load_energy", "query_energy", "ENERGY_PRESETS", "ACTIONS",
            "default_table", "static_w"]
@@ -155,11 +156,10 @@ def _buffers(accel: AccelConfig, split: bool) -> dict[str, float]:
     """Capacities (bytes) of the SRAMs an event touches, per (sub-)array."""
     eng = accel.group_array(split)
     emb = accel.embedding
-    item_bytes = 13 + 4 * emb.tables           # a candidate record, upper bound
     return {"a": eng.a_words * eng.rows * eng.in_width / 8,
             "w": accel.weight_bytes,
             "c": eng.c_words * eng.cols * eng.acc_width / 8,
-            "items": 2 * accel.max_items * item_bytes,
+            "items": accel.item_memory_bytes,
             "cache": emb.sets * emb.ways * emb.row_bytes + emb.tables * emb.static_rows
             * emb.row_bytes}
 
@@ -174,7 +174,7 @@ def query_energy(accel: AccelConfig, events: dict[str, int], embedding: dict[str
     e = table.sram_pj_per_byte
     a = table.action_pj
     emb = accel.embedding
-    ib = item_bytes if item_bytes is not None else 13 + 4 * emb.tables
+    ib = item_bytes if item_bytes is not None else accel.max_record_bytes
     pe = eng.rows * eng.cols
     out = {
         "mac": events["a_reads"] * pe * a["mac_int8"],

@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from rpaccel.accel import AccelConfig, Pipeline, load_accel, load_pipeline
+from rpaccel.accel import AccelConfig, load_accel
+from rpaccel.query import Pipeline, load_pipeline
 
 from .accelplat import RPAccelPlatform, run_executor
-from .models import get_model
+from rpaccel.models import get_model
 
 __all__ = ["RUNGS", "ladder", "ladder_configs", "WORKLOADS"]
 
@@ -104,7 +105,7 @@ def _cycles(accel: AccelConfig, pipe: Pipeline, split: bool) -> float:
         k = pipe.items[s + 1] if s + 1 < len(pipe.stages) else pipe.k_out
         a = dataclasses.replace(accel, serve=dataclasses.replace(
             accel.serve, k_out=k, subarrays=accel.serve.subarrays if split else 0))
-        tot += RPAccelPlatform(a, "rung").cycles(get_model(st.name), st.items)["cycles"]
+        tot += RPAccelPlatform(a, "rung").cycles(st.catalog, st.items)["cycles"]
     return tot
 
 

@@ -25,12 +25,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rpaccel.accel import accel_toml, load_accel
+from rpaccel.accel import AccelConfig, accel_toml
+from rpaccel.query import Pipeline
 
 from . import plots
 from .dse import dse_placements, funnel_quality
 from .report import manifest, output_dir, write_rows
-from .sim import Pipeline, max_qps_under_sla, simulate
+from .platforms import get_platform
+from .sim import max_qps_under_sla, simulate
 from .sweep import run_points
 from .workload import arrivals, sizes
 
@@ -181,17 +183,17 @@ def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, *, qps: flo
         raise RuntimeError("best RPAccel configuration not found")
     cfg_dir = d / "configs"
     cfg_dir.mkdir()
-    acc = load_accel(pipe.stages[0].platform.split(":", 1)[1])
+    acc = get_platform(pipe.stages[0].platform).accel
 
-    def variant(name: str, a) -> str:
-        f = cfg_dir / f"accel-{name}.toml"
-        f.write_text(accel_toml(a))
-        return f"rpaccel:{f.resolve()}"
+    def variant(name: str, a: AccelConfig) -> AccelConfig:
+        """The variant config itself (passed as the stages' platform); its TOML is written
+        beside the report for the record."""
+        a = dataclasses.replace(a, name=f"{acc.name}-{name}")
+        (cfg_dir / f"accel-{name}.toml").write_text(accel_toml(a))
+        return a
 
-    def with_platform(p: Pipeline, plat: str, **first) -> Pipeline:
-        st = [dataclasses.replace(s, platform=plat) for s in p.stages]
-        st[0] = dataclasses.replace(st[0], **first)
-        return Pipeline(tuple(st), name=p.name)
+    def with_platform(p: Pipeline, plat: AccelConfig, **opts) -> Pipeline:
+        return dataclasses.replace(p.with_platform(plat), **opts)
 
     no_static = variant("no-static", dataclasses.replace(acc, embedding=dataclasses.replace(
         acc.embedding, static_rows=0)))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import Model
+from rpaccel.models import Model
 
 __all__ = ["Platform", "artifact_terms", "artifact_host_sort_s"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .datafile import load_data
-from .models import CATALOG, Model
+from rpaccel.datafile import load_data
+from rpaccel.models import CATALOG, Model
 from .platform_base import Platform, _items, artifact_host_sort_s, artifact_terms
 
 __all__ = ["Platform", "RecPipeArtifactAccel", "artifact_terms", "artifact_host_sort_s",
@@ -353,15 +353,26 @@ def _file_stamp(spec: str) -> tuple[int, int] | None:
 _CACHE: dict[tuple[str, Any], Platform] = {}
 
 
-def get_platform(spec: str) -> Platform:
-    """``cpu``, ``cpu:CALIBRATION.json``, ``cpu-table:TABLE.json``, ``gpu``, ``gpu-table[:TIMES.json]`` or
-    ``recpipe-artifact:hc1|hc4|hc16|hc64``.
+def get_platform(spec: Any) -> Platform:
+    """``cpu``, ``cpu:CALIBRATION.json``, ``cpu-table:TABLE.json``, ``gpu``, ``gpu-table[:TIMES.json]``,
+    ``recpipe-artifact:hc1|hc4|hc16|hc64``, ``rpaccel:PRESET|FILE.toml``, or an
+    :class:`~rpaccel.accel.AccelConfig` object (an RPAccel of that config).
 
     Parsed once per spec (and per version of the file it names): the SLA search calls this on
     every simulation, and a ``cpu:FILE`` calibration is not re-read each time.
     """
+    from rpaccel.accel import AccelConfig
+
+    if isinstance(spec, AccelConfig):
+        key = ("config", spec)
+        plat = _CACHE.get(key)
+        if plat is None:
+            from .accelplat import RPAccelPlatform
+
+            plat = _CACHE[key] = RPAccelPlatform(spec, f"rpaccel:{spec.name or spec.key()}")
+        return plat
     if not isinstance(spec, str):
-        raise ValueError(f"platform must be a string, got {spec!r}")
+        raise ValueError(f"platform must be a name or an AccelConfig, got {spec!r}")
     key = (spec, _file_stamp(spec))
     plat = _CACHE.get(key)
     if plat is None:

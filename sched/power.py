@@ -18,14 +18,14 @@ def pipeline_power(pipeline, records: dict, measured, achieved_qps: float | None
     fidelity switches not all exact)."""
     import numpy as np
 
-    from .models import get_model
+    from .group import accel_group
     from .platforms import get_platform
-    from .sim import accel_groups, stage_items
+    from .sim import stage_items
 
     t = default_table()
     if achieved_qps is None:
         return {"power_w": None, "qps_per_w": None}
-    groups = {g[0]: g for g in accel_groups(pipeline)}
+    groups = {g[0]: g for g in pipeline.groups()}
     skip = {i for g in groups.values() for i in g[1:]}
     n0 = np.asarray(records["items"])[measured]
     watts = 0.0
@@ -34,40 +34,21 @@ def pipeline_power(pipeline, records: dict, measured, achieved_qps: float | None
             continue
         plat = get_platform(st.platform)
         if si in groups:
-            e = _group_energy_j(pipeline, groups[si], n)
+            e = accel_group(pipeline, tuple(groups[si])).energy_j(n)
             watts += st.engines * static_w(plat.accel, t) + float(np.mean(e)) * achieved_qps
             continue
-        if st.platform.startswith("rpaccel:"):
-            e = plat.energy_j(get_model(st.model), n)
+        name = st.platform_name
+        if name.startswith("rpaccel:"):
+            e = plat.energy_j(st.catalog, n)
             if np.isnan(e).any():
                 return {"power_w": None, "qps_per_w": None}
             watts += st.engines * plat.static_w() + float(np.mean(e)) * achieved_qps
-        elif st.platform.startswith("cpu"):
+        elif name.startswith("cpu"):
             watts += st.engines * t.cpu_core_w
-        elif st.platform.startswith("gpu"):
+        elif name.startswith("gpu"):
             watts += st.engines * t.gpu_w
         else:
             return {"power_w": None, "qps_per_w": None}
         if st.gpu_threshold is not None:
             watts += st.gpu_engines * t.gpu_w
     return {"power_w": watts, "qps_per_w": achieved_qps / watts if watts > 0 else None}
-
-
-def _group_energy_j(pipeline, g, n):
-    import numpy as np
-
-    from .accelplat import group_pipeline, group_profile
-    from .platforms import get_platform
-    from .sim import group_specs
-
-    st0 = pipeline.stages[g[0]]
-    accel = get_platform(st0.platform).accel
-    uniq, inv = np.unique(np.asarray(n, dtype=np.int64), return_inverse=True)
-    specs = group_specs(pipeline, g)
-    items = [pipeline.stages[i].items or int(uniq.max()) for i in g]
-    e = []
-    for u in uniq.tolist():
-        gp, b = group_pipeline(accel, specs, items, st0.sub_batch, st0.filter or "global",
-                               pipeline.stages[g[-1]].k_out, u)
-        e.append(group_profile(accel, gp, b)["energy_pj"] * 1e-12)
-    return np.asarray(e)[inv]

@@ -231,7 +231,7 @@ def size_class(model: str) -> str:
     """The RecPipe model whose quality a catalog model (or model file) stands for: RM-small,
     RM-med and RM-large themselves; any other model the one nearest in MACs per item on a log
     scale (so NCF, 147k MACs, counts as RM-large, DIN, 42k, as RM-med)."""
-    from .models import get_model
+    from rpaccel.models import get_model
 
     if model in _CLASSES:
         return model

@@ -16,9 +16,11 @@ from rpaccel.config import EmbCacheConfig
 from rpaccel.perfmodel.embcache import hit_rate_sweep, reindex_by_frequency, zipf_trace
 
 from . import plots, studies
-from .models import get_model
+from rpaccel.models import get_model
 from .report import manifest, output_dir, write_rows
-from .sim import Pipeline, simulate
+from rpaccel.query import Pipeline
+
+from .sim import simulate
 from .workload import arrivals, sizes
 
 __all__ = ["load_study", "placement_study", "deeprecsched_study", "embcache_study",

@@ -1,6 +1,6 @@
 """At-scale discrete-event simulation of multi-stage recommendation pipelines, in simulated time.
 
-A pipeline is a list of :class:`Stage`. Each stage runs one model on a pool of identical engines
+A pipeline (:class:`rpaccel.query.Pipeline`) is a list of stages. Each stage runs one model on a pool of identical engines
 fed by one FIFO queue. Items shrink stage by stage: a stage keeps its best ``items`` (at most the
 items it received) for the next. The host sorts between stages on platforms without on-chip
 filtering; the sort is a pure delay (RecPipe runs one sort process per stage beside the engines).
@@ -28,192 +28,44 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rpaccel.config import check_int
+from rpaccel.models import Model
+from rpaccel.query import STAGE_LIMITS, Pipeline, StageSpec
+from rpaccel.query import load_pipeline as _load_pipeline
 
-from .datafile import load_data
-from .models import Model, get_model
+from .group import accel_group
 from .platforms import Platform, get_platform
 from .workload import arrivals
 
-__all__ = ["Stage", "Pipeline", "SimResult", "simulate", "load_pipeline", "pipeline_from_dict",
-           "max_qps_under_sla", "fifo_pool", "pipeline_capacity_qps"]
+__all__ = ["SimResult", "simulate", "load_pipeline", "check_pipeline", "max_qps_under_sla",
+           "fifo_pool", "pipeline_capacity_qps", "STAGE_LIMITS"]
 
 
-#: Upper bounds of a stage's integer fields (lower bound 1 for all), shared with the CLI.
-STAGE_LIMITS = {"engines": 4096, "items": 1 << 24, "batch": 1 << 24, "gpu_threshold": 1 << 24,
-                "gpu_engines": 4096}
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """One pipeline stage. ``items``: items this stage ranks (the first stage's default query size).
-
-    ``batch``: split queries into pieces of at most this many items (CPU data parallelism).
-    ``gpu_threshold``: queries with at least this many items go whole to ``gpu_engines`` engines
-    of ``gpu_platform``.
-    """
-
-    model: str
-    platform: str
-    engines: int
-    items: int | None = None
-    batch: int | None = None
-    gpu_threshold: int | None = None
-    gpu_engines: int = 1
-    gpu_platform: str = "gpu"
-    subarrays: int | None = None
-    sub_batch: int | None = None
-    filter: str | None = None
-    k_out: int | None = None
-
-    def __post_init__(self) -> None:
-        get_model(self.model)
-        get_platform(self.platform)
-        for name, hi in STAGE_LIMITS.items():
-            v = getattr(self, name)
-            if v is not None:
-                check_int(f"stage {name}", v, 1, hi)
-        if self.gpu_threshold is not None:
-            get_platform(self.gpu_platform)
-        if self.subarrays is not None:
-            check_int("stage subarrays", self.subarrays, 0, 64)
-        for name in ("sub_batch", "k_out"):
-            if getattr(self, name) is not None:
-                check_int(f"stage {name}", getattr(self, name), 1, 1 << 16)
-        if self.filter is not None and self.filter not in ("global", "per-sub-batch"):
-            raise ValueError(f"stage filter must be 'global' or 'per-sub-batch', got "
-                             f"{self.filter!r}")
-        if not self.platform.startswith("rpaccel:"):
-            for name in ("subarrays", "sub_batch", "filter", "k_out"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"stage {name} is for rpaccel:... platforms (stages on one "
-                                     f"accelerator), not {self.platform}")
-        elif self.subarrays is None:
-            for name in ("sub_batch", "filter", "k_out"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"stage {name} needs 'subarrays' (the stage's sub-arrays "
-                                     f"on its accelerator)")
-        elif self.batch is not None or self.gpu_threshold is not None:
-            raise ValueError("stage batch / gpu_threshold do not apply to a stage placed on an "
-                             "accelerator's sub-arrays")
-
-    @property
-    def on_accel(self) -> bool:
-        """Placed on sub-arrays of an ``rpaccel:`` accelerator (part of an accelerator group)."""
-        return self.subarrays is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    stages: tuple[Stage, ...]
-    name: str = "pipeline"
-
-    def __post_init__(self) -> None:
-        if not self.stages:
-            raise ValueError("pipeline needs at least one stage")
-        for g in accel_groups(self):
-            _check_group(self, g)
-
-
-def accel_groups(pipeline: Pipeline) -> list[list[int]]:
-    """Stage indices of every accelerator group: a maximal run of consecutive stages placed on
-    sub-arrays (``subarrays``) of the same ``rpaccel:`` platform. Each group is one accelerator
-    running a multi-stage program: the stages' survivors stay on chip, and with sub-batch
-    pipelining the stages overlap on their own sub-arrays."""
-    out: list[list[int]] = []
-    for i, st in enumerate(pipeline.stages):
-        if not st.on_accel:
-            continue
-        if out and out[-1][-1] == i - 1 and pipeline.stages[i - 1].platform == st.platform:
-            out[-1].append(i)
-        else:
-            out.append([i])
-    return out
-
-
-def _check_group(pipeline: Pipeline, g: list[int]) -> None:
-    sts = [pipeline.stages[i] for i in g]
-    first = sts[0]
-    for i, st in zip(g[1:], sts[1:]):
-        if st.engines != first.engines:
-            raise ValueError(f"stage[{i}].engines must equal stage[{g[0]}]'s ({first.engines}): "
-                             f"the stages share one accelerator per engine")
-        for name in ("sub_batch", "filter"):
-            if getattr(st, name) is not None:
-                raise ValueError(f"stage[{i}].{name}: set it on stage[{g[0]}], the first stage "
-                                 f"of its accelerator group")
-        if st.items is None:
-            raise ValueError(f"stage[{i}].items is needed (a later stage on an accelerator)")
-    for i, st in zip(g[:-1], sts[:-1]):
-        if st.k_out is not None:
-            raise ValueError(f"stage[{i}].k_out: set it on stage[{g[-1]}], the last stage of its "
-                             f"accelerator group")
-    if first.items is None and g[0] == 0:
-        return                   # checked per query size when simulated
-    from .accelplat import group_pipeline
-
-    plat = get_platform(first.platform)
-    n0 = first.items if first.items is not None else sts[1].items if len(sts) > 1 else 1
-    try:
-        if first.sub_batch is not None and first.sub_batch <= n0:
-            for i, st in zip(g, sts):
-                n = st.items or n0
-                if n % min(first.sub_batch, n):
-                    raise ValueError(f"stage[{g[0]}].sub_batch={first.sub_batch} must divide "
-                                     f"stage[{i}].items={n} (or exceed it)")
-        gp, b = group_pipeline(plat.accel, group_specs(pipeline, g), [s.items or n0 for s in sts],
-                               first.sub_batch, first.filter or "global", sts[-1].k_out, n0)
-        from rpaccel.perfmodel.compiler import place
-
-        place(plat.accel, gp, b, first.filter or "global")
-    except ValueError as e:
-        raise ValueError(f"accelerator group stage[{g[0]}..{g[-1]}] on {first.platform}: {e}"
-                         ) from None
-
-
-def group_specs(pipeline: Pipeline, g: list[int]) -> list:
-    from .accelplat import model_spec
-
-    out = []
-    for i in g:
-        m = get_model(pipeline.stages[i].model)
-        out.append((m.name, model_spec(m), pipeline.stages[i].subarrays))
-    return out
-
-
-_STAGE_KEYS = {f.name for f in fields(Stage)}
-
-
-def pipeline_from_dict(d: dict, where: str = "pipeline") -> Pipeline:
-    if not isinstance(d, dict):
-        raise ValueError(f"{where}: must be a table/object")
-    unknown = sorted(set(d) - {"name", "stage"})
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: ['name', 'stage']")
-    stages = d.get("stage")
-    if not isinstance(stages, list) or not stages:
-        raise ValueError(f"{where}: needs a non-empty list 'stage'")
-    out = []
-    for i, s in enumerate(stages):
-        if not isinstance(s, dict):
-            raise ValueError(f"{where}: stage[{i}] must be a table/object")
-        bad = sorted(set(s) - _STAGE_KEYS)
-        if bad:
-            raise ValueError(f"{where}: stage[{i}]: unknown key(s) {bad}; allowed: {sorted(_STAGE_KEYS)}")
-        missing = [k for k in ("model", "platform", "engines") if k not in s]
-        if missing:
-            raise ValueError(f"{where}: stage[{i}]: missing {missing}")
+def check_pipeline(pipeline: Pipeline) -> Pipeline:
+    """Check what a simulation needs beyond the pipeline's own rules (a one-line
+    ``ValueError``): every platform exists, and every accelerator group can be placed on its
+    accelerator (:meth:`rpaccel.sched.platforms.accelplat.AccelGroup.check`). Returns the
+    pipeline."""
+    for s, st in enumerate(pipeline.stages):
+        if st.platform is None:
+            raise ValueError(f"stage[{s}]: missing key 'platform' (where the stage runs: cpu, "
+                             f"gpu, recpipe-artifact:hcN, rpaccel:PRESET, ...)")
         try:
-            out.append(Stage(**s))
+            get_platform(st.platform)
+            if st.gpu_threshold is not None:
+                get_platform(st.gpu_platform)
         except ValueError as e:
-            raise ValueError(f"{where}: stage[{i}]: {e}") from None
-    return Pipeline(tuple(out), name=d.get("name", "pipeline"))
+            raise ValueError(f"stage[{s}]: {e}") from None
+        if not st.on_accel:
+            st.catalog          # a stage model the platforms can time
+    for g in pipeline.groups():
+        accel_group(pipeline, tuple(g)).check()
+    return pipeline
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
-    """Load a pipeline from TOML (``[[stage]]`` tables) or JSON (``{"stage": [...]}``)."""
-
-    return pipeline_from_dict(load_data(path, "pipeline"), where=f"pipeline file {path}")
+    """A pipeline file (:func:`rpaccel.query.load_pipeline`, the one format) checked for
+    simulation (:func:`check_pipeline`)."""
+    return check_pipeline(_load_pipeline(path))
 
 
 def fifo_pool(arrive: Sequence[float], service: Sequence[float], engines: int) -> np.ndarray:
@@ -287,7 +139,7 @@ def stage_items(pipeline: Pipeline, sizes: np.ndarray):
         yield si, st, n
 
 
-def gpu_offload(stage: Stage, n_items: np.ndarray) -> np.ndarray:
+def gpu_offload(stage: StageSpec, n_items: np.ndarray) -> np.ndarray:
     """Queries that go whole to the stage's GPU pool (``n >= gpu_threshold``)."""
     if stage.gpu_threshold is None:
         return np.zeros(len(n_items), bool)
@@ -306,7 +158,7 @@ def batch_pieces(n_items: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarra
     return sz, pieces, first
 
 
-def _stage_jobs(stage: Stage, arrive: np.ndarray, n_items: np.ndarray, model: Model,
+def _stage_jobs(stage: StageSpec, arrive: np.ndarray, n_items: np.ndarray, model: Model,
                 plat: Platform, gpu: Platform | None):
     """Run one stage; return per-query completion times and pool busy time per pool name."""
     q = len(arrive)
@@ -336,41 +188,14 @@ def _stage_jobs(stage: Stage, arrive: np.ndarray, n_items: np.ndarray, model: Mo
     return done, busy
 
 
-def group_profiles(pipeline: Pipeline, g: list[int], n_items: np.ndarray):
-    """No-contention profiles of an accelerator group for the distinct first-stage sizes:
-    ``(profile index per query, first, end, stage_end, latency, busy)`` in seconds."""
-    from .accelplat import group_pipeline, group_profile
-
-    first_st = pipeline.stages[g[0]]
-    accel = get_platform(first_st.platform).accel
-    clock = accel.clock_ns * 1e-9
-    uniq, inv = np.unique(np.asarray(n_items, dtype=np.int64), return_inverse=True)
-    specs = group_specs(pipeline, g)
-    items = [pipeline.stages[i].items or int(uniq.max()) for i in g]
-    profs = []
-    for n in uniq.tolist():
-        try:
-            gp, b = group_pipeline(accel, specs, items, first_st.sub_batch,
-                                   first_st.filter or "global", pipeline.stages[g[-1]].k_out, n)
-            profs.append(group_profile(accel, gp, b))
-        except ValueError as e:
-            raise ValueError(f"accelerator group stage[{g[0]}..{g[-1]}], a query of {n} items: "
-                             f"{e}") from None
-    first = np.array([[x * clock if x >= 0 else -1.0 for x in p["first"]] for p in profs])
-    end = np.array([[x * clock for x in p["end"]] for p in profs])
-    stage_end = np.array([p["stage_end"] for p in profs], dtype=np.float64) * clock
-    latency = np.array([p["latency"] for p in profs], dtype=np.float64) * clock
-    busy = np.array([p["busy"] for p in profs], dtype=np.float64) * clock
-    return inv, first, end, stage_end, latency, busy, profs[0]["resources"]
-
-
 def _group_jobs(pipeline: Pipeline, g: list[int], arrive: np.ndarray, n_items: np.ndarray):
     """Run an accelerator group (see :func:`rpaccel.sched.accelplat.rigid_pool`): completion
     times, each stage's completion times, and busy seconds per resource name."""
     from .accelplat import rigid_pool
 
     st0 = pipeline.stages[g[0]]
-    inv, first, end, stage_end, latency, busy, res = group_profiles(pipeline, g, n_items)
+    grp = accel_group(pipeline, tuple(g))
+    inv, first, end, stage_end, latency, busy = grp.profiles(n_items)
     order = np.argsort(arrive, kind="stable")
     start = np.empty(len(arrive))
     start[order], _ = rigid_pool(arrive[order], inv[order], first, end, st0.engines)
@@ -379,11 +204,11 @@ def _group_jobs(pipeline: Pipeline, g: list[int], arrive: np.ndarray, n_items: n
     tot = busy[inv].sum(axis=0)
     out = {}
     span = f"stage{g[0]}" if len(g) == 1 else f"stage{g[0]}-{g[-1]}"
-    for r, b in zip(res, tot):
+    for r, b in zip(grp.resources, tot):
         if r.startswith("x"):
-            name = f"stage{g[int(r[1:])]}:{st0.platform}"
+            name = f"stage{g[int(r[1:])]}:{st0.platform_name}"
         else:
-            name = f"{span}:{st0.platform}:{r}"
+            name = f"{span}:{st0.platform_name}:{r}"
         out[name] = float(b)
     return done, stage_done, out
 
@@ -409,7 +234,7 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
     util_busy: dict[str, float] = {}
     engines: dict[str, int] = {}
     rec: dict[str, np.ndarray] = {"query": np.arange(q), "arrival_s": arrive, "items": n0}
-    groups = {g[0]: g for g in accel_groups(pipeline)}
+    groups = {g[0]: g for g in pipeline.groups()}
     skip = {i for g in groups.values() for i in g[1:]}
     for si, st, n in stage_items(pipeline, n0):
         if si in skip:
@@ -423,11 +248,11 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
             for i, d in zip(g, stage_done):
                 rec[f"stage{i}_done_s"] = d
             continue
-        model, plat = get_model(st.model), get_platform(st.platform)
+        model, plat = st.catalog, get_platform(st.platform)
         gpu = get_platform(st.gpu_platform) if st.gpu_threshold is not None else None
         done, busy = _stage_jobs(st, t, n, model, plat, gpu)
         for pool, b in busy.items():
-            name = f"stage{si}:{st.platform}" if pool == "engines" else f"stage{si}:{st.gpu_platform}"
+            name = f"stage{si}:{st.platform_name}" if pool == "engines" else f"stage{si}:{st.gpu_platform}"
             util_busy[name] = util_busy.get(name, 0.0) + b
             engines[name] = st.engines if pool == "engines" else st.gpu_engines
         sort = 0.0 if plat.on_chip_filter else np.asarray(plat.sort_time(n), dtype=np.float64)
@@ -490,17 +315,17 @@ def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,
 def pipeline_capacity_qps(pipeline: Pipeline, sizes: np.ndarray) -> float:
     """Upper bound on sustainable QPS: engines / mean busy seconds per query, tightest pool."""
     cap = math.inf
-    groups = {g[0]: g for g in accel_groups(pipeline)}
+    groups = {g[0]: g for g in pipeline.groups()}
     skip = {i for g in groups.values() for i in g[1:]}
     for si, st, n in stage_items(pipeline, sizes):
         if si in skip:
             continue
         if si in groups:
-            inv, *_, busy, _ = group_profiles(pipeline, groups[si], n)
+            inv, *_, busy = accel_group(pipeline, tuple(groups[si])).profiles(n)
             work = busy[inv].sum(axis=0).max()
             cap = min(cap, st.engines * len(n) / float(work))
             continue
-        model, plat = get_model(st.model), get_platform(st.platform)
+        model, plat = st.catalog, get_platform(st.platform)
         to_gpu = gpu_offload(st, n)
         if (~to_gpu).any():
             nn = n[~to_gpu]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from .sim import Pipeline, Stage, max_qps_under_sla, simulate
+from rpaccel.query import Pipeline, StageSpec
+
+from .sim import check_pipeline, max_qps_under_sla, simulate
 from .sweep import run_points
 from .workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, arrivals, size_cap, sizes
 
@@ -25,8 +26,7 @@ __all__ = ["sim_point", "load_sweep", "placements", "rpaccel_placements", "place
 
 
 def pipeline_dict(p: Pipeline) -> dict:
-    return {"name": p.name, "stage": [{k: v for k, v in asdict(s).items() if v is not None}
-                                      for s in p.stages]}
+    return p.to_dict()
 
 
 def _sizes(point: dict) -> np.ndarray:
@@ -93,7 +93,7 @@ def placements(models: list[str], items: list[int], *, cpu_cores: int = 32,
     out: list[Pipeline] = []
     if accel:
         for combo in itertools.product(accel_slices, repeat=s):
-            st = tuple(Stage(m, f"recpipe-artifact:hc{n}", _artifact_engines(n, s), items=k)
+            st = tuple(StageSpec(m, f"recpipe-artifact:hc{n}", _artifact_engines(n, s), items=k)
                        for m, k, n in zip(models, items, combo))
             out.append(Pipeline(st, name="accel[" + ",".join(f"hc{n}" for n in combo) + "]"))
     hosts = []
@@ -119,7 +119,7 @@ def placements(models: list[str], items: list[int], *, cpu_cores: int = 32,
                     c = max(1, cpu_cores // n_cpu)
                 cores.append(c)
                 ci += 1
-            st = tuple(Stage(m, h, c, items=k) for m, k, h, c in zip(models, items, host, cores))
+            st = tuple(StageSpec(m, h, c, items=k) for m, k, h, c in zip(models, items, host, cores))
             out.append(Pipeline(st, name="+".join(f"{h}x{c}" for h, c in zip(host, cores))))
     return out
 
@@ -143,7 +143,8 @@ def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str
     items, rows above the sub-array's buffer, a quota above the top-k unit) are left out."""
     from .platforms import get_platform
 
-    plat = get_platform(f"rpaccel:{preset}")
+    plat_name = f"rpaccel:{preset}"
+    plat = get_platform(plat_name)
     grid = plat.accel.array.subarrays
     s = len(models)
     if len(items) != s or not s:
@@ -157,15 +158,15 @@ def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str
         for sp in splits:
             for b in sub_batches:
                 for f in (filters if s > 1 else ("global",)):
-                    st = [Stage(m, f"rpaccel:{preset}", 1, items=k, subarrays=g)
+                    st = [StageSpec(m, plat_name, 1, items=k, subarrays=g)
                           for m, k, g in zip(models, its, sp)]
-                    st[0] = dataclasses.replace(st[0], sub_batch=b, filter=f)
                     name = (f"rpaccel[{'+'.join(map(str, sp))}] b{b}"
                             + (f" {f}" if s > 1 else "")
                             + (f" items {'/'.join(map(str, its))}"
                                if any(len(o) > 1 for o in items) else ""))
                     try:
-                        out.append(Pipeline(tuple(st), name=name))
+                        out.append(check_pipeline(Pipeline(tuple(st), sub_batch=b, filter=f,
+                                                           name=name)))
                     except ValueError:
                         continue
     if not out:
@@ -249,7 +250,7 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
     size = size or {"kind": "lognormal", "mu": LOGNORMAL_MU, "sigma": LOGNORMAL_SIGMA}
 
     def pt(batch: int, thr: int | None) -> dict:
-        st = Stage(model, cpu, engines, batch=batch, gpu_threshold=thr)
+        st = StageSpec(model, cpu, engines, batch=batch, gpu_threshold=thr)
         return {"pipeline": Pipeline((st,), name=f"{model} b{batch} g{thr}"),
                 "sla_s": sla / 1e3, "queries": queries, "seed": seed, "size": size,
                 "tags": {"batch": batch, "gpu_threshold": thr}}

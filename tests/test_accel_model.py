@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from rpaccel.accel import (RECPIPE_RM, ModelSpec, Pipeline, StageSpec, accel_from_dict,
-                           load_accel, load_pipeline, pipeline_from_dict)
+from rpaccel.accel import accel_from_dict, load_accel
+from rpaccel.query import (RECPIPE_RM, ModelSpec, Pipeline, StageSpec, load_pipeline,
+                           pipeline_from_dict)
 from rpaccel.perfmodel.compiler import compile_query
 from rpaccel.perfmodel.executor import execute, model_accel
 from rpaccel.perfmodel.gemm import gemm_cycles

@@ -12,12 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rpaccel.accel import Fidelity, load_accel, load_pipeline as accel_pipeline
+from rpaccel.accel import Fidelity, load_accel
+from rpaccel.query import load_pipeline as accel_pipeline
 from rpaccel.perfmodel import model_accel
 from rpaccel.sched.accelplat import RPAccelPlatform
-from rpaccel.sched.models import get_model
+from rpaccel.models import get_model
 from rpaccel.sched.platforms import get_platform
-from rpaccel.sched.sim import load_pipeline, pipeline_from_dict, simulate
+from rpaccel.query import pipeline_from_dict as _from_dict
+from rpaccel.sched.sim import check_pipeline, load_pipeline, simulate
+
+
+def pipeline_from_dict(d):
+    """A system pipeline from a mapping, checked for simulation (as `rpaccel simulate` loads it)."""
+    return check_pipeline(_from_dict(d))
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-m", "rpaccel.cli"]
@@ -107,7 +114,7 @@ def test_artifact_cli_and_sizes_beyond_one_pass():
 
 
 def test_no_contention_simulation_equals_the_executor():
-    p = load_pipeline(ROOT / "examples" / "sl-rpaccel.toml")
+    p = load_pipeline(ROOT / "examples" / "pipeline-s-l.toml")
     r = simulate(p, np.array([0.0]), np.array([4096]), warmup=0)
     ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"))
     assert round(r.records["latency_s"][0] / 8e-9) == ex.latency[0] == ex.cycles
@@ -122,7 +129,7 @@ def test_no_contention_simulation_equals_the_executor():
 def test_contention_close_to_back_to_back_executor():
     """All queries at once: the rigid-reservation model against the executor running the same
     back-to-back program (README: within 3 %)."""
-    p = load_pipeline(ROOT / "examples" / "sl-rpaccel.toml")
+    p = load_pipeline(ROOT / "examples" / "pipeline-s-l.toml")
     for q in (2, 4, 8):
         r = simulate(p, np.zeros(q), np.full(q, 4096), warmup=0)
         ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"), queries=q)
@@ -132,7 +139,7 @@ def test_contention_close_to_back_to_back_executor():
 
 
 def _tiny_pipeline(tmp_path) -> Path:
-    text = (ROOT / "examples" / "sl-tiny-rpaccel.toml").read_text()
+    text = (ROOT / "examples" / "pipeline-tiny.toml").read_text()
     text = text.replace('"examples/', f'"{ROOT}/examples/')
     f = tmp_path / "sl-tiny.toml"
     f.write_text(text)
@@ -160,25 +167,25 @@ def _stage(**kw):
             **kw}
 
 
-@pytest.mark.parametrize("stages, msg", [
-    ([_stage(subarrays=5)], "subarrays must sum to at most"),
-    ([_stage(subarrays=1, sub_batch=300)], "sub_batch=300 must divide stage[0].items=4096"),
-    ([_stage(subarrays=1, sub_batch=256), _stage(model="rm-large", items=512, subarrays=3,
-                                                  sub_batch=256)],
-     "stage[1].sub_batch: set it on stage[0]"),
-    ([_stage(subarrays=1), _stage(model="rm-large", items=512, subarrays=3, engines=2)],
+@pytest.mark.parametrize("stages, top, msg", [
+    ([_stage(subarrays=5)], {}, "subarrays must sum to at most"),
+    ([_stage(subarrays=1)], {"sub_batch": 300}, "sub_batch=300 must divide stage[0].items=4096"),
+    ([_stage(subarrays=1, sub_batch=256), _stage(model="rm-large", items=512, subarrays=3)],
+     {}, "stage[0]: unknown key 'sub_batch'"),
+    ([_stage(subarrays=1), _stage(model="rm-large", items=512, subarrays=3, engines=2)], {},
      "stage[1].engines must equal"),
-    ([_stage(subarrays=1, k_out=2000)], "k_out = 2000 exceeds topk.k_max=1024"),
-    ([{"model": "rm-small", "platform": "cpu", "engines": 1, "sub_batch": 8}],
-     "stage sub_batch is for rpaccel:"),
-    ([_stage(sub_batch=8)], "stage sub_batch needs 'subarrays'"),
-    ([_stage(platform="rpaccel:nope", subarrays=1)], "unknown preset"),
+    ([_stage(subarrays=1)], {"k_out": 2000}, "k_out = 2000 exceeds topk.k_max=1024"),
+    ([{"model": "rm-small", "platform": "cpu", "engines": 1}], {"sub_batch": 8},
+     "sub_batch is for pipelines with stages on an accelerator's sub-arrays"),
+    ([_stage()], {"sub_batch": 8},
+     "sub_batch is for pipelines with stages on an accelerator's sub-arrays"),
+    ([_stage(platform="rpaccel:nope", subarrays=1)], {}, "unknown preset"),
     ([_stage(platform="rpaccel:tpu-like", subarrays=1),
-      _stage(platform="rpaccel:tpu-like", subarrays=1, items=512)], "needs a split array"),
+      _stage(platform="rpaccel:tpu-like", subarrays=1, items=512)], {}, "needs a split array"),
 ])
-def test_bad_groups(stages, msg):
+def test_bad_groups(stages, top, msg):
     with pytest.raises(ValueError) as e:
-        pipeline_from_dict({"stage": stages})
+        pipeline_from_dict({"stage": stages, **top})
     assert msg in str(e.value) and "\n" not in str(e.value)
 
 

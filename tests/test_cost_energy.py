@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from rpaccel.accel import load_accel, load_pipeline
+from rpaccel.accel import load_accel
+from rpaccel.query import load_pipeline
 from rpaccel.area import CELLS_PER_EXTRA_SUBARRAY, TECHNOLOGIES, rollup
 from rpaccel.perfmodel import model_accel
 from rpaccel.perfmodel.compiler import place
@@ -114,7 +115,7 @@ def test_power_and_qps_per_watt_in_study_rows():
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
     rows = load_sweep([sched_pipeline(root / "sl-cpu.toml"), sched_pipeline(
-        root / "sl-rpaccel.toml"), sched_pipeline(root / "rm-large-accel.toml")], [100.0],
+        root / "pipeline-s-l.toml"), sched_pipeline(root / "rm-large-accel.toml")], [100.0],
         queries=500, progress=False)
     cpu, rp, art = rows
     assert cpu["power_w"] == pytest.approx(32 * 7.3)          # 16 + 16 cores at 205 W / 28

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from rpaccel.sched.models import get_model
+from rpaccel.models import get_model
 from rpaccel.sched.platforms import CpuTable, get_platform
 
 EXE = [sys.executable, "-m", "rpaccel.cli"]

@@ -82,3 +82,24 @@ def test_histogram_funnel_by_hand_and_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["filter"] == "histogram" and d["histogram_kept"][0] >= 128
+
+
+def test_model_histk_runs_without_cocotb():
+    """`rpaccel model histk` needs neither cocotb nor Amaranth: a fresh interpreter with both
+    blocked from importing runs it."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('cocotb', 'cocotb_tools', 'amaranth'):\n"
+            "            raise ImportError('blocked ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from rpaccel.cli import main\n"
+            "sys.exit(main(['model', 'histk', '--n', '64', '--k', '8', '--json']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["n"] == 64 and out["returned"] >= 8

@@ -10,7 +10,7 @@ import pytest
 
 from rpaccel.config import GemmConfig
 from rpaccel.perfmodel import gemm_cycles
-from rpaccel.sched.models import get_model
+from rpaccel.models import get_model
 
 DATA = json.loads((Path(__file__).parent / "data" / "scalesim_ws_m4096.json").read_text())
 

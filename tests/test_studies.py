@@ -10,7 +10,7 @@ import pytest
 
 from rpaccel.sched.calibrate import fit, load_csv
 from rpaccel.sched.studies import _climb, load_sweep, pareto_front, placement_search, placements
-from rpaccel.sched.sim import Pipeline, Stage
+from rpaccel.query import Pipeline, StageSpec as Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPE = Pipeline((Stage("rm-small", "cpu", 4, items=4096), Stage("rm-large", "cpu", 4, items=512)),
@@ -67,7 +67,7 @@ def test_climb_rule_reference_cases():
 
 
 def test_calibration_fit_recovers_constants(tmp_path):
-    from rpaccel.sched.models import CATALOG
+    from rpaccel.models import CATALOG
 
     truth = dict(o=1e-4, l=2e-7, b=1e-10, c=3e-11)
     f = tmp_path / "m.csv"

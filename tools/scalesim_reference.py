@@ -7,7 +7,7 @@ simulator) for the MLP layers of the RecPipe catalog models at M = 4096 items, o
 
 (SCALE-Sim 3.0.0 needs numpy < 2, and its get_total_cycles() is broken, so the layer's compute
 report is read directly.) SRAMs are 1 GiB each so there are no memory stalls: the count is the
-compute count. The layers are the catalog's (rpaccel.sched.models): bottom MLP, then the top MLP
+compute count. The layers are the catalog's (rpaccel.models): bottom MLP, then the top MLP
 fed the 27-vector concatenation.
 """
 import json

@@ -26,7 +26,8 @@ from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, Mux, R
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpaccel.accel import AccelConfig, Pipeline, accel_from_dict, pipeline_from_dict
+from rpaccel.accel import AccelConfig, accel_from_dict
+from rpaccel.query import Pipeline, pipeline_from_dict
 from rpaccel.config import _config_key
 from rpaccel.isa import RTL_COUNTERS, queue_order
 

@@ -144,7 +144,7 @@ def bench_gemm_utilization() -> tuple[dict, list[str]]:
     sub-array runs its query's layers one after another; the run takes the slowest sub-array's
     cycles (all are equal here)."""
     from rpaccel.perfmodel import gemm_multi_cycles
-    from rpaccel.sched.models import get_model
+    from rpaccel.models import get_model
 
     fig: dict = {}
     lines = []
@@ -183,7 +183,7 @@ def bench_embunit(scratch: Path) -> tuple[dict, list[str], bool]:
     10M lookups, and the RTL's lookups per second of simulation at 8 lanes in bulk mode."""
     from rpaccel.config import EmbCacheConfig
     from rpaccel.perfmodel.embcache import embcache_cycles
-    from rpaccel.sched.models import get_model
+    from rpaccel.models import get_model
 
     sizes = np.array([t.rows for t in get_model("rm-large").tables], dtype=np.int64)
     T, ITEMS, ROWS = len(sizes), 4096, 1 << 24

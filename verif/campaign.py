@@ -67,7 +67,7 @@ def draw(unit: str, n_configs: int, n_scenarios: int, seed: int) -> list[tuple[o
 
 def reproducer(unit: str, cfg, sc: dict) -> str:
     """The ``rpaccel sim`` command line that replays scenario ``sc`` on ``cfg``."""
-    from rpaccel.cli.flags import config_argv
+    from rpaccel.config import config_argv
 
     if unit == ACCEL:
         code = (f"from rpaccel.verif.cases_accel import random_build; from rpaccel.verif."
@@ -156,14 +156,3 @@ def run_campaign(units: list[str], n_configs: int, n_scenarios: int, seed: int, 
             "scenarios": sum(p["scenarios"] for p in per.values()),
             "mismatches": len(failures), "failures": failures,
             "wall_s": round(time.perf_counter() - t0, 1)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``make verify``: the long campaign (``rpaccel verify`` with the Makefile's sizes)."""
-    from rpaccel.cli import main as cli_main
-
-    return cli_main(["verify", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,8 @@ import copy
 
 import numpy as np
 
-from rpaccel.accel import accel_from_dict, load_accel, load_pipeline, pipeline_from_dict
+from rpaccel.accel import accel_from_dict, load_accel
+from rpaccel.query import load_pipeline, pipeline_from_dict
 
 from .seeds import scenario_seed
 

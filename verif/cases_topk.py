@@ -85,3 +85,24 @@ def random_scenario(cfg: TopkConfig, rng: np.random.Generator) -> dict:
     return {"seed": int(rng.integers(0, 1 << 31)), "queries": [q] * int(rng.integers(1, 5)),
             "idle": float(rng.choice([0.0, 0.0, 0.25, 0.5])),
             "backpressure": float(rng.choice([0.0, 0.0, 0.3, 0.6]))}
+
+
+def make_query(cfg: TopkConfig, n: int, dist: str, rng: np.random.Generator):
+    lo, hi = cfg.score_range
+    if dist == "uniform":
+        s = rng.integers(lo, hi, size=n, endpoint=True)
+    elif dist == "equal":
+        s = np.full(n, rng.integers(lo, hi, endpoint=True))
+    elif dist == "increasing":
+        s = np.sort(rng.choice(np.arange(lo, hi + 1), size=n, replace=n > hi - lo + 1))
+    elif dist == "decreasing":
+        s = np.sort(rng.choice(np.arange(lo, hi + 1), size=n, replace=n > hi - lo + 1))[::-1]
+    elif dist == "duplicates":
+        s = rng.choice(rng.integers(lo, hi, size=3, endpoint=True), size=n)
+    elif dist == "extreme":
+        s = rng.choice(np.array([lo, hi]), size=n)
+    else:
+        raise ValueError(f"dist must be one of uniform/equal/increasing/decreasing/duplicates/"
+                         f"extreme, got {dist!r}")
+    ids = rng.permutation(n)
+    return s.astype(np.int64), ids.astype(np.int64)

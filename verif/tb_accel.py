@@ -21,7 +21,6 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
-from rpaccel.accel import ID_BYTES
 from rpaccel.isa import RTL_COUNTERS, queue_order
 from rpaccel.perfmodel.compiler import compile_query, program_words
 from rpaccel.perfmodel.executor import execute
@@ -47,7 +46,7 @@ def host_beats(build: AccelBuild, inputs) -> list[int]:
     dense int8 bytes, then its sparse ids as little-endian int32)."""
     accel, pipe = build.accel, build.pipeline
     hb = accel.host_bytes_per_cycle
-    item_bytes = pipe.dense + ID_BYTES * pipe.sparse
+    item_bytes = pipe.record_bytes
     bpi = -(-item_bytes // hb)
     out = []
     for inp in inputs:
@@ -85,7 +84,7 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
             wmem = (getattr(top.array, f"s{first + bi}_w_buf") if pl.split
                     else top.array.w_buf).mem
             bmem = getattr(top, f"bias{s}_{bi}").mem
-            for li, (_, _, k, n) in enumerate(st.model.layers()):
+            for li, (_, _, k, n) in enumerate(st.spec.layers()):
                 for i, w in enumerate(pack_w(sub, params[s].weights[li].astype(np.int64))):
                     wmem[pl.wbase[s][li] + i].value = w
                 b = params[s].biases[li].astype(np.int64)
@@ -192,7 +191,7 @@ def _dump(out: Path, build, prog, params, inputs, seed, got, surv, res) -> None:
         arrays[f"q{q}_dense"] = inp.dense
         arrays[f"q{q}_sparse"] = inp.sparse
     for s, st in enumerate(pipe.stages):
-        m = st.model
+        m = st.spec
         base = table_base(pipe, s)
         for t in range(m.tables):
             arrays[f"s{s}_table{t}"] = embedding_rows(
@@ -210,8 +209,8 @@ def _dump(out: Path, build, prog, params, inputs, seed, got, surv, res) -> None:
             "queries": len(inputs), "acc_width": accel.array.acc_width,
             "sub_batch": prog.sub_batch, "filter": prog.policy,
             "items": pipe.items, "k_out": pipe.k_out,
-            "stages": [{"tables": st.model.tables, "layers": len(st.model.layers()),
-                        "bottom_layers": len(st.model.bottom) - 1} for st in pipe.stages],
+            "stages": [{"tables": st.spec.tables, "layers": len(st.spec.layers()),
+                        "bottom_layers": len(st.spec.bottom) - 1} for st in pipe.stages],
             "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"]}
     (out / "accel.json").write_text(json.dumps(meta, indent=1))
 

@@ -24,31 +24,11 @@ from rpaccel.config import TopkConfig
 from rpaccel.perfmodel import topk, topk_timeline
 from rpaccel.perfmodel.topk import topk_compares
 
+from .cases_topk import make_query  # noqa: F401  (the testbenches and the CLI share it)
 from .checker import Checker
 from .streams import Pauser, StreamDriver, StreamMonitor, StreamSink
 
 PERIOD_NS = 10
-
-
-def make_query(cfg: TopkConfig, n: int, dist: str, rng: np.random.Generator):
-    lo, hi = cfg.score_range
-    if dist == "uniform":
-        s = rng.integers(lo, hi, size=n, endpoint=True)
-    elif dist == "equal":
-        s = np.full(n, rng.integers(lo, hi, endpoint=True))
-    elif dist == "increasing":
-        s = np.sort(rng.choice(np.arange(lo, hi + 1), size=n, replace=n > hi - lo + 1))
-    elif dist == "decreasing":
-        s = np.sort(rng.choice(np.arange(lo, hi + 1), size=n, replace=n > hi - lo + 1))[::-1]
-    elif dist == "duplicates":
-        s = rng.choice(rng.integers(lo, hi, size=3, endpoint=True), size=n)
-    elif dist == "extreme":
-        s = rng.choice(np.array([lo, hi]), size=n)
-    else:
-        raise ValueError(f"dist must be one of uniform/equal/increasing/decreasing/duplicates/"
-                         f"extreme, got {dist!r}")
-    ids = rng.permutation(n)
-    return s.astype(np.int64), ids.astype(np.int64)
 
 
 def beats_of(cfg: TopkConfig, scores, ids, k: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""The integrated RPAccel: accelerator configs, query pipelines and their strict TOML files.
+"""The integrated RPAccel: accelerator configs and their strict TOML files.
 
 Pure Python (no Amaranth): the RTL top, the compiler/executor (:mod:`rpaccel.perfmodel.compiler`,
 :mod:`rpaccel.perfmodel.executor`), the testbench and the CLI all read these objects.
@@ -9,28 +9,23 @@ each sub-array, the embedding unit (:class:`~rpaccel.config.EmbCacheConfig`, non
 static + dynamic caches, lanes, MSHRs, the DRAM model), one top-k unit per stage
 (:class:`~rpaccel.config.TopkConfig`: ``k_max``, ``lanes``), the host link and the clock.
 
-A **pipeline** (:class:`Pipeline`) is the work: S stages (1..4), each a DLRM-style model
-(:class:`ModelSpec`) on ``items[s]`` candidates placed on a group of sub-arrays, the number of
-results ``k_out``, the default sub-batch size and filter policy, and the Zipf skew of the sparse
-ids. See :mod:`rpaccel.perfmodel.query` for what a query computes.
+The work it runs is a pipeline (:class:`rpaccel.query.Pipeline`, the one pipeline class and
+file format). File format of a config (strict TOML: an unknown key is an error naming the key and
+the file)::
 
-File formats (strict TOML: an unknown key is an error naming the key and the file)::
-
-    # accelerator                            # pipeline
-    name = "tiny"                            name = "tiny S->L"
-    clock_ns = 8.0                           k_out = 8
-    host_latency = 20                        sub_batch = 32
-    host_bytes_per_cycle = 16                filter = "global"
-    weight_bytes = 4096                      skew = 1.0
-    max_items = 512                          [[stage]]
-    [array]        # GemmConfig fields       items = 128
-    rows = 4                                 subarrays = 2
-    cols = 4                                 model = "rm-small"   # or a [stage.model] table:
-    split = [2, 2]                           [stage.model]        # dense, bottom, tables, top
-    [embedding]    # EmbCacheConfig fields   dense = 8
-    dim = 8                                  bottom = [8, 16, 8]
-    ...                                      tables = 3
-    [topk]                                   top = [32, 16, 1]
+    name = "tiny"
+    clock_ns = 8.0
+    host_latency = 20
+    host_bytes_per_cycle = 16
+    weight_bytes = 4096
+    max_items = 512
+    [array]          # GemmConfig fields
+    rows = 4
+    split = [2, 2]
+    ...
+    [embedding]      # EmbCacheConfig fields
+    ...
+    [topk]
     k_max = 64
     lanes = 2
 """
@@ -44,152 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import EmbCacheConfig, GemmConfig, TopkConfig, _config_key, ceil_div, check_int
+from .query import ID_BYTES, RECPIPE_RM, _strict, check_skew, record_bytes
 
-__all__ = ["ModelSpec", "StageSpec", "Pipeline", "AccelConfig", "Fidelity", "Serve", "RECPIPE_RM",
-           "PRESETS", "FIDELITY_SWITCHES", "accel_toml",
-           "PIPELINE_PRESETS", "FILTERS", "load_accel", "load_pipeline", "accel_from_dict",
-           "pipeline_from_dict", "ID_BYTES"]
-
-#: Filter policies between stages (see :mod:`rpaccel.perfmodel.funnel`).
-FILTERS = ("global", "per-sub-batch")
-#: Bytes of one sparse id on the host link and in the item memory (int32).
-ID_BYTES = 4
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    """A DLRM-style integer model: dense input width ``dense``; bottom MLP ``bottom =
-    [dense, b1, ..., d]``; ``tables`` embedding tables of dim ``d = bottom[-1]`` (one lookup per
-    table per item); interaction = the concatenation ``[bottom_out, e_1, ..., e_T]`` of width
-    ``(T + 1) * d`` (the RecPipe artifact's choice); top MLP ``top = [(T + 1) * d, t1, ..., 1]``."""
-
-    dense: int
-    bottom: tuple[int, ...]
-    tables: int
-    top: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        check_int("model.dense", self.dense, 1, 4096)
-        check_int("model.tables", self.tables, 1, 64)
-        for name in ("bottom", "top"):
-            v = getattr(self, name)
-            if not isinstance(v, (list, tuple)) or len(v) < 2:
-                raise ValueError(f"model.{name} must be a list of at least 2 layer widths, got {v!r}")
-            for w in v:
-                check_int(f"model.{name} entries", w, 1, 1 << 16)
-            object.__setattr__(self, name, tuple(v))
-        if self.bottom[0] != self.dense:
-            raise ValueError(f"model.bottom[0] must equal model.dense={self.dense} (layer widths "
-                             f"chain), got {self.bottom[0]}")
-        if self.top[0] != (self.tables + 1) * self.dim:
-            raise ValueError(f"model.top[0] must be (tables + 1) * d = ({self.tables} + 1) * "
-                             f"{self.dim} = {(self.tables + 1) * self.dim} (the interaction "
-                             f"concatenates the bottom output and {self.tables} embeddings of "
-                             f"dim d = bottom[-1]), got {self.top[0]}")
-        if self.top[-1] != 1:
-            raise ValueError(f"model.top[-1] must be 1 (the score), got {self.top[-1]}")
-
-    @property
-    def dim(self) -> int:
-        return self.bottom[-1]
-
-    def layers(self) -> list[tuple[str, int, int, int]]:
-        """``(mlp, index, K, N)`` of every GEMM layer: the bottom MLP's, then the top MLP's."""
-        out = [("bottom", i, k, n) for i, (k, n) in enumerate(zip(self.bottom, self.bottom[1:]))]
-        out += [("top", i, k, n) for i, (k, n) in enumerate(zip(self.top, self.top[1:]))]
-        return out
-
-    def macs_per_item(self) -> int:
-        return sum(k * n for _, _, k, n in self.layers())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"dense": self.dense, "bottom": list(self.bottom), "tables": self.tables,
-                "top": list(self.top)}
-
-
-def _rm(dim: int, bottom: tuple[int, ...], top_hidden: int) -> ModelSpec:
-    return ModelSpec(dense=13, bottom=bottom, tables=26, top=(27 * dim, top_hidden, 1))
-
-
-#: RecPipe's RM-small / RM-med / RM-large (Criteo Kaggle DLRMs: 13 dense features, 26 tables,
-#: dims 4 / 16 / 32; see shared/reference/RECPIPE.md). The system studies' catalog
-#: (:mod:`rpaccel.sched.models`) builds its RecPipe entries from these.
-RECPIPE_RM: dict[str, ModelSpec] = {
-    "rm-small": _rm(4, (13, 64, 4), 64),
-    "rm-med": _rm(16, (13, 64, 16), 64),
-    "rm-large": _rm(32, (13, 512, 256, 128, 64, 32), 96),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class StageSpec:
-    """One pipeline stage: its model (and the model's name, for reports), ``items`` candidates,
-    and ``subarrays`` sub-arrays of the split array (0: the whole array in monolithic mode, for a
-    one-stage pipeline)."""
-
-    model: ModelSpec
-    items: int
-    subarrays: int
-    name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    """A multi-stage ranking query's shape (see :mod:`rpaccel.perfmodel.query`)."""
-
-    stages: tuple[StageSpec, ...]
-    k_out: int
-    sub_batch: int | None = None     # default: the first stage's items (no sub-batching)
-    filter: str = "global"
-    skew: float = 1.0                # Zipf skew of the sparse ids
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.stages) <= 4:
-            raise ValueError(f"stage: a pipeline has 1..4 stages, got {len(self.stages)}")
-        items = self.items
-        check_int("stage[0].items", items[0], 1, 1 << 16)
-        for s in range(1, len(items)):
-            check_int(f"stage[{s}].items", items[s], 1, items[s - 1])
-        check_int("k_out", self.k_out, 1, items[-1])
-        dense = self.stages[0].model.dense
-        for s, st in enumerate(self.stages):
-            if st.model.dense != dense:
-                raise ValueError(f"stage[{s}].model.dense must equal stage[0]'s ({dense}): all "
-                                 f"stages see the same item's dense features, got {st.model.dense}")
-        if self.filter not in FILTERS:
-            raise ValueError(f"filter must be one of {', '.join(FILTERS)}, got {self.filter!r}")
-        if self.sub_batch is not None:
-            check_int("sub_batch", self.sub_batch, 1, items[0])
-        if isinstance(self.skew, bool) or not isinstance(self.skew, (int, float)) or \
-                not 0.0 <= self.skew <= 4.0:
-            raise ValueError(f"skew must be a number in [0, 4], got {self.skew!r}")
-
-    @property
-    def items(self) -> list[int]:
-        return [s.items for s in self.stages]
-
-    @property
-    def dense(self) -> int:
-        return self.stages[0].model.dense
-
-    @property
-    def sparse(self) -> int:
-        """Sparse ids per item: the most tables any stage has (stage s uses the first T_s)."""
-        return max(s.model.tables for s in self.stages)
-
-    def with_options(self, sub_batch: int | None = None, filter: str | None = None
-                     ) -> "Pipeline":
-        """The same pipeline with a sub-batch size and/or filter policy overridden."""
-        return dataclasses.replace(self, sub_batch=self.sub_batch if sub_batch is None
-                                   else sub_batch, filter=filter or self.filter)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "k_out": self.k_out, "sub_batch": self.sub_batch,
-                "filter": self.filter, "skew": self.skew,
-                "stage": [{"items": s.items, "subarrays": s.subarrays,
-                           "model": s.name or s.model.to_dict()} for s in self.stages]}
-
+__all__ = ["AccelConfig", "Fidelity", "Serve", "PRESETS", "FIDELITY_SWITCHES", "accel_toml",
+           "load_accel", "accel_from_dict"]
 
 #: The fidelity switches of the system-study platform (:mod:`rpaccel.sched.rpaccel`), in the
 #: fidelity ladder's order: ``switch -> (the RecPipe artifact's setting, rpaccel's exact one)``.
@@ -288,9 +141,7 @@ class Serve:
         check_int("serve.subarrays", self.subarrays, 0, 64)
         check_int("serve.sub_batch", self.sub_batch, 0, 1 << 16)
         check_int("serve.k_out", self.k_out, 1, 1 << 16)
-        if isinstance(self.skew, bool) or not isinstance(self.skew, (int, float)) or \
-                not 0.0 <= self.skew <= 4.0:
-            raise ValueError(f"serve.skew must be a number in [0, 4], got {self.skew!r}")
+        check_skew("serve.skew", self.skew)
 
     def to_dict(self) -> dict[str, Any]:
         return {"sub_batch": self.sub_batch, "k_out": self.k_out, "subarrays": self.subarrays,
@@ -371,6 +222,19 @@ class AccelConfig:
         """Bytes of one result on the host link: an int32 id and the score."""
         return ID_BYTES + ceil_div(self.array.acc_width, 8)
 
+    @property
+    def max_record_bytes(self) -> int:
+        """The candidate record the area and energy models size the item memory for: RecPipe's
+        13 dense features and one id per table of the embedding unit
+        (:func:`rpaccel.query.record_bytes`)."""
+        return record_bytes(RECPIPE_RM["rm-small"].dense, self.embedding.tables)
+
+    @property
+    def item_memory_bytes(self) -> int:
+        """The item memory: two query slots of ``max_items`` records of
+        :attr:`max_record_bytes`."""
+        return 2 * self.max_items * self.max_record_bytes
+
     def seconds(self, cycles: int) -> float:
         return cycles * self.clock_ns * 1e-9
 
@@ -399,16 +263,6 @@ class AccelConfig:
 
 
 # -- dict / TOML loading (strict) ---------------------------------------------------------------
-def _strict(data: Any, allowed: set[str], where: str) -> dict:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must be a table, got {type(data).__name__}")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r} (allowed: "
-                         f"{', '.join(sorted(allowed))})")
-    return data
-
-
 def _fields(cls) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
@@ -443,49 +297,6 @@ def accel_from_dict(data: dict, where: str = "accelerator config") -> AccelConfi
                 if k not in ("array", "embedding", "topk", "fidelity", "serve")}
         return AccelConfig(array=array, embedding=embedding, topk=topk, fidelity=fid,
                            serve=serve, **rest)
-    except (TypeError, ValueError) as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
-
-
-def pipeline_from_dict(data: dict, where: str = "pipeline") -> Pipeline:
-    """Build a :class:`Pipeline` from a mapping (``[[stage]]`` tables, each with ``items``,
-    ``subarrays`` and ``model``: a name of :data:`RECPIPE_RM` or a table of :class:`ModelSpec`
-    fields)."""
-    data = _strict(data, {"name", "k_out", "sub_batch", "filter", "skew", "stage"}, where)
-    stages_in = data.get("stage")
-    if not isinstance(stages_in, list) or not stages_in:
-        raise ValueError(f"{where}: needs at least one [[stage]] table")
-    try:
-        stages = []
-        for s, st in enumerate(stages_in):
-            w = f"{where} stage[{s}]"
-            st = _strict(st, {"items", "subarrays", "model"}, w)
-            for need in ("items", "model"):
-                if need not in st:
-                    raise ValueError(f"{w}: missing key {need!r}")
-            m = st["model"]
-            if isinstance(m, str):
-                if m not in RECPIPE_RM:
-                    raise ValueError(f"{w}: unknown model {m!r} (known: "
-                                     f"{', '.join(RECPIPE_RM)}, or a [stage.model] table)")
-                model, name = RECPIPE_RM[m], m
-            else:
-                m = _strict(m, _fields(ModelSpec), f"{w} model")
-                model, name = ModelSpec(**m), ""
-            sub = st.get("subarrays", 0 if len(stages_in) == 1 else None)
-            if sub is None:
-                raise ValueError(f"{w}: missing key 'subarrays' (sub-arrays of the split array "
-                                 f"for this stage; needed with more than one stage)")
-            stages.append(StageSpec(model=model, items=check_int(f"stage[{s}].items",
-                                                                 st["items"], 1, 1 << 16),
-                                    subarrays=check_int(f"stage[{s}].subarrays", sub, 0, 64),
-                                    name=name))
-        if "k_out" not in data:
-            raise ValueError("missing key 'k_out'")
-        return Pipeline(stages=tuple(stages), k_out=data["k_out"], sub_batch=data.get("sub_batch"),
-                        filter=data.get("filter", "global"), skew=data.get("skew", 1.0),
-                        name=data.get("name", ""))
     except (TypeError, ValueError) as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
@@ -534,17 +345,6 @@ def load_accel(spec: str | Path) -> AccelConfig:
                            f"accelerator config file {spec}")
 
 
-def load_pipeline(spec: str | Path) -> Pipeline:
-    """A pipeline from a preset name (:data:`PIPELINE_PRESETS`) or a TOML file."""
-    if isinstance(spec, str) and spec in PIPELINE_PRESETS:
-        return pipeline_from_dict(_read_toml(PIPELINE_PRESETS[spec], "pipeline preset"),
-                                  f"pipeline preset {spec}")
-    if isinstance(spec, str) and not spec.endswith(".toml") and not Path(spec).exists():
-        raise ValueError(f"--pipeline: {spec!r} is neither a preset "
-                         f"({', '.join(PIPELINE_PRESETS)}) nor a TOML file")
-    return pipeline_from_dict(_read_toml(spec, "pipeline"), f"pipeline file {spec}")
-
-
 # -- presets ------------------------------------------------------------------------------------
 _PRESET_DIR = Path(__file__).with_name("presets")
 #: Built-in accelerator configs, TOML files in ``rpaccel/presets`` (``accel-NAME.toml``; the
@@ -552,7 +352,3 @@ _PRESET_DIR = Path(__file__).with_name("presets")
 #: (the 2-stage configuration the RTL runs in seconds).
 PRESETS: dict[str, Path] = {p.stem[len("accel-"):]: p
                             for p in sorted(_PRESET_DIR.glob("accel-*.toml"))}
-#: Built-in pipelines (``pipeline-NAME.toml``): ``rm-large`` (RecPipe's RM-large on 4,096
-#: items), ``s-l`` (S->L [4096, 512]) and ``tiny``.
-PIPELINE_PRESETS: dict[str, Path] = {p.stem[len("pipeline-"):]: p
-                                     for p in sorted(_PRESET_DIR.glob("pipeline-*.toml"))}

@@ -79,8 +79,8 @@ def accel_sram_bytes(accel) -> dict[str, int]:
     """SRAM capacities of an accelerator config, by RecPipe's roll-up components (bytes):
     ``activation`` (every (sub-)array's A and C buffers), ``weight`` (every (sub-)array's weight
     memory), ``embedding`` (static rows of every table + the dynamic cache's data), ``cache_tags``
-    (the dynamic cache's tags), ``items`` (two query slots of candidate records: dense + 4 x
-    tables bytes, the most a pipeline can carry)."""
+    (the dynamic cache's tags), ``items`` (the item memory,
+    :attr:`~rpaccel.accel.AccelConfig.item_memory_bytes`)."""
     split = accel.array.split != (1, 1)
     eng = accel.group_array(split)
     n = accel.array.subarrays if split else 1
@@ -92,7 +92,7 @@ def accel_sram_bytes(accel) -> dict[str, int]:
             + (emb.sets * emb.ways * emb.row_bytes if emb.dynamic else 0),
             "cache_tags": (emb.sets * emb.ways * (emb.tag_width + 1) + 7) // 8
             if emb.dynamic else 0,
-            "items": 2 * accel.max_items * (13 + 4 * emb.tables)}
+            "items": accel.item_memory_bytes}
 
 
 def rollup(accel, *, filter_cells: int | None = None, filters: int | None = None,

@@ -112,6 +112,37 @@ def check_bool(name: str, value: Any) -> bool:
 GEMM_COUNTERS = ("a_reads", "w_reads", "c_reads", "c_writes")
 
 
+def _flag(f: dataclasses.Field) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def _is_bool(f: dataclasses.Field) -> bool:
+    return f.type in (bool, "bool")
+
+
+def _is_tuple(f: dataclasses.Field) -> bool:
+    return "tuple" in str(f.type)
+
+
+def config_argv(cfg: Any) -> list[str]:
+    """The command-line flags (:mod:`rpaccel.cli.flags`) that rebuild ``cfg`` (fields left at their default are omitted)."""
+    out: list[str] = []
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        has_default = f.default is not dataclasses.MISSING
+        if _is_bool(f):
+            if v != f.default:
+                out.append(_flag(f))
+            continue
+        if _is_tuple(f):
+            if tuple(v) != tuple(f.default) and not (f.metadata.get("omit_single") and len(v) == 1):
+                out += [_flag(f), f.metadata.get("sep", ",").join(map(str, v))]
+            continue
+        if not has_default or v != f.default:
+            out += [_flag(f), str(v)]
+    return out
+
+
 def ceil_div(a: int, b: int) -> int:
     """``ceil(a / b)`` for positive integers, exactly (no floats)."""
     return -(-a // b)

@@ -11,7 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-from rpaccel.accel import FILTERS, PIPELINE_PRESETS, PRESETS, load_accel, load_pipeline
+from rpaccel.accel import PRESETS, load_accel
+from rpaccel.query import FILTERS, PIPELINE_PRESETS, load_pipeline
 from rpaccel.config import check_int
 
 from .common import check_output_file, print_json, print_table, prob
@@ -21,10 +22,13 @@ __all__ = ["add_commands", "add_query_flags", "query_from_args"]
 
 def add_query_flags(p: argparse.ArgumentParser) -> None:
     """The flags shared by ``compile``, ``model accel`` and ``sim accel``."""
-    p.add_argument("--config", required=True,
-                   help=f"accelerator config: a preset ({', '.join(PRESETS)}) or a TOML file")
+    p.add_argument("--config",
+                   help=f"accelerator config: a preset ({', '.join(PRESETS)}) or a TOML file "
+                        f"(default: the pipeline's rpaccel: platform; given, it is the "
+                        f"accelerator the pipeline runs on)")
     p.add_argument("--pipeline", required=True,
-                   help=f"pipeline: a preset ({', '.join(PIPELINE_PRESETS)}) or a TOML file")
+                   help=f"pipeline: a preset ({', '.join(PIPELINE_PRESETS)}) or a TOML file, "
+                        f"every stage on one accelerator")
     p.add_argument("--sub-batch", type=int, metavar="B",
                    help="sub-batch size (default: the pipeline's, else items[0]); must divide "
                         "every stage's items (or exceed them)")
@@ -36,8 +40,17 @@ def add_query_flags(p: argparse.ArgumentParser) -> None:
 
 def query_from_args(args: argparse.Namespace):
     """``(accel, pipeline, sub_batch, policy, seed)`` from the shared flags, validated."""
-    accel = load_accel(args.config)
     pipe = load_pipeline(args.pipeline)
+    if args.config is not None:
+        accel = load_accel(args.config)
+    else:
+        plats = {st.platform for st in pipe.stages}
+        (plat,) = plats if len(plats) == 1 else (None,)
+        if not isinstance(plat, str) or not plat.startswith("rpaccel:"):
+            raise ValueError("--config is needed: the pipeline's stages name no single "
+                             "rpaccel: platform")
+        accel = load_accel(plat.split(":", 1)[1])
+    pipe = pipe.accel_program()
     seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
     if args.sub_batch is not None:
         check_int("sub-batch", args.sub_batch, 1, pipe.items[0])

@@ -165,19 +165,18 @@ def _cost_accel(args: argparse.Namespace) -> int:
 
 
 def cmd_cost_energy(args: argparse.Namespace) -> int:
-    from rpaccel.accel import ID_BYTES, load_accel, load_pipeline
+    from rpaccel.accel import load_accel
+    from rpaccel.query import load_pipeline, split_mode
     from rpaccel.config import check_int
     from rpaccel.perfmodel import model_accel
     from rpaccel.sched.energy import load_energy, query_energy, static_w
 
     table = load_energy(args.energy)
-    accel, pipe = load_accel(args.config), load_pipeline(args.pipeline)
+    accel, pipe = load_accel(args.config), load_pipeline(args.pipeline).accel_program()
     seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
     r = model_accel(accel, pipe, sub_batch=args.sub_batch, seed=seed)
-    split = accel.array.split != (1, 1) and not (len(pipe.stages) == 1
-                                                 and pipe.stages[0].subarrays == 0)
-    e = query_energy(accel, r.events, r.embedding, table, split=split,
-                     item_bytes=pipe.dense + ID_BYTES * pipe.sparse)
+    e = query_energy(accel, r.events, r.embedding, table, split=split_mode(accel, pipe),
+                     item_bytes=pipe.record_bytes)
     st = static_w(accel, table)
     out = {"config": accel.name, "pipeline": pipe.name, "table": table.name,
            "cycles": r.cycles, "seconds": r.seconds, "energy_pj": e,

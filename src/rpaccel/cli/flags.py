@@ -14,6 +14,8 @@ from typing import Any
 
 from rpaccel.config import range_text
 
+from rpaccel.config import _flag, _is_bool, _is_tuple, config_argv
+
 __all__ = ["add_config_flags", "config_from_args", "config_argv", "parse_int_list"]
 
 
@@ -27,17 +29,6 @@ def parse_int_list(name: str, text: str, sep: str = ",") -> tuple[int, ...]:
         raise ValueError(f"{name} must be {what}, got {text!r}")
     return vals
 
-
-def _flag(f: dataclasses.Field) -> str:
-    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-
-
-def _is_bool(f: dataclasses.Field) -> bool:
-    return f.type in (bool, "bool")
-
-
-def _is_tuple(f: dataclasses.Field) -> bool:
-    return "tuple" in str(f.type)
 
 
 def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str) -> None:
@@ -79,20 +70,3 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     return cls(**kw)
 
 
-def config_argv(cfg: Any) -> list[str]:
-    """The flags that rebuild ``cfg`` (fields left at their default are omitted)."""
-    out: list[str] = []
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        has_default = f.default is not dataclasses.MISSING
-        if _is_bool(f):
-            if v != f.default:
-                out.append(_flag(f))
-            continue
-        if _is_tuple(f):
-            if tuple(v) != tuple(f.default) and not (f.metadata.get("omit_single") and len(v) == 1):
-                out += [_flag(f), f.metadata.get("sep", ",").join(map(str, v))]
-            continue
-        if not has_default or v != f.default:
-            out += [_flag(f), str(v)]
-    return out

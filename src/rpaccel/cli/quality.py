@@ -92,14 +92,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
     if args.policy == "per-sub-batch" and args.sub_batch is None:
         raise ValueError("--sub-batch is required with --filter per-sub-batch")
     from rpaccel.sched.quality import pipeline_quality
-    from rpaccel.sched.sim import load_pipeline
+    from rpaccel.query import load_pipeline
 
     pipe = load_pipeline(args.pipeline)
     missing = [i for i, st in enumerate(pipe.stages) if st.items is None]
     if missing:
         raise ValueError(f"pipeline {args.pipeline}: stage {missing[0]} needs `items` (the "
                          f"candidates it ranks)")
-    models = [st.model for st in pipe.stages]
+    models = [st.name for st in pipe.stages]
     items = [st.items for st in pipe.stages]
     res = pipeline_quality(models, items, queries=args.queries, seed=args.seed,
                            policy=args.policy, sub_batch=args.sub_batch, data=args.data)

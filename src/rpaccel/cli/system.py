@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rpaccel.config import check_int
 from rpaccel.sched.calibrate import DEFAULT_BATCHES, calibrate
-from rpaccel.sched.models import get_model
+from rpaccel.models import get_model
 from rpaccel.sched.platforms import get_platform
 from rpaccel.sched.sim import load_pipeline, max_qps_under_sla, simulate
 from rpaccel.sched.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
@@ -149,7 +149,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     check_int("reps", args.reps, 1, 1000)
     if args.table:
         from rpaccel.sched.calibrate import measure_table
-        from rpaccel.sched.models import CATALOG
+        from rpaccel.models import CATALOG
 
         if args.from_csv:
             raise ValueError("--table measures on this machine; it does not take --from-csv")

@@ -30,7 +30,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def model(cfg: HistkConfig, args: argparse.Namespace) -> int:
     from rpaccel.perfmodel.histk import histk, histk_timeline
-    from rpaccel.verif.tb_topk import make_query
+    from rpaccel.verif.cases_topk import make_query
 
     n, k = cfg.check_query(args.n, args.k)
     q = check_int("queries", args.queries, 1, 1 << 16)

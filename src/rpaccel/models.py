@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from rpaccel.accel import RECPIPE_RM
+from .query import RECPIPE_RM
 
 from .datafile import load_data
 
