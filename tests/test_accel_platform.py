@@ -153,13 +153,33 @@ def test_tiny_group_equals_rtl(tmp_path):
     p = load_pipeline(_tiny_pipeline(tmp_path))
     r = simulate(p, np.array([0.0]), np.array([128]), warmup=0)
     sim_cycles = round(r.records["latency_s"][0] / 8e-9)
-    rtl = json.loads(_cli("sim", "accel", "--config", "tiny", "--pipeline", "tiny", "--seed",
-                          "0", "--json").stdout)
+    f = str(_tiny_pipeline(tmp_path))
+    # one file, four commands: the accelerator commands take the pipeline's platform's config
+    rtl = json.loads(_cli("sim", "accel", "--pipeline", f, "--seed", "0", "--json").stdout)
     assert rtl["cycles_match"] and rtl["values_match"]
     assert sim_cycles == rtl["rtl_cycles"] == rtl["model_cycles"]
-    out = json.loads(_cli("simulate", str(_tiny_pipeline(tmp_path)), "--qps", "1000",
-                          "--queries", "200", "--json").stdout)
+    model = json.loads(_cli("model", "accel", "--pipeline", f, "--json").stdout)
+    assert model["cycles"] == rtl["rtl_cycles"]
+    prog = json.loads(_cli("compile", "--pipeline", f, "--json").stdout)
+    assert prog["config"] == "tiny" and prog["sub_batch"] == 32 and prog["commands"]
+    out = json.loads(_cli("simulate", f, "--qps", "1000", "--queries", "200", "--json").stdout)
     assert out["p50_s"] >= rtl["rtl_cycles"] * 8e-9 * (1 - 1e-12)
+
+
+def test_full_size_sl_file_through_three_commands():
+    """The full-size S->L file (`examples/pipeline-s-l.toml`) runs through `model accel`,
+    `compile` and `simulate`; its cycles are the `s-l` preset's on `--config rpaccel`."""
+    f = str(ROOT / "examples" / "pipeline-s-l.toml")
+    model = json.loads(_cli("model", "accel", "--pipeline", f, "--seed", "1", "--json").stdout)
+    preset = json.loads(_cli("model", "accel", "--config", "rpaccel", "--pipeline", "s-l",
+                             "--seed", "1", "--json").stdout)
+    assert model["cycles"] == preset["cycles"] == 145_998
+    prog = json.loads(_cli("compile", "--pipeline", f, "--json").stdout)
+    assert prog["config"] == "rpaccel" and prog["groups"] == [[0, 1], [1, 3]]
+    out = json.loads(_cli("simulate", f, "--qps", "100", "--queries", "50", "--json").stdout)
+    assert out["p50_s"] >= 145_791 * 8e-9 * (1 - 1e-12)
+    bad = _cli("model", "accel", "--pipeline", str(ROOT / "examples" / "sl-cpu.toml"), ok=False)
+    assert bad.returncode == 2 and "--config is needed" in bad.stderr
 
 
 def _stage(**kw):
