@@ -28,7 +28,7 @@ help:
 	@echo "make clean    remove build outputs (keeps .venv);  make distclean also removes .venv"
 
 # recbole only for the MovieLens-100K text files it ships: installed without its dependencies
-# (torch ...), and never imported (rpaccel.sched.movielens).
+# (torch ...), and never imported (rpaccel.sched.quality.movielens).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -14,7 +14,7 @@ from rpaccel.config import ceil_div
 from rpaccel.isa import Command
 from .query import table_base
 
-__all__ = ["compile_query", "Program", "Placement", "place", "command_fields", "program_words"]
+__all__ = ["compile_query", "Program", "command_fields", "program_words"]
 
 
 @dataclass

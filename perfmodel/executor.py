@@ -19,13 +19,16 @@ but the last.
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rpaccel.accel import AccelConfig
-from rpaccel.query import Pipeline
+from rpaccel.query import Pipeline, gather_beats
 from rpaccel.config import ceil_div
 from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, RTL_COUNTERS,
                          VECTOR_LATENCY, queue_order)
@@ -62,6 +65,21 @@ class ExecResult:
             d["timeline"] = self.timeline
         return d
 
+    def write_timeline(self, path: str | Path) -> None:
+        """The busy timeline, one row per command (cycles: issue and done), as ``.json`` or
+        CSV; written whole or not at all."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        if path.suffix == ".json":
+            tmp.write_text(json.dumps(self.timeline))
+        else:
+            cols = ["cmd", "queue", "op", "q", "s", "sb", "layer", "issue", "done"]
+            with tmp.open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=cols)
+                w.writeheader()
+                w.writerows(self.timeline)
+        tmp.replace(path)
+
 
 def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
     """Per (query, stage, sub-batch): the gather's (tables, rows, beat sizes)."""
@@ -81,7 +99,7 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
         for s, st in enumerate(pipe.stages):
             T = st.spec.tables
             plan = pl.plans[s]
-            per = [lanes] * (T // lanes) + ([T % lanes] if T % lanes else [])
+            per = gather_beats(T, lanes)
             for j in range(plan.sub_batches):
                 ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
                 rows = inp.sparse[ids, :T].reshape(-1)

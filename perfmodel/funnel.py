@@ -1,6 +1,6 @@
 """The ranking funnel of a multi-stage query: which candidates each stage keeps (pure numpy).
 
-One rule, read by the quality engine (:mod:`rpaccel.sched.quality`), the integrated
+One rule, read by the quality engine (:mod:`rpaccel.sched.quality.metrics`), the integrated
 accelerator's golden model (:mod:`rpaccel.perfmodel.query`) and, through that model, the RTL's
 testbench.
 
@@ -30,9 +30,9 @@ from typing import Sequence
 
 import numpy as np
 
-from rpaccel.query import MAX_CANDIDATES, check_funnel, stage_sub_batch
+from rpaccel.query import DEFAULT_FILTER, MAX_CANDIDATES, check_funnel, stage_sub_batch
 
-__all__ = ["funnel", "check_funnel", "stage_sub_batch", "stage_step"]
+__all__ = ["funnel", "stage_step"]
 
 _IDX_BITS = MAX_CANDIDATES.bit_length() - 1     # the tie-break field
 _CHUNK = 512                # queries per vectorised block (bounds the working memory)
@@ -60,7 +60,7 @@ def _top(keys: np.ndarray, cand: np.ndarray, m: int) -> np.ndarray:
     return np.take_along_axis(cand, order, axis=-1)
 
 
-def funnel(scores: Sequence[np.ndarray], items: Sequence[int], *, policy: str = "global",
+def funnel(scores: Sequence[np.ndarray], items: Sequence[int], *, policy: str = DEFAULT_FILTER,
            sub_batch: int | None = None, k_out: int = 64) -> np.ndarray:
     """Candidate indices ``(Q, k_out)`` of every query's final list, best first.
 

@@ -56,7 +56,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rpaccel.config import GemmConfig, check_int
+from rpaccel.config import GemmConfig, check_seed
 
 __all__ = [
     "GemmCycles", "gemm_cycles", "tile_schedule", "MultiGemmCycles", "gemm_multi_cycles",
@@ -356,7 +356,7 @@ def random_operands(cfg: GemmConfig, m: int, k: int, n: int, seed: int,
     """Seeded random operands. ``dist``: ``uniform`` over the full signed range, or ``extreme``
     (only the most negative, most positive, -1, 0 and 1)."""
     m, k, n = cfg.check_shape(m, k, n)
-    check_int("seed", seed, 0, (1 << 63) - 1)
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     lo, hi = -(1 << (cfg.in_width - 1)), (1 << (cfg.in_width - 1)) - 1
     if dist == "uniform":

@@ -33,15 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rpaccel.accel import AccelConfig
-from rpaccel.query import ModelSpec, Pipeline, StagePlan, host_beats, stage_plan
-from rpaccel.config import ceil_div
+from rpaccel.query import ModelSpec, Pipeline, stage_plan
 
 from .funnel import stage_step
 
 __all__ = ["StageParams", "model_params", "embedding_rows", "query_inputs", "QueryInputs",
            "stage_scores", "QueryResult", "run_query", "table_base", "wrap", "layer_shift",
-           "stage_plan", "StagePlan", "host_idle_cycles", "host_beats",
-           "host_stall_cycles", "STALL_HORIZON"]
+           "host_idle_cycles", "host_stall_cycles", "STALL_HORIZON"]
 
 
 def wrap(x: np.ndarray, bits: int) -> np.ndarray:

@@ -33,9 +33,9 @@ from pathlib import Path
 def main(out_dir: Path | None = None) -> dict:
     from rpaccel.query import Pipeline, StageSpec
 
-    from .sim import load_pipeline, pipeline_capacity_qps, simulate
-    from .studies import DEEPRECSYS_SLA_MS, deeprecsched, placement_search
-    from .workload import arrivals, sizes
+    from rpaccel.sched.serving.sim import load_pipeline, pipeline_capacity_qps, simulate
+    from rpaccel.sched.studies.search import DEEPRECSYS_SLA_MS, deeprecsched, placement_search
+    from rpaccel.sched.serving.workload import arrivals, sizes
 
     fig: dict = {"cores": os.cpu_count()}
     p = Pipeline((StageSpec("rm-small", "cpu", 32, items=4096),
@@ -108,9 +108,9 @@ def main(out_dir: Path | None = None) -> dict:
 
     # the CPU table form measured on this machine, DeepRecSched on it: DeepRecSys's sizes
     # (sigma 0.2) and a heavier tail (sigma 1.0), against the linear form
-    from .calibrate import measure_table
+    from rpaccel.sched.platforms.calibrate import measure_table
     from rpaccel.models import CATALOG
-    from .workload import LOGNORMAL_MU
+    from rpaccel.sched.serving.workload import LOGNORMAL_MU
 
     tab = measure_table(list(CATALOG), reps=5)
     tab_path = (out_dir or Path("build/results")) / "cpu-table.json"
@@ -135,7 +135,7 @@ def main(out_dir: Path | None = None) -> dict:
                 flush=True)
     fig["deeprecsched_cpu_forms"] = table_gains
 
-    from .quality import SyntheticParams, funnel, metrics, synthetic
+    from rpaccel.sched.quality.metrics import SyntheticParams, funnel, metrics, synthetic
 
     qp = SyntheticParams(threshold=0.7, label_noise=0.8,
                          noise={"rm-small": 0.6, "rm-med": 0.5, "rm-large": 0.45})

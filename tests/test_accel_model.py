@@ -18,7 +18,7 @@ from rpaccel.perfmodel.executor import execute, model_accel
 from rpaccel.perfmodel.gemm import gemm_cycles
 from rpaccel.perfmodel.query import (embedding_rows, model_params, query_inputs, run_query,
                                      stage_scores, table_base)
-from rpaccel.sched.quality import funnel
+from rpaccel.sched.quality.metrics import funnel
 
 TINY = load_accel("tiny")
 TINY_PIPE = load_pipeline("tiny")

@@ -15,11 +15,11 @@ import pytest
 from rpaccel.accel import Fidelity, load_accel
 from rpaccel.query import load_pipeline as accel_pipeline
 from rpaccel.perfmodel import model_accel
-from rpaccel.sched.accelplat import RPAccelPlatform
+from rpaccel.sched.platforms.rpaccel import RPAccelPlatform
 from rpaccel.models import get_model
-from rpaccel.sched.platforms import get_platform
+from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.query import pipeline_from_dict as _from_dict
-from rpaccel.sched.sim import check_pipeline, load_pipeline, simulate
+from rpaccel.sched.serving.sim import check_pipeline, load_pipeline, simulate
 
 
 def pipeline_from_dict(d):
@@ -237,7 +237,7 @@ def test_host_sort_in_simulation():
 def test_fidelity_ladder(tmp_path):
     """`rpaccel study fidelity`: starts at the artifact's printed numbers, ends at the rpaccel
     preset's executor figures, one switch per rung; table, Markdown and PNG written."""
-    from rpaccel.sched.fidelity import RUNGS, ladder_configs
+    from rpaccel.sched.studies.fidelity import RUNGS, ladder_configs
 
     cfgs = ladder_configs()
     assert cfgs[0].fidelity == Fidelity.artifact() and cfgs[-1].fidelity == Fidelity()
@@ -262,7 +262,7 @@ def test_fidelity_ladder(tmp_path):
 
 
 def test_rpaccel_placement_search(tmp_path):
-    from rpaccel.sched.studies import _splits, rpaccel_placements
+    from rpaccel.sched.studies.search import _splits, rpaccel_placements
 
     assert _splits(2, 4) == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (3, 1)]
     assert len(_splits(3, 4)) == 4 and _splits(1, 4) == [(1,), (2,), (3,), (4,)]

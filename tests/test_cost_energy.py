@@ -13,8 +13,8 @@ from rpaccel.accel import load_accel
 from rpaccel.query import load_pipeline
 from rpaccel.area import CELLS_PER_EXTRA_SUBARRAY, TECHNOLOGIES, rollup
 from rpaccel.perfmodel import model_accel
-from rpaccel.perfmodel.compiler import place
-from rpaccel.sched.energy import load_energy, query_energy, static_w
+from rpaccel.query import place
+from rpaccel.sched.cost.energy import load_energy, query_energy, static_w
 
 EXE = [sys.executable, "-m", "rpaccel.cli"]
 GOOD = __import__("pathlib").Path(__import__("rpaccel").__file__).with_name(
@@ -110,8 +110,8 @@ def test_rollup_of_the_presets():
 
 
 def test_power_and_qps_per_watt_in_study_rows():
-    from rpaccel.sched.sim import load_pipeline as sched_pipeline
-    from rpaccel.sched.studies import load_sweep
+    from rpaccel.sched.serving.sim import load_pipeline as sched_pipeline
+    from rpaccel.sched.studies.search import load_sweep
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
     rows = load_sweep([sched_pipeline(root / "sl-cpu.toml"), sched_pipeline(

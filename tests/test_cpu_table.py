@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rpaccel.models import get_model
-from rpaccel.sched.platforms import CpuTable, get_platform
+from rpaccel.sched.platforms.hosts import CpuTable, get_platform
 
 EXE = [sys.executable, "-m", "rpaccel.cli"]
 B = [1, 4, 16, 64, 256, 1024, 4096]

@@ -65,7 +65,7 @@ def test_histogram_funnel_by_hand_and_cli(tmp_path):
     import subprocess
     import sys
 
-    from rpaccel.sched.quality import histogram_funnel
+    from rpaccel.sched.quality.metrics import histogram_funnel
 
     s0 = np.array([[0.0, 9.9, 5.0, 9.0, 1.0, 8.0, 2.0, 3.0]])    # 8 candidates, 4 bins of 2.475
     s1 = np.array([[0.0, 1.0, 0.0, 3.0, 0.0, 2.0, 9.0, 0.0]])

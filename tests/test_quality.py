@@ -4,7 +4,7 @@ metrics by hand, the synthetic generator's determinism and structure, and bad in
 import numpy as np
 import pytest
 
-from rpaccel.sched.quality import SyntheticParams, funnel, metrics, synthetic
+from rpaccel.sched.quality.metrics import SyntheticParams, funnel, metrics, synthetic
 
 
 def _reference(scores, items, policy="global", sub_batch=None, k_out=4):
@@ -108,7 +108,7 @@ def test_default_params_reproduce_recpipe_table():
     """The shipped generator parameters (fitted by `rpaccel quality calibrate`) reproduce every
     published point (17 NDCG@64 values, 3 error rates) within 0.01 on fresh queries (another seed
     than the fit's)."""
-    from rpaccel.sched.quality import DEFAULT_PARAMS, calibration_residuals
+    from rpaccel.sched.quality.metrics import DEFAULT_PARAMS, calibration_residuals
 
     res = calibration_residuals(DEFAULT_PARAMS, queries=1000, seed=123)
     for r in res:
@@ -165,7 +165,7 @@ def test_quality_cli_pipeline():
 
 
 def test_size_class_rule():
-    from rpaccel.sched.quality import size_class
+    from rpaccel.sched.quality.metrics import size_class
 
     assert [size_class(m) for m in ("rm-small", "rm-med", "rm-large", "din", "ncf")] == [
         "rm-small", "rm-med", "rm-large", "rm-med", "rm-large"]
@@ -175,8 +175,8 @@ def test_movielens_path_small_subset():
     """MovieLens-100K (from the recbole wheel's text files) end to end on 120 users: every query
     has its 10 held-out positives among 256 candidates; the trained models rank them far above
     chance (recall@64 of a random ranking is 64/256 = 0.25); same seed, same result."""
-    from rpaccel.sched.movielens import movielens_data
-    from rpaccel.sched.quality import pipeline_quality
+    from rpaccel.sched.quality.movielens import movielens_data
+    from rpaccel.sched.quality.metrics import pipeline_quality
 
     labels, scores = movielens_data(256, ["rm-small", "rm-large"], queries=120, seed=0)
     assert labels.shape == (120, 256) and (labels.sum(axis=1) == 10).all()
@@ -205,8 +205,8 @@ def test_bring_your_own_file(tmp_path):
     """An NPZ file of (query, item, label, score per model): candidates ordered by item (the
     file's rows are reversed here), metrics equal to the funnel on the same arrays; Parquet
     the same; malformed files name the row and the column."""
-    from rpaccel.sched.quality import pipeline_quality
-    from rpaccel.sched.qualityfile import load_quality_file
+    from rpaccel.sched.quality.metrics import pipeline_quality
+    from rpaccel.sched.quality.files import load_quality_file
 
     path, cols = _byo(tmp_path)
     labels, (s, l) = load_quality_file(path, ["rm-small", "rm-large"], 8)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from rpaccel.models import CATALOG, get_model, model_from_dict
-from rpaccel.sched.platforms import CpuCore, Gpu, GpuTable, RecPipeArtifactAccel, get_platform
+from rpaccel.sched.platforms.hosts import CpuCore, Gpu, GpuTable, RecPipeArtifactAccel, get_platform
 from rpaccel.query import Pipeline, StageSpec as Stage
-from rpaccel.sched.sim import fifo_pool, load_pipeline, simulate
-from rpaccel.sched.workload import arrivals, sizes
+from rpaccel.sched.serving.sim import fifo_pool, load_pipeline, simulate
+from rpaccel.sched.serving.workload import arrivals, sizes
 
 
 # ---- models ---------------------------------------------------------------------------------

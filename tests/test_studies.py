@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rpaccel.sched.calibrate import fit, load_csv
-from rpaccel.sched.studies import _climb, load_sweep, pareto_front, placement_search, placements
+from rpaccel.sched.platforms.calibrate import fit, load_csv
+from rpaccel.sched.studies.search import _climb, load_sweep, pareto_front, placement_search, placements
 from rpaccel.query import Pipeline, StageSpec as Stage
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,6 +20,7 @@ static cache copies, the DRAM and the host beats by back door, pulses ``start``,
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, Mux, ResetSignal, Signal
@@ -27,7 +28,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rpaccel.accel import AccelConfig, accel_from_dict
-from rpaccel.query import Pipeline, pipeline_from_dict
+from rpaccel.query import Pipeline, Placement, pipeline_from_dict, place
 from rpaccel.config import _config_key
 from rpaccel.isa import RTL_COUNTERS, queue_order
 
@@ -71,9 +72,10 @@ class AccelBuild:
     def label(self) -> str:
         return f"accel_{self.accel.name or 'cfg'}_s{len(self.pipeline.stages)}"
 
-    def placement(self):
-        from rpaccel.perfmodel.compiler import place
-
+    @functools.cached_property
+    def placement(self) -> Placement:
+        """Where the build's pipeline sits (placed once per build; the RTL is specialised to
+        it, and the filter policy is data)."""
         return place(self.accel, self.pipeline, self.sub_batch, "global")
 
 
@@ -96,7 +98,7 @@ class AccelBulkHarness(wiring.Component):
         accel, pipe = b.accel, b.pipeline
         S = len(pipe.stages)
         m = Module()
-        top = RPAccelTop(accel, pipe, b.placement())
+        top = RPAccelTop(accel, pipe, b.placement)
         # The accelerator runs in domain `core`: the harness's clock, and its reset through a
         # register. Verilator re-evaluates everything that reads a VPI-written signal (the
         # testbench drives `rst`) on every step; a registered reset keeps the units' reset

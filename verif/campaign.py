@@ -75,8 +75,8 @@ def reproducer(unit: str, cfg, sc: dict) -> str:
                 f"print(run_accel(b, [dict(sc, seed={sc['seed']})]))")
         return shlex.join(["python", "-c", code])
 
-    glue = get_unit(unit).cli_module()
-    return shlex.join(["rpaccel", "sim", unit, *config_argv(cfg), *glue.sim_argv(sc)])
+    cases = get_unit(unit).cases_module()
+    return shlex.join(["rpaccel", "sim", unit, *config_argv(cfg), *cases.sim_argv(sc)])
 
 
 def _run_one(unit: str, cfg, scs: list[dict]) -> dict:

@@ -84,7 +84,7 @@ def matrix_builds():
         accel = load_accel(a) if isinstance(a, str) else accel_from_dict(a)
         pipe = load_pipeline(p) if isinstance(p, str) else pipeline_from_dict(p)
         build = AccelBuild(accel, pipe, b)
-        build.placement()                          # fits (raises otherwise)
+        build.placement                          # fits (raises otherwise)
         scen = [{"name": f"{n}-q{q}-{pol}" + (f"-idle{x[0]}" if x else "")
                  + (f"-bp{x[1]}" if len(x) > 1 else ""),
                  "seed": scenario_seed("accel", label, n), "queries": q, "policy": pol,
@@ -130,8 +130,8 @@ def random_build(seed: int):
         try:
             a["embedding"]["tables"] = max(16, sum(st["model"]["tables"] for st in stages))
             build = AccelBuild(accel_from_dict(copy.deepcopy(a)), pipeline_from_dict(p), b)
-            build.placement()
-            from rpaccel.perfmodel.compiler import place
+            build.placement
+            from rpaccel.query import place
 
             place(build.accel, build.pipeline, b, pol)
         except ValueError:

@@ -124,3 +124,14 @@ def random_scenario(cfg: EmbCacheConfig, rng: np.random.Generator) -> dict:
             "skew": round(float(rng.uniform(0.6, 1.2)), 3), "lookups": int(rng.integers(1, hi + 1)),
             "idle": float(rng.choice([0.0, 0.0, 0.25, 0.5])),
             "backpressure": float(rng.choice([0.0, 0.0, 0.3, 0.6]))}
+
+
+def sim_argv(sc: dict) -> list[str]:
+    out = ["--lookups", str(sc["lookups"]), "--trace", sc.get("trace", "zipf"),
+           "--seed", str(sc["seed"])]
+    if sc.get("trace", "zipf") == "zipf":
+        out += ["--skew", str(sc.get("skew", 1.0))]
+    for key in ("idle", "backpressure"):
+        if sc.get(key):
+            out += [f"--{key}", str(sc[key])]
+    return out

@@ -207,3 +207,22 @@ def random_scenario(cfg: GemmConfig, rng: np.random.Generator) -> dict:
         sc["idle"] = float(rng.choice([0.0, 0.0, 0.2, 0.5]))
         sc["backpressure"] = float(rng.choice([0.0, 0.0, 0.3, 0.6]))
     return sc
+
+
+def sim_argv(sc: dict) -> list[str]:
+    """``rpaccel sim gemm`` flags that replay scenario ``sc`` (the inverse of sim_scenario)."""
+    if "subs" in sc:
+        if any(s is None for s in sc["subs"]):
+            raise ValueError("rpaccel sim gemm cannot leave a sub-array idle")
+        out = [a for s in sc["subs"] for a in ("--mkn", f"{s['m']},{s['k']},{s['n']}")]
+        out += ["--seed", str(sc["seed"])]
+    else:
+        out = ["--m", str(sc["m"]), "--k", str(sc["k"]), "--n", str(sc["n"]),
+               "--seed", str(sc["seed"])] + (["--whole"] if sc.get("whole") else [])
+    if sc.get("dist", "uniform") != "uniform":
+        out += ["--dist", sc["dist"]]
+    out += ["--mode", sc.get("mode", "stream")]
+    for key in ("idle", "backpressure"):
+        if sc.get(key):
+            out += [f"--{key}", str(sc[key])]
+    return out

@@ -8,6 +8,7 @@ import numpy as np
 from rpaccel.config import HistkConfig
 
 from .cases_topk import DISTS, stall_patterns
+from .cases_topk import sim_argv as _topk_argv
 
 #: Configurations: 16 bins (RecPipe's), 4 and 64 bins, signed scores, a small buffer.
 SUITE: list[tuple[str, HistkConfig]] = [
@@ -61,3 +62,7 @@ def random_scenario(cfg: HistkConfig, rng: np.random.Generator) -> dict:
     return {"seed": int(rng.integers(0, 1 << 31)), "queries": [q] * int(rng.integers(1, 4)),
             "idle": float(rng.choice([0.0, 0.0, 0.25, 0.5])),
             "backpressure": float(rng.choice([0.0, 0.0, 0.3, 0.6]))}
+
+
+def sim_argv(sc: dict) -> list[str]:
+    return _topk_argv(sc, "histk")

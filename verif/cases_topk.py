@@ -106,3 +106,18 @@ def make_query(cfg: TopkConfig, n: int, dist: str, rng: np.random.Generator):
                          f"extreme, got {dist!r}")
     ids = rng.permutation(n)
     return s.astype(np.int64), ids.astype(np.int64)
+
+
+def sim_argv(sc: dict, unit: str = "topk") -> list[str]:
+    """``rpaccel sim UNIT`` flags replaying ``sc`` (the streaming filters share them)."""
+    qs = sc["queries"]
+    if any(q != qs[0] for q in qs):
+        raise ValueError(f"rpaccel sim {unit} replays queries of one shape only")
+    out = ["--n", str(qs[0]["n"]), "--k", str(qs[0]["k"]), "--queries", str(len(qs)),
+           "--seed", str(sc["seed"])]
+    if qs[0].get("dist", "uniform") != "uniform":
+        out += ["--dist", qs[0]["dist"]]
+    for key in ("idle", "backpressure"):
+        if sc.get(key):
+            out += [f"--{key}", str(sc[key])]
+    return out

@@ -51,7 +51,7 @@ def _accel(verilog_only: bool) -> int:
     for label, b, _ in matrix_builds():
         path = toolchain.BUILD_ROOT / "verilog" / f"{b.label()}_{b.key()}_top_{rtl_digest()}.v"
         if not path.exists():
-            write_if_changed(path, verilog.convert(RPAccelTop(b.accel, b.pipeline, b.placement()),
+            write_if_changed(path, verilog.convert(RPAccelTop(b.accel, b.pipeline, b.placement),
                                                    name="rpaccel_accel", emit_src=False))
         if verilog_only:
             print(f"{'accel':<9} {label:<20} {path}")

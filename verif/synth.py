@@ -14,6 +14,7 @@ calibrated on RecPipe's synthesis figures) is the cost model's job. Results are 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -28,7 +29,8 @@ from rpaccel.units import Unit, get_unit
 from . import toolchain
 from .run import _locked, rtl_digest, sources
 
-__all__ = ["synth_stats", "SRAM_RE"]
+__all__ = ["synth_stats", "SRAM_RE", "accel_rollup", "embedding_logic_cells", "filter_logic_cells",
+           "FILTER_SYNTH_ENTRIES", "EMB_FIT_SETS"]
 
 #: One ``rpaccel_sram`` or ``rpaccel_sram_2r`` instance in generated Verilog: its parameters
 #: (any order).
@@ -97,3 +99,70 @@ def synth_stats(unit: str | Unit, cfg, *, root: Path | None = None) -> dict:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(out, indent=1))
         return out
+
+
+#: Largest filter (k_max x lanes sorted entries) the roll-up synthesises; larger ones are scaled
+#: from this size (a 1024 x 8 filter takes more than 20 minutes in Yosys).
+FILTER_SYNTH_ENTRIES = 256
+#: Dynamic-cache sizes (sets) at which the roll-up synthesises a larger config's embedding unit
+#: to split its cells into a part that grows with the cache and a part that does not (a unit of
+#: the presets' size takes Yosys about 16 minutes at 2 sets, and did not finish in 25 at 128).
+EMB_FIT_SETS = (2, 4)
+
+
+def embedding_logic_cells(emb) -> tuple[int, str]:
+    """The embedding unit's logic cells for the roll-up, and how they were found.
+
+    A cache of at most ``EMB_FIT_SETS[-1]`` sets is synthesised as it is. A larger one is
+    synthesised at the two sizes of ``EMB_FIT_SETS`` (same ways, lanes, MSHRs, reorder buffer)
+    and fitted as ``fixed + per_set x sets``: the part that grows with the sets is the tag store
+    (valid, tag and LRU age per way, with its set multiplexers), which our RTL keeps in
+    registers and an ASIC keeps in SRAM; the roll-up counts the tags as SRAM, so here only the
+    ``fixed`` part (lookup lanes, MSHRs, reorder buffer, fill path) is counted."""
+    if emb.sets <= EMB_FIT_SETS[-1]:
+        return synth_stats(get_unit("embcache"), emb)["cells"], "synthesised at the config"
+    (s1, s2) = EMB_FIT_SETS
+    c1, c2 = (synth_stats(get_unit("embcache"), dataclasses.replace(emb, sets=s))["cells"]
+              for s in (s1, s2))
+    per_set = (c2 - c1) / (s2 - s1)
+    fixed = round(c1 - per_set * s1)
+    return fixed, (f"the part independent of the cache size: {s1} / {s2} sets synthesised "
+                   f"({c1:,} / {c2:,} cells, {per_set:,.0f} per set of tag registers, counted "
+                   f"as tag SRAM instead)")
+
+
+def filter_logic_cells(accel) -> tuple[int | None, str]:
+    """The cells of one of the accelerator's exact top-k filters, and how they were found: a
+    filter of at most ``FILTER_SYNTH_ENTRIES`` sorted entries (``k_max x lanes``) synthesised as
+    it is; a larger one from a ``FILTER_SYNTH_ENTRIES``-entry synthesis scaled by its entries
+    (the cells grow linearly: :data:`rpaccel.area.FILTER_CELLS_PER_ENTRY`). None without an
+    on-chip filter."""
+    from rpaccel.config import TopkConfig
+
+    if not accel.on_chip_filter:
+        return None, ""
+    tk = TopkConfig(k_max=accel.topk.k_max, lanes=accel.topk.lanes,
+                    score_width=accel.topk.score_width, id_width=accel.topk.id_width,
+                    signed_scores=True)
+    entries = tk.k_max * tk.lanes
+    if entries <= FILTER_SYNTH_ENTRIES:
+        return synth_stats(get_unit("topk"), tk)["cells"], ""
+    ref = dataclasses.replace(tk, k_max=FILTER_SYNTH_ENTRIES, lanes=1)
+    return (round(synth_stats(get_unit("topk"), ref)["cells"] * entries / FILTER_SYNTH_ENTRIES),
+            f"extrapolated from {FILTER_SYNTH_ENTRIES} entries")
+
+
+def accel_rollup(accel, tech: str = "recpipe-12nm") -> dict:
+    """The area roll-up of an integrated accelerator (:func:`rpaccel.area.rollup`) with its
+    filter and embedding units' logic from syntheses (cached), beside RecPipe's Figure-11 total
+    (``recpipe_mm2``; None for configs it has no figure for)."""
+    from rpaccel.area import RECPIPE_ROLLUP_MM2, rollup
+
+    fcells, how = filter_logic_cells(accel)
+    ecells, ehow = embedding_logic_cells(accel.embedding)
+    r = rollup(accel, filter_cells=fcells, embedding_cells=ecells, tech=tech)
+    if how:
+        r["components"]["filter units"]["how"] += f", {how}"
+    r["components"]["embedding unit logic"]["how"] += f"; {ehow}"
+    r["recpipe_mm2"] = RECPIPE_ROLLUP_MM2.get(accel.name)
+    return r

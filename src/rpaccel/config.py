@@ -81,8 +81,12 @@ def range_text(f: dataclasses.Field) -> str:
     if md.get("range_text"):
         return md["range_text"]
     lo, hi = md.get("lo"), md.get("hi")
+    if md.get("choices") is not None:
+        return "one of " + ", ".join(map(str, md["choices"]))
     if lo is None and hi is None:
         return ""
+    if md.get("lo_open"):
+        return f"> {lo}" if hi is None else f"({lo}, {hi}]"
     if hi is None:
         return f">= {lo}"
     if lo is None:
@@ -90,12 +94,57 @@ def range_text(f: dataclasses.Field) -> str:
     return f"{lo}..{hi}"
 
 
+def field_kind(f: dataclasses.Field) -> tuple[str, bool]:
+    """A field's value type (``int``, ``float``, ``str``, ``bool``, ``tuple``) and whether it
+    may be None (``float | None``)."""
+    t = str(f.type).replace(" ", "")
+    optional = "None" in t.split("|")
+    base = [x for x in t.split("|") if x != "None"][0]
+    return ("tuple" if base.startswith("tuple") else base), optional
+
+
+def check_float(name: str, value: Any, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False) -> float:
+    """Return ``value`` if it is a finite number in the range (``lo`` excluded with
+    ``lo_open``), else raise a one-line ``ValueError``."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and value == value and abs(value) != float("inf"))
+    if ok:
+        ok = not ((lo is not None and (value <= lo if lo_open else value < lo))
+                  or (hi is not None and value > hi))
+    if not ok:
+        if lo is not None and hi is not None:
+            rng = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
+        elif lo is not None:
+            rng = f"{'>' if lo_open else '>='} {lo:g}"
+        elif hi is not None:
+            rng = f"<= {hi:g}"
+        else:
+            rng = "a finite number"
+        raise ValueError(f"{name} must be {rng}, got {value!r}")
+    return value
+
+
 def check_fields(cfg: Any) -> None:
-    """Check every integer field that declares a range (one-line ``ValueError``)."""
+    """Check every field that declares a range or choices (one-line ``ValueError`` naming
+    the field): integers and numbers against ``lo``/``hi`` (``lo_open``: ``lo`` excluded),
+    strings against ``choices``; None passes where the field allows it."""
     for f in dataclasses.fields(cfg):
-        if f.metadata.get("lo") is None and f.metadata.get("hi") is None:
+        md, v = f.metadata, getattr(cfg, f.name)
+        kind, optional = field_kind(f)
+        if v is None and optional:
             continue
-        check_int(f.name, getattr(cfg, f.name), *field_range(cfg, f))
+        if md.get("choices") is not None:
+            if v not in md["choices"]:
+                raise ValueError(f"{f.name} must be one of {', '.join(map(str, md['choices']))}, "
+                                 f"got {v!r}")
+            continue
+        if md.get("lo") is None and md.get("hi") is None:
+            continue
+        if kind == "float":
+            check_float(f.name, v, *field_range(cfg, f), lo_open=md.get("lo_open", False))
+        else:
+            check_int(f.name, v, *field_range(cfg, f))
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -141,6 +190,18 @@ def config_argv(cfg: Any) -> list[str]:
         if not has_default or v != f.default:
             out += [_flag(f), str(v)]
     return out
+
+
+#: Largest seed of a model or study (numpy's generators take any non-negative 64-bit integer).
+SEED_MAX = (1 << 63) - 1
+#: Largest seed of a stream that a cocotb testbench or the random campaign draws (its
+#: generators are seeded with 31-bit integers).
+SIM_SEED_MAX = (1 << 31) - 1
+
+
+def check_seed(value: Any, hi: int = SEED_MAX, name: str = "seed") -> int:
+    """A seed in ``[0, hi]`` (a one-line ``ValueError`` naming ``name`` otherwise)."""
+    return check_int(name, value, 0, hi)
 
 
 def ceil_div(a: int, b: int) -> int:

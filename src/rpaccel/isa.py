@@ -200,7 +200,7 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
 #: and inside the engines, their :data:`rpaccel.config.GEMM_COUNTERS` (A-buffer reads, each
 #: streaming one row into the array: ``rows x cols`` PE multiply-accumulates; W-buffer reads;
 #: C-buffer reads and writes), summed. The testbench checks them equal on the co-verification
-#: matrix; the energy model (:mod:`rpaccel.sched.energy`) prices these counts.
+#: matrix; the energy model (:mod:`rpaccel.sched.cost.energy`) prices these counts.
 RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "dram_beats",
                 "topk_items", "topk_compares", "a_words", "gemm_commands", "c_beats",
                 *GEMM_COUNTERS)

@@ -60,7 +60,7 @@ __all__ = ["FILTERS", "DEFAULT_FILTER", "ID_BYTES", "DEFAULT_K_OUT", "DEFAULT_SK
            "MAX_CANDIDATES", "STAGE_LIMITS", "record_bytes", "check_filter", "check_skew",
            "ModelSpec", "RECPIPE_RM", "StageSpec", "Pipeline", "model_spec", "as_spec",
            "as_model", "StagePlan", "stage_plan", "stage_sub_batch", "check_funnel",
-           "host_beats", "pad_to_sub_batch", "Placement", "place", "split_mode",
+           "host_beats", "gather_beats", "pad_to_sub_batch", "Placement", "place", "split_mode",
            "pipeline_from_dict", "load_pipeline", "PIPELINE_PRESETS"]
 
 #: Filter policies between stages (see :mod:`rpaccel.perfmodel.funnel`), and the default.
@@ -575,6 +575,12 @@ def stage_plan(pipeline: Pipeline, sub_batch: int | None = None, policy: str | N
         keep = pipeline.k_out if last else items[s + 1]
         out.append(StagePlan(n, bs, n // bs, keep, pol == "per-sub-batch" and not last))
     return out
+
+
+def gather_beats(tables: int, lanes: int) -> list[int]:
+    """Lookups in each beat of one item's gather: its ``tables`` ids, ``lanes`` per beat (the
+    last beat the remainder)."""
+    return [lanes] * (tables // lanes) + ([tables % lanes] if tables % lanes else [])
 
 
 def host_beats(nbytes: int, bytes_per_cycle: int) -> int:

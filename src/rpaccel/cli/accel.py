@@ -8,12 +8,11 @@ file (:mod:`rpaccel.accel`).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rpaccel.accel import PRESETS, load_accel
 from rpaccel.query import FILTERS, PIPELINE_PRESETS, load_pipeline
-from rpaccel.config import check_int
+from rpaccel.config import check_int, check_seed
 
 from .common import check_output_file, print_json, print_table, prob
 
@@ -51,7 +50,7 @@ def query_from_args(args: argparse.Namespace):
                              "rpaccel: platform")
         accel = load_accel(plat.split(":", 1)[1])
     pipe = pipe.accel_program()
-    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    seed = check_seed(args.seed)
     if args.sub_batch is not None:
         check_int("sub-batch", args.sub_batch, 1, pipe.items[0])
     return accel, pipe, args.sub_batch, args.filter, seed
@@ -130,9 +129,11 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
     r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
                     timeline=bool(args.timeline or args.plot))
     if args.timeline:
-        _write_timeline(r.timeline, Path(args.timeline))
+        r.write_timeline(args.timeline)
     if args.plot:
-        _plot_timeline(r.timeline, Path(args.plot), f"{pipe.name} on {accel.name}")
+        from rpaccel.sched.studies.plots import timeline
+
+        timeline(r.timeline, Path(args.plot), f"{pipe.name} on {accel.name}")
     head = {"config": accel.name, "pipeline": pipe.name, "seed": seed, "queries": q,
             "clock_ns": accel.clock_ns}
     if args.json:
@@ -161,49 +162,6 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_timeline(tl: list[dict], path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    if path.suffix == ".json":
-        tmp.write_text(json.dumps(tl))
-    else:
-        import csv
-
-        cols = ["cmd", "queue", "op", "q", "s", "sb", "layer", "issue", "done"]
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=cols)
-            w.writeheader()
-            w.writerows(tl)
-    tmp.replace(path)
-
-
-def _plot_timeline(tl: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    queues = list(dict.fromkeys(r["queue"] for r in tl))
-    colors = {"RECV": "tab:gray", "GATHER": "tab:orange", "LOADA": "tab:blue",
-              "GEMM": "tab:green", "TOPK": "tab:red", "SEND": "tab:purple"}
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(queues) + 1.2))
-    for r in tl:
-        y = queues.index(r["queue"])
-        ax.broken_barh([(r["issue"], r["done"] - r["issue"] + 1)], (y - 0.4, 0.8),
-                       color=colors[r["op"]])
-    ax.set_yticks(range(len(queues)), queues)
-    ax.invert_yaxis()
-    ax.set_xlabel("cycle")
-    ax.set_title(title)
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()],
-              labels=list(colors), ncol=6, fontsize=8, loc="upper center",
-              bbox_to_anchor=(0.5, -0.18))
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-
-
 def cmd_sim_accel(args: argparse.Namespace) -> int:
     accel, pipe, b, pol, seed = query_from_args(args)
     q = check_int("queries", args.queries, 1, 64)
@@ -218,7 +176,7 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
     build = AccelBuild(accel, pipe, prog.sub_batch)
     from rpaccel.rtl.accel import rtl_check
 
-    rtl_check(accel, pipe, build.placement())
+    rtl_check(accel, pipe, build.placement)
     sc = {"name": "cli", "seed": seed, "queries": q, "policy": prog.policy, "idle": args.idle,
           "backpressure": args.backpressure,
           **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}

@@ -6,8 +6,9 @@ config metadata); they are parsed after ``--unit`` names the unit.
 
 from __future__ import annotations
 
+from rpaccel.config import check_seed
+
 import argparse
-import dataclasses
 
 from rpaccel.units import UNITS, get_unit
 
@@ -85,75 +86,22 @@ def cmd_cost_area(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Largest filter (k_max x lanes sorted entries) the roll-up synthesises; larger ones are scaled
-#: from this size (a 1024 x 8 filter takes more than 20 minutes in Yosys).
-FILTER_SYNTH_ENTRIES = 256
-#: Dynamic-cache sizes (sets) at which the roll-up synthesises a larger config's embedding unit
-#: to split its cells into a part that grows with the cache and a part that does not (a unit of
-#: the presets' size takes Yosys about 16 minutes at 2 sets, and did not finish in 25 at 128).
-EMB_FIT_SETS = (2, 4)
-
-
-def embedding_logic_cells(emb) -> tuple[int, str]:
-    """The embedding unit's logic cells for the roll-up, and how they were found.
-
-    A cache of at most ``EMB_FIT_SETS[-1]`` sets is synthesised as it is. A larger one is
-    synthesised at the two sizes of ``EMB_FIT_SETS`` (same ways, lanes, MSHRs, reorder buffer)
-    and fitted as ``fixed + per_set x sets``: the part that grows with the sets is the tag store
-    (valid, tag and LRU age per way, with its set multiplexers), which our RTL keeps in
-    registers and an ASIC keeps in SRAM; the roll-up counts the tags as SRAM, so here only the
-    ``fixed`` part (lookup lanes, MSHRs, reorder buffer, fill path) is counted."""
-    from rpaccel.verif.synth import synth_stats
-
-    if emb.sets <= EMB_FIT_SETS[-1]:
-        return synth_stats(get_unit("embcache"), emb)["cells"], "synthesised at the config"
-    (s1, s2) = EMB_FIT_SETS
-    c1, c2 = (synth_stats(get_unit("embcache"), dataclasses.replace(emb, sets=s))["cells"]
-              for s in (s1, s2))
-    per_set = (c2 - c1) / (s2 - s1)
-    fixed = round(c1 - per_set * s1)
-    return fixed, (f"the part independent of the cache size: {s1} / {s2} sets synthesised "
-                   f"({c1:,} / {c2:,} cells, {per_set:,.0f} per set of tag registers, counted "
-                   f"as tag SRAM instead)")
-
-
 def _cost_accel(args: argparse.Namespace) -> int:
     """The roll-up: the array from our 32x32 engine's measured cells, the filter and embedding
     units synthesised at the config (cached), the SRAMs by capacity."""
     if args.rest:
         raise ValueError(f"--accel takes no unit flags, got {' '.join(args.rest)}")
     from rpaccel.accel import load_accel
-    from rpaccel.area import RECPIPE_ROLLUP_MM2, get_technology, rollup
-    from rpaccel.config import TopkConfig
-    from rpaccel.verif.synth import synth_stats
+    from rpaccel.area import get_technology
+    from rpaccel.verif.synth import accel_rollup
 
     get_technology(args.tech)
     accel = load_accel(args.accel)
-    tk = TopkConfig(k_max=accel.topk.k_max, lanes=accel.topk.lanes,
-                    score_width=accel.topk.score_width, id_width=accel.topk.id_width,
-                    signed_scores=True)
     if not args.json:
         info(f"synthesising the filter and embedding units of {accel.name or args.accel} with "
              f"Yosys (cached) ...")
-    fcells, how = None, ""
-    if accel.on_chip_filter:
-        entries = tk.k_max * tk.lanes
-        if entries <= FILTER_SYNTH_ENTRIES:
-            fcells = synth_stats(get_unit("topk"), tk)["cells"]
-        else:
-            # the filter's cells grow linearly with its sorted entries (16, 64, 256 entries:
-            # 503, 495, 492 cells each): synthesise 256 entries and scale
-            ref = dataclasses.replace(tk, k_max=FILTER_SYNTH_ENTRIES, lanes=1)
-            fcells = round(synth_stats(get_unit("topk"), ref)["cells"] * entries
-                           / FILTER_SYNTH_ENTRIES)
-            how = f"extrapolated from {FILTER_SYNTH_ENTRIES} entries"
-    ecells, ehow = embedding_logic_cells(accel.embedding)
-    r = rollup(accel, filter_cells=fcells, embedding_cells=ecells, tech=args.tech)
-    if how:
-        r["components"]["filter units"]["how"] += f", {how}"
-    r["components"]["embedding unit logic"]["how"] += f"; {ehow}"
-    ref = RECPIPE_ROLLUP_MM2.get(accel.name)
-    r["recpipe_mm2"] = ref
+    r = accel_rollup(accel, args.tech)
+    ref = r["recpipe_mm2"]
     if args.json:
         print_json({"config": accel.name, **r})
         return 0
@@ -167,13 +115,12 @@ def _cost_accel(args: argparse.Namespace) -> int:
 def cmd_cost_energy(args: argparse.Namespace) -> int:
     from rpaccel.accel import load_accel
     from rpaccel.query import load_pipeline, split_mode
-    from rpaccel.config import check_int
     from rpaccel.perfmodel import model_accel
-    from rpaccel.sched.energy import load_energy, query_energy, static_w
+    from rpaccel.sched.cost.energy import load_energy, query_energy, static_w
 
     table = load_energy(args.energy)
     accel, pipe = load_accel(args.config), load_pipeline(args.pipeline).accel_program()
-    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    seed = check_seed(args.seed)
     r = model_accel(accel, pipe, sub_batch=args.sub_batch, seed=seed)
     e = query_energy(accel, r.events, r.embedding, table, split=split_mode(accel, pipe),
                      item_bytes=pipe.record_bytes)

@@ -3,7 +3,9 @@
 A default or a range is written once, on the config field (:func:`rpaccel.config._param`);
 ``--help`` shows it, and the config's own validation gives the one-line error. Field ``foo_bar``
 becomes ``--foo-bar``; booleans use the field's ``flag`` (``--signed`` sets True,
-``--no-dynamic`` sets False); tuples of ints take a comma-separated list.
+``--no-dynamic`` sets False); tuples of ints take a comma-separated list; ``float`` and ``str``
+fields (study settings) take one value, ``None`` defaults say what they stand for
+(``default_text``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import argparse
 import dataclasses
 from typing import Any
 
-from rpaccel.config import range_text
-
-from rpaccel.config import _flag, _is_bool, _is_tuple, config_argv
+from rpaccel.config import _flag, _is_bool, _is_tuple, config_argv, field_kind, range_text
 
 __all__ = ["add_config_flags", "config_from_args", "config_argv", "parse_int_list"]
+
+#: argparse converters by field kind (:func:`rpaccel.config.field_kind`); a bad value is a
+#: one-line error naming the flag.
+_TYPES = {"int": int, "float": float, "str": str}
 
 
 def parse_int_list(name: str, text: str, sep: str = ",") -> tuple[int, ...]:
@@ -28,7 +32,6 @@ def parse_int_list(name: str, text: str, sep: str = ",") -> tuple[int, ...]:
     if not vals:
         raise ValueError(f"{name} must be {what}, got {text!r}")
     return vals
-
 
 
 def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str) -> None:
@@ -52,7 +55,11 @@ def add_config_flags(p: argparse.ArgumentParser, cls: type, title: str) -> None:
                            help=f"{md.get('help', f.name)}{unit}, {form}"
                                 f"{f' (default {sep.join(map(str, f.default))})' if f.default else ''}")
             continue
-        g.add_argument(_flag(f), dest=f.name, type=int, required=not has_default,
+        kind, optional = field_kind(f)
+        if optional and f.default is None:
+            dflt = f" (default: {md['default_text']})" if md.get("default_text") else ""
+        g.add_argument(_flag(f), dest=f.name, type=_TYPES.get(kind, int),
+                       required=not has_default, metavar=md.get("metavar"),
                        default=f.default if has_default else None,
                        help=f"{md.get('help', f.name)}{unit}{', ' + rng if rng else ''}{dflt}")
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rpaccel.config import check_int
+from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.units import UNITS, get_unit
 
 from .common import Parser, check_output_file, info, print_json, print_table, prob
@@ -96,7 +96,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     unit = get_unit(args.unit)
     glue = unit.cli_module()
     cfg = config_from_args(unit.config, args)
-    check_int("seed", args.seed, 0, glue.SEED_MAX)
+    check_seed(args.seed, glue.SEED_MAX)
     check_output_file("--waves", args.waves)
     if args.dump and Path(args.dump).exists() and not Path(args.dump).is_dir():
         raise ValueError(f"--dump {args.dump} exists and is not a directory")
@@ -146,7 +146,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             get_unit(n)
     n_cfg = check_int("configs", args.configs, 1, 100_000)
     n_sc = check_int("scenarios", args.scenarios, 1, 100_000)
-    seed = check_int("seed", args.seed, 0, (1 << 31) - 1)
+    seed = check_seed(args.seed, SIM_SEED_MAX)
     workers = check_int("workers", args.workers, 1, 256)
     res = run_campaign(names, n_cfg, n_sc, seed, workers=workers, progress=True)
     if args.json:

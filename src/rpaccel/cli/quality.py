@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from rpaccel.config import check_int
+from rpaccel.config import check_int, check_seed
+from rpaccel.query import DEFAULT_FILTER, FILTERS
 
 from .common import Parser, print_json, print_table
 
@@ -27,9 +28,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--data", default="synthetic",
                    help="data source: synthetic (default, calibrated to RecPipe's NDCG@64), "
                         "movielens (MovieLens-100K, one query per user), or a .npz/.parquet "
-                        "file (schema: rpaccel.sched.qualityfile)")
+                        "file (schema: rpaccel.sched.quality.files)")
     q.add_argument("--sub-batch", type=int, help="sub-batch size B for --filter per-sub-batch")
-    q.add_argument("--filter", default="global", dest="policy",
+    q.add_argument("--filter", default=DEFAULT_FILTER, dest="policy",
                    help="global (default), per-sub-batch, or histogram (RecPipe's approximate "
                         "16-bin filter between stages: keeps at least items[s+1])")
     q.add_argument("--queries", type=int, default=1000, help="queries, 1..100000 (default 1000)")
@@ -52,11 +53,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     check_int("queries", args.queries, 1, 100_000)
-    check_int("seed", args.seed, 0, (1 << 63) - 1)
+    check_seed(args.seed)
     check_int("max_evals", args.max_evals, 1, 10_000)
     from tqdm import tqdm
 
-    from rpaccel.sched.quality import calibrate
+    from rpaccel.sched.quality.metrics import calibrate
 
     with tqdm(total=args.max_evals, desc="calibrate", unit="eval", disable=args.json,
               leave=False) as bar:
@@ -79,19 +80,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_quality(args: argparse.Namespace) -> int:
     if args.pipeline is None:
         raise ValueError("--pipeline is required (or the subcommand calibrate)")
-    from rpaccel.sched.quality import DATA_SOURCES
+    from rpaccel.sched.quality.metrics import DATA_SOURCES
 
     if args.data not in DATA_SOURCES and not args.data.endswith((".npz", ".parquet")):
         raise ValueError(f"--data must be one of {list(DATA_SOURCES)} or a .npz/.parquet file, "
                          f"got {args.data!r}")
     check_int("queries", args.queries, 1, 100_000)
-    check_int("seed", args.seed, 0, (1 << 63) - 1)
-    if args.policy not in ("global", "per-sub-batch", "histogram"):
+    check_seed(args.seed)
+    if args.policy not in (*FILTERS, "histogram"):
         raise ValueError(f"--filter must be global, per-sub-batch or histogram, got "
                          f"{args.policy!r}")
     if args.policy == "per-sub-batch" and args.sub_batch is None:
         raise ValueError("--sub-batch is required with --filter per-sub-batch")
-    from rpaccel.sched.quality import pipeline_quality
+    from rpaccel.sched.quality.metrics import pipeline_quality
     from rpaccel.query import load_pipeline
 
     pipe = load_pipeline(args.pipeline)

@@ -1,16 +1,21 @@
 """Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|fidelity|headline``): parse, call
-:mod:`rpaccel.sched.runs`, print the summary."""
+:mod:`rpaccel.sched.studies.runs`, print the summary."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from rpaccel.config import check_int
-from rpaccel.sched import runs
-from rpaccel.sched.sim import STAGE_LIMITS, load_pipeline
+from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
+from rpaccel.query import FILTERS
+from rpaccel.sched.studies import runs
+from rpaccel.sched.serving.sim import STAGE_LIMITS, load_pipeline
+
+from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_CAP
+from rpaccel.sched.studies.config import HeadlineSettings, RecPipeSettings
 
 from .common import Parser, floats, ints
+from .flags import add_config_flags, config_from_args
 
 __all__ = ["add_commands"]
 
@@ -70,32 +75,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                         "throughput class")
     sr.add_argument("--qps", default="10,66.7,200,400,1000,2000,4000",
                     help="comma-separated offered loads, queries/s")
-    sr.add_argument("--quality-queries", type=int, default=1000,
-                    help="queries for each funnel's quality, 1..100000 (default 1000)")
-    sr.add_argument("--sla-ms", type=float, default=500.0, help="p95 cut-off (default 500 ms)")
-    sr.add_argument("--iso-ndcg", type=float,
-                    help="iso-quality threshold on NDCG@64 (default: RecPipe's 0.9225 mapped "
-                         "onto our data, our RM-large [4096] minus 0.0022)")
-    sr.add_argument("--sub-batch", type=int, default=512,
-                    help="sub-batch of the per-sub-batch funnels (default 512)")
-    sr.add_argument("--data", default="synthetic", help="quality data: synthetic or movielens")
-    common(sr, 2000)
+    add_config_flags(sr, RecPipeSettings, "study settings")
+    sr.add_argument("-o", "--output", required=True, help="new output folder")
     sr.set_defaults(handler=cmd_recpipe)
     sh = sts.add_parser("headline", help="RecPipe's headline: RPAccel vs the TPU-like baseline "
                                          "(and CPU, GPU) at iso-quality, and each feature's "
                                          "contribution (Markdown report + PNGs)")
-    sh.add_argument("--qps", type=float, default=400.0,
-                    help="fixed load for the p95 comparison (default 400, RecPipe's Medium)")
-    sh.add_argument("--sla-ms", type=float, default=10.0,
-                    help="p95 target for the throughput comparison (default 10 ms)")
-    sh.add_argument("--quality-queries", type=int, default=1000,
-                    help="queries for each funnel's quality, 1..100000 (default 1000)")
-    sh.add_argument("--iso-ndcg", type=float, help="iso-quality threshold on NDCG@64 (default "
-                                                    "as study recpipe)")
-    sh.add_argument("--sub-batch", type=int, default=512,
-                    help="sub-batch of the per-sub-batch funnels and RPAccel (default 512)")
-    sh.add_argument("--data", default="synthetic", help="quality data: synthetic or movielens")
-    common(sh, 5000)
+    add_config_flags(sh, HeadlineSettings, "study settings")
+    sh.add_argument("-o", "--output", required=True, help="new output folder")
     sh.set_defaults(handler=cmd_headline)
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
@@ -106,15 +93,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="CPU platform: cpu (linear form, default), cpu:CAL.json or "
                          "cpu-table:TABLE.json (rpaccel calibrate cpu --table)")
     sd.add_argument("--size-sigma", type=float, default=None,
-                    help="lognormal sigma of the query sizes (default 0.2, DeepRecSys's mu 5.1 "
-                         "kept; sizes capped at 1024)")
+                    help=f"lognormal sigma of the query sizes (default {LOGNORMAL_SIGMA}, "
+                         f"DeepRecSys's mu {LOGNORMAL_MU} kept; sizes capped at {SIZE_CAP})")
     common(sd, 4000)
     sd.set_defaults(handler=cmd_deeprecsched)
 
 
 def _common(args: argparse.Namespace) -> tuple[int, int]:
     q = check_int("queries", args.queries, 10, 1 << 26)
-    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    seed = check_seed(args.seed)
     check_int("workers", args.workers, 1, 256)
     return q, seed
 
@@ -140,7 +127,7 @@ def cmd_placement(args: argparse.Namespace) -> int:
     if args.rpaccel:
         items = [ints("items", opt.replace("/", ",")) for opt in args.items.split(",")]
         filters = tuple(f.strip() for f in args.filters.split(",") if f.strip())
-        bad = [f for f in filters if f not in ("global", "per-sub-batch")]
+        bad = [f for f in filters if f not in FILTERS]
         if bad or not filters:
             raise ValueError(f"filters must be global and/or per-sub-batch, got {args.filters!r}")
         kw = {"rpaccel": args.rpaccel, "sub_batches": tuple(ints("sub-batches",
@@ -177,15 +164,10 @@ def cmd_deeprecsched(args: argparse.Namespace) -> int:
 
 
 def cmd_headline(args: argparse.Namespace) -> int:
-    q, seed = _common(args)
-    check_int("quality_queries", args.quality_queries, 1, 100_000)
-    check_int("sub_batch", args.sub_batch, 1, 1 << 16)
-    from rpaccel.sched.headline import headline_study
+    settings = config_from_args(HeadlineSettings, args)
+    from rpaccel.sched.studies.headline import headline_study
 
-    res = headline_study(Path(args.output), qps=args.qps, sla_ms=args.sla_ms, queries=q,
-                         quality_queries=args.quality_queries, seed=seed,
-                         sub_batch=args.sub_batch, data=args.data, iso_ndcg=args.iso_ndcg,
-                         workers=args.workers, dask=args.dask)
+    res = headline_study(Path(args.output), settings)
     for c in res["comparison"]:
         p95 = f"{c['p95_ms_at_load']:.3f} ms" if c["p95_ms_at_load"] is not None else "saturated"
         print(f"  {c['platform']:<28} p95 @ {args.qps:g} QPS {p95:>12}   max QPS "
@@ -205,7 +187,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"rows": res["rows"], "output": args.output})
         return 0
-    from rpaccel.sched.fidelity import WORKLOADS
+    from rpaccel.sched.studies.fidelity import WORKLOADS
 
     print(f"{'step':<34}" + "".join(f"{w:>30}" for w, _ in WORKLOADS))
     for r in res["rows"]:
@@ -225,7 +207,7 @@ def cmd_embcache(args: argparse.Namespace) -> int:
         raise ValueError(f"skews must be numbers >= 0, got {args.skews!r}")
     caps = ints("capacities", args.capacities)
     n = check_int("lookups", args.lookups, 1, 1 << 28)
-    seed = check_int("seed", args.seed, 0, (1 << 31) - 1)
+    seed = check_seed(args.seed, SIM_SEED_MAX)
     if not 0 <= args.static_share <= 1:
         raise ValueError(f"static-share must be in [0, 1], got {args.static_share}")
     res = runs.embcache_study(skews, caps, Path(args.output), rows=args.rows, ways=args.ways,
@@ -242,20 +224,11 @@ def cmd_embcache(args: argparse.Namespace) -> int:
 
 
 def cmd_recpipe(args: argparse.Namespace) -> int:
-    q, seed = _common(args)
+    settings = config_from_args(RecPipeSettings, args)
     loads = floats("qps", args.qps)
-    check_int("quality_queries", args.quality_queries, 1, 100_000)
-    check_int("sub_batch", args.sub_batch, 1, 1 << 16)
-    if not args.sla_ms > 0:
-        raise ValueError(f"sla_ms must be > 0, got {args.sla_ms}")
-    if args.data not in ("synthetic", "movielens"):
-        raise ValueError(f"--data must be synthetic or movielens, got {args.data!r}")
-    from rpaccel.sched.dse import recpipe_study
+    from rpaccel.sched.studies.dse import recpipe_study
 
-    res = recpipe_study(Path(args.output), loads=loads, queries=q,
-                        quality_queries=args.quality_queries, seed=seed, sla_ms=args.sla_ms,
-                        iso_ndcg=args.iso_ndcg, sub_batch=args.sub_batch, data=args.data,
-                        workers=args.workers, dask=args.dask)
+    res = recpipe_study(Path(args.output), settings, loads=loads)
     print(f"{len(res['quality'])} funnels, {len(res['rows'])} rows; iso-quality NDCG@64 >= "
           f"{res['iso_ndcg']:.4f}; best iso-quality p95 per platform and throughput class:")
     for r in res["best_per_class"]:

@@ -7,12 +7,12 @@ import argparse
 import json
 from pathlib import Path
 
-from rpaccel.config import check_int
-from rpaccel.sched.calibrate import DEFAULT_BATCHES, calibrate
+from rpaccel.config import check_int, check_seed
+from rpaccel.sched.platforms.calibrate import DEFAULT_BATCHES, calibrate
 from rpaccel.models import get_model
-from rpaccel.sched.platforms import get_platform
-from rpaccel.sched.sim import load_pipeline, max_qps_under_sla, simulate
-from rpaccel.sched.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
+from rpaccel.sched.platforms.hosts import get_platform
+from rpaccel.sched.serving.sim import load_pipeline, max_qps_under_sla, simulate
+from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
 
 from .common import Parser, check_output_file, ints, print_json, print_table
@@ -91,7 +91,7 @@ def cmd_model_stage(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args.pipeline)
     q = check_int("queries", args.queries, 1, 1 << 28)
-    seed = check_int("seed", args.seed, 0, (1 << 63) - 1)
+    seed = check_seed(args.seed)
     if not args.qps > 0:
         raise ValueError(f"qps must be > 0, got {args.qps}")
     if args.records and not args.records.endswith((".csv", ".parquet")):
@@ -114,7 +114,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                  warmup=args.warmup)
     if args.records:
         r.write_records(args.records)
-    from rpaccel.sched.power import pipeline_power
+    from rpaccel.sched.cost.power import pipeline_power
 
     out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
            "arrival": args.arrival, **r.summary(),
@@ -148,7 +148,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_int("reps", args.reps, 1, 1000)
     if args.table:
-        from rpaccel.sched.calibrate import measure_table
+        from rpaccel.sched.platforms.calibrate import measure_table
         from rpaccel.models import CATALOG
 
         if args.from_csv:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rpaccel.config import EmbCacheConfig, check_int
+from rpaccel.config import SIM_SEED_MAX as SEED_MAX  # this unit's largest --seed
+from rpaccel.config import EmbCacheConfig, check_int, check_seed
 
 from rpaccel.perfmodel.embcache import TRACE_KINDS, embcache_cycles, make_trace
 
 from .common import print_json, print_table
 
-SEED_MAX = (1 << 31) - 1
 VALUES_LABEL = "values match (vectors, hit/miss, counters)"
 
 
@@ -22,7 +22,7 @@ def _add_trace(p: argparse.ArgumentParser) -> None:
 
 
 def _trace(cfg: EmbCacheConfig, args: argparse.Namespace):
-    check_int("seed", args.seed, 0, SEED_MAX)
+    check_seed(args.seed, SEED_MAX)
     check_int("lookups", args.lookups, 1, 1 << 26)
     if not args.skew >= 0:
         raise ValueError(f"skew must be a number >= 0, got {args.skew}")
@@ -66,17 +66,6 @@ def sim_scenario(cfg: EmbCacheConfig, args: argparse.Namespace) -> dict:
     _trace(cfg, args)              # validates the trace arguments before building
     return {"seed": args.seed, "lookups": args.lookups, "trace": args.trace, "skew": args.skew,
             "idle": args.idle, "backpressure": args.backpressure}
-
-
-def sim_argv(sc: dict) -> list[str]:
-    out = ["--lookups", str(sc["lookups"]), "--trace", sc.get("trace", "zipf"),
-           "--seed", str(sc["seed"])]
-    if sc.get("trace", "zipf") == "zipf":
-        out += ["--skew", str(sc.get("skew", 1.0))]
-    for key in ("idle", "backpressure"):
-        if sc.get(key):
-            out += [f"--{key}", str(sc[key])]
-    return out
 
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:

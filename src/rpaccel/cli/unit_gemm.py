@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from rpaccel.config import GemmConfig
+from rpaccel.config import SEED_MAX, GemmConfig  # noqa: F401  (SEED_MAX: this unit's largest --seed)
 
 from rpaccel.perfmodel import gemm_cycles
 
 from .common import print_json, print_table
 
-#: Largest ``--seed``.
-SEED_MAX = (1 << 63) - 1
 #: Above this many model cycles, ``--mode auto`` runs in bulk mode (Python out of the clock loop).
 AUTO_BULK_CYCLES = 200_000
 VALUES_LABEL = "values match (bit-exact)"
@@ -138,25 +136,6 @@ def sim_scenario(cfg: GemmConfig, args: argparse.Namespace) -> dict:
         shapes = shapes * cfg.subarrays
     return {"subs": [{"m": m, "k": k, "n": n, "seed": sub_seed(args.seed, b)}
                      for b, (m, k, n) in enumerate(shapes)], **sc}
-
-
-def sim_argv(sc: dict) -> list[str]:
-    """``rpaccel sim gemm`` flags that replay scenario ``sc`` (the inverse of sim_scenario)."""
-    if "subs" in sc:
-        if any(s is None for s in sc["subs"]):
-            raise ValueError("rpaccel sim gemm cannot leave a sub-array idle")
-        out = [a for s in sc["subs"] for a in ("--mkn", f"{s['m']},{s['k']},{s['n']}")]
-        out += ["--seed", str(sc["seed"])]
-    else:
-        out = ["--m", str(sc["m"]), "--k", str(sc["k"]), "--n", str(sc["n"]),
-               "--seed", str(sc["seed"])] + (["--whole"] if sc.get("whole") else [])
-    if sc.get("dist", "uniform") != "uniform":
-        out += ["--dist", sc["dist"]]
-    out += ["--mode", sc.get("mode", "stream")]
-    for key in ("idle", "backpressure"):
-        if sc.get(key):
-            out += [f"--{key}", str(sc[key])]
-    return out
 
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:

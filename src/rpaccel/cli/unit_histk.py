@@ -7,9 +7,8 @@ import argparse
 
 import numpy as np
 
-from rpaccel.config import HistkConfig, check_int
+from rpaccel.config import HistkConfig, check_int, check_seed
 
-from . import unit_topk as _topk
 from .common import print_json, print_table
 from .unit_topk import DISTS, SEED_MAX, sim_scenario  # noqa: F401  (the same queries as topk)
 
@@ -34,7 +33,7 @@ def model(cfg: HistkConfig, args: argparse.Namespace) -> int:
 
     n, k = cfg.check_query(args.n, args.k)
     q = check_int("queries", args.queries, 1, 1 << 16)
-    rng = np.random.default_rng(check_int("seed", args.seed, 0, SEED_MAX))
+    rng = np.random.default_rng(check_seed(args.seed, SEED_MAX))
     data = [make_query(cfg, n, args.dist, rng)[0] for _ in range(q)]
     tl = histk_timeline(cfg, [(s, k) for s in data])
     one = tl[0].out_cycles[-1] - tl[0].in_cycles[0]
@@ -56,10 +55,6 @@ def model(cfg: HistkConfig, args: argparse.Namespace) -> int:
 def add_sim_args(p: argparse.ArgumentParser) -> None:
     _add_query(p)
     p.add_argument("--dist", default="uniform", choices=DISTS, help="score pattern")
-
-
-def sim_argv(sc: dict) -> list[str]:
-    return _topk.sim_argv(sc, "histk")
 
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from rpaccel.config import SIM_SEED_MAX as SEED_MAX  # noqa: F401  (this unit's largest --seed)
 from rpaccel.config import TopkConfig, check_int
 
 from rpaccel.perfmodel import topk_cycles, topk_timeline
 
 from .common import print_json, print_table
 
-SEED_MAX = (1 << 31) - 1
 VALUES_LABEL = "values match (exact top-k)"
 DISTS = ["uniform", "equal", "increasing", "decreasing", "duplicates", "extreme"]
 
@@ -50,21 +50,6 @@ def sim_scenario(cfg: TopkConfig, args: argparse.Namespace) -> dict:
     q = check_int("queries", args.queries, 1, 10_000)
     return {"seed": args.seed, "idle": args.idle, "backpressure": args.backpressure,
             "queries": [{"n": n, "k": k, "dist": args.dist}] * q}
-
-
-def sim_argv(sc: dict, unit: str = "topk") -> list[str]:
-    """``rpaccel sim UNIT`` flags replaying ``sc`` (the streaming filters share them)."""
-    qs = sc["queries"]
-    if any(q != qs[0] for q in qs):
-        raise ValueError(f"rpaccel sim {unit} replays queries of one shape only")
-    out = ["--n", str(qs[0]["n"]), "--k", str(qs[0]["k"]), "--queries", str(len(qs)),
-           "--seed", str(sc["seed"])]
-    if qs[0].get("dist", "uniform") != "uniform":
-        out += ["--dist", qs[0]["dist"]]
-    for key in ("idle", "backpressure"):
-        if sc.get(key):
-            out += [f"--{key}", str(sc[key])]
-    return out
 
 
 def sim_fields(sc: dict, res: dict) -> tuple[dict, list]:

@@ -1,5 +1,5 @@
 """The platform interface and the RecPipe artifact's accelerator formulas, shared by
-:mod:`rpaccel.sched.platforms` and :mod:`rpaccel.sched.accelplat` (no imports between them)."""
+:mod:`rpaccel.sched.platforms.hosts` and :mod:`rpaccel.sched.platforms.rpaccel` (no imports between them)."""
 
 from __future__ import annotations
 

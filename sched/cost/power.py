@@ -1,10 +1,10 @@
 """Power of a simulated pipeline and its QPS per watt (columns ``power_w`` and ``qps_per_w`` of
 every study row): engines powered for the whole run, plus each accelerator's dynamic energy per
-query (:mod:`rpaccel.sched.energy`) x the achieved QPS."""
+query (:mod:`rpaccel.sched.cost.energy`) x the achieved QPS."""
 
 from __future__ import annotations
 
-from .energy import default_table, static_w
+from rpaccel.sched.cost.energy import default_table, static_w
 
 __all__ = ["pipeline_power"]
 
@@ -18,9 +18,9 @@ def pipeline_power(pipeline, records: dict, measured, achieved_qps: float | None
     fidelity switches not all exact)."""
     import numpy as np
 
-    from .group import accel_group
-    from .platforms import get_platform
-    from .sim import stage_items
+    from rpaccel.sched.serving.group import accel_group
+    from rpaccel.sched.platforms.hosts import get_platform
+    from rpaccel.sched.serving.sim import stage_items
 
     t = default_table()
     if achieved_qps is None:

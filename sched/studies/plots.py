@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines", "waterfall"]
+__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines", "waterfall", "timeline"]
 
 
 def _plt():
@@ -143,3 +143,30 @@ def waterfall(steps: list[str], series: dict[str, list[float]], path: Path, *, t
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def timeline(tl: list[dict], path: Path, title: str) -> None:
+    """The executor's busy timeline (:attr:`rpaccel.perfmodel.executor.ExecResult.timeline`):
+    one row per command queue, a bar per command from its issue cycle to its done cycle."""
+    plt = _plt()
+
+    queues = list(dict.fromkeys(r["queue"] for r in tl))
+    colors = {"RECV": "tab:gray", "GATHER": "tab:orange", "LOADA": "tab:blue",
+              "GEMM": "tab:green", "TOPK": "tab:red", "SEND": "tab:purple"}
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(queues) + 1.2))
+    for r in tl:
+        y = queues.index(r["queue"])
+        ax.broken_barh([(r["issue"], r["done"] - r["issue"] + 1)], (y - 0.4, 0.8),
+                       color=colors[r["op"]])
+    ax.set_yticks(range(len(queues)), queues)
+    ax.invert_yaxis()
+    ax.set_xlabel("cycle")
+    ax.set_title(title)
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()],
+              labels=list(colors), ncol=6, fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.18))
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,4 +1,4 @@
-"""The compiled loop of :func:`rpaccel.sched.accelplat.rigid_pool` (numba, imported only when an
+"""The compiled loop of :func:`rpaccel.sched.platforms.rpaccel.rigid_pool` (numba, imported only when an
 accelerator group is simulated, so the system studies stay fast to import)."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import heapq
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,9 +32,9 @@ from rpaccel.models import Model
 from rpaccel.query import STAGE_LIMITS, Pipeline, StageSpec
 from rpaccel.query import load_pipeline as _load_pipeline
 
-from .group import accel_group
-from .platforms import Platform, get_platform
-from .workload import arrivals
+from rpaccel.sched.serving.group import accel_group
+from rpaccel.sched.platforms.hosts import Platform, get_platform
+from rpaccel.sched.serving.workload import arrivals
 
 __all__ = ["SimResult", "simulate", "load_pipeline", "check_pipeline", "max_qps_under_sla",
            "fifo_pool", "pipeline_capacity_qps", "STAGE_LIMITS"]
@@ -43,7 +43,7 @@ __all__ = ["SimResult", "simulate", "load_pipeline", "check_pipeline", "max_qps_
 def check_pipeline(pipeline: Pipeline) -> Pipeline:
     """Check what a simulation needs beyond the pipeline's own rules (a one-line
     ``ValueError``): every platform exists, and every accelerator group can be placed on its
-    accelerator (:meth:`rpaccel.sched.platforms.accelplat.AccelGroup.check`). Returns the
+    accelerator (:meth:`rpaccel.sched.platforms.hosts.accelplat.AccelGroup.check`). Returns the
     pipeline."""
     for s, st in enumerate(pipeline.stages):
         if st.platform is None:
@@ -189,9 +189,9 @@ def _stage_jobs(stage: StageSpec, arrive: np.ndarray, n_items: np.ndarray, model
 
 
 def _group_jobs(pipeline: Pipeline, g: list[int], arrive: np.ndarray, n_items: np.ndarray):
-    """Run an accelerator group (see :func:`rpaccel.sched.accelplat.rigid_pool`): completion
+    """Run an accelerator group (see :func:`rpaccel.sched.platforms.rpaccel.rigid_pool`): completion
     times, each stage's completion times, and busy seconds per resource name."""
-    from .accelplat import rigid_pool
+    from rpaccel.sched.platforms.rpaccel import rigid_pool
 
     st0 = pipeline.stages[g[0]]
     grp = accel_group(pipeline, tuple(g))

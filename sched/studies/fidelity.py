@@ -17,8 +17,7 @@ from typing import Any, Callable
 from rpaccel.accel import AccelConfig, load_accel
 from rpaccel.query import Pipeline, load_pipeline
 
-from .accelplat import RPAccelPlatform, run_executor
-from rpaccel.models import get_model
+from rpaccel.sched.platforms.rpaccel import RPAccelPlatform, run_executor
 
 __all__ = ["RUNGS", "ladder", "ladder_configs", "WORKLOADS"]
 

@@ -34,11 +34,11 @@ import numpy as np
 
 from rpaccel.accel import PRESETS, AccelConfig, load_accel
 from rpaccel.config import ceil_div
-from rpaccel.query import (ModelSpec, Pipeline, StageSpec, host_beats, model_spec,
-                           pad_to_sub_batch, place, record_bytes, split_mode)
+from rpaccel.query import (ModelSpec, Pipeline, StageSpec, gather_beats, host_beats, model_spec,
+                           pad_to_sub_batch, record_bytes, split_mode)
 
 from rpaccel.models import Model
-from .platform_base import Platform, _items, artifact_host_sort_s, artifact_terms
+from rpaccel.sched.platforms.base import Platform, _items, artifact_host_sort_s, artifact_terms
 
 __all__ = ["RPAccelPlatform", "serial_cycles", "stage_pipeline", "run_executor",
            "accel_platform", "group_profile", "rigid_pool"]
@@ -73,7 +73,7 @@ def _lookups(accel: AccelConfig, pipe: Pipeline, spec: ModelSpec, n: int):
     T = spec.tables
     sparse = query_inputs(pipe, emb.rows, 0, 0).sparse[:n, :T]
     lanes = emb.lanes
-    per = [lanes] * (T // lanes) + ([T % lanes] if T % lanes else [])
+    per = gather_beats(T, lanes)
     return (np.tile(np.arange(T), n), sparse.reshape(-1), np.zeros(n * T, dtype=np.int64),
             np.tile(per, n))
 
@@ -208,7 +208,7 @@ class RPAccelPlatform(Platform):
 
     def energy_j(self, model: Model, n_items: Any) -> Any:
         """Dynamic energy of each query (joules; the executor's counts x the energy table,
-        :mod:`rpaccel.sched.energy`); NaN when the fidelity switches are not all exact (the
+        :mod:`rpaccel.sched.cost.energy`); NaN when the fidelity switches are not all exact (the
         serial phases count no events)."""
         n = np.asarray(n_items, dtype=np.int64)
         uniq, inv = np.unique(n, return_inverse=True)
@@ -217,8 +217,8 @@ class RPAccelPlatform(Platform):
         return e[inv].reshape(n.shape)
 
     def static_w(self) -> float:
-        """Static power of one accelerator (W): :func:`rpaccel.sched.energy.static_w`."""
-        from .energy import static_w
+        """Static power of one accelerator (W): :func:`rpaccel.sched.cost.energy.static_w`."""
+        from rpaccel.sched.cost.energy import static_w
 
         return static_w(self.accel)
 
@@ -247,7 +247,7 @@ class RPAccelPlatform(Platform):
 
 def _energy_pj(accel: AccelConfig, r, pipe: Pipeline) -> float:
     """Dynamic energy (pJ) of an executor run: its counts x the default energy table."""
-    from .energy import default_table, query_energy
+    from rpaccel.sched.cost.energy import default_table, query_energy
 
     return query_energy(accel, r.events, r.embedding, default_table(),
                         split=split_mode(accel, pipe), item_bytes=pipe.record_bytes)["total_pj"]
@@ -307,7 +307,7 @@ def rigid_pool(arrive: np.ndarray, prof: np.ndarray, first: np.ndarray, end: np.
     resource it uses is free when its no-contention profile ``prof[q]`` first uses it
     (``first[p, r]`` seconds after the start, -1 unused); the resource is then busy until
     ``end[p, r]`` after the start. Returns (start times, accelerator index)."""
-    from ._rigid import rigid_kernel
+    from rpaccel.sched.serving._rigid import rigid_kernel
 
     return rigid_kernel(np.ascontiguousarray(arrive, dtype=np.float64),
                         np.ascontiguousarray(prof, dtype=np.int64),

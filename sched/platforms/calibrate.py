@@ -127,7 +127,7 @@ def _measure_subprocess(models: list[str], batches: tuple[int, ...], reps: int) 
         get_model(m)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    code = ("import json, sys; from rpaccel.sched.calibrate import measure; "
+    code = ("import json, sys; from rpaccel.sched.platforms.calibrate import measure; "
             "print(json.dumps(measure(sys.argv[1].split(','), "
             "tuple(int(b) for b in sys.argv[2].split(',')), int(sys.argv[3]))))")
     res = subprocess.run([sys.executable, "-c", code, ",".join(models),

@@ -11,8 +11,8 @@ import numpy as np
 from rpaccel.accel import AccelConfig
 from rpaccel.query import Pipeline, place
 
-from .accelplat import _resources, group_profile
-from .platforms import get_platform
+from rpaccel.sched.platforms.rpaccel import _resources, group_profile
+from rpaccel.sched.platforms.hosts import get_platform
 
 __all__ = ["AccelGroup", "accel_group"]
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from rpaccel.datafile import load_data
 from rpaccel.models import CATALOG, Model
-from .platform_base import Platform, _items, artifact_host_sort_s, artifact_terms
+from rpaccel.sched.platforms.base import Platform, _items, artifact_host_sort_s, artifact_terms
 
 __all__ = ["Platform", "RecPipeArtifactAccel", "artifact_terms", "artifact_host_sort_s",
            "HARDCONFS", "CpuCore", "CpuTable", "Gpu", "GpuTable",
@@ -328,7 +328,7 @@ def _make_platform(spec: str) -> Platform:
     if spec.startswith("recpipe-artifact:"):
         return RecPipeArtifactAccel(spec.split(":", 1)[1])
     if spec.startswith("rpaccel:"):
-        from .accelplat import accel_platform
+        from rpaccel.sched.platforms.rpaccel import accel_platform
 
         return accel_platform(spec.split(":", 1)[1])
     raise ValueError(f"unknown platform {spec!r}; known: cpu, cpu:CALIBRATION.json, "
@@ -367,7 +367,7 @@ def get_platform(spec: Any) -> Platform:
         key = ("config", spec)
         plat = _CACHE.get(key)
         if plat is None:
-            from .accelplat import RPAccelPlatform
+            from rpaccel.sched.platforms.rpaccel import RPAccelPlatform
 
             plat = _CACHE[key] = RPAccelPlatform(spec, f"rpaccel:{spec.name or spec.key()}")
         return plat

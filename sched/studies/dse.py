@@ -2,7 +2,7 @@
 
 Funnels (which catalog models, how many items per stage, which filter policy) x placements
 (:func:`dse_placements`: CPU, CPU + GPU, the RecPipe artifact's accelerator slices, the
-``tpu-like`` baseline and RPAccel with its sub-array splits) -> quality (NDCG@64 of the funnel, :mod:`rpaccel.sched.quality`),
+``tpu-like`` baseline and RPAccel with its sub-array splits) -> quality (NDCG@64 of the funnel, :mod:`rpaccel.sched.quality.metrics`),
 p95 latency at each offered load (the at-scale simulator), and the highest load meeting the p95
 cut-off. Quality depends on the funnel and its filter policy only, and latency on the placement
 (on RPAccel, whose program depends on the filter policy, a placement joins only the quality of
@@ -19,12 +19,16 @@ RM-large alone, give or take 0.0022"). A number given instead is used as it is.
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 
-from . import plots, studies
-from .quality import pipeline_quality
-from .report import manifest, output_dir, write_rows
+from rpaccel.query import Pipeline, StageSpec
+
+from rpaccel.sched.studies.config import RecPipeSettings
+
+from . import plots
+from . import search as studies
+from rpaccel.sched.quality.metrics import RECPIPE_NDCG64, pipeline_quality
+from rpaccel.sched.studies.report import manifest, output_dir, write_rows
 
 __all__ = ["FUNNELS", "CLASSES", "RECPIPE_ISO_NDCG", "recpipe_study", "funnel_quality",
            "dse_placements"]
@@ -39,20 +43,22 @@ FUNNELS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
 #: RecPipe's throughput classes: name -> minimum QPS.
 CLASSES = {"low": 66.7, "medium": 400.0, "high": 2000.0}
 #: RecPipe's iso-quality threshold and its single-stage RM-large at 4,096 (RECPIPE.md 5.3/5.4).
-RECPIPE_ISO_NDCG, RECPIPE_LARGE_4096 = 0.9225, 0.9247
+RECPIPE_ISO_NDCG, RECPIPE_LARGE_4096 = 0.9225, RECPIPE_NDCG64["rm-large"][4096]
 
 
-def recpipe_study(out: Path, *, loads: list[float], queries: int, quality_queries: int,
-                  seed: int, sla_ms: float, iso_ndcg: float | None, sub_batch: int, data: str,
-                  workers: int, dask: str | None, progress: bool | None = None) -> dict:
+def recpipe_study(out: Path, settings: RecPipeSettings | None = None, *,
+                  loads: list[float], progress: bool | None = None, **kw) -> dict:
     """Run the DSE and write its folder: ``results.csv`` (one row per funnel x placement x load),
     ``quality.csv``, ``pareto_quality_p95.csv`` and ``pareto_qps_p95.csv``, ``best_per_class.csv``,
-    two PNGs, ``manifest.json``."""
+    two PNGs, ``manifest.json``. ``settings`` (:class:`~.config.RecPipeSettings`), or its fields
+    as keywords; ``loads``: the offered loads (queries/s)."""
+    st = settings if settings is not None else RecPipeSettings(**kw)
+    queries, quality_queries, seed, sla_ms = st.queries, st.quality_queries, st.seed, st.sla_ms
+    iso_ndcg, sub_batch, data, workers, dask = (st.iso_ndcg, st.sub_batch, st.data, st.workers,
+                                                st.dask)
     for x in loads:
         if not x > 0:
             raise ValueError(f"loads must be > 0 QPS, got {x}")
-    if iso_ndcg is not None and not 0 < iso_ndcg <= 1:
-        raise ValueError(f"iso_ndcg must be in (0, 1], got {iso_ndcg}")
     with output_dir(out) as d:
         qrows, iso_ndcg = funnel_quality(quality_queries=quality_queries, seed=seed,
                                          sub_batch=sub_batch, data=data, iso_ndcg=iso_ndcg)
@@ -136,16 +142,15 @@ def funnel_quality(*, quality_queries: int, seed: int, sub_batch: int, data: str
 
 
 def dse_placements(models: tuple[str, ...], items: tuple[int, ...], sub_batch: int
-                   ) -> list[tuple["Pipeline", str | None]]:
+                   ) -> list[tuple[Pipeline, str | None]]:
     """A funnel's placements with the quality filter label they run (None: any, the simulator
     does not model the filter there): the CPU / CPU+GPU / artifact-slice placements
-    (:func:`rpaccel.sched.studies.placements`); the ``tpu-like`` baseline (one accelerator,
+    (:func:`rpaccel.sched.studies.search.placements`); the ``tpu-like`` baseline (one accelerator,
     one-stage funnels); and RPAccel on one ``rpaccel`` accelerator
-    (:func:`rpaccel.sched.studies.rpaccel_placements`): one-stage funnels on the whole array or
+    (:func:`rpaccel.sched.studies.search.rpaccel_placements`): one-stage funnels on the whole array or
     all four sub-arrays, multi-stage ones on every split of the sub-arrays, with the study's
     sub-batch and both filter policies. A funnel RPAccel cannot place (a stage keeping more than
     the top-k unit's ``k_max``) has no RPAccel placement."""
-    from rpaccel.query import Pipeline, StageSpec
 
     out: list[tuple[Pipeline, str | None]] = [(p, None) for p in
                                               studies.placements(list(models), list(items))]

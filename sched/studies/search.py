@@ -1,24 +1,23 @@
 """System studies: load sweeps, the RecPipe placement search and DeepRecSched, in simulated time.
 
-Every study is a list of points evaluated by :func:`rpaccel.sched.sweep.run_points`; each point
+Every study is a list of points evaluated by :func:`rpaccel.sched.studies.sweep.run_points`; each point
 is plain data (a pipeline as a dict, a load, a seed), so local processes and Dask give identical
 rows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from typing import Any
 
 import numpy as np
 
-from rpaccel.query import Pipeline, StageSpec
+from rpaccel.query import DEFAULT_FILTER, FILTERS, Pipeline, StageSpec
 
-from .sim import check_pipeline, max_qps_under_sla, simulate
-from .sweep import run_points
-from .workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, arrivals, size_cap, sizes
+from rpaccel.sched.serving.sim import check_pipeline, max_qps_under_sla, simulate
+from rpaccel.sched.studies.sweep import run_points
+from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, arrivals, size_cap, sizes
 
 __all__ = ["sim_point", "load_sweep", "placements", "rpaccel_placements", "placement_search",
            "pareto_front",
@@ -46,7 +45,7 @@ def sim_point(point: dict) -> dict:
     q, seed = point["queries"], point["seed"]
     r = simulate(pipe, arrivals(point.get("arrival", "poisson"), point["qps"], q, seed),
                  _sizes(point))
-    from .power import pipeline_power
+    from rpaccel.sched.cost.power import pipeline_power
 
     row = {"pipeline": pipe.name, "qps": point["qps"], "queries": q, "seed": seed,
            **{k: v for k, v in r.summary().items() if k != "utilization"},
@@ -134,14 +133,14 @@ def _splits(stages: int, grid: int) -> list[tuple[int, ...]]:
 
 def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str = "rpaccel",
                        sub_batches: tuple[int, ...] = (128, 256, 512),
-                       filters: tuple[str, ...] = ("global", "per-sub-batch"),
+                       filters: tuple[str, ...] = FILTERS,
                        splits: list[tuple[int, ...]] | None = None) -> list[Pipeline]:
     """RPAccel placements of a funnel on one accelerator (its array budget): every split of the
     sub-arrays between the stages (a one-stage funnel also runs on the whole array), every
     sub-batch size, filter policy and choice of items per stage (``items[s]``: the options of
     stage s). Placements that cannot be placed (a sub-batch that does not divide a stage's
     items, rows above the sub-array's buffer, a quota above the top-k unit) are left out."""
-    from .platforms import get_platform
+    from rpaccel.sched.platforms.hosts import get_platform
 
     plat_name = f"rpaccel:{preset}"
     plat = get_platform(plat_name)
@@ -157,7 +156,7 @@ def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str
             continue
         for sp in splits:
             for b in sub_batches:
-                for f in (filters if s > 1 else ("global",)):
+                for f in (filters if s > 1 else (DEFAULT_FILTER,)):
                     st = [StageSpec(m, plat_name, 1, items=k, subarrays=g)
                           for m, k, g in zip(models, its, sp)]
                     name = (f"rpaccel[{'+'.join(map(str, sp))}] b{b}"

@@ -1,8 +1,8 @@
 """Study runs: compute a study and write its folder (CSV tables, PNG plots, ``manifest.json``).
 
 The command line (``rpaccel study ...``) only parses arguments and prints the summary each
-function returns; everything a study computes lives here and in :mod:`rpaccel.sched.studies`.
-A folder appears only once its study has finished (:func:`rpaccel.sched.report.output_dir`).
+function returns; everything a study computes lives here and in :mod:`rpaccel.sched.studies.search`.
+A folder appears only once its study has finished (:func:`rpaccel.sched.studies.report.output_dir`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import numpy as np
 from rpaccel.config import EmbCacheConfig
 from rpaccel.perfmodel.embcache import hit_rate_sweep, reindex_by_frequency, zipf_trace
 
-from . import plots, studies
+from . import plots
+from . import search as studies
 from rpaccel.models import get_model
-from .report import manifest, output_dir, write_rows
+from rpaccel.sched.studies.report import manifest, output_dir, write_rows
 from rpaccel.query import Pipeline
 
-from .sim import simulate
-from .workload import arrivals, sizes
+from rpaccel.sched.serving.sim import simulate
+from rpaccel.sched.serving.workload import arrivals, sizes
 
 __all__ = ["load_study", "placement_study", "deeprecsched_study", "embcache_study",
            "fidelity_study"]
@@ -56,7 +57,7 @@ def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries:
 def placement_study(models: list[str], items: list, loads: list[float], out: Path, *,
                     queries: int, seed: int, workers: int, dask: str | None, **kw) -> dict:
     """The placement search (CPU/GPU/artifact-accelerator placements, or RPAccel's with
-    ``rpaccel=PRESET``; keyword options go to :func:`rpaccel.sched.studies.placement_search`)."""
+    ``rpaccel=PRESET``; keyword options go to :func:`rpaccel.sched.studies.search.placement_search`)."""
     with output_dir(out) as d:
         res = studies.placement_search(models, items, loads, queries=queries, seed=seed,
                                        workers=workers, dask=dask, **kw)
@@ -78,8 +79,8 @@ def deeprecsched_study(models: list[str], out: Path, *, sla_ms: float | None, en
                        gpu: bool, queries: int, seed: int, workers: int,
                        dask: str | None, cpu: str = "cpu",
                        size_sigma: float | None = None) -> list[dict]:
-    from .platforms import get_platform
-    from .workload import LOGNORMAL_MU
+    from rpaccel.sched.platforms.hosts import get_platform
+    from rpaccel.sched.serving.workload import LOGNORMAL_MU
 
     size = None
     if size_sigma is not None:
@@ -189,11 +190,11 @@ def _markdown(rows: list[dict], cols: list[str]) -> str:
 
 
 def fidelity_study(out: Path) -> dict:
-    """The fidelity ladder (:mod:`rpaccel.sched.fidelity`): ``fidelity.csv``, ``fidelity.md``
+    """The fidelity ladder (:mod:`rpaccel.sched.studies.fidelity`): ``fidelity.csv``, ``fidelity.md``
     and ``fidelity_waterfall.png``."""
     from tqdm import tqdm
 
-    from .fidelity import RUNGS, WORKLOADS, ladder
+    from rpaccel.sched.studies.fidelity import RUNGS, WORKLOADS, ladder
 
     with output_dir(out) as d:
         with tqdm(total=len(RUNGS), desc="fidelity ladder", unit="rung",

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from rpaccel.perfmodel.funnel import funnel
+from rpaccel.query import DEFAULT_FILTER
 
 __all__ = ["KS", "funnel", "metrics", "synthetic", "SyntheticParams", "DEFAULT_PARAMS",
            "RECPIPE_NDCG64", "RECPIPE_MULTI_NDCG64", "calibration_residuals", "calibrate",
@@ -282,14 +283,14 @@ def histogram_funnel(scores: Sequence[np.ndarray], items: Sequence[int], *, k_ou
 
 
 def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: int = 1000,
-                     seed: int = 0, policy: str = "global", sub_batch: int | None = None,
+                     seed: int = 0, policy: str = DEFAULT_FILTER, sub_batch: int | None = None,
                      data: str = "synthetic", params: SyntheticParams = DEFAULT_PARAMS) -> dict:
     """Metrics of a funnel (one catalog model per stage, ``items[s]`` candidates entering stage
     s), each stage scored by its model's size class (:func:`size_class`); ``overlap@k`` against
     the last stage's model alone on all candidates. ``data``: ``synthetic`` (``queries`` seeded
     queries of ``items[0]`` candidates, calibrated to RecPipe), ``movielens`` (one query per
-    MovieLens-100K user, at most ``queries``: :mod:`rpaccel.sched.movielens`), or a .npz or
-    .parquet file (:mod:`rpaccel.sched.qualityfile`; the stages' own scores, no size classes;
+    MovieLens-100K user, at most ``queries``: :mod:`rpaccel.sched.quality.movielens`), or a .npz or
+    .parquet file (:mod:`rpaccel.sched.quality.files`; the stages' own scores, no size classes;
     its first ``queries`` queries)."""
     if queries < 1:
         raise ValueError(f"queries must be an integer >= 1, got {queries}")
@@ -304,13 +305,13 @@ def pipeline_quality(models: Sequence[str], items: Sequence[int], *, queries: in
         extra["size_classes"] = keys
         names = sorted(set(keys))
         if data == "movielens":
-            from .movielens import movielens_data
+            from rpaccel.sched.quality.movielens import movielens_data
 
             labels, scores = movielens_data(n, names, queries=queries, seed=seed)
         else:
             labels, scores = synthetic(queries, n, names, params, seed)
     elif data.endswith((".npz", ".parquet")):
-        from .qualityfile import load_quality_file
+        from rpaccel.sched.quality.files import load_quality_file
 
         keys = list(models)                      # the file's own score per stage model
         names = list(dict.fromkeys(keys))

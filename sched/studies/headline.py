@@ -3,11 +3,11 @@
 RecPipe claims that at iso-quality RPAccel gives 3x lower tail latency and 6x higher throughput
 than prior art (a TPU-like accelerator running single-stage RM-large on 4,096 candidates). Here:
 
-* **quality**: every funnel of :data:`rpaccel.sched.dse.FUNNELS` and filter policy, on the
+* **quality**: every funnel of :data:`rpaccel.sched.studies.dse.FUNNELS` and filter policy, on the
   calibrated synthetic data (or MovieLens); iso-quality = NDCG@64 at or above the threshold
-  (:func:`rpaccel.sched.dse.funnel_quality`);
+  (:func:`rpaccel.sched.studies.dse.funnel_quality`);
 * **candidates**: every iso-quality funnel on every placement of
-  :func:`rpaccel.sched.dse.dse_placements` (RPAccel's splits, the ``tpu-like`` baseline, CPU,
+  :func:`rpaccel.sched.studies.dse.dse_placements` (RPAccel's splits, the ``tpu-like`` baseline, CPU,
   CPU + GPU and the artifact's slices);
 * **metrics** per candidate: p95 at a fixed load (``qps``) and the highest load whose p95 meets
   ``sla_ms`` (latency-bounded throughput, bisection in simulated time);
@@ -29,12 +29,13 @@ from rpaccel.accel import AccelConfig, accel_toml
 from rpaccel.query import Pipeline
 
 from . import plots
-from .dse import dse_placements, funnel_quality
-from .report import manifest, output_dir, write_rows
-from .platforms import get_platform
-from .sim import max_qps_under_sla, simulate
-from .sweep import run_points
-from .workload import arrivals, sizes
+from rpaccel.sched.studies.dse import dse_placements, funnel_quality
+from rpaccel.sched.studies.report import manifest, output_dir, write_rows
+from rpaccel.sched.platforms.hosts import get_platform
+from rpaccel.sched.serving.sim import max_qps_under_sla, simulate
+from rpaccel.sched.studies.config import HeadlineSettings
+from rpaccel.sched.studies.sweep import run_points
+from rpaccel.sched.serving.workload import arrivals, sizes
 
 __all__ = ["headline_study", "RECPIPE_LATENCY_X", "RECPIPE_THROUGHPUT_X"]
 
@@ -51,7 +52,7 @@ def _point(pt: dict) -> dict:
     s = sizes("fixed", q, mean=n0)
     r = simulate(pipe, arrivals("poisson", pt["qps"], q, seed), s)
     lbt, _ = max_qps_under_sla(pipe, pt["sla_s"], sizes=s, seed=seed, iters=16)
-    from .power import pipeline_power
+    from rpaccel.sched.cost.power import pipeline_power
 
     pw = pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps)
     return {**pt["tags"], "p95_ms": r.p95_s * 1e3, "saturated": r.saturated,
@@ -60,26 +61,22 @@ def _point(pt: dict) -> dict:
 
 
 def _platform(placement: str) -> str:
-    from .dse import _platform as p
+    from rpaccel.sched.studies.dse import _platform as p
 
     return p(placement)
 
 
-def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queries: int = 5000,
-                   quality_queries: int = 1000, seed: int = 0, sub_batch: int = 512,
-                   data: str = "synthetic", iso_ndcg: float | None = None, workers: int = 1,
-                   dask: str | None = None, progress: bool | None = None) -> dict[str, Any]:
+def headline_study(out: Path, settings: HeadlineSettings | None = None, *,
+                   progress: bool | None = None, **kw: Any) -> dict[str, Any]:
     """Run the headline comparison and write ``headline.md``, ``candidates.csv``,
     ``features.csv``, ``quality.csv``, two PNGs, the ablated accelerator files and
-    ``manifest.json``."""
-    if not qps > 0:
-        raise ValueError(f"qps must be > 0, got {qps}")
-    if not sla_ms > 0:
-        raise ValueError(f"sla_ms must be > 0, got {sla_ms}")
-    if iso_ndcg is not None and not 0 < iso_ndcg <= 1:
-        raise ValueError(f"iso_ndcg must be in (0, 1], got {iso_ndcg}")
-    if data not in ("synthetic", "movielens"):
-        raise ValueError(f"data must be synthetic or movielens, got {data!r}")
+    ``manifest.json``. ``settings`` (:class:`~.config.HeadlineSettings`), or its fields as
+    keywords."""
+    st = settings if settings is not None else HeadlineSettings(**kw)
+    qps, sla_ms, queries, seed = st.qps, st.sla_ms, st.queries, st.seed
+    quality_queries, sub_batch, data, iso_ndcg = (st.quality_queries, st.sub_batch, st.data,
+                                                  st.iso_ndcg)
+    workers, dask = st.workers, st.dask
     with output_dir(out) as d:
         qrows, iso = funnel_quality(quality_queries=quality_queries, seed=seed,
                                     sub_batch=sub_batch, data=data, iso_ndcg=iso_ndcg)
@@ -88,7 +85,7 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
         if not any(k[0] == "rm-large" and k[1] == (4096,) for k in ok):
             raise ValueError(f"the baseline RM-large [4096] is not iso-quality at NDCG@64 >= "
                              f"{iso:.4f}; lower --iso-ndcg")
-        from .dse import FUNNELS
+        from rpaccel.sched.studies.dse import FUNNELS
 
         pts = []
         for models, items in FUNNELS:
@@ -106,6 +103,7 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
         rows = run_points(_point, pts, workers=workers, dask=dask, progress=progress,
                           label="headline candidates")
         write_rows(rows, d / "candidates.csv")
+        pipeline_of = {id(r): pt["pipeline"] for r, pt in zip(rows, pts)}
 
         def best(rs: list[dict], key: str) -> dict | None:
             if key == "p95_ms":
@@ -149,8 +147,8 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
                              "throughput_x": ratio(rp["lbt_qps"], o["lbt_qps"])
                              if o["lbt_qps"] else (math.inf if rp["lbt_qps"] else None)}
         # features: the best multi-stage RPAccel configuration (by throughput), one off at a time
-        feats = _features(d, rows, rp_multi, best, qps=qps, sla_ms=sla_ms, queries=queries,
-                          seed=seed, sub_batch=sub_batch)
+        feats = _features(d, rows, rp_multi, best, pipeline_of, qps=qps, sla_ms=sla_ms,
+                          queries=queries, seed=seed)
         write_rows(feats, d / "features.csv")
         _plots(d, cmp_rows, feats, qps, sla_ms)
         (d / "headline.md").write_text(_report(cmp_rows, ratios, feats, iso, qps, sla_ms,
@@ -166,21 +164,14 @@ def headline_study(out: Path, *, qps: float = 400.0, sla_ms: float = 10.0, queri
             "candidates": rows}
 
 
-def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, *, qps: float,
-              sla_ms: float, queries: int, seed: int, sub_batch: int) -> list[dict]:
+def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, pipeline_of: dict, *,
+              qps: float, sla_ms: float, queries: int, seed: int) -> list[dict]:
+    """The feature ablation of the best multi-stage RPAccel candidate (its pipeline object:
+    ``pipeline_of[id(row)]``), each feature taken away in turn."""
     top = best(rp_multi, "lbt_qps")
     if top is None:
         return []
-    from .dse import FUNNELS
-
-    pipe = None
-    for models, items in FUNNELS:
-        for p, _ in dse_placements(models, items, sub_batch):
-            if p.name == top["placement"] and "->".join(models) + f" {list(items)}" == \
-                    top["funnel"]:
-                pipe = p
-    if pipe is None:      # pragma: no cover - the candidate came from the same list
-        raise RuntimeError("best RPAccel configuration not found")
+    pipe = pipeline_of[id(top)]
     cfg_dir = d / "configs"
     cfg_dir.mkdir()
     acc = get_platform(pipe.stages[0].platform).accel
@@ -209,8 +200,7 @@ def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, *, qps: flo
     one = best(single, "lbt_qps")
     if one is not None:
         cases.append(("no multi-stage funnel (RM-large [4096] alone, best split)",
-                      next(p for p, _ in dse_placements(("rm-large",), (4096,), sub_batch)
-                           if p.name == one["placement"]), one["ndcg@64"]))
+                      pipeline_of[id(one)], one["ndcg@64"]))
     out = []
     for name, p, nd in cases:
         r = _point({"pipeline": p, "qps": qps, "sla_s": sla_ms / 1e3, "queries": queries,

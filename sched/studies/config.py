@@ -1,0 +1,72 @@
+"""Study settings as dataclasses: each default, unit and allowed range is written once, on the
+field (:func:`rpaccel.config._param`), and read by the study functions, the CLI's flags
+(generated from the fields, :func:`rpaccel.cli.flags.add_config_flags`) and ``--help``.
+
+Building a settings object validates it (a one-line ``ValueError`` naming the field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from rpaccel.config import SEED_MAX, _param, check_fields
+
+__all__ = ["RunSettings", "QualitySettings", "RecPipeSettings", "HeadlineSettings",
+           "QUALITY_DATA"]
+
+#: Quality data sources of the RecPipe studies.
+QUALITY_DATA = ("synthetic", "movielens")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a study runs its points: queries per point, the workload seed, local workers or a
+    Dask scheduler."""
+
+    queries: int = _param("queries per point", "queries", default=10_000, lo=10, hi=1 << 26)
+    seed: int = _param("workload seed", default=0, lo=0, hi=SEED_MAX)
+    workers: int = _param("local worker processes", default=1, lo=1, hi=256)
+    dask: str | None = _param("run points on this Dask scheduler", default=None,
+                              metavar="ADDRESS", default_text="local workers")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def replace(self, **kw: Any):
+        return dataclasses.replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class QualitySettings(RunSettings):
+    """The funnel quality side of RecPipe's studies."""
+
+    quality_queries: int = _param("queries for each funnel's quality", "queries", default=1000,
+                                  lo=1, hi=100_000)
+    iso_ndcg: float | None = _param(
+        "iso-quality threshold on NDCG@64", default=None, lo=0, hi=1, lo_open=True,
+        default_text="RecPipe's 0.9225 mapped onto our data: our RM-large [4096] minus 0.0022")
+    sub_batch: int = _param("sub-batch of the per-sub-batch funnels and of RPAccel", "items",
+                            default=512, lo=1, hi=1 << 16)
+    data: str = _param("quality data", default="synthetic", choices=QUALITY_DATA)
+
+
+@dataclass(frozen=True)
+class RecPipeSettings(QualitySettings):
+    """``rpaccel study recpipe``: funnels x placements at every load."""
+
+    queries: int = _param("queries per point", "queries", default=2000, lo=10, hi=1 << 26)
+    sla_ms: float = _param("p95 cut-off", "ms", default=500.0, lo=0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class HeadlineSettings(QualitySettings):
+    """``rpaccel study headline``: RPAccel against the TPU-like baseline (and CPU, GPU) at
+    iso-quality: p95 at a fixed load, and the highest load whose p95 meets a target."""
+
+    queries: int = _param("queries per point", "queries", default=5000, lo=10, hi=1 << 26)
+    qps: float = _param("fixed load for the p95 comparison (RecPipe's Medium class)",
+                        "queries/s", default=400.0, lo=0, lo_open=True)
+    sla_ms: float = _param("p95 target for the throughput comparison", "ms", default=10.0,
+                           lo=0, lo_open=True)
