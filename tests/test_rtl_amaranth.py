@@ -138,3 +138,32 @@ def test_embcache_rejects_non_config():
 
     with pytest.raises(TypeError, match="cfg must be an EmbCacheConfig"):
         EmbeddingCache({"dim": 4})
+
+
+@pytest.mark.parametrize("pipe_name", ["tiny", "one-stage"])
+def test_top_blocks_latencies_are_the_isa(pipe_name):
+    """RPAccelTop is built from blocks (host link, gather engine, stage engines, filter units,
+    counters); each block's latency, counted from the registers it builds, is the one
+    rpaccel.isa (and the executor) uses."""
+    import dataclasses
+
+    from rpaccel import isa
+    from rpaccel.accel import load_accel
+    from rpaccel.query import load_pipeline, place
+    from rpaccel.rtl.accel import RPAccelTop
+
+    accel = load_accel("tiny")
+    pipe = load_pipeline("tiny").accel_program()
+    if pipe_name == "one-stage":
+        pipe = dataclasses.replace(pipe, stages=pipe.stages[:1], k_out=8)
+        accel = dataclasses.replace(accel, host_latency=3)
+    top = RPAccelTop(accel, pipe, place(accel, pipe))
+    top.elaborate(None)
+    assert top.host_link.latency == accel.host_latency
+    assert top.gather.start_latency == isa.GATHER_START
+    assert len(top.stage_engines) == len(top.filters) == len(pipe.stages)
+    for eng, flt in zip(top.stage_engines, top.filters):
+        assert eng.item_read_latency == isa.ITEM_READ_LATENCY
+        assert eng.buffer_read_latency == isa.BUFFER_READ_LATENCY
+        assert eng.vector_latency == isa.VECTOR_LATENCY
+        assert flt.feed_latency == isa.BUFFER_READ_LATENCY

@@ -48,7 +48,7 @@ def bench_topk(scratch: Path) -> tuple[dict, list[str], bool]:
         (r,) = run_unit("topk", cfg, [{"name": "bench", "seed": 3,
                                "queries": [{"n": 4096, "k": 64, "dist": "uniform"}] * q}],
                         root=scratch)
-        ok &= r["cycles_match"] and r["values_match"]
+        ok &= r.ok
         ips = r["items"] / r["wall_s"]
         fig[f"rtl_k64_lanes{lanes}"] = {
             "items": r["items"], "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"],
@@ -121,7 +121,7 @@ def bench_split(scratch: Path) -> tuple[dict, list[str], bool]:
     (r,) = run_built(cfg, info, "rpaccel.verif.tb_gemm", [{"name": "bench_split", "seed": 1,
                                                       "mode": "harness", "subs": subs}],
                 waves=None, root=scratch, keep=False)
-    ok = bool(r["cycles_match"] and r["values_match"])
+    ok = r.ok
     cps = r["rtl_cycles"] / r["sim_wall_s"]
     fig = {"rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"],
            "cycles_match": r["cycles_match"], "values_match": r["values_match"],
@@ -250,7 +250,7 @@ def bench_embunit(scratch: Path) -> tuple[dict, list[str], bool]:
                           dram_latency=40, mem_bits=128, lanes=8, mshrs=16, rob_beats=16)
     (r,) = run_bulk(rcfg, [{"name": "bench", "seed": 3, "trace": "zipf", "skew": 1.0,
                             "lookups": 64000}], root=scratch)
-    ok = bool(r["cycles_match"] and r["values_match"])
+    ok = r.ok
     fig["rtl_l8_bulk"] = {"lookups": 64000, "rtl_cycles": r["rtl_cycles"], "match": ok,
                           "sim_wall_s": round(r["sim_wall_s"], 2),
                           "lookups_per_s": round(r["lookups_per_s"]),
@@ -275,7 +275,7 @@ def bench_accel(scratch: Path) -> tuple[dict, list[str], bool]:
     info = build_accel(b, root=scratch)
     (r,) = run_accel(b, [{"name": "bench", "seed": 1, "queries": 4, "policy": "global"}],
                      root=scratch)
-    ok = bool(r["cycles_match"] and r["values_match"])
+    ok = r.ok
     fig = {"build": label, "verilog_s": round(info.gen_seconds, 1),
            "verilator_build_s": round(info.seconds, 1), "queries": 4,
            "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"], "match": ok,
@@ -319,7 +319,7 @@ def main() -> int:
     (r,) = run_unit("gemm", cfg, [{"name": "bench", "m": 4096, "k": 256, "n": 256, "seed": 1,
                            "mode": "bulk"}], root=scratch)
     e2e = time.perf_counter() - t0
-    ok = r["cycles_match"] and r["values_match"]
+    ok = r.ok
     fig["sim_16x16_m4096_k256_n256"] = {
         "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"],
         "cycles_match": r["cycles_match"], "values_match": r["values_match"],

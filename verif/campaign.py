@@ -26,6 +26,8 @@ import numpy as np
 
 from rpaccel.units import get_unit
 
+from .result import RunResult
+
 __all__ = ["draw", "run_campaign", "reproducer"]
 
 
@@ -96,13 +98,12 @@ def _run_one(unit: str, cfg, scs: list[dict]) -> dict:
     except RuntimeError as e:      # the testbench crashed: every scenario counts as failed
         err = str(e).strip().splitlines()
         crash = next((ln.strip() for ln in reversed(err) if "Error" in ln), err[0] if err else "")
-        results = [{"name": sc["name"], "cycles_match": False, "values_match": False,
-                    "first_mismatch": f"testbench error: {crash}"} for sc in scs]
+        results = [RunResult.crashed(sc["name"], crash) for sc in scs]
     t2 = time.perf_counter()
     fails = [{"unit": unit, "config": cfg.label(), "scenario": r["name"],
               "first_mismatch": r["first_mismatch"], "reproducer": reproducer(unit, cfg, sc)}
              for r, sc in zip(results, scs)
-             if not (r["cycles_match"] and r["values_match"] and r.get("counters_match", True))]
+             if not r.ok]
     return {"unit": unit, "scenarios": len(results), "failures": fails,
             "built": not info.cached, "build_s": t1 - t0, "sim_s": t2 - t1}
 
@@ -154,5 +155,5 @@ def run_campaign(units: list[str], n_configs: int, n_scenarios: int, seed: int, 
     return {"seed": seed, "configs_per_unit": n_configs, "scenarios_per_config": n_scenarios,
             "units": per, "configs": sum(p["configs"] for p in per.values()),
             "scenarios": sum(p["scenarios"] for p in per.values()),
-            "mismatches": len(failures), "failures": failures,
+            "mismatches": len(failures), "failures": failures, "ok": not failures,
             "wall_s": round(time.perf_counter() - t0, 1)}

@@ -17,6 +17,7 @@ from typing import Iterator
 from rpaccel.units import Unit, get_unit
 
 from . import toolchain
+from .result import RunResult
 
 __all__ = ["sources", "build", "build_harness", "run_built", "run_unit", "rtl_digest"]
 
@@ -106,10 +107,10 @@ def build_harness(harness, cfg, toplevel: str, source: Path,
 
 def run_unit(unit: str | Unit, cfg, scenarios: list[dict], *,
              waves: str | os.PathLike | None = None, root: Path | None = None,
-             keep: bool = False, quick: bool = False) -> list[dict]:
+             keep: bool = False, quick: bool = False) -> list[RunResult]:
     """Run ``scenarios`` of ``unit`` on ``cfg`` in one simulator process; one result record
-    per scenario (``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``,
-    ``first_mismatch`` and the unit's own fields).
+    per scenario (:class:`~rpaccel.verif.result.RunResult`: ``rtl_cycles``, ``model_cycles``,
+    ``cycles_match``, ``values_match``, ``first_mismatch``, the unit's own fields and ``ok``).
 
     Scenario keys are the unit's (see its cases module, e.g. GEMM: m, k, n, seed and optional
     mode/idle/backpressure/dist/dump). ``waves``: write a VCD of the whole run to this path
@@ -124,7 +125,7 @@ def run_unit(unit: str | Unit, cfg, scenarios: list[dict], *,
 
 
 def run_built(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[dict], *,
-              waves=None, root: Path | None = None, keep: bool = False) -> list[dict]:
+              waves=None, root: Path | None = None, keep: bool = False) -> list[RunResult]:
     """Run ``scenarios`` through the cocotb module ``tb_module`` on an existing build (a unit's,
     or a harness's from :func:`build_harness`); one result record per scenario."""
     from cocotb_tools.runner import get_runner
@@ -150,7 +151,7 @@ def run_built(cfg, info: toolchain.BuildInfo, tb_module: str, scenarios: list[di
     if not res_path.exists():
         log = (run_dir / "sim.log").read_text()[-4000:] if (run_dir / "sim.log").exists() else ""
         raise RuntimeError(f"simulation produced no results (see {run_dir / 'sim.log'}):\n{log}")
-    results = json.loads(res_path.read_text())
+    results = [RunResult.from_dict(r) for r in json.loads(res_path.read_text())]
     if waves:
         dump = run_dir / "dump.vcd"
         if dump.exists():

@@ -43,8 +43,9 @@ def report_row(unit: str, label: str, r: dict, shape: str) -> bool:
     print(f"{unit + ' ' + label:<20} {r['name']:<34} {shape:<21} {r['rtl_cycles']:>9} "
           f"{r['model_cycles']:>9}  {'ok' if r['cycles_match'] else 'FAIL':<6}  "
           f"{'ok' if r['values_match'] else 'FAIL'}"
+          + ("" if r.counters_match is not False else "  counters FAIL")
           + (f"  <- {r['first_mismatch']}" if r["first_mismatch"] else ""), flush=True)
-    return bool(r["cycles_match"] and r["values_match"])
+    return r.ok
 
 
 def main(argv: list[str] | None = None) -> int:

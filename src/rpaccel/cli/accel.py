@@ -181,13 +181,13 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
           "backpressure": args.backpressure,
           **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
     (r,) = run_accel(build, [sc], waves=str(Path(args.waves).resolve()) if args.waves else None)
-    ok = r["cycles_match"] and r["values_match"] and r["counters_match"]
+    ok = r.ok
     out = {k: r[k] for k in ("rtl_cycles", "model_cycles", "cycles_match", "values_match",
                              "counters_match", "rtl_events", "model_events",
                              "first_mismatch", "seed", "queries", "policy", "idle", "backpressure",
                              "latency",
                              "sim_wall_s", "cycles_per_s")}
-    out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch)
+    out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch, ok=ok)
     if args.json:
         print_json(out)
     else:

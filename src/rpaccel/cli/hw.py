@@ -113,13 +113,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     fields, rows = glue.sim_fields(sc, res)
     fields.update({"build_seconds": round(binfo.seconds, 3), "build_cached": binfo.cached})
     # units with event counters (the GEMM engine, the top-k filter) also check them
-    counters = res.get("counters_match")
-    ok = bool(res["cycles_match"] and res["values_match"] and counters is not False)
+    counters = res.counters_match
+    ok = res.ok
     out = {"unit": unit.name, "config": cfg.to_dict(), **fields, "seed": args.seed,
            "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"],
            "cycles_match": res["cycles_match"], "values_match": res["values_match"],
            **({} if counters is None else {"counters_match": counters}),
-           "first_mismatch": res["first_mismatch"]}
+           "first_mismatch": res["first_mismatch"], "ok": ok}
     if args.json:
         print_json(out)
     else:
