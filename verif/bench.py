@@ -144,14 +144,13 @@ def bench_gemm_utilization() -> tuple[dict, list[str]]:
     sub-array runs its query's layers one after another; the run takes the slowest sub-array's
     cycles (all are equal here)."""
     from rpaccel.perfmodel import gemm_multi_cycles
-    from rpaccel.models import get_model
+    from rpaccel.query import RECPIPE_RM
 
     fig: dict = {}
     lines = []
     m_items, a = 4096, 128
     for name in ("rm-small", "rm-med", "rm-large"):
-        md = get_model(name)
-        layers = [*zip(md.bottom_mlp, md.bottom_mlp[1:]), *zip(md.top_mlp, md.top_mlp[1:])]
+        layers = [(k, n) for _, _, k, n in RECPIPE_RM[name].layers()]
         ideal_one = sum(m_items * k * n for k, n in layers) / (a * a)
         row = {}
         for split in ((1, 1), (2, 2), (4, 4)):
@@ -183,9 +182,9 @@ def bench_embunit(scratch: Path) -> tuple[dict, list[str], bool]:
     10M lookups, and the RTL's lookups per second of simulation at 8 lanes in bulk mode."""
     from rpaccel.config import EmbCacheConfig
     from rpaccel.perfmodel.embcache import embcache_cycles
-    from rpaccel.models import get_model
+    from rpaccel.models import KAGGLE_ROWS
 
-    sizes = np.array([t.rows for t in get_model("rm-large").tables], dtype=np.int64)
+    sizes = np.array(KAGGLE_ROWS, dtype=np.int64)     # RM-large's 26 Criteo Kaggle tables
     T, ITEMS, ROWS = len(sizes), 4096, 1 << 24
     rng = np.random.default_rng(1)
     cdf = np.cumsum(1.0 / np.arange(1, int(sizes.max()) + 1, dtype=np.float64))
@@ -230,7 +229,7 @@ def bench_embunit(scratch: Path) -> tuple[dict, list[str], bool]:
         smallest.setdefault(r["lanes"], r["mshrs"])
     fig["smallest_mshrs_within_10pct_per_lanes"] = smallest
     best = min(rows_out, key=lambda r: r["cycles"])
-    lines.append(f"embcache unit: within 10 % of max(lookups/lanes, DRAM) at lanes:MSHRs "
+    lines.append("embcache unit: within 10 % of max(lookups/lanes, DRAM) at lanes:MSHRs "
                  + ", ".join(f"{k}:{v}+" for k, v in smallest.items())
                  + f"; fastest L={best['lanes']} M={best['mshrs']} {best['cycles']:,} cycles "
                  f"per 4,096-item RM-large query vs the RecPipe artifact's 131,391.5")
