@@ -33,7 +33,8 @@ from pathlib import Path
 def main(out_dir: Path | None = None) -> dict:
     from rpaccel.query import Pipeline, StageSpec
 
-    from rpaccel.sched.serving.sim import load_pipeline, pipeline_capacity_qps, simulate
+    from rpaccel.query import load_pipeline
+    from rpaccel.sched.serving.sim import check_pipeline, pipeline_capacity_qps, simulate
     from rpaccel.sched.studies.search import DEEPRECSYS_SLA_MS, deeprecsched, placement_search
     from rpaccel.sched.serving.workload import arrivals, sizes
 
@@ -55,7 +56,7 @@ def main(out_dir: Path | None = None) -> dict:
           f"{n / dt:,.0f} queries/s; peak RSS grew {(rss - rss0) / 1024:.0f} MB for "
           f"{len(r.records)} per-query record columns", flush=True)
 
-    pa = load_pipeline("s-l")     # S->L on one RPAccel (the pipeline preset)
+    pa = check_pipeline(load_pipeline("s-l"))     # S->L on one RPAccel (the pipeline preset)
     rate = 0.8 * pipeline_capacity_qps(pa, s[:1000])
     arr = arrivals("poisson", rate, n, 1)
     t = time.perf_counter()

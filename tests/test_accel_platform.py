@@ -19,12 +19,18 @@ from rpaccel.sched.platforms.rpaccel import RPAccelPlatform
 from rpaccel.models import get_model
 from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.query import pipeline_from_dict as _from_dict
-from rpaccel.sched.serving.sim import check_pipeline, load_pipeline, simulate
+from rpaccel.query import load_pipeline as _load
+from rpaccel.sched.serving.sim import check_pipeline, simulate
 
 
 def pipeline_from_dict(d):
     """A system pipeline from a mapping, checked for simulation (as `rpaccel simulate` loads it)."""
     return check_pipeline(_from_dict(d))
+
+
+def load_pipeline(f):
+    """A pipeline file, checked for simulation (as `rpaccel simulate` loads it)."""
+    return check_pipeline(_load(f))
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = [sys.executable, "-m", "rpaccel.cli"]

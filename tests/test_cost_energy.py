@@ -110,7 +110,10 @@ def test_rollup_of_the_presets():
 
 
 def test_power_and_qps_per_watt_in_study_rows():
-    from rpaccel.sched.serving.sim import load_pipeline as sched_pipeline
+    from rpaccel.sched.serving.sim import check_pipeline
+
+    def sched_pipeline(f):
+        return check_pipeline(load_pipeline(f))
     from rpaccel.sched.studies.search import load_sweep
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"

@@ -9,8 +9,14 @@ import pytest
 from rpaccel.models import CATALOG, get_model, model_from_dict
 from rpaccel.sched.platforms.hosts import CpuCore, Gpu, GpuTable, RecPipeArtifactAccel, get_platform
 from rpaccel.query import Pipeline, StageSpec as Stage
-from rpaccel.sched.serving.sim import fifo_pool, load_pipeline, simulate
+from rpaccel.query import load_pipeline as _load
+from rpaccel.sched.serving.sim import check_pipeline, fifo_pool, simulate
 from rpaccel.sched.serving.workload import arrivals, sizes
+
+
+def load_pipeline(f):
+    """A pipeline file, checked for simulation (as `rpaccel simulate` loads it)."""
+    return check_pipeline(_load(f))
 
 
 # ---- models ---------------------------------------------------------------------------------

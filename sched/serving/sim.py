@@ -30,13 +30,12 @@ import numpy as np
 
 from rpaccel.models import Model
 from rpaccel.query import STAGE_LIMITS, Pipeline, StageSpec
-from rpaccel.query import load_pipeline as _load_pipeline
 
 from rpaccel.sched.serving.group import accel_group
 from rpaccel.sched.platforms.hosts import Platform, get_platform
 from rpaccel.sched.serving.workload import arrivals
 
-__all__ = ["SimResult", "simulate", "load_pipeline", "check_pipeline", "max_qps_under_sla",
+__all__ = ["SimResult", "simulate", "check_pipeline", "max_qps_under_sla",
            "fifo_pool", "pipeline_capacity_qps", "STAGE_LIMITS"]
 
 
@@ -60,12 +59,6 @@ def check_pipeline(pipeline: Pipeline) -> Pipeline:
     for g in pipeline.groups():
         accel_group(pipeline, tuple(g)).check()
     return pipeline
-
-
-def load_pipeline(path: str | Path) -> Pipeline:
-    """A pipeline file (:func:`rpaccel.query.load_pipeline`, the one format) checked for
-    simulation (:func:`check_pipeline`)."""
-    return check_pipeline(_load_pipeline(path))
 
 
 def fifo_pool(arrive: Sequence[float], service: Sequence[float], engines: int) -> np.ndarray:

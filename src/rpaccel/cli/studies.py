@@ -9,7 +9,8 @@ from pathlib import Path
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.query import FILTERS
 from rpaccel.sched.studies import runs
-from rpaccel.sched.serving.sim import STAGE_LIMITS, load_pipeline
+from rpaccel.query import STAGE_LIMITS, load_pipeline
+from rpaccel.sched.serving.sim import check_pipeline
 
 from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_CAP
 from rpaccel.sched.studies.config import HeadlineSettings, RecPipeSettings
@@ -109,7 +110,7 @@ def _common(args: argparse.Namespace) -> tuple[int, int]:
 def cmd_load(args: argparse.Namespace) -> int:
     q, seed = _common(args)
     loads = floats("qps", args.qps)
-    pipes = [load_pipeline(f) for f in args.pipelines]
+    pipes = [check_pipeline(load_pipeline(f)) for f in args.pipelines]
     out = Path(args.output)
     res = runs.load_study(pipes, loads, out, queries=q, seed=seed, arrival=args.arrival,
                           sla_ms=args.sla_ms, workers=args.workers, dask=args.dask)

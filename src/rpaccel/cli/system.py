@@ -11,7 +11,8 @@ from rpaccel.config import check_int, check_seed
 from rpaccel.sched.platforms.calibrate import DEFAULT_BATCHES, calibrate
 from rpaccel.models import get_model
 from rpaccel.sched.platforms.hosts import get_platform
-from rpaccel.sched.serving.sim import load_pipeline, max_qps_under_sla, simulate
+from rpaccel.query import load_pipeline
+from rpaccel.sched.serving.sim import check_pipeline, max_qps_under_sla, simulate
 from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
 
@@ -89,7 +90,7 @@ def cmd_model_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    pipe = load_pipeline(args.pipeline)
+    pipe = check_pipeline(load_pipeline(args.pipeline))
     q = check_int("queries", args.queries, 1, 1 << 28)
     seed = check_seed(args.seed)
     if not args.qps > 0:
