@@ -50,6 +50,11 @@ class AccelBuild:
     pipeline: Pipeline
     sub_batch: int | None
 
+    def __post_init__(self) -> None:
+        # the accelerator program (no platform fields): one build per program, however the
+        # pipeline was given (a preset with its platform, a file, a dict)
+        object.__setattr__(self, "pipeline", self.pipeline.accel_program())
+
     def to_dict(self) -> dict:
         a = self.accel.to_dict()
         for k in ("fidelity", "serve"):      # study settings: not part of the hardware
