@@ -12,12 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpaccel.config import SEED_MAX, _param, check_fields
+from rpaccel.query import STAGE_LIMITS
+from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_CAP
 
-__all__ = ["RunSettings", "QualitySettings", "RecPipeSettings", "HeadlineSettings",
-           "QUALITY_DATA"]
+__all__ = ["RunSettings", "LoadSettings", "PlacementSettings", "DeepRecSchedSettings",
+           "QualitySettings", "RecPipeSettings", "HeadlineSettings", "QUALITY_DATA",
+           "LOAD_ARRIVALS"]
 
 #: Quality data sources of the RecPipe studies.
 QUALITY_DATA = ("synthetic", "movielens")
+#: Arrival processes of a load sweep.
+LOAD_ARRIVALS = ("poisson", "poisson-ms", "constant")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,41 @@ class RunSettings:
 
     def replace(self, **kw: Any):
         return dataclasses.replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class LoadSettings(RunSettings):
+    """``rpaccel study load``: p95 against the offered load, per pipeline."""
+
+    arrival: str = _param("arrival process", default="poisson", choices=LOAD_ARRIVALS)
+    sla_ms: float | None = _param("draw this p95 target on the plot", "ms", default=None, lo=0,
+                                  lo_open=True, default_text="none")
+
+
+@dataclass(frozen=True)
+class PlacementSettings(RunSettings):
+    """``rpaccel study placement``: RecPipe's placement search."""
+
+    cpu_cores: int = _param("CPU cores shared by the CPU stages", "cores", default=32, lo=1,
+                            hi=STAGE_LIMITS["engines"])
+
+
+@dataclass(frozen=True)
+class DeepRecSchedSettings(RunSettings):
+    """``rpaccel study deeprecsched``: DeepRecSched's gain over a fixed batch, per model."""
+
+    queries: int = _param("queries per point", "queries", default=4000, lo=10, hi=1 << 26)
+    sla_ms: float | None = _param("p95 target", "ms", default=None, lo=0, lo_open=True,
+                                  default_text="the paper's medium target per model")
+    engines: int = _param("CPU engines", "engines", default=32, lo=1,
+                          hi=STAGE_LIMITS["engines"])
+    gpu: bool = _param("also tune the GPU offload threshold", default=False, flag="--gpu")
+    cpu: str = _param("CPU platform: cpu (the linear form), cpu:CAL.json or cpu-table:TABLE.json "
+                      "(rpaccel calibrate cpu --table)", default="cpu")
+    size_sigma: float | None = _param(
+        "lognormal sigma of the query sizes", default=None, lo=0, lo_open=True,
+        default_text=f"{LOGNORMAL_SIGMA}, DeepRecSys's, with its mu {LOGNORMAL_MU}; sizes "
+                     f"capped at {SIZE_CAP}")
 
 
 @dataclass(frozen=True)

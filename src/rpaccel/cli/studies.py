@@ -7,13 +7,11 @@ import argparse
 from pathlib import Path
 
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
-from rpaccel.query import FILTERS
+from rpaccel.query import FILTERS, load_pipeline
 from rpaccel.sched.studies import runs
-from rpaccel.query import STAGE_LIMITS, load_pipeline
 from rpaccel.sched.serving.sim import check_pipeline
-
-from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_CAP
-from rpaccel.sched.studies.config import HeadlineSettings, RecPipeSettings
+from rpaccel.sched.studies.config import (DeepRecSchedSettings, HeadlineSettings, LoadSettings,
+                                          PlacementSettings, RecPipeSettings)
 
 from .common import Parser, floats, ints
 from .flags import add_config_flags, config_from_args
@@ -25,34 +23,26 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("study", help="system studies: tables, PNG plots, JSON manifest")
     sts = st.add_subparsers(dest="study", required=True, parser_class=Parser)
 
-    def common(q: argparse.ArgumentParser, queries: int) -> None:
-        q.add_argument("--queries", type=int, default=queries, help=f"queries per point (default {queries})")
-        q.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
-        q.add_argument("--workers", type=int, default=1, help="local worker processes, >= 1")
-        q.add_argument("--dask", metavar="ADDRESS", help="run points on this Dask scheduler")
-        q.add_argument("-o", "--output", required=True, help="new output folder")
-
     sl = sts.add_parser("load", help="p95 vs offered load for pipeline files")
     sl.add_argument("pipelines", nargs="+", help="pipeline files (.toml/.json)")
     sl.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
-    sl.add_argument("--arrival", choices=["poisson", "poisson-ms", "constant"], default="poisson")
-    sl.add_argument("--sla-ms", type=float, help="draw this SLA on the plot")
-    common(sl, 10_000)
+    add_config_flags(sl, LoadSettings, "study settings")
+    sl.add_argument("-o", "--output", required=True, help="new output folder")
     sl.set_defaults(handler=cmd_load)
     sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
     sp.add_argument("--models", required=True, help="stage models, e.g. rm-small,rm-large")
     sp.add_argument("--items", required=True, help="items per stage, e.g. 4096,512")
     sp.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
-    sp.add_argument("--cpu-cores", type=int, default=32, help="CPU cores shared by CPU stages")
     sp.add_argument("--rpaccel", metavar="PRESET",
                     help="search RPAccel placements on this accelerator (preset or .toml) "
                          "instead: sub-array splits, sub-batches, filters and items per stage "
                          "(--items options with '/', e.g. 4096,256/512/1024)")
     sp.add_argument("--sub-batches", default="128,256,512",
                     help="with --rpaccel: sub-batch sizes (default 128,256,512)")
-    sp.add_argument("--filters", default="global,per-sub-batch",
-                    help="with --rpaccel: filter policies (default global,per-sub-batch)")
-    common(sp, 10_000)
+    sp.add_argument("--filters", default=",".join(FILTERS),
+                    help=f"with --rpaccel: filter policies (default {','.join(FILTERS)})")
+    add_config_flags(sp, PlacementSettings, "study settings")
+    sp.add_argument("-o", "--output", required=True, help="new output folder")
     sp.set_defaults(handler=cmd_placement)
     sf = sts.add_parser("fidelity", help="the fidelity ladder: RecPipe artifact's formula -> "
                                          "rpaccel's executor, one switch at a time")
@@ -87,43 +77,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sh.set_defaults(handler=cmd_headline)
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
-    sd.add_argument("--sla-ms", type=float, help="p95 target (default: the paper's medium target per model)")
-    sd.add_argument("--engines", type=int, default=32, help="CPU engines (default 32)")
-    sd.add_argument("--gpu", action="store_true", help="also tune the GPU offload threshold")
-    sd.add_argument("--cpu", default="cpu",
-                    help="CPU platform: cpu (linear form, default), cpu:CAL.json or "
-                         "cpu-table:TABLE.json (rpaccel calibrate cpu --table)")
-    sd.add_argument("--size-sigma", type=float, default=None,
-                    help=f"lognormal sigma of the query sizes (default {LOGNORMAL_SIGMA}, "
-                         f"DeepRecSys's mu {LOGNORMAL_MU} kept; sizes capped at {SIZE_CAP})")
-    common(sd, 4000)
+    add_config_flags(sd, DeepRecSchedSettings, "study settings")
+    sd.add_argument("-o", "--output", required=True, help="new output folder")
     sd.set_defaults(handler=cmd_deeprecsched)
 
 
-def _common(args: argparse.Namespace) -> tuple[int, int]:
-    q = check_int("queries", args.queries, 10, 1 << 26)
-    seed = check_seed(args.seed)
-    check_int("workers", args.workers, 1, 256)
-    return q, seed
-
-
 def cmd_load(args: argparse.Namespace) -> int:
-    q, seed = _common(args)
+    st = config_from_args(LoadSettings, args)
     loads = floats("qps", args.qps)
     pipes = [check_pipeline(load_pipeline(f)) for f in args.pipelines]
     out = Path(args.output)
-    res = runs.load_study(pipes, loads, out, queries=q, seed=seed, arrival=args.arrival,
-                          sla_ms=args.sla_ms, workers=args.workers, dask=args.dask)
+    res = runs.load_study(pipes, loads, out, queries=st.queries, seed=st.seed,
+                          arrival=st.arrival, sla_ms=st.sla_ms, workers=st.workers, dask=st.dask)
     print(f"wrote {out}/results.csv ({len(res['rows'])} rows), p95_vs_qps.png, latency_cdf.png, "
           f"manifest.json")
     return 0
 
 
 def cmd_placement(args: argparse.Namespace) -> int:
-    q, seed = _common(args)
+    st = config_from_args(PlacementSettings, args)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     loads = floats("qps", args.qps)
-    cores = check_int("cpu_cores", args.cpu_cores, 1, STAGE_LIMITS["engines"])
     kw: dict = {}
     if args.rpaccel:
         items = [ints("items", opt.replace("/", ",")) for opt in args.items.split(",")]
@@ -136,9 +110,9 @@ def cmd_placement(args: argparse.Namespace) -> int:
               "filters": filters}
     else:
         items = ints("items", args.items)
-        kw = {"cpu_cores": cores}
-    res = runs.placement_study(models, items, loads, Path(args.output), queries=q, seed=seed,
-                               workers=args.workers, dask=args.dask, **kw)
+        kw = {"cpu_cores": st.cpu_cores}
+    res = runs.placement_study(models, items, loads, Path(args.output), queries=st.queries,
+                               seed=st.seed, workers=st.workers, dask=st.dask, **kw)
     print(f"{len(res['placements'])} placements x {len(loads)} loads; best p95 per load:")
     for r in res["best_per_load"]:
         print(f"  {r['qps']:>10g} QPS  {r['config']:<28} p95 {r['p95_s'] * 1e3:.3f} ms")
@@ -147,15 +121,12 @@ def cmd_placement(args: argparse.Namespace) -> int:
 
 
 def cmd_deeprecsched(args: argparse.Namespace) -> int:
-    q, seed = _common(args)
+    st = config_from_args(DeepRecSchedSettings, args)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.sla_ms is not None and not args.sla_ms > 0:
-        raise ValueError(f"sla-ms must be > 0, got {args.sla_ms}")
-    engines = check_int("engines", args.engines, 1, STAGE_LIMITS["engines"])
-    summary = runs.deeprecsched_study(models, Path(args.output), sla_ms=args.sla_ms,
-                                      engines=engines, gpu=args.gpu, queries=q, seed=seed,
-                                      workers=args.workers, dask=args.dask, cpu=args.cpu,
-                                      size_sigma=args.size_sigma)
+    summary = runs.deeprecsched_study(models, Path(args.output), sla_ms=st.sla_ms,
+                                      engines=st.engines, gpu=st.gpu, queries=st.queries,
+                                      seed=st.seed, workers=st.workers, dask=st.dask,
+                                      cpu=st.cpu, size_sigma=st.size_sigma)
     for r in summary:
         print(f"  {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline b{r['baseline_batch']} "
               f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "
