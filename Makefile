@@ -21,7 +21,7 @@ all: test
 help:
 	@echo "make sim      build the venv, generate Verilog, build with Verilator, run the cocotb testbenches"
 	@echo "make test     build the venv, run the whole pytest suite (unit tests + cocotb testbenches)"
-	@echo "make verify   the long random co-verification campaign (100 configs x 10 scenarios per unit)"
+	@echo "make verify   the opt-in tests (pytest -m verify), then the long random co-verification campaign (100 configs x 10 scenarios per unit)"
 	@echo "make verilog  write Verilog for every configuration of the matrix into build/verilog/"
 	@echo "make lint     verilator --lint-only -Wall on every generated file"
 	@echo "make bench    benchmarks; figures printed and written to build/results/"
@@ -49,6 +49,7 @@ VERIFY_CONFIGS   ?= 100
 VERIFY_SCENARIOS ?= 10
 VERIFY_SEED      ?= 1
 verify: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m verify
 	$(BIN)/python -m rpaccel.cli verify --configs $(VERIFY_CONFIGS) \
 	    --scenarios $(VERIFY_SCENARIOS) --seed $(VERIFY_SEED) --workers $(JOBS)
 

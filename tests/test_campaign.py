@@ -27,10 +27,12 @@ def test_random_campaign(unit, index):
 ACCEL_CONFIGS, ACCEL_SCENARIOS = 2, 2
 
 
+@pytest.mark.verify
 @pytest.mark.parametrize("index", [pytest.param(i, marks=pytest.mark.xdist_group(f"accel-rand{i}"))
                                    for i in range(ACCEL_CONFIGS)])
 def test_random_campaign_accel(index):
-    """Random tiny accelerators and 1..3-stage pipelines (the integrated top)."""
+    """Random tiny accelerators and 1..3-stage pipelines (the integrated top). Opt-in (``make
+    verify``, about 5 CPU-minutes): ``make test`` co-verifies the top on its fixed matrix."""
     from rpaccel.verif.campaign import _run_one, draw
 
     build, scs = draw("accel", ACCEL_CONFIGS, ACCEL_SCENARIOS, SEED)[index]
