@@ -216,7 +216,7 @@ def _kaggle(dim: int) -> tuple[Tables, ...]:
 
 
 def _recpipe(name: str, desc: str) -> Model:
-    # The layer shapes are the accelerator's (rpaccel.accel.RECPIPE_RM): the RecPipe artifact's
+    # The layer shapes are the accelerator's (rpaccel.query.RECPIPE_RM): the RecPipe artifact's
     # perf model feeds the top MLP a concatenation of 27 vectors (26 pooled embeddings + the
     # bottom MLP output): input width 27 * dim.
     spec = RECPIPE_RM[name]

@@ -382,7 +382,10 @@ class Pipeline:
             elif self.k_out is not None:
                 check_int("k_out", self.k_out, 1, MAX_CANDIDATES)
             if self.sub_batch is not None:
-                hi = first.items if first.items is not None else MAX_CANDIDATES
+                # an accelerator pipeline's sub-batch fits its first stage; a system pipeline's
+                # is cut to each query's size (Pipeline.program)
+                hi = first.items if first.items is not None and first.platform is None \
+                    else MAX_CANDIDATES
                 check_int("sub_batch", self.sub_batch, 1, hi)
 
     # -- accelerator groups ---------------------------------------------------------------------
