@@ -53,7 +53,8 @@ class Unit:
     cases:
         Module with ``SUITE`` (fixed configurations), ``matrix(cfg)`` (fixed scenarios),
         ``random_config(rng)``, ``random_scenario(cfg, rng)``, ``validate(cfg, sc)``,
-        ``describe(result)``, ``reproducer(cfg, sc)`` and ``LINT_EXTRA``.
+        ``describe(result)``, ``sim_argv(sc)`` (the ``rpaccel sim`` flags that replay a scenario)
+        and ``LINT_EXTRA``.
     cli:
         Module with the unit's ``model``/``sim`` arguments and handlers.
     contract:
