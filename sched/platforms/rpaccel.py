@@ -34,10 +34,9 @@ import numpy as np
 
 from rpaccel.accel import PRESETS, AccelConfig, load_accel
 from rpaccel.config import ceil_div
+from rpaccel.models import Model
 from rpaccel.query import (ModelSpec, Pipeline, StageSpec, gather_beats, host_beats, model_spec,
                            pad_to_sub_batch, record_bytes, split_mode)
-
-from rpaccel.models import Model
 from rpaccel.sched.platforms.base import Platform, _items, artifact_host_sort_s, artifact_terms
 
 __all__ = ["RPAccelPlatform", "serial_cycles", "stage_pipeline", "run_executor",
@@ -86,6 +85,7 @@ def serial_cycles(accel: AccelConfig, spec: ModelSpec, n: int, k_out: int,
     embedding ``miss_rate`` used. On the whole (monolithic) array."""
     from rpaccel.perfmodel.embcache import empty_lines, nb_gather
     from rpaccel.perfmodel.gemm import gemm_cycles
+
     f, emb = accel.fidelity, accel.embedding
     eng = accel.group_array(False)
     if pipe is None:

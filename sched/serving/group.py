@@ -11,8 +11,8 @@ import numpy as np
 from rpaccel.accel import AccelConfig
 from rpaccel.query import Pipeline, place
 
-from rpaccel.sched.platforms.rpaccel import _resources, group_profile
 from rpaccel.sched.platforms.hosts import get_platform
+from rpaccel.sched.platforms.rpaccel import _resources, group_profile
 
 __all__ = ["AccelGroup", "accel_group"]
 

@@ -31,8 +31,8 @@ import numpy as np
 from rpaccel.models import Model
 from rpaccel.query import STAGE_LIMITS, Pipeline, StageSpec
 
-from rpaccel.sched.serving.group import accel_group
 from rpaccel.sched.platforms.hosts import Platform, get_platform
+from rpaccel.sched.serving.group import accel_group
 from rpaccel.sched.serving.workload import arrivals
 
 __all__ = ["SimResult", "simulate", "check_pipeline", "max_qps_under_sla",
@@ -54,8 +54,6 @@ def check_pipeline(pipeline: Pipeline) -> Pipeline:
                 get_platform(st.gpu_platform)
         except ValueError as e:
             raise ValueError(f"stage[{s}]: {e}") from None
-        if not st.on_accel:
-            st.catalog          # a stage model the platforms can time
     for g in pipeline.groups():
         accel_group(pipeline, tuple(g)).check()
     return pipeline

@@ -22,13 +22,12 @@ import dataclasses
 from pathlib import Path
 
 from rpaccel.query import Pipeline, StageSpec
-
+from rpaccel.sched.quality.metrics import RECPIPE_NDCG64, pipeline_quality
 from rpaccel.sched.studies.config import RecPipeSettings
+from rpaccel.sched.studies.report import manifest, output_dir, write_rows
 
 from . import plots
 from . import search as studies
-from rpaccel.sched.quality.metrics import RECPIPE_NDCG64, pipeline_quality
-from rpaccel.sched.studies.report import manifest, output_dir, write_rows
 
 __all__ = ["FUNNELS", "CLASSES", "RECPIPE_ISO_NDCG", "recpipe_study", "funnel_quality",
            "dse_placements"]

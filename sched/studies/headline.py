@@ -27,15 +27,15 @@ from typing import Any
 
 from rpaccel.accel import AccelConfig, accel_toml
 from rpaccel.query import Pipeline
-
-from . import plots
-from rpaccel.sched.studies.dse import dse_placements, funnel_quality
-from rpaccel.sched.studies.report import manifest, output_dir, write_rows
 from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.sched.serving.sim import max_qps_under_sla, simulate
-from rpaccel.sched.studies.config import HeadlineSettings
-from rpaccel.sched.studies.sweep import run_points
 from rpaccel.sched.serving.workload import arrivals, sizes
+from rpaccel.sched.studies.config import HeadlineSettings
+from rpaccel.sched.studies.dse import dse_placements, funnel_quality
+from rpaccel.sched.studies.report import manifest, output_dir, write_rows
+from rpaccel.sched.studies.sweep import run_points
+
+from . import plots
 
 __all__ = ["headline_study", "RECPIPE_LATENCY_X", "RECPIPE_THROUGHPUT_X"]
 

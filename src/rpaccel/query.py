@@ -311,10 +311,6 @@ class StageSpec:
         return d
 
 
-def _same_platform(a: StageSpec, b: StageSpec) -> bool:
-    return a.platform == b.platform
-
-
 @dataclass(frozen=True, slots=True)
 class Pipeline:
     """A multi-stage ranking query's shape and where its stages run (module docstring; what a
@@ -398,7 +394,7 @@ class Pipeline:
         for i, st in enumerate(self.stages):
             if not st.on_accel:
                 continue
-            if out and out[-1][-1] == i - 1 and _same_platform(self.stages[i - 1], st):
+            if out and out[-1][-1] == i - 1 and self.stages[i - 1].platform == st.platform:
                 out[-1].append(i)
             else:
                 out.append([i])
