@@ -111,20 +111,21 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
 
 
 def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = None,
-            timeline: bool = True, host_idle=None, host_stall=None) -> ExecResult:
+            timeline: bool = True, host_idle=None, host_stall=None, feed=None) -> ExecResult:
     """Run ``prog`` on the query inputs of ``seed`` (query q: :func:`query_inputs` with
     ``query=q``) or the given ``inputs``; see :class:`ExecResult`. ``host_idle[j]``: idle
     cycles the host leaves before presenting its j-th input beat (after beat j-1 transferred;
     beat 0 at cycle 0); default none (:func:`rpaccel.perfmodel.query.host_idle_cycles`).
     ``host_stall[c]``: the host takes no result beat on cycle c (backpressure,
-    :func:`rpaccel.perfmodel.query.host_stall_cycles`); default always ready."""
+    :func:`rpaccel.perfmodel.query.host_stall_cycles`); default always ready. ``feed``: the
+    sparse ids of a workload (:class:`rpaccel.perfmodel.feed.WorkloadFeed`)."""
     sent, beat_no = -1, 0
     accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
     emb, topk = accel.embedding, accel.topk
     eng = accel.group_array(pl.split)
     S = len(pipe.stages)
     if inputs is None:
-        inputs = [query_inputs(pipe, emb.rows, seed, q) for q in range(prog.queries)]
+        inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(prog.queries)]
     looks = _lookups(prog, inputs, seed)
     # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
     engine = "numba" if sum(len(v[1]) for v in looks.values()) > 20_000 else "python"
@@ -293,11 +294,18 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
 def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None = None,
                 policy: str | None = None, seed: int = 0, queries: int = 1,
                 timeline: bool = False, idle: float = 0.0,
-                backpressure: float = 0.0) -> ExecResult:
+                backpressure: float = 0.0, workload=None) -> ExecResult:
     """Compile and execute: the cycles of ``queries`` back-to-back queries (the API behind
     ``rpaccel model accel``); ``idle``: the probability of an idle cycle before a host beat
     (seeded by ``seed``, as ``rpaccel sim accel --idle``); ``backpressure``: the probability
-    that the host takes no result beat on a cycle (``--backpressure``)."""
+    that the host takes no result beat on a cycle (``--backpressure``); ``workload``: the
+    :class:`rpaccel.workload.Workload` the sparse ids come from (default: Zipf ranks over the
+    accelerator's rows, :func:`rpaccel.perfmodel.query.query_inputs`)."""
+    feed = None
+    if workload is not None:
+        from .feed import WorkloadFeed
+
+        feed = WorkloadFeed(workload, pipeline.accel_program(), accel.embedding, seed)
     prog = compile_query(accel, pipeline, sub_batch, policy, queries=queries)
     hi = None
     if idle:
@@ -310,4 +318,4 @@ def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None
         from .query import host_stall_cycles
 
         hs = host_stall_cycles(backpressure, seed)
-    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs)
+    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs, feed=feed)

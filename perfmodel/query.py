@@ -133,12 +133,16 @@ def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.n
     return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), rows - 1)
 
 
-def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0) -> QueryInputs:
+def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0,
+                 feed=None) -> QueryInputs:
     """Seeded inputs of query ``query``: uniform int8 dense features; sparse ids Zipf(skew)
-    over ``table_rows`` rows per table (row 0 hottest)."""
+    over ``table_rows`` rows per table (row 0 hottest), or a workload's
+    (:class:`rpaccel.perfmodel.feed.WorkloadFeed` ``feed``)."""
     rng = np.random.default_rng([seed, 7, query])
     n = pipeline.items[0]
     dense = rng.integers(-128, 128, size=(n, pipeline.dense), dtype=np.int64).astype(np.int8)
+    if feed is not None:
+        return QueryInputs(dense, feed.sparse(query, rng))
     sparse = _zipf_rows(rng, n * pipeline.sparse, table_rows, pipeline.ids_skew)
     return QueryInputs(dense, sparse.reshape(n, pipeline.sparse).astype(np.int64))
 

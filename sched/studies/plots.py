@@ -96,6 +96,32 @@ def lines(curves: dict, path: Path, *, label: str, xlabel: str, ylabel: str, tit
     plt.close(fig)
 
 
+def miss_ratio(rows: list[dict], path: Path, *, working_set: int, title: str) -> None:
+    """Miss ratio vs capacity (log x), one line per policy; the region below OPT (no policy
+    that inserts every miss reaches it) shaded. ``rows``: policy, capacity, miss_ratio."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    pols = list(dict.fromkeys(r["policy"] for r in rows))
+    for p in pols:
+        pts = sorted((r["capacity"], r["miss_ratio"]) for r in rows if r["policy"] == p)
+        x, y = [a for a, _ in pts], [b for _, b in pts]
+        lbl = p + (" (RTL)" if p == "lru" else " (bound)" if p == "opt" else " (model-only)")
+        ax.plot(x, y, marker="o", ms=3, label=lbl, lw=2 if p in ("lru", "opt") else 1.2,
+                ls="--" if p == "opt" else "-")
+        if p == "opt":
+            ax.fill_between(x, 0, y, color="grey", alpha=0.15, label="below OPT: unreachable")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"dynamic cache capacity (lines; working set {working_set:,})")
+    ax.set_ylabel("miss ratio")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def scatter(points: list[tuple[float, float, str]], path: Path, *, xlabel: str, ylabel: str,
             title: str, hline: float | None = None) -> None:
     """(x, y, group) points, one colour per group; log x."""
