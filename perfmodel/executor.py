@@ -56,11 +56,17 @@ class ExecResult:
     stages: list[dict[str, Any]]
     events: dict[str, int]
     embedding: dict[str, int]
+    #: the workload the sparse ids came from: ``name``, ``kind``, ``folded_tables`` (tables
+    #: larger than the accelerator's rows, folded: :mod:`rpaccel.perfmodel.feed`); ``None``:
+    #: Zipf ranks over the accelerator's rows
+    workload: dict[str, Any] | None = None
 
     def as_dict(self, timeline: bool = False) -> dict[str, Any]:
         d = {"cycles": self.cycles, "latency": self.latency, "seconds": self.seconds,
              "queues": self.queues, "stages": self.stages, "events": self.events,
              "embedding": self.embedding}
+        if self.workload is not None:
+            d["workload"] = self.workload
         if timeline:
             d["timeline"] = self.timeline
         return d
@@ -318,4 +324,8 @@ def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None
         from .query import host_stall_cycles
 
         hs = host_stall_cycles(backpressure, seed)
-    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs, feed=feed)
+    res = execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs, feed=feed)
+    if feed is not None:
+        res.workload = {"name": workload.name, "kind": workload.kind,
+                        "folded_tables": feed.folded}
+    return res

@@ -95,11 +95,11 @@ class WorkloadFeed:
     def __init__(self, workload: Workload, pipeline: Pipeline, emb: EmbCacheConfig, seed: int):
         self.workload, self.seed = workload, seed
         self.n, self.T = pipeline.items[0], pipeline.sparse
-        workload.check_tables(self.T)
         if workload.pooled():
             raise ValueError(f"--workload {workload.name}: pools several lookups per item in a "
                              "table; the rpaccel: accelerator gathers one lookup per (item, "
                              "table) (pooled gathers are not built)")
+        workload.check_tables(self.T)
         self.R, self.S = emb.rows, emb.static_rows
         wl = workload
         if wl.profile is not None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["write_rows", "output_dir", "manifest"]
+__all__ = ["write_rows", "output_dir", "check_output_dir", "manifest"]
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
@@ -29,12 +29,19 @@ def write_rows(rows: list[dict], path: Path) -> None:
             w.writerow({k: r.get(k, "") for k in cols})
 
 
-@contextlib.contextmanager
-def output_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a scratch folder that becomes ``path`` only if the block succeeds."""
+def check_output_dir(path: str | Path) -> Path:
+    """A study's output folder, checked before the study runs: new (or empty); missing parent
+    folders are created with it."""
     final = Path(path)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise ValueError(f"output {final} exists and is not an empty folder; choose a new one")
+    return final
+
+
+@contextlib.contextmanager
+def output_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a scratch folder that becomes ``path`` only if the block succeeds."""
+    final = check_output_dir(path)
     tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

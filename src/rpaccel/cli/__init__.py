@@ -4,6 +4,7 @@
   ``sim UNIT``, ``verify`` (per-unit glue in ``unit_<name>.py``; flags from config metadata);
 * :mod:`rpaccel.cli.system` -- ``model stage``, ``simulate``, ``calibrate``;
 * :mod:`rpaccel.cli.accel` -- ``compile``, ``model accel`` (the integrated accelerator);
+* :mod:`rpaccel.cli.workloads` -- ``trace profile|generate``, ``model cache``;
 * :mod:`rpaccel.cli.studies` -- ``study ...``;
 * :mod:`rpaccel.cli.cost` -- ``cost area`` (synthesis statistics of a unit);
 * :mod:`rpaccel.cli.quality` -- ``quality calibrate``.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from . import accel, cost, hw, quality, studies, system
+from . import accel, cost, hw, quality, studies, system, workloads
 from .common import EXIT_BAD_INPUT, BadInput, Parser
 
 __all__ = ["main", "build_parser"]
@@ -29,6 +30,7 @@ def build_parser() -> Parser:
     model_sub = hw.add_commands(sub)
     system.add_commands(sub, model_sub)
     accel.add_commands(sub, model_sub)
+    workloads.add_commands(sub, model_sub)
     studies.add_commands(sub)
     cost.add_commands(sub)
     quality.add_commands(sub)

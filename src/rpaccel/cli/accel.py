@@ -69,6 +69,11 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     m.add_argument("--timeline", metavar="FILE",
                    help="write the busy timeline: one row per command (.csv or .json)")
     m.add_argument("--plot", metavar="FILE.png", help="draw the busy timeline per queue")
+    m.add_argument("--workload", metavar="PRESET|FILE",
+                   help="where the sparse ids come from: a workload preset (uniform-1m, "
+                        "criteo-kaggle, ...), a workload .toml, a trace (.npz/.parquet) or a "
+                        "reuse profile (.json); default: Zipf ranks over the accelerator's "
+                        "rows (= uniform-1m on a 1M-row accelerator)")
     m.set_defaults(handler=cmd_model_accel)
 
     si = model_sub.sim_sub.add_parser(
@@ -126,8 +131,13 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
         check_output_file(flag, path)
         if path and not path.endswith(ext):
             raise ValueError(f"{flag} must end in {' or '.join(ext)}, got {path}")
+    wl = None
+    if args.workload is not None:
+        from rpaccel.workload import load_workload
+
+        wl = load_workload(args.workload)
     r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
-                    timeline=bool(args.timeline or args.plot))
+                    timeline=bool(args.timeline or args.plot), workload=wl)
     if args.timeline:
         r.write_timeline(args.timeline)
     if args.plot:
@@ -144,6 +154,10 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
           + (f" ({q} queries; latencies {', '.join(f'{x:,}' for x in r.latency)})" if q > 1
              else ""))
     rows = []
+    if r.workload is not None:
+        rows.append(("workload", f"{r.workload['name']} ({r.workload['kind']}; "
+                                 f"{r.workload['folded_tables']} tables folded into "
+                                 f"{accel.embedding.rows:,} rows)"))
     for s, st in enumerate(r.stages):
         where = f"{st['subarrays']} sub-arrays" if st["subarrays"] else "whole array"
         rows.append((f"stage {s} ({st['model']}, {st['items']} items, {where})", f"gather {st['gather']:,}  loads {st['loada']:,}  GEMM "

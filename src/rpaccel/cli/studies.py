@@ -1,4 +1,4 @@
-"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|fidelity|headline``): parse, call
+"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|cache|fidelity|headline``): parse, call
 :mod:`rpaccel.sched.studies.runs`, print the summary."""
 
 from __future__ import annotations
@@ -61,6 +61,26 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
     sc.add_argument("-o", "--output", required=True, help="new output folder")
     sc.set_defaults(handler=cmd_embcache)
+    scc = sts.add_parser("cache", help="replacement policies against OPT, static/dynamic and "
+                                       "per-stage splits, cold vs warm, on one workload")
+    scc.add_argument("--workload", required=True, metavar="PRESET|FILE",
+                     help="workload preset, workload .toml, trace or reuse profile")
+    scc.add_argument("--policies", default="lru,fifo,lfu,srrip,opt",
+                     help="comma-separated policies (default all; lru is the RTL's)")
+    scc.add_argument("--capacities",
+                     help="comma-separated dynamic capacities in lines (default: nine, "
+                          "log-spaced from 1%% to 100%% of the working set)")
+    scc.add_argument("--items", type=int, default=50_000,
+                     help="items in the trace of a synthetic workload (default 50,000)")
+    scc.add_argument("--tables", type=int,
+                     help="tables of a workload that repeats one table spec (default 26)")
+    scc.add_argument("--accel", default="rpaccel",
+                     help="accelerator whose cache geometry and on-chip budget are studied "
+                          "(default rpaccel)")
+    scc.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    scc.add_argument("-o", "--output", required=True, help="new output folder")
+    scc.add_argument("--json", action="store_true", help="print the summary as JSON")
+    scc.set_defaults(handler=cmd_cache)
     sr = sts.add_parser("recpipe", help="RecPipe's iso-quality design-space exploration: "
                                         "funnels x placements -> NDCG@64, p95, best per "
                                         "throughput class")
@@ -192,6 +212,42 @@ def cmd_embcache(args: argparse.Namespace) -> int:
               f"{best['stage0_ways']}+{best['stage1_ways']} ways, hit rate {best['hit_rate']:.3f}")
     print(f"wrote {args.output}/hit_rate_vs_capacity.png, .csv, static_dynamic_split.csv, "
           f"per_stage_split.csv, manifest.json")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from rpaccel.accel import load_accel
+    from rpaccel.perfmodel.policies import check_policy
+    from rpaccel.sched.studies.cache import cache_study
+    from rpaccel.sched.studies.report import check_output_dir
+    from rpaccel.workload import load_workload
+
+    from .common import print_json
+
+    pols = tuple(check_policy(p.strip()) for p in args.policies.split(",") if p.strip())
+    if not pols:
+        raise ValueError("policies must name at least one policy")
+    caps = ints("capacities", args.capacities) if args.capacities else None
+    items = check_int("items", args.items, 1, 1 << 26)
+    tables = check_int("tables", args.tables, 1, 1024) if args.tables is not None else None
+    seed = check_seed(args.seed, SIM_SEED_MAX)
+    load_accel(args.accel)
+    check_output_dir(args.output)
+    wl = load_workload(args.workload)
+    r = cache_study(wl, Path(args.output), policies=pols, capacities=caps, items=items,
+                    tables=tables, accel=args.accel, seed=seed)
+    if args.json:
+        print_json({k: r[k] for k in ("workload", "lookups", "working_set", "capacities",
+                                      "lru_opt_gap", "cold_warm")} | {"output": args.output})
+        return 0
+    print(f"{r['workload']}: {r['lookups']:,} lookups, working set {r['working_set']:,} rows")
+    for cap in r["capacities"]:
+        vals = {x["policy"]: x["miss_ratio"] for x in r["mrc"] if x["capacity"] == cap}
+        print(f"  {cap:>10,} lines  " + "  ".join(f"{p} {v:.4f}" for p, v in vals.items()))
+    if r["lru_opt_gap"] is not None:
+        print(f"LRU at most {r['lru_opt_gap'] * 100:.2f} points of miss ratio above OPT")
+    print(f"wrote {args.output}/cache.md, miss_ratio.png, static_split.png, stage_split.png, "
+          f"CSV files, manifest.json")
     return 0
 
 
