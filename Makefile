@@ -62,6 +62,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m rpaccel.sched.bench
 	$(BIN)/python -m rpaccel.perfmodel.bench
+	$(BIN)/python -m rpaccel.perfmodel.bench_cache
 	$(BIN)/python -m rpaccel.verif.bench
 
 clean:

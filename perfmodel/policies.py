@@ -76,6 +76,23 @@ class StaticSet:
     def size(self) -> int:
         return sum(len(v) for v in self.rows.values())
 
+    def hash_table(self) -> tuple[np.ndarray, int]:
+        """``(slots, bits)``: the keys ``table << 40 | row`` in an open-addressing table of
+        ``2**bits`` slots (at most a quarter full; -1 empty; Fibonacci hashing, linear
+        probing), for the compiled kernels."""
+        keys = np.concatenate([(np.int64(t) << np.int64(40)) | v for t, v in self.rows.items()
+                               if len(v)] or [np.zeros(0, np.int64)])
+        bits = max(4, int(4 * len(keys)).bit_length())
+        slots = np.full(1 << bits, -1, dtype=np.int64)
+        mask = (1 << bits) - 1
+        h = ((keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)
+             ).astype(np.int64)
+        for k, i in zip(keys.tolist(), h.tolist()):
+            while slots[i] >= 0:
+                i = (i + 1) & mask
+            slots[i] = k
+        return slots, bits
+
     def mask(self, tables: np.ndarray, rows: np.ndarray) -> np.ndarray:
         out = np.zeros(len(rows), dtype=bool)
         for t, hot in self.rows.items():
@@ -188,20 +205,43 @@ def _kernels():
         return hits
 
     @numba.njit(cache=False, nogil=True)
-    def recency(tables, rows, n_rows, static, stages, fifo, sets, ways, way_lo, way_n):
+    def recency(tables, rows, n_rows, hkeys, hbits, stages, fifo, sets, ways, way_lo, way_n):
         # lru / fifo: each set's ways kept in order (most recent or newest first); the trace
-        # arrays as given (no copies): static (bool per lookup) and stages may be empty
+        # arrays as given (no copies). Static rows: keys (table << 40 | row) in the
+        # open-addressing table hkeys (2**hbits slots, -1 empty, linear probing; empty: none);
+        # stages may be empty
         tags = np.full(sets * ways, -1, dtype=np.int64)
         hits = 0
-        has_static = static.shape[0] > 0
+        static_hits = 0
+        has_static = hkeys.shape[0] > 0
+        hmask = (1 << hbits) - 1
         staged = stages.shape[0] > 0
+        set_mask = sets - 1                      # sets is a power of two
+        set_shift = 0
+        while (1 << set_shift) < sets:
+            set_shift += 1
         for i in range(rows.shape[0]):
-            if has_static and static[i]:
-                continue
-            g = tables[i] * n_rows + rows[i]
+            t = tables[i]
+            r = rows[i]
+            if has_static:
+                key = (t << 40) | r
+                h = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - hbits))
+                found = False
+                while True:
+                    k = hkeys[h]
+                    if k == key:
+                        found = True
+                        break
+                    if k < 0:
+                        break
+                    h = (h + 1) & hmask
+                if found:
+                    static_hits += 1
+                    continue
+            g = t * n_rows + r
             s = stages[i] if staged else 0
-            base = (g % sets) * ways + way_lo[s]
-            tag = g // sets
+            base = (g & set_mask) * ways + way_lo[s]
+            tag = g >> set_shift
             nw = way_n[s]
             pos = nw - 1
             hit = False
@@ -217,7 +257,7 @@ def _kernels():
             for w in range(pos, 0, -1):
                 tags[base + w] = tags[base + w - 1]
             tags[base] = tag
-        return hits
+        return hits, static_hits
 
     @numba.njit(cache=False, nogil=True)
     def hpush(hp, hk, size, p, k):
@@ -397,7 +437,6 @@ def cache_counts(trace: Trace, policy: str, *, sets: int, ways: int,
     sw = tuple(stage_ways) or (ways,)
     if sum(sw) != ways or min(sw) < 1:
         raise ValueError(f"stage_ways {list(sw)} must be >= 1 each and sum to ways={ways}")
-    st_mask, st_hits = _split(trace, static)
     stg = np.zeros(0, dtype=np.int64) if stages is None else np.asarray(stages, dtype=np.int64)
     if stg.size and (len(stg) != len(trace) or stg.min() < 0 or stg.max() >= len(sw)):
         raise ValueError(f"stages must be one per lookup, in 0..{len(sw) - 1} (one per "
@@ -405,10 +444,12 @@ def cache_counts(trace: Trace, policy: str, *, sets: int, ways: int,
     lo = np.cumsum((0,) + sw[:-1]).astype(np.int64)
     wn = np.asarray(sw, dtype=np.int64)
     if policy in ("lru", "fifo"):
-        h = _kernels()["recency"](trace.tables, trace.rows, np.int64(rows),
-                                  st_mask if st_hits else np.zeros(0, dtype=np.bool_), stg,
-                                  policy == "fifo", sets, ways, lo, wn)
+        hkeys, hbits = static.hash_table() if static is not None and static.size else (
+            np.zeros(0, np.int64), 1)
+        h, st_hits = _kernels()["recency"](trace.tables, trace.rows, np.int64(rows), hkeys,
+                                           hbits, stg, policy == "fifo", sets, ways, lo, wn)
     else:
+        st_mask, st_hits = _split(trace, static)
         dyn = ~st_mask
         addr = (trace.tables[dyn] * np.int64(rows) + trace.rows[dyn]).astype(np.int64)
         stg = stg[dyn] if stg.size else np.zeros(len(addr), dtype=np.int64)
