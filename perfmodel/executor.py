@@ -124,13 +124,18 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
     beat 0 at cycle 0); default none (:func:`rpaccel.perfmodel.query.host_idle_cycles`).
     ``host_stall[c]``: the host takes no result beat on cycle c (backpressure,
     :func:`rpaccel.perfmodel.query.host_stall_cycles`); default always ready. ``feed``: the
-    sparse ids of a workload (:class:`rpaccel.perfmodel.feed.WorkloadFeed`)."""
+    sparse ids of a workload (:class:`rpaccel.perfmodel.feed.WorkloadFeed`; default: the
+    pipeline's workload, if it names one)."""
     sent, beat_no = -1, 0
     accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
     emb, topk = accel.embedding, accel.topk
     eng = accel.group_array(pl.split)
     S = len(pipe.stages)
     if inputs is None:
+        if feed is None and pipe.workload is not None:
+            from .feed import WorkloadFeed
+
+            feed = WorkloadFeed(pipe.workload, pipe, emb, seed)
         inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(prog.queries)]
     looks = _lookups(prog, inputs, seed)
     # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
@@ -293,8 +298,10 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
                           "subarrays": pl.groups[s][1] if pl.split else 0,   # 0: whole array
                           "sub_batch": pl.plans[s].sub_batch,
                           "sub_batches": pl.plans[s].sub_batches})
+    wl = None if feed is None else {"name": feed.workload.name, "kind": feed.workload.kind,
+                                    "folded_tables": feed.folded}
     return ExecResult(cycles=cycles, latency=lat, seconds=accel.seconds(cycles), timeline=tl,
-                      queues=qstat, stages=stages, events=ev, embedding=ecount)
+                      queues=qstat, stages=stages, events=ev, embedding=ecount, workload=wl)
 
 
 def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None = None,
@@ -307,11 +314,8 @@ def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None
     that the host takes no result beat on a cycle (``--backpressure``); ``workload``: the
     :class:`rpaccel.workload.Workload` the sparse ids come from (default: Zipf ranks over the
     accelerator's rows, :func:`rpaccel.perfmodel.query.query_inputs`)."""
-    feed = None
     if workload is not None:
-        from .feed import WorkloadFeed
-
-        feed = WorkloadFeed(workload, pipeline.accel_program(), accel.embedding, seed)
+        pipeline = pipeline.with_workload(workload)
     prog = compile_query(accel, pipeline, sub_batch, policy, queries=queries)
     hi = None
     if idle:
@@ -324,8 +328,4 @@ def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None
         from .query import host_stall_cycles
 
         hs = host_stall_cycles(backpressure, seed)
-    res = execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs, feed=feed)
-    if feed is not None:
-        res.workload = {"name": workload.name, "kind": workload.kind,
-                        "folded_tables": feed.folded}
-    return res
+    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs)

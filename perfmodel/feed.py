@@ -95,10 +95,7 @@ class WorkloadFeed:
     def __init__(self, workload: Workload, pipeline: Pipeline, emb: EmbCacheConfig, seed: int):
         self.workload, self.seed = workload, seed
         self.n, self.T = pipeline.items[0], pipeline.sparse
-        if workload.pooled():
-            raise ValueError(f"--workload {workload.name}: pools several lookups per item in a "
-                             "table; the rpaccel: accelerator gathers one lookup per (item, "
-                             "table) (pooled gathers are not built)")
+        workload.check_accel()
         workload.check_tables(self.T)
         self.R, self.S = emb.rows, emb.static_rows
         wl = workload

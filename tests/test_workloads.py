@@ -388,3 +388,33 @@ def test_study_cache_writes_its_folder(tmp_path, capsys):
     assert "model-only" in md and "LRU is at most" in md
     for row in d["cold_warm"]:
         assert row["warm_hit_rate"] >= row["cold_hit_rate"] - 1e-9
+
+
+def test_pipeline_names_its_workload(tmp_path, capsys):
+    from rpaccel.query import load_pipeline
+
+    from rpaccel.query import PIPELINE_PRESETS
+
+    src = tmp_path / "p.toml"
+    src.write_text('workload = "criteo-kaggle"\n' + PIPELINE_PRESETS["tiny"].read_text())
+    p = load_pipeline(src)
+    assert p.workload.name == "criteo-kaggle" and p.to_dict()["workload"] == "criteo-kaggle"
+    assert p.accel_program().workload is p.workload
+    with pytest.raises(ValueError, match="skew and a workload both"):
+        load_pipeline("tiny").__class__(stages=p.stages, skew=1.1).with_workload(p.workload)
+    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+                        "--queries", "200", "--workload", "criteo-kaggle", "--json")
+    assert rc == 0 and json.loads(out)["workload"] == "criteo-kaggle", err
+    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+                        "--queries", "200", "--workload", "deeprecinfra-rmc3")
+    assert rc == 2 and "pools several lookups" in err and err.count("\n") == 1
+
+
+def test_shipped_sample_trace(capsys):
+    tr = read_trace("examples/traces/criteo-sample.npz")
+    assert len(tr) == 52_000 and tr.n_tables == 26 and int(tr.query[-1]) == 19
+    assert tr.table_rows() == tuple(t.rows for t in load_workload("criteo-kaggle").tables)
+    rc, out, _ = _run(capsys, "model", "accel", "--config", "tiny", "--pipeline", "tiny",
+                      "--workload", "examples/traces/criteo-sample.npz", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["workload"]["kind"] == "trace" and d["workload"]["folded_tables"] > 0

@@ -70,7 +70,12 @@ def _lookups(accel: AccelConfig, pipe: Pipeline, spec: ModelSpec, n: int):
 
     emb = accel.embedding
     T = spec.tables
-    sparse = query_inputs(pipe, emb.rows, 0, 0).sparse[:n, :T]
+    feed = None
+    if pipe.workload is not None:
+        from rpaccel.perfmodel.feed import WorkloadFeed
+
+        feed = WorkloadFeed(pipe.workload, pipe, emb, 0)
+    sparse = query_inputs(pipe, emb.rows, 0, 0, feed).sparse[:n, :T]
     lanes = emb.lanes
     per = gather_beats(T, lanes)
     return (np.tile(np.arange(T), n), sparse.reshape(-1), np.zeros(n * T, dtype=np.int64),

@@ -36,7 +36,8 @@ class AccelGroup:
         self.accel: AccelConfig = self.platform.accel
         self.pipeline = Pipeline(stages=tuple(sts), k_out=pipeline.k_out,
                                  sub_batch=pipeline.sub_batch, filter=pipeline.filter,
-                                 skew=pipeline.skew, name=pipeline.name)
+                                 skew=pipeline.skew, name=pipeline.name,
+                                 workload=pipeline.workload)
         self.resources = _resources(len(g))
         self._memo: dict[int, dict[str, Any]] = {}
 

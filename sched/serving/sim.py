@@ -42,8 +42,9 @@ __all__ = ["SimResult", "simulate", "check_pipeline", "max_qps_under_sla",
 def check_pipeline(pipeline: Pipeline) -> Pipeline:
     """Check what a simulation needs beyond the pipeline's own rules (a one-line
     ``ValueError``): every platform exists, and every accelerator group can be placed on its
-    accelerator (:meth:`rpaccel.sched.platforms.hosts.accelplat.AccelGroup.check`). Returns the
-    pipeline."""
+    accelerator (:meth:`rpaccel.sched.platforms.hosts.accelplat.AccelGroup.check`), and the
+    pipeline's workload can feed them (one lookup per item and table, enough tables). Returns
+    the pipeline."""
     for s, st in enumerate(pipeline.stages):
         if st.platform is None:
             raise ValueError(f"stage[{s}]: missing key 'platform' (where the stage runs: cpu, "
@@ -55,7 +56,11 @@ def check_pipeline(pipeline: Pipeline) -> Pipeline:
         except ValueError as e:
             raise ValueError(f"stage[{s}]: {e}") from None
     for g in pipeline.groups():
-        accel_group(pipeline, tuple(g)).check()
+        grp = accel_group(pipeline, tuple(g))
+        grp.check()
+        if pipeline.workload is not None:
+            pipeline.workload.check_accel()
+            pipeline.workload.check_tables(grp.pipeline.sparse, grp.where)
     return pipeline
 
 

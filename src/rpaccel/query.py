@@ -322,6 +322,9 @@ class Pipeline:
     filter: str = DEFAULT_FILTER
     skew: float | None = None        # Zipf skew of the sparse ids (default DEFAULT_SKEW)
     name: str = ""
+    #: where the sparse ids come from (:class:`rpaccel.workload.Workload`); ``None``: Zipf
+    #: ranks (``skew``) over the accelerator's rows
+    workload: Any = None
 
     def __post_init__(self) -> None:
         stages = tuple(self.stages)
@@ -436,7 +439,7 @@ class Pipeline:
         sk = self.skew if self.skew is not None else skew
         return Pipeline(stages=stages, k_out=min(k, its[-1]),
                         sub_batch=b0 if (pad or self.sub_batch or sub_batch) else None,
-                        filter=self.filter, skew=sk, name=self.name)
+                        filter=self.filter, skew=sk, name=self.name, workload=self.workload)
 
     @property
     def is_program(self) -> bool:
@@ -479,6 +482,14 @@ class Pipeline:
         return dataclasses.replace(self, sub_batch=self.sub_batch if sub_batch is None
                                    else sub_batch, filter=filter or self.filter)
 
+    def with_workload(self, workload: Any) -> "Pipeline":
+        """The same pipeline with its sparse ids from ``workload`` (a
+        :class:`rpaccel.workload.Workload`, or ``None``)."""
+        if workload is not None and self.skew is not None:
+            raise ValueError(f"pipeline {self.name}: skew and a workload both describe the "
+                             "sparse ids; drop skew (the workload states popularity)")
+        return dataclasses.replace(self, workload=workload)
+
     def with_platform(self, platform: Any) -> "Pipeline":
         """The same pipeline with every accelerator stage's platform replaced (an
         :class:`~rpaccel.accel.AccelConfig` or an ``rpaccel:`` name)."""
@@ -492,6 +503,8 @@ class Pipeline:
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
         d["filter"] = self.filter
+        if self.workload is not None and self.workload.origin:
+            d["workload"] = self.workload.origin
         d["stage"] = [s.to_dict() for s in self.stages]
         return d
 
@@ -709,7 +722,7 @@ def place(accel: "AccelConfig", pipeline: Pipeline, sub_batch: int | None = None
 
 
 # -- loading (strict) -------------------------------------------------------------------------------
-_PIPELINE_KEYS = {"name", "k_out", "sub_batch", "filter", "skew", "stage"}
+_PIPELINE_KEYS = {"name", "k_out", "sub_batch", "filter", "skew", "stage", "workload"}
 _STAGE_KEYS = {f.name for f in dataclasses.fields(StageSpec)} - {"name"}
 _MODELSPEC_KEYS = {f.name for f in dataclasses.fields(ModelSpec)}
 
@@ -773,10 +786,21 @@ def pipeline_from_dict(data: dict, where: str = "pipeline", base: str | Path | N
                 msg = str(e)
                 raise ValueError(msg if msg.startswith("stage[") else f"stage[{s}]: {msg}"
                                  ) from None
-        return Pipeline(stages=tuple(stages), k_out=data.get("k_out"),
+        pipe = Pipeline(stages=tuple(stages), k_out=data.get("k_out"),
                         sub_batch=data.get("sub_batch"),
                         filter=data.get("filter", DEFAULT_FILTER), skew=data.get("skew"),
                         name=data.get("name", ""))
+        if "workload" in data:
+            from .workload import WORKLOAD_PRESETS, load_workload
+
+            w = data["workload"]
+            if not isinstance(w, str):
+                raise ValueError(f"workload must be a preset name or a file, got {w!r}")
+            if w not in WORKLOAD_PRESETS and b is not None and not Path(w).is_absolute() and \
+                    (b / w).exists():
+                w = str(b / w)
+            pipe = pipe.with_workload(load_workload(w))
+        return pipe
     except (TypeError, ValueError) as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None

@@ -221,6 +221,9 @@ def write_trace(trace: Trace, path: str | os.PathLike) -> None:
         meta["cardinalities"] = np.asarray(trace.cardinalities, dtype=np.int64)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         if p.suffix == ".npz":
             np.savez_compressed(tmp, **cols, **meta)

@@ -27,6 +27,7 @@ rows and pooling factors), ``[[table]]`` entries (``rows``, ``pooling``, ``pooli
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,8 @@ class Workload:
     trace: object | None = None
     profile: object | None = None
     source: str = ""
+    #: how it was named: a preset name or the file it was read from (:func:`load_workload`)
+    origin: str = ""
 
     def __post_init__(self) -> None:
         kinds = sum(x is not None and x != () for x in (self.tables, self.trace, self.profile))
@@ -125,6 +128,13 @@ class Workload:
             ln = self.trace.lengths
             return ln is not None and bool((ln != 1).any())
         return any(t.pooled for t in self.tables)
+
+    def check_accel(self) -> None:
+        """An accelerator gathers one lookup per (item, table): a pooled workload is refused."""
+        if self.pooled():
+            raise ValueError(f"--workload {self.name}: pools several lookups per item in a "
+                             "table; the rpaccel: accelerator gathers one lookup per (item, "
+                             "table) (pooled gathers are not built)")
 
     def check_tables(self, tables: int, what: str = "the pipeline") -> None:
         n = self.n_tables()
@@ -204,19 +214,20 @@ def load_workload(spec: str | Path) -> Workload:
     ``.parquet``) or a reuse profile (``.json``)."""
     if isinstance(spec, str) and spec in WORKLOAD_PRESETS:
         p = WORKLOAD_PRESETS[spec]
-        return workload_from_dict(load_data(p, "workload"), where=f"workload preset {spec}")
+        return dataclasses.replace(workload_from_dict(
+            load_data(p, "workload"), where=f"workload preset {spec}"), origin=spec)
     p = Path(spec)
     if p.suffix in (".npz", ".parquet") and p.is_file():
         from rpaccel.trace import read_trace
 
-        return Workload(name=p.name, trace=read_trace(p), source=str(p))
+        return Workload(name=p.name, trace=read_trace(p), source=str(p), origin=str(p))
     if p.suffix == ".json" and p.is_file():
         from rpaccel.trace import load_profile
 
-        return Workload(name=p.name, profile=load_profile(p), source=str(p))
+        return Workload(name=p.name, profile=load_profile(p), source=str(p), origin=str(p))
     if p.suffix == ".toml" and p.is_file():
-        return workload_from_dict(load_data(p, "workload"), where=f"workload file {p}",
-                                  base=p.parent)
+        return dataclasses.replace(workload_from_dict(
+            load_data(p, "workload"), where=f"workload file {p}", base=p.parent), origin=str(p))
     raise ValueError(f"--workload: {str(spec)!r} is neither a preset "
                      f"({', '.join(WORKLOAD_PRESETS)}) nor an existing .toml, .npz, .parquet "
                      f"or .json file")

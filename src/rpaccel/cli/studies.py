@@ -27,6 +27,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sl.add_argument("pipelines", nargs="+", help="pipeline files (.toml/.json)")
     sl.add_argument("--qps", required=True, help="comma-separated offered loads, queries/s")
     add_config_flags(sl, LoadSettings, "study settings")
+    sl.add_argument("--workload", metavar="PRESET|FILE",
+                    help="the sparse ids of every pipeline's accelerator stages: a workload "
+                         "preset, .toml, trace or reuse profile (default: each pipeline's)")
     sl.add_argument("-o", "--output", required=True, help="new output folder")
     sl.set_defaults(handler=cmd_load)
     sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
@@ -105,7 +108,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_load(args: argparse.Namespace) -> int:
     st = config_from_args(LoadSettings, args)
     loads = floats("qps", args.qps)
-    pipes = [check_pipeline(load_pipeline(f)) for f in args.pipelines]
+    pipes = [load_pipeline(f) for f in args.pipelines]
+    if args.workload is not None:
+        from rpaccel.workload import load_workload
+
+        wl = load_workload(args.workload)
+        pipes = [p.with_workload(wl) for p in pipes]
+    pipes = [check_pipeline(p) for p in pipes]
     out = Path(args.output)
     res = runs.load_study(pipes, loads, out, queries=st.queries, seed=st.seed,
                           arrival=st.arrival, sla_ms=st.sla_ms, workers=st.workers, dask=st.dask)

@@ -53,6 +53,10 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
     sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
+    sm.add_argument("--workload", metavar="PRESET|FILE",
+                    help="the sparse ids of the accelerator stages: a workload preset, .toml, "
+                         "trace or reuse profile (default: the pipeline's, else Zipf ranks); "
+                         "CPU/GPU service times do not depend on it")
     sm.add_argument("--json", action="store_true", help="print one JSON object (seconds as floats)")
     sm.set_defaults(handler=cmd_simulate)
 
@@ -90,7 +94,12 @@ def cmd_model_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    pipe = check_pipeline(load_pipeline(args.pipeline))
+    pipe = load_pipeline(args.pipeline)
+    if args.workload is not None:
+        from rpaccel.workload import load_workload
+
+        pipe = pipe.with_workload(load_workload(args.workload))
+    pipe = check_pipeline(pipe)
     q = check_int("queries", args.queries, 1, 1 << 28)
     seed = check_seed(args.seed)
     if not args.qps > 0:
@@ -118,6 +127,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from rpaccel.sched.cost.power import pipeline_power
 
     out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
+           "workload": pipe.workload.name if pipe.workload is not None else None,
            "arrival": args.arrival, **r.summary(),
            **pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps)}
     if args.sla_ms is not None:
