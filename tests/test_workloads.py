@@ -15,7 +15,7 @@ from rpaccel.perfmodel.policies import (NEVER, POLICIES, StaticSet, cache_counts
 from rpaccel.perfmodel.reuse import (generate, ks_distance, lru_mrc, profile_trace,
                                      stack_distances)
 from rpaccel.trace import Trace, from_embedding_bag, read_trace, write_trace
-from rpaccel.workload import WORKLOAD_PRESETS, Workload, load_workload, workload_from_dict
+from rpaccel.workload import WORKLOAD_PRESETS, load_workload, workload_from_dict
 
 SEED = 20261201
 

@@ -76,7 +76,12 @@ def cache_study(workload: Workload, out: Path, *, policies: tuple[str, ...] = PO
     emb = load_accel(accel).embedding
     T = tables or workload.n_tables() or DEFAULT_TABLES
     tr = workload_trace(workload, items=items, tables=T, seed=seed, items_per_query=1)
-    item = tr.query if tr.query is not None else np.arange(len(tr)) // T
+    if workload.trace is None and tr.query is not None:      # drawn: query = item
+        item = tr.query
+    elif tr.lengths is not None:                             # bags of (item, table), in order
+        item = np.repeat(np.arange(len(tr.lengths)) // T, tr.lengths)
+    else:                                                    # one lookup per (item, table)
+        item = np.arange(len(tr)) // T
     keys = tr.keys()
     ws = len(np.unique(keys))
     if capacities is None:
@@ -167,7 +172,8 @@ def cache_study(workload: Workload, out: Path, *, policies: tuple[str, ...] = PO
         write_rows(cw, d / "cold_warm.csv")
         (d / "cache.md").write_text("\n".join(md) + "\n")
         plots.miss_ratio(mrc, d / "miss_ratio.png", working_set=ws,
-                         title=f"miss ratio vs capacity: {workload.name} ({len(tr):,} lookups)")
+                         title=f"miss ratio vs capacity: {workload.name} ({len(tr):,} lookups)",
+                         mark=(emb.sets * emb.ways, f"{accel}: {emb.sets * emb.ways:,} lines"))
         plots.lines({"LRU": [(r["static_share"], r["hit_rate"]) for r in split]},
                     d / "static_split.png", label="{}", xlabel="static share of the budget",
                     ylabel="hit rate", title=f"static/dynamic split of {budget:,} rows")

@@ -96,9 +96,11 @@ def lines(curves: dict, path: Path, *, label: str, xlabel: str, ylabel: str, tit
     plt.close(fig)
 
 
-def miss_ratio(rows: list[dict], path: Path, *, working_set: int, title: str) -> None:
+def miss_ratio(rows: list[dict], path: Path, *, working_set: int, title: str,
+               mark: tuple[int, str] | None = None) -> None:
     """Miss ratio vs capacity (log x), one line per policy; the region below OPT (no policy
-    that inserts every miss reaches it) shaded. ``rows``: policy, capacity, miss_ratio."""
+    that inserts every miss reaches it) shaded. ``rows``: policy, capacity, miss_ratio.
+    ``mark``: a capacity to draw as a dotted vertical line, with its label."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     pols = list(dict.fromkeys(r["policy"] for r in rows))
@@ -110,12 +112,15 @@ def miss_ratio(rows: list[dict], path: Path, *, working_set: int, title: str) ->
                 ls="--" if p == "opt" else "-")
         if p == "opt":
             ax.fill_between(x, 0, y, color="grey", alpha=0.15, label="below OPT: unreachable")
+    if mark is not None:
+        ax.axvline(mark[0], color="black", ls=":", lw=1)
+        ax.text(mark[0], 0.97, f" {mark[1]}", fontsize=8, va="top")
     ax.set_xscale("log")
     ax.set_xlabel(f"dynamic cache capacity (lines; working set {working_set:,})")
     ax.set_ylabel("miss ratio")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
