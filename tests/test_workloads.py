@@ -418,3 +418,12 @@ def test_shipped_sample_trace(capsys):
                       "--workload", "examples/traces/criteo-sample.npz", "--json")
     d = json.loads(out)
     assert rc == 0 and d["workload"]["kind"] == "trace" and d["workload"]["folded_tables"] > 0
+
+
+def test_placements_carry_the_workload():
+    from rpaccel.sched.studies.search import rpaccel_placements
+
+    wl = load_workload("criteo-kaggle")
+    pipes = rpaccel_placements(["rm-small", "rm-large"], [[4096], [256]], workload=wl,
+                               sub_batches=(256,))
+    assert pipes and all(p.workload is wl for p in pipes)

@@ -69,7 +69,8 @@ def placement_study(models: list[str], items: list, loads: list[float], out: Pat
                          + (f" on rpaccel:{kw['rpaccel']}" if kw.get("rpaccel") else ""))
         manifest(d / "manifest.json", config={"models": models, "items": items, "qps": loads,
                                               "queries": queries, "placements": res["placements"],
-                                              **{k: v for k, v in kw.items()}},
+                                              **{k: (v.name if k == "workload" else v)
+                                                 for k, v in kw.items()}},
                  seed=seed, files=["results.csv", "best_per_load.csv", "pareto.csv",
                                    "p95_vs_qps.png"])
     return res

@@ -134,12 +134,14 @@ def _splits(stages: int, grid: int) -> list[tuple[int, ...]]:
 def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str = "rpaccel",
                        sub_batches: tuple[int, ...] = (128, 256, 512),
                        filters: tuple[str, ...] = FILTERS,
-                       splits: list[tuple[int, ...]] | None = None) -> list[Pipeline]:
+                       splits: list[tuple[int, ...]] | None = None,
+                       workload: Any = None) -> list[Pipeline]:
     """RPAccel placements of a funnel on one accelerator (its array budget): every split of the
     sub-arrays between the stages (a one-stage funnel also runs on the whole array), every
     sub-batch size, filter policy and choice of items per stage (``items[s]``: the options of
     stage s). Placements that cannot be placed (a sub-batch that does not divide a stage's
-    items, rows above the sub-array's buffer, a quota above the top-k unit) are left out."""
+    items, rows above the sub-array's buffer, a quota above the top-k unit) are left out.
+    ``workload``: the sparse ids of every placement (:class:`rpaccel.workload.Workload`)."""
     from rpaccel.sched.platforms.hosts import get_platform
 
     plat_name = f"rpaccel:{preset}"
@@ -165,7 +167,7 @@ def rpaccel_placements(models: list[str], items: list[list[int]], *, preset: str
                                if any(len(o) > 1 for o in items) else ""))
                     try:
                         out.append(check_pipeline(Pipeline(tuple(st), sub_batch=b, filter=f,
-                                                           name=name)))
+                                                           name=name, workload=workload)))
                     except ValueError:
                         continue
     if not out:

@@ -44,6 +44,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="with --rpaccel: sub-batch sizes (default 128,256,512)")
     sp.add_argument("--filters", default=",".join(FILTERS),
                     help=f"with --rpaccel: filter policies (default {','.join(FILTERS)})")
+    sp.add_argument("--workload", metavar="PRESET|FILE",
+                    help="with --rpaccel: the sparse ids of every placement (a workload preset, "
+                         ".toml, trace or reuse profile; default Zipf ranks)")
     add_config_flags(sp, PlacementSettings, "study settings")
     sp.add_argument("-o", "--output", required=True, help="new output folder")
     sp.set_defaults(handler=cmd_placement)
@@ -137,7 +140,14 @@ def cmd_placement(args: argparse.Namespace) -> int:
         kw = {"rpaccel": args.rpaccel, "sub_batches": tuple(ints("sub-batches",
                                                                  args.sub_batches)),
               "filters": filters}
+        if args.workload is not None:
+            from rpaccel.workload import load_workload
+
+            kw["workload"] = load_workload(args.workload)
     else:
+        if args.workload is not None:
+            raise ValueError("--workload needs --rpaccel (CPU/GPU service times do not depend "
+                             "on the sparse ids)")
         items = ints("items", args.items)
         kw = {"cpu_cores": st.cpu_cores}
     res = runs.placement_study(models, items, loads, Path(args.output), queries=st.queries,
