@@ -427,3 +427,19 @@ def test_placements_carry_the_workload():
     pipes = rpaccel_placements(["rm-small", "rm-large"], [[4096], [256]], workload=wl,
                                sub_batches=(256,))
     assert pipes and all(p.workload is wl for p in pipes)
+
+
+def test_workload_is_scenario_data_not_a_build():
+    """The sparse ids are data: a pipeline's workload does not make another RTL build (the
+    matrix's tiny build runs a criteo-kaggle scenario, tests/test_accel_cocotb.py)."""
+    from rpaccel.accel import load_accel
+    from rpaccel.query import load_pipeline
+    from rpaccel.verif.accelbulk import AccelBuild
+    from rpaccel.verif.cases_accel import matrix_builds
+
+    accel, pipe = load_accel("tiny"), load_pipeline("tiny")
+    a = AccelBuild(accel, pipe, 32)
+    b = AccelBuild(accel, pipe.with_workload(load_workload("criteo-kaggle")), 32)
+    assert a.key() == b.key() and b.pipeline.workload is None
+    tiny = [sc for label, _, scs in matrix_builds() if label == "tiny" for sc in scs]
+    assert any(sc.get("workload") == "criteo-kaggle" for sc in tiny)

@@ -52,8 +52,10 @@ class AccelBuild:
 
     def __post_init__(self) -> None:
         # the accelerator program (no platform fields): one build per program, however the
-        # pipeline was given (a preset with its platform, a file, a dict)
-        object.__setattr__(self, "pipeline", self.pipeline.accel_program())
+        # pipeline was given (a preset with its platform, a file, a dict); the workload is a
+        # scenario's (the sparse ids are data), not the build's
+        object.__setattr__(self, "pipeline",
+                           dataclasses.replace(self.pipeline.accel_program(), workload=None))
 
     def to_dict(self) -> dict:
         a = self.accel.to_dict()

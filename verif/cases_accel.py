@@ -56,14 +56,15 @@ P4 = {"name": "2 stages, 512 items", "k_out": 8, "skew": 1.0, "stage": [
     {"items": 128, "subarrays": 3, "model": _model(5, [16, 8], 3, [16])}]}
 
 #: (label, accelerator (dict or preset), pipeline (dict or preset), sub-batch,
-#:  [(seed-name, queries, policy[, host idle probability[, host backpressure]])]). The first is
+#:  [(seed-name, queries, policy[, host idle probability[, host backpressure[, workload]]])]).
+#:  A workload (a preset name or a file) gives the sparse ids (rpaccel.perfmodel.feed). The first is
 #:  the shipped tiny
 #:  preset (`rpaccel sim accel
 #: --config tiny --pipeline tiny` reuses its build).
 MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]] = [
     ("tiny", "tiny", "tiny", 32,
      [("a", 1, "global"), ("b", 3, "global"), ("d", 2, "global", 0.4, 0.5),
-      ("c", 2, "per-sub-batch")]),
+      ("c", 2, "per-sub-batch"), ("w", 2, "per-sub-batch", 0.0, 0.0, "criteo-kaggle")]),
     ("m4s2-mono-miss-l1", _accel(4, 2, lanes=1, mshrs=4, static_rows=0, sets=4, ways=2), P1, 64,
      [("a", 2, "global")]),
     ("m4s2-group-items4", _accel(4, 2), P1G, 16, [("a", 2, "global")]),
@@ -85,10 +86,13 @@ def matrix_builds():
         pipe = load_pipeline(p) if isinstance(p, str) else pipeline_from_dict(p)
         build = AccelBuild(accel, pipe, b)
         build.placement                          # fits (raises otherwise)
-        scen = [{"name": f"{n}-q{q}-{pol}" + (f"-idle{x[0]}" if x else "")
-                 + (f"-bp{x[1]}" if len(x) > 1 else ""),
+        scen = [{"name": f"{n}-q{q}-{pol}" + (f"-idle{x[0]}" if x and x[0] else "")
+                 + (f"-bp{x[1]}" if len(x) > 1 and x[1] else "")
+                 + (f"-{x[2]}" if len(x) > 2 else ""),
                  "seed": scenario_seed("accel", label, n), "queries": q, "policy": pol,
-                 **({"idle": x[0]} if x else {}), **({"backpressure": x[1]} if len(x) > 1 else {})}
+                 **({"idle": x[0]} if x and x[0] else {}),
+                 **({"backpressure": x[1]} if len(x) > 1 and x[1] else {}),
+                 **({"workload": x[2]} if len(x) > 2 else {})}
                 for n, q, pol, *x in scs]
         out.append((label, build, scen))
     return out

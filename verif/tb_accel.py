@@ -99,7 +99,13 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
             if r < emb.static_rows:
                 for j in range(emb.lanes):
                     getattr(top.emb, f"static_buf{j}").mem[t * emb.static_rows + r].value = w
-    inputs = [query_inputs(pipe, emb.rows, seed, q) for q in range(Q)]
+    feed = None
+    if sc.get("workload"):                 # a workload's ids, as the executor's feed draws them
+        from rpaccel.perfmodel.feed import WorkloadFeed
+        from rpaccel.workload import load_workload
+
+        feed = WorkloadFeed(load_workload(sc["workload"]), pipe, emb, seed)
+    inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(Q)]
     beats = host_beats(build, inputs)
     for i, w in enumerate(beats):
         dut.host_mem.mem[i].value = w

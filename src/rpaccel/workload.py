@@ -220,14 +220,17 @@ def load_workload(spec: str | Path) -> Workload:
     if p.suffix in (".npz", ".parquet") and p.is_file():
         from rpaccel.trace import read_trace
 
-        return Workload(name=p.name, trace=read_trace(p), source=str(p), origin=str(p))
+        return Workload(name=p.name, trace=read_trace(p), source=str(p),
+                        origin=str(p.resolve()))
     if p.suffix == ".json" and p.is_file():
         from rpaccel.trace import load_profile
 
-        return Workload(name=p.name, profile=load_profile(p), source=str(p), origin=str(p))
+        return Workload(name=p.name, profile=load_profile(p), source=str(p),
+                        origin=str(p.resolve()))
     if p.suffix == ".toml" and p.is_file():
         return dataclasses.replace(workload_from_dict(
-            load_data(p, "workload"), where=f"workload file {p}", base=p.parent), origin=str(p))
+            load_data(p, "workload"), where=f"workload file {p}", base=p.parent),
+            origin=str(p.resolve()))
     raise ValueError(f"--workload: {str(spec)!r} is neither a preset "
                      f"({', '.join(WORKLOAD_PRESETS)}) nor an existing .toml, .npz, .parquet "
                      f"or .json file")

@@ -56,6 +56,23 @@ def query_from_args(args: argparse.Namespace):
     return accel, pipe, args.sub_batch, args.filter, seed
 
 
+def _add_workload(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workload", metavar="PRESET|FILE",
+                   help="where the sparse ids come from: a workload preset (uniform-1m, "
+                        "criteo-kaggle, ...), a workload .toml, a trace (.npz/.parquet) or a "
+                        "reuse profile (.json); default: the pipeline's, else Zipf ranks over "
+                        "the accelerator's rows (= uniform-1m on a 1M-row accelerator)")
+
+
+def _workload(args: argparse.Namespace, pipe):
+    """The workload of ``--workload``, else the pipeline's (or None)."""
+    if args.workload is None:
+        return pipe.workload
+    from rpaccel.workload import load_workload
+
+    return load_workload(args.workload)
+
+
 def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("compile", help="compile a pipeline into RPAccel's command streams")
     add_query_flags(c)
@@ -69,11 +86,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     m.add_argument("--timeline", metavar="FILE",
                    help="write the busy timeline: one row per command (.csv or .json)")
     m.add_argument("--plot", metavar="FILE.png", help="draw the busy timeline per queue")
-    m.add_argument("--workload", metavar="PRESET|FILE",
-                   help="where the sparse ids come from: a workload preset (uniform-1m, "
-                        "criteo-kaggle, ...), a workload .toml, a trace (.npz/.parquet) or a "
-                        "reuse profile (.json); default: Zipf ranks over the accelerator's "
-                        "rows (= uniform-1m on a 1M-row accelerator)")
+    _add_workload(m)
     m.set_defaults(handler=cmd_model_accel)
 
     si = model_sub.sim_sub.add_parser(
@@ -92,6 +105,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
                          "the executor takes the same pattern)")
     si.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE "
                                                     "(a traced build)")
+    _add_workload(si)
     si.set_defaults(handler=cmd_sim_accel)
 
 
@@ -131,11 +145,7 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
         check_output_file(flag, path)
         if path and not path.endswith(ext):
             raise ValueError(f"{flag} must end in {' or '.join(ext)}, got {path}")
-    wl = None
-    if args.workload is not None:
-        from rpaccel.workload import load_workload
-
-        wl = load_workload(args.workload)
+    wl = _workload(args, pipe)
     r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
                     timeline=bool(args.timeline or args.plot), workload=wl)
     if args.timeline:
@@ -182,6 +192,11 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
     from rpaccel.perfmodel.compiler import compile_query
 
     prog = compile_query(accel, pipe, b, pol, queries=q)       # validates before building
+    wl = _workload(args, pipe)
+    if wl is not None:
+        from rpaccel.perfmodel.feed import WorkloadFeed
+
+        WorkloadFeed(wl, prog.pipeline, accel.embedding, seed)  # can feed it (before building)
     if args.dump and Path(args.dump).is_file():
         raise ValueError(f"--dump {args.dump} is a file; give a directory")
     check_output_file("--waves", args.waves)
@@ -193,6 +208,7 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
     rtl_check(accel, pipe, build.placement)
     sc = {"name": "cli", "seed": seed, "queries": q, "policy": prog.policy, "idle": args.idle,
           "backpressure": args.backpressure,
+          **({"workload": wl.origin} if wl is not None else {}),
           **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
     (r,) = run_accel(build, [sc], waves=str(Path(args.waves).resolve()) if args.waves else None)
     ok = r.ok
@@ -201,7 +217,8 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
                              "first_mismatch", "seed", "queries", "policy", "idle", "backpressure",
                              "latency",
                              "sim_wall_s", "cycles_per_s")}
-    out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch, ok=ok)
+    out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch, ok=ok,
+               workload=wl.name if wl is not None else None)
     if args.json:
         print_json(out)
     else:
