@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,18 @@ from .gemm import gemm_cycles, gemm_events
 from .topk import topk_compares
 from .query import QueryInputs, model_params, query_inputs, run_query
 
-__all__ = ["execute", "ExecResult", "model_accel"]
+__all__ = ["execute", "ExecResult", "model_accel", "check_arrivals", "arrivals_from_gaps",
+           "MAX_ARRIVAL"]
 
 
 @dataclass
 class ExecResult:
     """Result of running a program. Cycles are clock cycles of the accelerator; ``cycles`` runs
     from the host's first beat (cycle 0) to the host's receipt of the last query's last result
-    beat; ``latency[q]`` from query q's first host beat to its last result beat."""
+    beat; ``latency[q]`` from query q's first host beat to its last result beat;
+    ``arrival[q]`` the cycle query q arrived (the host presents none of its beats before; all 0:
+    back to back) and ``response[q]`` from its arrival to its last result beat (queueing
+    included); ``per_query[q]`` its embedding hits and misses."""
 
     cycles: int
     latency: list[int]
@@ -60,11 +64,22 @@ class ExecResult:
     #: larger than the accelerator's rows, folded: :mod:`rpaccel.perfmodel.feed`); ``None``:
     #: Zipf ranks over the accelerator's rows
     workload: dict[str, Any] | None = None
+    arrival: list[int] = field(default_factory=list)
+    per_query: list[dict[str, int]] = field(default_factory=list)
+
+    @property
+    def response(self) -> list[int]:
+        return [lat + first - a for lat, first, a in
+                zip(self.latency, self.first_beat, self.arrival)]
+
+    #: cycle of each query's first host beat
+    first_beat: list[int] = field(default_factory=list)
 
     def as_dict(self, timeline: bool = False) -> dict[str, Any]:
-        d = {"cycles": self.cycles, "latency": self.latency, "seconds": self.seconds,
+        d = {"cycles": self.cycles, "latency": self.latency, "arrival": self.arrival,
+             "response": self.response, "seconds": self.seconds,
              "queues": self.queues, "stages": self.stages, "events": self.events,
-             "embedding": self.embedding}
+             "embedding": self.embedding, "per_query": self.per_query}
         if self.workload is not None:
             d["workload"] = self.workload
         if timeline:
@@ -87,143 +102,176 @@ class ExecResult:
         tmp.replace(path)
 
 
-def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
-    """Per (query, stage, sub-batch): the gather's (tables, rows, beat sizes)."""
+def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -> dict:
+    """Query q's gathers: per (q, stage, sub-batch) the (tables, rows, stages, beat sizes)."""
     pipe, pl = prog.pipeline, prog.placement
     lanes = prog.accel.embedding.lanes
     S = len(pipe.stages)
-    params = model_params(pipe, seed) if S > 1 else None
     out: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-    for q, inp in enumerate(inputs):
-        if S > 1:
-            res = run_query(prog.accel, pipe, params, inp, seed=seed, sub_batch=prog.sub_batch,
-                            policy=prog.policy, stages=S - 1)
-            reach = [np.arange(pipe.items[0])] + [res.survivors[s] for s in range(S - 1)]
-        else:
-            reach = [np.arange(pipe.items[0])]
-        base = 0
-        for s, st in enumerate(pipe.stages):
-            T = st.spec.tables
-            plan = pl.plans[s]
-            per = gather_beats(T, lanes)
-            for j in range(plan.sub_batches):
-                ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
-                rows = inp.sparse[ids, :T].reshape(-1)
-                tables = np.tile(np.arange(base, base + T), len(ids))
-                stages = np.full(len(rows), pl.cache_stage[s], dtype=np.int64)
-                out[(q, s, j)] = (tables, rows, stages, np.tile(per, len(ids)))
-            base += T
+    if S > 1:
+        res = run_query(prog.accel, pipe, params, inp, seed=seed, sub_batch=prog.sub_batch,
+                        policy=prog.policy, stages=S - 1)
+        reach = [np.arange(pipe.items[0])] + [res.survivors[s] for s in range(S - 1)]
+    else:
+        reach = [np.arange(pipe.items[0])]
+    base = 0
+    for s, st in enumerate(pipe.stages):
+        T = st.spec.tables
+        plan = pl.plans[s]
+        per = gather_beats(T, lanes)
+        for j in range(plan.sub_batches):
+            ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
+            rows = inp.sparse[ids, :T].reshape(-1)
+            tables = np.tile(np.arange(base, base + T), len(ids))
+            stages = np.full(len(rows), pl.cache_stage[s], dtype=np.int64)
+            out[(q, s, j)] = (tables, rows, stages, np.tile(per, len(ids)))
+        base += T
     return out
 
 
-def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = None,
-            timeline: bool = True, host_idle=None, host_stall=None, feed=None) -> ExecResult:
-    """Run ``prog`` on the query inputs of ``seed`` (query q: :func:`query_inputs` with
-    ``query=q``) or the given ``inputs``; see :class:`ExecResult`. ``host_idle[j]``: idle
-    cycles the host leaves before presenting its j-th input beat (after beat j-1 transferred;
-    beat 0 at cycle 0); default none (:func:`rpaccel.perfmodel.query.host_idle_cycles`).
-    ``host_stall[c]``: the host takes no result beat on cycle c (backpressure,
-    :func:`rpaccel.perfmodel.query.host_stall_cycles`); default always ready. ``feed``: the
-    sparse ids of a workload (:class:`rpaccel.perfmodel.feed.WorkloadFeed`; default: the
-    pipeline's workload, if it names one)."""
-    sent, beat_no = -1, 0
-    accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
-    emb, topk = accel.embedding, accel.topk
-    eng = accel.group_array(pl.split)
-    S = len(pipe.stages)
-    if inputs is None:
-        if feed is None and pipe.workload is not None:
-            from .feed import WorkloadFeed
+def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
+    """Per (query, stage, sub-batch): the gather's (tables, rows, stages, beat sizes)."""
+    params = model_params(prog.pipeline, seed) if len(prog.pipeline.stages) > 1 else None
+    out: dict = {}
+    for q, inp in enumerate(inputs):
+        out.update(_query_lookups(prog, q, inp, seed, params))
+    return out
 
-            feed = WorkloadFeed(pipe.workload, pipe, emb, seed)
-        inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(prog.queries)]
-    looks = _lookups(prog, inputs, seed)
-    # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
-    engine = "numba" if sum(len(v[1]) for v in looks.values()) > 20_000 else "python"
-    order = queue_order(S)
-    cmds = prog.commands
-    queues: dict[str, list[int]] = {q: [] for q in order}
-    for i, c in enumerate(cmds):
-        queues[c.queue].append(i)
-    head = {q: 0 for q in order}
-    free = {q: 0 for q in order}                    # first cycle the queue may issue
-    avail: dict[tuple[str, str], list[int]] = {}    # token availability cycles per (from, to)
-    used: dict[tuple[str, str], int] = {}
-    emb_free = 0
-    lines = empty_lines(emb)
-    gemm_memo: dict[tuple[int, int, int], tuple[int, dict[str, int]]] = {}
-    qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in order}
-    stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
-               "gemm_layers": [0] * len(st.spec.layers())} for st in pipe.stages]
-    # the RTL's counters (rpaccel.isa.RTL_COUNTERS), then counts only the model keeps
-    # (item_records: candidate records the gathers read; host bytes: the payload of the beats)
-    ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0, "item_records": 0,
-          "host_bytes_in": 0, "host_bytes_out": 0}
-    ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
-              "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
-    tl: list[dict[str, Any]] = []
-    start_q: dict[int, int] = {}
-    end_q: dict[int, int] = {}
-    pe = eng.rows * eng.cols
-    left = len(cmds)
-    while left:
-        best = None
-        for qn in order:
-            h = head[qn]
-            if h >= len(queues[qn]):
-                continue
-            c = cmds[queues[qn][h]]
-            t = free[qn]
-            ok = True
-            for p, n in c.pop.items():
-                if not n:
+
+class _Engine:
+    """The executor's state: the command queues (in order, token-linked), the embedding unit's
+    tags and DRAM/MSHR state, the link, and every counter. Commands are added query by query
+    (:meth:`add`); :meth:`advance` issues them in time order, the earliest issuable command
+    first (ties in queue priority order), up to a cycle bound; the outcome is the same whatever
+    the bound (a command issued at t is decided by commands issued before t only)."""
+
+    def __init__(self, prog: Program, *, timeline: bool, host_idle, host_stall,
+                 engine: str) -> None:
+        self.prog = prog
+        accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
+        self.accel, self.pipe, self.pl = accel, pipe, pl
+        self.emb, self.topk = accel.embedding, accel.topk
+        self.eng = accel.group_array(pl.split)
+        self.pe = self.eng.rows * self.eng.cols
+        self.host_idle, self.host_stall = host_idle, host_stall
+        self.kernel = engine
+        self.timeline = timeline
+        self.order = queue_order(len(pipe.stages))
+        self.cmds: list = []
+        self.queues: dict[str, list[int]] = {q: [] for q in self.order}
+        self.head = {q: 0 for q in self.order}
+        self.free = {q: 0 for q in self.order}           # first cycle the queue may issue
+        self.avail: dict[tuple[str, str], list[int]] = {}   # token availability per link
+        self.used: dict[tuple[str, str], int] = {}
+        self.emb_free = 0
+        self.lines = empty_lines(self.emb)
+        self.gemm_memo: dict[tuple[int, int, int], tuple[int, dict[str, int]]] = {}
+        self.qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in self.order}
+        self.stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
+                        "gemm_layers": [0] * len(st.spec.layers())} for st in pipe.stages]
+        # the RTL's counters (rpaccel.isa.RTL_COUNTERS), then counts only the model keeps
+        # (item_records: candidate records the gathers read; host bytes: the beats' payload)
+        self.ev = {**dict.fromkeys(RTL_COUNTERS, 0), "macs": 0, "pe_cycles": 0,
+                   "item_records": 0, "host_bytes_in": 0, "host_bytes_out": 0}
+        self.ecount = {"static_hits": 0, "dynamic_hits": 0, "merged": 0, "misses": 0,
+                       "bank_conflict_stalls": 0, "victim_stalls": 0, "mshr_full_stalls": 0}
+        self.tl: list[dict[str, Any]] = []
+        self.start_q: dict[int, int] = {}
+        self.end_q: dict[int, int] = {}
+        self.per_q: dict[int, dict[str, int]] = {}
+        self.arrival: dict[int, int] = {}
+        self.looks: dict = {}
+        self.sent, self.beat_no = -1, 0
+        self.left = 0
+
+    def add(self, commands, looks: dict, arrivals: dict[int, int]) -> None:
+        """Queue commands (of whole queries), their gathers' lookups and arrival cycles."""
+        for c in commands:
+            self.queues[c.queue].append(len(self.cmds))
+            self.cmds.append(c)
+        self.left += len(commands)
+        self.looks.update(looks)
+        for q, x in arrivals.items():
+            self.arrival[q] = x
+            self.per_q[q] = {"lookups": 0, "static_hits": 0, "dynamic_hits": 0, "misses": 0}
+
+    def advance(self, until: int | None = None) -> None:
+        """Issue every command that can issue before cycle ``until`` (all: ``None``)."""
+        cmds, queues, head, free = self.cmds, self.queues, self.head, self.free
+        avail, used = self.avail, self.used
+        while self.left:
+            best = None
+            for qn in self.order:
+                h = head[qn]
+                if h >= len(queues[qn]):
                     continue
-                lst = avail.get((p, qn), [])
-                k = used.get((p, qn), 0) + n - 1
-                if k >= len(lst):
-                    ok = False
-                    break
-                t = max(t, lst[k])
-            if not ok:
-                continue
-            if c.op == "GATHER":
-                t = max(t, emb_free)
-            if best is None or t < best[0]:
-                best = (t, qn)
-        if best is None:
-            raise RuntimeError("deadlock: no queue can issue (a compiler bug)")
-        t, qn = best
-        i = queues[qn][head[qn]]
-        c = cmds[i]
+                c = cmds[queues[qn][h]]
+                t = free[qn]
+                ok = True
+                for p, n in c.pop.items():
+                    if not n:
+                        continue
+                    lst = avail.get((p, qn), [])
+                    k = used.get((p, qn), 0) + n - 1
+                    if k >= len(lst):
+                        ok = False
+                        break
+                    t = max(t, lst[k])
+                if not ok:
+                    continue
+                if c.op == "GATHER":
+                    t = max(t, self.emb_free)
+                if best is None or t < best[0]:
+                    best = (t, qn)
+            if best is None:
+                if until is None:
+                    raise RuntimeError("deadlock: no queue can issue (a compiler bug)")
+                return
+            if until is not None and best[0] >= until:
+                return
+            self._issue(*best)
+
+    def _issue(self, t: int, qn: str) -> None:
+        accel, pl, emb, topk, ev = self.accel, self.pl, self.emb, self.topk, self.ev
+        stages = self.stages
+        i = self.queues[qn][self.head[qn]]
+        c = self.cmds[i]
         a = c.args
         nxt = None
         if c.op == "RECV":
-            if host_idle is None:
-                first, last = t, t + a["beats"] - 1
+            arrive = self.arrival[a["q"]]
+            if self.host_idle is None:
+                first = max(t, arrive)
+                last = first + a["beats"] - 1
             else:
-                # beat j is presented host_idle[j] cycles after beat j-1 transferred; it
-                # transfers once presented while the RECV holds the link ready
+                # beat j is presented host_idle[j] cycles after beat j-1 transferred (and not
+                # before its query arrives); it transfers once presented while the RECV holds
+                # the link ready
                 x = t - 1
                 first = None
                 for _ in range(a["beats"]):
-                    x = max(x + 1, sent + 1 + int(host_idle[beat_no]))
-                    sent = x
-                    beat_no += 1
+                    x = max(x + 1, self.sent + 1 + int(self.host_idle[self.beat_no]), arrive)
+                    self.sent = x
+                    self.beat_no += 1
                     first = x if first is None else first
                 last = x
             done = last + accel.host_latency
             nxt = last + 1
             ev["host_bytes_in"] += a["bytes"]
             ev["host_beats_in"] += a["beats"]
-            start_q.setdefault(a["q"], first)
+            self.start_q.setdefault(a["q"], first)
         elif c.op == "GATHER":
-            tables, rows, stg, beats = looks[(a["q"], a["s"], a["sb"])]
-            last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, lines,
-                                     start=t + GATHER_START, engine=engine)
+            tables, rows, stg, beats = self.looks[(a["q"], a["s"], a["sb"])]
+            last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
+                                     start=t + GATHER_START, engine=self.kernel)
             done = last
-            emb_free = done + 1
-            for k_ in ecount:
-                ecount[k_] += cnt[k_]
+            self.emb_free = done + 1
+            for k_ in self.ecount:
+                self.ecount[k_] += cnt[k_]
+            pq = self.per_q[a["q"]]
+            pq["lookups"] += len(rows)
+            for k_ in ("static_hits", "dynamic_hits", "misses"):
+                pq[k_] += cnt[k_]
             ev["lookups"] += len(rows)
             ev["item_records"] += a["items"]
             ev["dram_requests"] += cnt["misses"]
@@ -236,17 +284,18 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             stages[a["s"]]["loada"] += done - t + 1
         elif c.op == "GEMM":
             key = (a["m"], a["k"], a["n"])
-            if key not in gemm_memo:
-                gemm_memo[key] = (gemm_cycles(eng, *key).total, gemm_events(eng, *key))
-            dur, gev = gemm_memo[key]
+            if key not in self.gemm_memo:
+                self.gemm_memo[key] = (gemm_cycles(self.eng, *key).total,
+                                       gemm_events(self.eng, *key))
+            dur, gev = self.gemm_memo[key]
             done = t + dur + VECTOR_LATENCY
             rows_tot = pl.plans[a["s"]].sub_batch
             g = pl.groups[a["s"]][1]
-            nt = eng.n_tiles(a["n"])
+            nt = self.eng.n_tiles(a["n"])
             ev["macs"] += rows_tot * a["k"] * a["n"]
             ev["gemm_commands"] += g
             ev["c_beats"] += g * a["m"] * nt
-            ev["pe_cycles"] += g * pe * dur
+            ev["pe_cycles"] += g * self.pe * dur
             # every sub-array of the group runs the GEMM on its chunk (padding rows included)
             for name, x in gev.items():
                 ev[name] += g * x
@@ -262,52 +311,132 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             stages[a["s"]]["topk"] += done - t + 1
         elif c.op == "SEND":
             x = t + a["beats"] - 1
-            if host_stall is not None:
+            if self.host_stall is not None:
                 # beat i goes on the first cycle, from the previous one's next, the host takes it
                 x = t - 1
                 for _ in range(a["beats"]):
                     x += 1
-                    while x < len(host_stall) and host_stall[x]:
+                    while x < len(self.host_stall) and self.host_stall[x]:
                         x += 1
             done = x + accel.host_latency
             ev["host_bytes_out"] += a["bytes"]
             ev["host_beats_out"] += a["beats"]
-            end_q[a["q"]] = done
+            self.end_q[a["q"]] = done
         else:  # pragma: no cover - the compiler emits only the ops above
             raise RuntimeError(f"unknown op {c.op}")
-        st = qstat[qn]
+        st = self.qstat[qn]
         st["commands"] += 1
         st["busy"] += (nxt if nxt is not None else done + 1) - t
-        st["wait"] += t - free[qn]
-        free[qn] = nxt if nxt is not None else done + 1
+        st["wait"] += t - self.free[qn]
+        self.free[qn] = nxt if nxt is not None else done + 1
         for p in c.pop:
             if c.pop[p]:
-                used[(p, qn)] = used.get((p, qn), 0) + c.pop[p]
+                self.used[(p, qn)] = self.used.get((p, qn), 0) + c.pop[p]
         for to in c.push:
-            avail.setdefault((qn, to), []).append(done + 1)
-        head[qn] += 1
-        left -= 1
-        if timeline:
-            tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in
-                       ("q", "s", "sb", "layer") if k in a}, "issue": t, "done": done})
-    cycles = max(end_q.values())
-    lat = [end_q[q] - start_q[q] for q in range(prog.queries)]
-    for s, st in enumerate(pipe.stages):
-        stages[s].update({"model": pipe.stages[s].name or f"stage{s}",
-                          "items": pipe.items[s],
-                          "subarrays": pl.groups[s][1] if pl.split else 0,   # 0: whole array
-                          "sub_batch": pl.plans[s].sub_batch,
-                          "sub_batches": pl.plans[s].sub_batches})
-    wl = None if feed is None else {"name": feed.workload.name, "kind": feed.workload.kind,
-                                    "folded_tables": feed.folded}
-    return ExecResult(cycles=cycles, latency=lat, seconds=accel.seconds(cycles), timeline=tl,
-                      queues=qstat, stages=stages, events=ev, embedding=ecount, workload=wl)
+            self.avail.setdefault((qn, to), []).append(done + 1)
+        self.head[qn] += 1
+        self.left -= 1
+        if self.timeline:
+            self.tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in
+                            ("q", "s", "sb", "layer") if k in a}, "issue": t, "done": done})
+
+    def result(self, queries: list[int], feed=None) -> ExecResult:
+        """The :class:`ExecResult` of the given (finished) queries."""
+        pipe, pl = self.pipe, self.pl
+        cycles = max(self.end_q[q] for q in queries)
+        lat = [self.end_q[q] - self.start_q[q] for q in queries]
+        stages = [dict(st) for st in self.stages]
+        for s, st in enumerate(pipe.stages):
+            stages[s].update({"model": st.name or f"stage{s}", "items": pipe.items[s],
+                              "subarrays": pl.groups[s][1] if pl.split else 0,  # 0: whole
+                              "sub_batch": pl.plans[s].sub_batch,
+                              "sub_batches": pl.plans[s].sub_batches})
+        wl = None if feed is None else {"name": feed.workload.name,
+                                        "kind": feed.workload.kind,
+                                        "folded_tables": feed.folded}
+        return ExecResult(cycles=cycles, latency=lat, seconds=self.accel.seconds(cycles),
+                          timeline=self.tl, queues=self.qstat, stages=stages, events=self.ev,
+                          embedding=self.ecount, workload=wl,
+                          arrival=[self.arrival[q] for q in queries],
+                          per_query=[self.per_q[q] for q in queries],
+                          first_beat=[self.start_q[q] for q in queries])
+
+
+def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = None,
+            timeline: bool = True, host_idle=None, host_stall=None, feed=None,
+            arrivals=None) -> ExecResult:
+    """Run ``prog`` on the query inputs of ``seed`` (query q: :func:`query_inputs` with
+    ``query=q``) or the given ``inputs``; see :class:`ExecResult`. ``host_idle[j]``: idle
+    cycles the host leaves before presenting its j-th input beat (after beat j-1 transferred;
+    beat 0 at cycle 0); default none (:func:`rpaccel.perfmodel.query.host_idle_cycles`).
+    ``host_stall[c]``: the host takes no result beat on cycle c (backpressure,
+    :func:`rpaccel.perfmodel.query.host_stall_cycles`); default always ready. ``feed``: the
+    sparse ids of a workload (:class:`rpaccel.perfmodel.feed.WorkloadFeed`; default: the
+    pipeline's workload, if it names one). ``arrivals[q]``: the cycle query q arrives (the
+    host presents none of its beats before; :func:`check_arrivals`); default all 0."""
+    arr = check_arrivals(arrivals, prog.queries)
+    pipe, emb = prog.pipeline, prog.accel.embedding
+    if inputs is None:
+        if feed is None and pipe.workload is not None:
+            from .feed import WorkloadFeed
+
+            feed = WorkloadFeed(pipe.workload, pipe, emb, seed)
+        inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(prog.queries)]
+    looks = _lookups(prog, inputs, seed)
+    # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
+    kernel = "numba" if sum(len(v[1]) for v in looks.values()) > 20_000 else "python"
+    e = _Engine(prog, timeline=timeline, host_idle=host_idle, host_stall=host_stall,
+                engine=kernel)
+    e.add(prog.commands, looks, dict(enumerate(arr)))
+    e.advance()
+    return e.result(list(range(prog.queries)), feed)
+
+
+#: The latest arrival cycle a stream may name (the RTL harness's 32-bit arrival memory).
+MAX_ARRIVAL = (1 << 31) - 1
+
+
+def check_arrivals(arrivals, queries: int) -> list[int]:
+    """Arrival cycles of ``queries`` queries: integers, the first 0 (cycle 0 is query 0's first
+    beat), never decreasing, at most :data:`MAX_ARRIVAL`; ``None``: all 0 (back to back)."""
+    if arrivals is None:
+        return [0] * queries
+    arr = list(arrivals)
+    if len(arr) != queries:
+        raise ValueError(f"arrivals must name one cycle per query ({queries}), got {len(arr)}")
+    for q, x in enumerate(arr):
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+            raise ValueError(f"arrivals[{q}] must be an integer cycle, got {x!r}")
+        if not 0 <= x <= MAX_ARRIVAL:
+            raise ValueError(f"arrivals[{q}] must be in 0..{MAX_ARRIVAL}, got {x}")
+        if q and x < arr[q - 1]:
+            raise ValueError(f"arrivals must not decrease: arrivals[{q}]={x} < "
+                             f"arrivals[{q - 1}]={arr[q - 1]}")
+    if arr and arr[0] != 0:
+        raise ValueError(f"arrivals[0] must be 0 (cycle 0 is the first query's first beat), "
+                         f"got {arr[0]}")
+    return [int(x) for x in arr]
+
+
+def arrivals_from_gaps(gaps, queries: int) -> list[int]:
+    """Arrival cycles from the gaps between consecutive arrivals (``queries - 1`` of them, each
+    an integer >= 0; query 0 arrives at cycle 0)."""
+    g = list(gaps)
+    if len(g) != queries - 1:
+        raise ValueError(f"gaps must give queries - 1 = {queries - 1} gaps between consecutive "
+                         f"arrivals, got {len(g)}")
+    out = [0]
+    for i, x in enumerate(g):
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0:
+            raise ValueError(f"gaps[{i}] must be an integer >= 0 (cycles), got {x!r}")
+        out.append(out[-1] + int(x))
+    return check_arrivals(out, queries)
 
 
 def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None = None,
                 policy: str | None = None, seed: int = 0, queries: int = 1,
                 timeline: bool = False, idle: float = 0.0,
-                backpressure: float = 0.0, workload=None) -> ExecResult:
+                backpressure: float = 0.0, workload=None, arrivals=None) -> ExecResult:
     """Compile and execute: the cycles of ``queries`` back-to-back queries (the API behind
     ``rpaccel model accel``); ``idle``: the probability of an idle cycle before a host beat
     (seeded by ``seed``, as ``rpaccel sim accel --idle``); ``backpressure``: the probability
@@ -328,4 +457,5 @@ def model_accel(accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None
         from .query import host_stall_cycles
 
         hs = host_stall_cycles(backpressure, seed)
-    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs)
+    return execute(prog, seed=seed, timeline=timeline, host_idle=hi, host_stall=hs,
+                   arrivals=arrivals)

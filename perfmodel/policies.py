@@ -43,6 +43,8 @@ __all__ = ["POLICIES", "MODEL_ONLY", "cache_counts", "fa_counts", "static_set", 
 POLICIES = ("lru", "fifo", "lfu", "srrip", "opt")
 MODEL_ONLY = ("fifo", "lfu", "srrip", "opt")
 _CODE = {p: i for i, p in enumerate(POLICIES)}
+#: The largest set-associative cache the model allocates (sets x ways lines).
+MAX_LINES = 1 << 26
 #: Next use of a line never used again.
 NEVER = np.iinfo(np.int64).max
 
@@ -427,6 +429,8 @@ def cache_counts(trace: Trace, policy: str, *, sets: int, ways: int,
     check_int("ways", ways, 1, 1 << 16)
     if sets & (sets - 1):
         raise ValueError(f"sets must be a power of two, got {sets}")
+    if sets * ways > MAX_LINES:
+        raise ValueError(f"sets x ways must be at most {MAX_LINES:,} lines, got {sets * ways:,}")
     if rows is None:
         rows = 1 << int(trace.rows.max()).bit_length()
     check_int("rows", rows, 1, 1 << 40)

@@ -36,6 +36,13 @@ def test_accel_rtl(label, name):
     assert r["counters_match"], r["first_mismatch"]
     assert r["rtl_events"] == r["model_events"]
     assert r["rtl_events"]["lookups"] > 0 and r["rtl_events"]["topk_items"] > 0
+    # every query's latency (first host beat to last result beat) measured on the RTL
+    assert r["latency_rtl"] == r["latency_model"] and len(r["latency_rtl"]) == r["queries"]
+    assert r["response_rtl"] == r["response_model"]
+    if r.get("gaps"):
+        # a stream: arrivals from the gaps; no query's first beat before it arrived
+        assert r["arrival"] == [sum(r["gaps"][:q]) for q in range(r["queries"])]
+        assert all(x >= 0 for x in r["response_rtl"])
 
 
 def _readme_recompute() -> str:
@@ -71,3 +78,31 @@ def test_cli_sim_accel_and_dump_recomputed_with_numpy(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "sub_batch 24" in bad.stderr and bad.stderr.count("\n") == 1
     assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.xdist_group("accel-tiny")
+def test_cli_sim_accel_stream():
+    """`rpaccel sim accel --gaps`: a warm stream with a gap shorter and one longer than a
+    query's service time; per-query latencies, values and counters equal the executor's, and
+    `rpaccel model accel` with the same flags gives the same latencies."""
+    import json
+    import subprocess
+    import sys
+
+    exe = [sys.executable, "-m", "rpaccel.cli"]
+    flags = ["--config", "tiny", "--pipeline", "tiny", "--queries", "3", "--gaps", "3000,40000",
+             "--seed", "5", "--json"]
+    out = subprocess.run(exe + ["sim", "accel"] + flags, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["cycles_match"] and d["values_match"] and d["counters_match"]
+    assert d["latency_rtl"] == d["latency_model"] and len(d["dynamic_hits"]) == 3
+    assert d["arrival"] == [0, 3000, 43000]
+    # query 1 arrives while query 0 runs (it shares the units: slower than query 0 alone);
+    # query 2 arrives after both left (no wait at the link)
+    assert d["response_rtl"][1] > d["latency_rtl"][0]
+    assert d["response_rtl"][2] == d["latency_rtl"][2]
+    m = subprocess.run(exe + ["model", "accel"] + flags, capture_output=True, text=True)
+    md = json.loads(m.stdout)
+    assert md["latency"] == d["latency_model"] and md["arrival"] == d["arrival"]
+    assert [p["dynamic_hits"] for p in md["per_query"]] == d["dynamic_hits"]

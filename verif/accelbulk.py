@@ -5,8 +5,10 @@ Around the accelerator (:class:`rpaccel.rtl.accel.RPAccelTop`) it adds
 
 * the **host**: ``host_mem`` (back-door loaded with every query's input beats, in order) and a
   driver presenting them from the cycle after ``start``, beat j ``idle_mem[j]`` cycles after
-  beat j-1 transferred (all zero: back to back); cycle 0 of the count is the first beat the
-  link accepts;
+  beat j-1 transferred and not before cycle ``arrive_mem[j]`` (its query's arrival; all zero:
+  back to back); cycle 0 of the count is the first beat the link accepts. It records the cycle
+  each input beat transferred (``in_time_mem``) and each result beat arrived
+  (``res_time_mem``), so every query's latency is measured on the RTL;
 * the **DRAM** holding the embedding tables (:func:`rpaccel.verif.embbulk.dram_model`);
 * sinks: every result beat the host receives into ``res_mem``, every top-k result of stage s
   into ``surv{s}_mem``; ``done`` after ``nres`` result beats; ``cycles`` = the last result beat's
@@ -138,36 +140,50 @@ class AccelBulkHarness(wiring.Component):
         W = accel.host_bytes_per_cycle * 8
         hm = SRAM(m, "host_mem", width=W, depth=MAX_HOST_BEATS)
         im = SRAM(m, "idle_mem", width=16, depth=MAX_HOST_BEATS)   # idle cycles before a beat
+        # arrive_mem[j]: the cycle (from the first beat) before which beat j is not presented:
+        # its query's arrival (all zero: back to back)
+        am = SRAM(m, "arrive_mem", width=32, depth=MAX_HOST_BEATS)
         ptr = Signal(32)
         fire = Signal()
         fired = Signal()
         gap = Signal(16)
         wait = Signal(16)
-        m.d.comb += [wait.eq(Mux(fired, im.rdata, gap)),
-                     top.host_in.valid.eq(running & (ptr < nbeats) & (wait == 0)),
+        first = Signal(32)
+        seen = Signal()
+        arrived = Signal()
+        since = Signal(32)                      # cycles since the first beat (when seen)
+        m.d.comb += [since.eq(now - first), wait.eq(Mux(fired, im.rdata, gap)),
+                     arrived.eq(~seen | (since >= am.rdata)),
+                     top.host_in.valid.eq(running & (ptr < nbeats) & (wait == 0) & arrived),
                      top.host_in.payload.eq(hm.rdata),
                      fire.eq(top.host_in.valid & top.host_in.ready),
-                     hm.re.eq(1), hm.raddr.eq(ptr + fire), im.re.eq(1), im.raddr.eq(ptr + fire)]
+                     hm.re.eq(1), hm.raddr.eq(ptr + fire), im.re.eq(1), im.raddr.eq(ptr + fire),
+                     am.re.eq(1), am.raddr.eq(ptr + fire)]
         m.d.sync += [fired.eq(fire), gap.eq(Mux(wait != 0, wait - 1, 0))]
         with m.If(fire):
             m.d.sync += ptr.eq(ptr + 1)
-        first = Signal(32)
-        seen = Signal()
         with m.If(fire & ~seen):
             m.d.sync += [first.eq(now), seen.eq(1)]
+        # in_time_mem[j]: the cycle (from the first beat) beat j transferred
+        itm = SRAM(m, "in_time_mem", width=32, depth=MAX_HOST_BEATS)
+        m.d.comb += [itm.we.eq(fire), itm.waddr.eq(ptr),
+                     itm.wdata.eq(Mux(seen, since, 0))]
         # the host's backpressure: stall_mem[c] = 1 -> no result beat taken on cycle c
         # (cycles counted from the first host beat; all zero: always ready)
         from rpaccel.perfmodel.query import STALL_HORIZON as STALL_DEPTH
 
         st = SRAM(m, "stall_mem", width=1, depth=STALL_DEPTH)
-        rel = Signal(32)
-        m.d.comb += [rel.eq(now - first), st.re.eq(1), st.raddr.eq(rel + 1),
-                     top.host_out_ready.eq(~(seen & (rel < STALL_DEPTH) & st.rdata[0]))]
+        m.d.comb += [st.re.eq(1), st.raddr.eq(since + 1),
+                     top.host_out_ready.eq(~(seen & (since < STALL_DEPTH) & st.rdata[0]))]
         # results
         rm = SRAM(m, "res_mem", width=W, depth=MAX_RESULTS)
         rptr = Signal(32)
+        # res_time_mem[i]: the cycle (from the first beat) result beat i arrived
+        rtm = SRAM(m, "res_time_mem", width=32, depth=MAX_RESULTS)
         m.d.comb += [rm.we.eq(top.host_out.valid), rm.waddr.eq(rptr),
-                     rm.wdata.eq(top.host_out.payload), top.host_out.ready.eq(1)]
+                     rm.wdata.eq(top.host_out.payload), top.host_out.ready.eq(1),
+                     rtm.we.eq(top.host_out.valid), rtm.waddr.eq(rptr),
+                     rtm.wdata.eq(since)]
         with m.If(top.host_out.valid):
             m.d.sync += rptr.eq(rptr + 1)
             with m.If(rptr + 1 == nres):

@@ -56,22 +56,27 @@ P4 = {"name": "2 stages, 512 items", "k_out": 8, "skew": 1.0, "stage": [
     {"items": 128, "subarrays": 3, "model": _model(5, [16, 8], 3, [16])}]}
 
 #: (label, accelerator (dict or preset), pipeline (dict or preset), sub-batch,
-#:  [(seed-name, queries, policy[, host idle probability[, host backpressure[, workload]]])]).
-#:  A workload (a preset name or a file) gives the sparse ids (rpaccel.perfmodel.feed). The first is
+#:  [(seed-name, queries, policy[, host idle probability[, host backpressure]][, extra])]);
+#:  ``extra``: a dict of scenario keys, ``workload`` (a preset name or a file: the sparse ids,
+#:  rpaccel.perfmodel.feed) and ``gaps`` (a stream: cycles between arrivals). The first is
 #:  the shipped tiny
 #:  preset (`rpaccel sim accel
 #: --config tiny --pipeline tiny` reuses its build).
 MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]] = [
     ("tiny", "tiny", "tiny", 32,
      [("a", 1, "global"), ("b", 3, "global"), ("d", 2, "global", 0.4, 0.5),
-      ("c", 2, "per-sub-batch"), ("w", 2, "per-sub-batch", 0.0, 0.0, "criteo-kaggle")]),
+      ("c", 2, "per-sub-batch"), ("w", 2, "per-sub-batch", {"workload": "criteo-kaggle"}),
+      # a warm stream: the second query arrives mid-way through the first (overlap), the third
+      # right after (queues behind the two-query limit), the fourth long after (idle link)
+      ("s", 4, "global", {"gaps": [4000, 0, 40000]})]),
     ("m4s2-mono-miss-l1", _accel(4, 2, lanes=1, mshrs=4, static_rows=0, sets=4, ways=2), P1, 64,
      [("a", 2, "global")]),
     ("m4s2-group-items4", _accel(4, 2), P1G, 16, [("a", 2, "global")]),
     ("m8s2-512", _accel(8, 2, max_m=128, k_max=128), P4, 128,
      [("a", 2, "per-sub-batch"), ("b", 1, "global")]),
     ("m8s4-3stage-items4", _accel(8, 4), P3, 64,
-     [("a", 2, "global"), ("b", 1, "per-sub-batch", 0.2)]),
+     [("a", 2, "global"), ("b", 1, "per-sub-batch", 0.2),
+      ("s", 3, "per-sub-batch", {"gaps": [1500, 20000]})]),
     ("m8s4-3stage-items", _accel(8, 4, max_m=128), P3, 256, [("a", 1, "per-sub-batch")]),
 ]
 
@@ -86,14 +91,15 @@ def matrix_builds():
         pipe = load_pipeline(p) if isinstance(p, str) else pipeline_from_dict(p)
         build = AccelBuild(accel, pipe, b)
         build.placement                          # fits (raises otherwise)
-        scen = [{"name": f"{n}-q{q}-{pol}" + (f"-idle{x[0]}" if x and x[0] else "")
-                 + (f"-bp{x[1]}" if len(x) > 1 and x[1] else "")
-                 + (f"-{x[2]}" if len(x) > 2 else ""),
-                 "seed": scenario_seed("accel", label, n), "queries": q, "policy": pol,
-                 **({"idle": x[0]} if x and x[0] else {}),
-                 **({"backpressure": x[1]} if len(x) > 1 and x[1] else {}),
-                 **({"workload": x[2]} if len(x) > 2 else {})}
-                for n, q, pol, *x in scs]
+        scen = []
+        for n, q, pol, *x in scs:
+            extra = x.pop() if x and isinstance(x[-1], dict) else {}
+            idle, bp = (x + [0.0, 0.0])[:2]
+            scen.append({"name": f"{n}-q{q}-{pol}" + (f"-idle{idle}" if idle else "")
+                         + (f"-bp{bp}" if bp else "") + "".join(f"-{k}" for k in extra),
+                         "seed": scenario_seed("accel", label, n), "queries": q, "policy": pol,
+                         **({"idle": idle} if idle else {}),
+                         **({"backpressure": bp} if bp else {}), **extra})
         out.append((label, build, scen))
     return out
 
@@ -140,6 +146,9 @@ def random_build(seed: int):
             place(build.accel, build.pipeline, b, pol)
         except ValueError:
             continue
-        return build, {"name": f"random-{seed}", "seed": seed, "policy": pol,
-                       "queries": int(rng.integers(1, 3))}
+        q = int(rng.integers(1, 4))
+        sc = {"name": f"random-{seed}", "seed": seed, "policy": pol, "queries": q}
+        if q > 1 and rng.random() < 0.5:      # a stream: gaps shorter and longer than a query
+            sc["gaps"] = [int(x) for x in rng.choice([0, 300, 2000, 8000, 30000], size=q - 1)]
+        return build, sc
     raise RuntimeError(f"no random accelerator build fits for seed {seed}")

@@ -23,7 +23,7 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from rpaccel.isa import RTL_COUNTERS, queue_order
 from rpaccel.perfmodel.compiler import compile_query, program_words
-from rpaccel.perfmodel.executor import execute
+from rpaccel.perfmodel.executor import arrivals_from_gaps, execute
 from rpaccel.perfmodel.gemm import pack_w
 from rpaccel.perfmodel.query import (embedding_rows, host_idle_cycles, host_stall_cycles,
                                      model_params, query_inputs, run_query, table_base)
@@ -111,8 +111,13 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
         dut.host_mem.mem[i].value = w
     idle = host_idle_cycles(len(beats), float(sc.get("idle", 0.0)), seed) \
         if sc.get("idle") else None
+    arrivals = arrivals_from_gaps(sc["gaps"], Q) if sc.get("gaps") is not None else [0] * Q
+    recv = [c.args for c in prog.commands if c.op == "RECV"]      # host-queue order
+    beat_q = [a["q"] for a in recv for _ in range(a["beats"])]
+    first_beat = [beat_q.index(q) for q in range(Q)]
     for i in range(len(beats)):
         dut.idle_mem.mem[i].value = int(idle[i]) if idle is not None else 0
+        dut.arrive_mem.mem[i].value = arrivals[beat_q[i]]
     stall = host_stall_cycles(float(sc["backpressure"]), seed) if sc.get("backpressure") \
         else None
     # stall_mem outlives a scenario: clear what the previous one set, then set this one's
@@ -131,7 +136,8 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     dut.start.value = 1
     await RisingEdge(dut.clk)
     dut.start.value = 0
-    model = execute(prog, seed=seed, inputs=inputs, host_idle=idle, host_stall=stall)
+    model = execute(prog, seed=seed, inputs=inputs, host_idle=idle, host_stall=stall,
+                    arrivals=arrivals)
     t1 = time.perf_counter()
     await First(RisingEdge(dut.done), Timer(PERIOD_NS * (3 * model.cycles + 2000), "ns"))
     t_sim = time.perf_counter() - t1
@@ -139,6 +145,14 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
     rtl_cycles = int(dut.cycles.value) if int(dut.done.value) else -1
     cycles_ok = checker.check_equal("cycles (first host beat to last result beat)", rtl_cycles,
                                     model.cycles)
+    # every query's latency, from its first host beat to its last result beat, on the RTL
+    k = pipe.k_out
+    latency_rtl = [int(dut.res_time_mem.mem[(q + 1) * k - 1].value)
+                   - int(dut.in_time_mem.mem[first_beat[q]].value) for q in range(Q)] \
+        if rtl_cycles >= 0 else [-1] * Q
+    for q in range(Q):
+        cycles_ok &= checker.check_equal(f"query {q} latency", latency_rtl[q],
+                                         model.latency[q])
     gold = [run_query(accel, pipe, params, inp, seed=seed, sub_batch=build.sub_batch,
                       policy=policy) for inp in inputs]
     aw = accel.array.acc_width
@@ -181,7 +195,13 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
            "first_mismatch": checker.first_mismatch, "queries": Q, "seed": seed,
            "policy": policy, "idle": float(sc.get("idle", 0.0)),
            "backpressure": float(sc.get("backpressure", 0.0)),
-           "latency": model.latency, "load_wall_s": t_load, "sim_wall_s": t_sim,
+           "latency": model.latency, "latency_rtl": latency_rtl,
+           "latency_model": model.latency, "arrival": arrivals,
+           "response_rtl": [lat + int(dut.in_time_mem.mem[first_beat[q]].value) - arrivals[q]
+                            for q, lat in enumerate(latency_rtl)],
+           "response_model": model.response,
+           "dynamic_hits": [p["dynamic_hits"] for p in model.per_query],
+           "load_wall_s": t_load, "sim_wall_s": t_sim,
            "cycles_per_s": rtl_cycles / t_sim if t_sim > 0 and rtl_cycles > 0 else None}
     if sc.get("dump"):
         _dump(Path(sc["dump"]), build, prog, params, inputs, seed, got, surv, res)

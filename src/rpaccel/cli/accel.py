@@ -64,6 +64,32 @@ def _add_workload(p: argparse.ArgumentParser) -> None:
                         "the accelerator's rows (= uniform-1m on a 1M-row accelerator)")
 
 
+def _add_gaps(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gaps", metavar="G1,G2,...",
+                   help="a stream: cycles between consecutive query arrivals (queries - 1 "
+                        "integers >= 0; query 0 arrives at cycle 0, the host presents no beat "
+                        "of a query before it arrives); default back to back (all 0)")
+
+
+def _arrivals(args: argparse.Namespace, queries: int) -> list[int] | None:
+    """Arrival cycles from ``--gaps`` (None: back to back)."""
+    if args.gaps is None:
+        return None
+    from rpaccel.perfmodel.executor import arrivals_from_gaps
+
+    gaps = []
+    for i, x in enumerate(args.gaps.split(",") if args.gaps.strip() else []):
+        try:
+            gaps.append(int(x.strip()))
+        except ValueError:
+            raise ValueError(f"--gaps[{i}] must be an integer >= 0 (cycles), got "
+                             f"{x.strip()!r}") from None
+    try:
+        return arrivals_from_gaps(gaps, queries)
+    except ValueError as e:
+        raise ValueError(f"--{e}") from None
+
+
 def _workload(args: argparse.Namespace, pipe):
     """The workload of ``--workload``, else the pipeline's (or None)."""
     if args.workload is None:
@@ -87,6 +113,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
                    help="write the busy timeline: one row per command (.csv or .json)")
     m.add_argument("--plot", metavar="FILE.png", help="draw the busy timeline per queue")
     _add_workload(m)
+    _add_gaps(m)
     m.set_defaults(handler=cmd_model_accel)
 
     si = model_sub.sim_sub.add_parser(
@@ -106,6 +133,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     si.add_argument("--waves", metavar="FILE", help="write a VCD waveform of the run to FILE "
                                                     "(a traced build)")
     _add_workload(si)
+    _add_gaps(si)
     si.set_defaults(handler=cmd_sim_accel)
 
 
@@ -146,8 +174,9 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
         if path and not path.endswith(ext):
             raise ValueError(f"{flag} must end in {' or '.join(ext)}, got {path}")
     wl = _workload(args, pipe)
+    arr = _arrivals(args, q)
     r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
-                    timeline=bool(args.timeline or args.plot), workload=wl)
+                    timeline=bool(args.timeline or args.plot), workload=wl, arrivals=arr)
     if args.timeline:
         r.write_timeline(args.timeline)
     if args.plot:
@@ -189,6 +218,7 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
 def cmd_sim_accel(args: argparse.Namespace) -> int:
     accel, pipe, b, pol, seed = query_from_args(args)
     q = check_int("queries", args.queries, 1, 64)
+    arr = _arrivals(args, q)
     from rpaccel.perfmodel.compiler import compile_query
 
     prog = compile_query(accel, pipe, b, pol, queries=q)       # validates before building
@@ -209,13 +239,15 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
     sc = {"name": "cli", "seed": seed, "queries": q, "policy": prog.policy, "idle": args.idle,
           "backpressure": args.backpressure,
           **({"workload": wl.origin} if wl is not None else {}),
+          **({"gaps": [b_ - a_ for a_, b_ in zip(arr, arr[1:])]} if arr is not None else {}),
           **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
     (r,) = run_accel(build, [sc], waves=str(Path(args.waves).resolve()) if args.waves else None)
     ok = r.ok
     out = {k: r[k] for k in ("rtl_cycles", "model_cycles", "cycles_match", "values_match",
                              "counters_match", "rtl_events", "model_events",
                              "first_mismatch", "seed", "queries", "policy", "idle", "backpressure",
-                             "latency",
+                             "latency", "latency_rtl", "latency_model", "arrival", "response_rtl",
+                             "response_model", "dynamic_hits",
                              "sim_wall_s", "cycles_per_s")}
     out.update(config=accel.name, pipeline=pipe.name, sub_batch=prog.sub_batch, ok=ok,
                workload=wl.name if wl is not None else None)

@@ -1,0 +1,145 @@
+"""Streams of queries on one accelerator: arrival cycles in the executor, the stateful
+accelerator (warm across queries, the two-queries-in-flight limit, save/restore) against the
+executor, and the bad-input rules of --gaps. The RTL side: tests/test_accel_cocotb.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rpaccel.accel import accel_from_dict, load_accel
+from rpaccel.perfmodel.executor import arrivals_from_gaps, check_arrivals, model_accel
+from rpaccel.perfmodel.stateful import StatefulAccel
+from rpaccel.query import load_pipeline, pipeline_from_dict
+
+SEED = 20261201
+
+
+def _cases():
+    """(label, accel, pipeline): the tiny preset (2 stages) and the matrix's 1- and 3-stage
+    builds (model only)."""
+    from rpaccel.verif.cases_accel import MATRIX
+
+    out = [("tiny", load_accel("tiny"), load_pipeline("tiny"))]
+    for label, a, p, _b, _ in MATRIX:
+        if label in ("m4s2-mono-miss-l1", "m8s4-3stage-items4"):
+            out.append((label, accel_from_dict(a), pipeline_from_dict(p)))
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+@pytest.mark.parametrize("policy", ["global", "per-sub-batch"])
+def test_stateful_equals_the_executor(label, policy):
+    """Submitting queries one by one gives the executor's results for the same arrivals:
+    back to back (= today's model_accel(queries=Q)) and random seeded gaps."""
+    _, accel, pipe = next(c for c in CASES if c[0] == label)
+    rng = np.random.default_rng([SEED, len(label)])
+    for gaps in ([0, 0, 0], rng.choice([0, 300, 3000, 30000], size=4).tolist()):
+        arr = arrivals_from_gaps(gaps, len(gaps) + 1)
+        ref = model_accel(accel, pipe, policy=policy, seed=7, queries=len(arr), arrivals=arr)
+        st = StatefulAccel(accel, pipe, policy=policy, seed=7, kernel="python")
+        outs = []
+        for x in arr:
+            outs.append(st.submit(x))
+        r = st.result()
+        msg = f"{label} {policy} gaps {gaps} (SEED={SEED})"
+        assert (r.cycles, r.latency, r.events, r.embedding) == \
+            (ref.cycles, ref.latency, ref.events, ref.embedding), msg
+        assert [st.outcome(q).latency for q in outs] == ref.latency, msg
+        assert [st.outcome(q).response for q in outs] == ref.response, msg
+
+
+def test_back_to_back_is_the_earlier_executor():
+    """Three queries at cycle 0 on the tiny preset: the latencies the executor gave before it
+    took arrivals (README: 12,931 cycles for one query; RTL-proven matrix)."""
+    st = StatefulAccel(load_accel("tiny"), load_pipeline("tiny"))
+    for _ in range(3):
+        st.submit(0)
+    r = st.result()
+    assert (r.cycles, r.latency) == (33_483, [12_931, 22_951, 20_551])
+
+
+def test_two_queries_in_flight():
+    """Back to back, query 2's first beat waits for query 0's last result beat (the item
+    memory's two slots); query 1's does not."""
+    st = StatefulAccel(load_accel("tiny"), load_pipeline("tiny"))
+    for _ in range(3):
+        st.submit(0)
+    o = [st.outcome(q) for q in range(3)]
+    assert o[1].first_beat < o[0].end
+    assert o[2].first_beat > o[0].end
+    assert o[2].response > o[2].latency                  # it queued at the link
+
+
+def test_warm_cache_and_save_restore():
+    """A warm accelerator hits more than a cold one on the same query; a saved state replays
+    identically."""
+    accel, pipe = load_accel("tiny"), load_pipeline("tiny")
+    cold = StatefulAccel(accel, pipe, seed=1)
+    cold.submit(0)
+    warm = StatefulAccel(accel, pipe, seed=1)
+    for a in (0, 20_000, 40_000):
+        warm.submit(a)
+    saved = warm.save()
+    warm.submit(60_000)
+    a = warm.outcome(3)
+    warm.restore(saved)
+    warm.submit(60_000)
+    assert warm.outcome(3) == a
+    again = StatefulAccel(accel, pipe, seed=1)
+    again.restore(saved)
+    again.submit(60_000)
+    assert again.outcome(3) == a
+    # query 0 again on the warm accelerator: more dynamic hits than on the cold one
+    w = StatefulAccel(accel, pipe, seed=1)
+    w.submit(0)
+    w.submit(20_000, inputs=_inputs(pipe, accel, 1, 0))
+    assert w.outcome(1).dynamic_hits > cold.outcome(0).dynamic_hits
+
+
+def _inputs(pipe, accel, seed, q):
+    from rpaccel.perfmodel.query import query_inputs
+
+    return query_inputs(pipe.accel_program(), accel.embedding.rows, seed, q)
+
+
+@pytest.mark.parametrize("arrivals,message", [
+    ([0, 5, 3], "arrivals must not decrease"),
+    ([2, 5], "arrivals[0] must be 0"),
+    ([0, 1.5], "arrivals[1] must be an integer"),
+    ([0], "one cycle per query (2)"),
+])
+def test_arrival_rules(arrivals, message):
+    with pytest.raises(ValueError, match=None) as e:
+        check_arrivals(arrivals, 2 if len(arrivals) != 3 else 3)
+    assert message in str(e.value)
+    st = StatefulAccel(load_accel("tiny"), load_pipeline("tiny"))
+    st.submit(10)
+    with pytest.raises(ValueError, match="arrivals never decrease"):
+        st.submit(5)
+
+
+def _run(capsys, *argv):
+    from rpaccel.cli import main
+
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_cli_model_accel_gaps(capsys):
+    rc, out, _ = _run(capsys, "model", "accel", "--config", "tiny", "--pipeline", "tiny",
+                      "--queries", "3", "--gaps", "0,50000", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["arrival"] == [0, 0, 50000] and len(d["per_query"]) == 3
+    assert d["response"][2] == d["latency"][2]
+    for gaps, word in (("0,-1", "--gaps[1]"), ("0,x", "--gaps[1]"), ("1,2,3", "queries - 1"),
+                       ("0", "queries - 1"), ("0.5,1", "--gaps[0]")):
+        rc, out, err = _run(capsys, "model", "accel", "--config", "tiny", "--pipeline", "tiny",
+                            "--queries", "3", "--gaps", gaps)
+        assert rc == 2 and word in err and err.count("\n") == 1, (gaps, err)
