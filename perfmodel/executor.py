@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,9 +158,9 @@ class _Engine:
         self.kernel = engine
         self.timeline = timeline
         self.order = queue_order(len(pipe.stages))
-        self.cmds: list = []
-        self.queues: dict[str, list[int]] = {q: [] for q in self.order}
-        self.head = {q: 0 for q in self.order}
+        # per queue, its commands not yet issued (with their number in submission order)
+        self.queues: dict[str, deque] = {q: deque() for q in self.order}
+        self.n_cmds = 0
         self.free = {q: 0 for q in self.order}           # first cycle the queue may issue
         self.avail: dict[tuple[str, str], list[int]] = {}   # token availability per link
         self.used: dict[tuple[str, str], int] = {}
@@ -179,6 +180,7 @@ class _Engine:
         self.start_q: dict[int, int] = {}
         self.end_q: dict[int, int] = {}
         self.per_q: dict[int, dict[str, int]] = {}
+        self.stage_done: dict[tuple[int, int], int] = {}     # (query, stage): last filter done
         self.arrival: dict[int, int] = {}
         self.looks: dict = {}
         self.sent, self.beat_no = -1, 0
@@ -187,8 +189,8 @@ class _Engine:
     def add(self, commands, looks: dict, arrivals: dict[int, int]) -> None:
         """Queue commands (of whole queries), their gathers' lookups and arrival cycles."""
         for c in commands:
-            self.queues[c.queue].append(len(self.cmds))
-            self.cmds.append(c)
+            self.queues[c.queue].append((self.n_cmds, c))
+            self.n_cmds += 1
         self.left += len(commands)
         self.looks.update(looks)
         for q, x in arrivals.items():
@@ -197,15 +199,14 @@ class _Engine:
 
     def advance(self, until: int | None = None) -> None:
         """Issue every command that can issue before cycle ``until`` (all: ``None``)."""
-        cmds, queues, head, free = self.cmds, self.queues, self.head, self.free
+        queues, free = self.queues, self.free
         avail, used = self.avail, self.used
         while self.left:
             best = None
             for qn in self.order:
-                h = head[qn]
-                if h >= len(queues[qn]):
+                if not queues[qn]:
                     continue
-                c = cmds[queues[qn][h]]
+                c = queues[qn][0][1]
                 t = free[qn]
                 ok = True
                 for p, n in c.pop.items():
@@ -234,8 +235,7 @@ class _Engine:
     def _issue(self, t: int, qn: str) -> None:
         accel, pl, emb, topk, ev = self.accel, self.pl, self.emb, self.topk, self.ev
         stages = self.stages
-        i = self.queues[qn][self.head[qn]]
-        c = self.cmds[i]
+        i, c = self.queues[qn].popleft()
         a = c.args
         nxt = None
         if c.op == "RECV":
@@ -257,11 +257,12 @@ class _Engine:
                 last = x
             done = last + accel.host_latency
             nxt = last + 1
+            busy_from = first                  # the link is busy from the first beat
             ev["host_bytes_in"] += a["bytes"]
             ev["host_beats_in"] += a["beats"]
             self.start_q.setdefault(a["q"], first)
         elif c.op == "GATHER":
-            tables, rows, stg, beats = self.looks[(a["q"], a["s"], a["sb"])]
+            tables, rows, stg, beats = self.looks.pop((a["q"], a["s"], a["sb"]))
             last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
                                      start=t + GATHER_START, engine=self.kernel)
             done = last
@@ -306,6 +307,8 @@ class _Engine:
             # host sort (on_chip_filter = false): a copy of the scores, no selection
             done = t + beats + (a["k"] if a["last"] and not a["host"] else 0)
             ev["topk_items"] += a["n"]
+            key = (a["q"], a["s"])
+            self.stage_done[key] = max(self.stage_done.get(key, 0), done)
             if not a["host"]:
                 ev["topk_compares"] += topk_compares(topk, a["n"], a["k"] if a["last"] else 0)
             stages[a["s"]]["topk"] += done - t + 1
@@ -326,15 +329,18 @@ class _Engine:
             raise RuntimeError(f"unknown op {c.op}")
         st = self.qstat[qn]
         st["commands"] += 1
-        st["busy"] += (nxt if nxt is not None else done + 1) - t
+        st["busy"] += (nxt if nxt is not None else done + 1) - (busy_from if c.op == "RECV"
+                                                                else t)
         st["wait"] += t - self.free[qn]
         self.free[qn] = nxt if nxt is not None else done + 1
         for p in c.pop:
             if c.pop[p]:
-                self.used[(p, qn)] = self.used.get((p, qn), 0) + c.pop[p]
+                u = self.used[(p, qn)] = self.used.get((p, qn), 0) + c.pop[p]
+                if u >= 4096:                      # forget consumed tokens (bounded memory)
+                    del self.avail[(p, qn)][:u]
+                    self.used[(p, qn)] = 0
         for to in c.push:
             self.avail.setdefault((qn, to), []).append(done + 1)
-        self.head[qn] += 1
         self.left -= 1
         if self.timeline:
             self.tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in

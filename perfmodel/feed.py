@@ -36,6 +36,8 @@ from rpaccel.query import Pipeline
 from rpaccel.trace import Trace
 from rpaccel.workload import TableLoad, Workload
 
+from .query import sorted_search
+
 __all__ = ["WorkloadFeed", "PROFILE_QUERIES", "EXACT_RANKS", "rank_sampler", "workload_trace"]
 
 #: Warm-up queries profiled to choose the static set.
@@ -69,7 +71,7 @@ def rank_sampler(tab: TableLoad):
     c, share, k = _cdf(tab.rows, float(tab.skew), tab.freq)
 
     def f(u: np.ndarray) -> np.ndarray:
-        r = np.minimum(np.searchsorted(c, u, side="right"), k - 1).astype(np.int64)
+        r = np.minimum(sorted_search(c, u), k - 1).astype(np.int64)
         if share < 1.0:
             t = u >= share
             if t.any():

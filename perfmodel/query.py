@@ -102,9 +102,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def embedding_rows(seed: int, table: np.ndarray, row: np.ndarray, dim: int) -> np.ndarray:
     """Rows ``(n, dim)`` int8 of the embedding tables: element e of (table, row) is the top byte
-    of ``mix(mix(seed) + (table << 40) + (row << 8) + e)``, as a signed byte."""
-    table = np.asarray(table, dtype=np.uint64).reshape(-1, 1)
-    row = np.asarray(row, dtype=np.uint64).reshape(-1, 1)
+    of ``mix(mix(seed) + (table << 40) + (row << 8) + e)``, as a signed byte. (Each distinct
+    (table, row) is hashed once.)"""
+    table = np.asarray(table, dtype=np.uint64).reshape(-1)
+    row = np.asarray(row, dtype=np.uint64).reshape(-1)
+    if len(row) > 256:
+        key, inv = np.unique((table << np.uint64(40)) | row, return_inverse=True)
+        if len(key) < len(row) * 3 // 4:
+            uniq = embedding_rows(seed, key >> np.uint64(40),
+                                  key & np.uint64((1 << 40) - 1), dim)
+            return uniq[inv.reshape(-1)]
+    table, row = table.reshape(-1, 1), row.reshape(-1, 1)
     with np.errstate(over="ignore"):
         base = _mix(np.array([seed], dtype=np.uint64))[0]
         x = base + (table << np.uint64(40)) + (row << np.uint64(8)) + np.arange(
@@ -128,9 +136,20 @@ def _zipf_cdf(rows: int, skew: float) -> np.ndarray:
     return cdf / cdf[-1]
 
 
+def sorted_search(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``searchsorted(cdf, u, side="right")``, the same indices, faster on long ``cdf``s: the
+    keys are searched in sorted order (memory-local) and put back."""
+    if len(u) < 4096 or len(cdf) < 65536:
+        return np.searchsorted(cdf, u, side="right")
+    order = np.argsort(u)               # equal keys get equal indices: any order will do
+    out = np.empty(len(u), dtype=np.int64)
+    out[order] = np.searchsorted(cdf, u[order], side="right")
+    return out
+
+
 def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.ndarray:
     cdf = _zipf_cdf(rows, float(skew))
-    return np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), rows - 1)
+    return np.minimum(sorted_search(cdf, rng.random(n)), rows - 1)
 
 
 def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0,
@@ -148,8 +167,11 @@ def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0,
 
 
 def _layer(h: np.ndarray, w: np.ndarray, b: np.ndarray, acc_width: int) -> np.ndarray:
-    # float64 products and sums are exact below 2**53: |h.W| <= 128 * 128 * 65536 here
-    acc = (h.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
+    # integer products summed in floating point are exact while every partial sum stays below
+    # the mantissa: float32 when K * 128 * 128 < 2**24 (however BLAS orders the sums), else
+    # float64 (exact below 2**53: |h.W| <= 128 * 128 * 65536 here)
+    ft = np.float32 if w.shape[0] * 128 * 128 < (1 << 24) else np.float64
+    acc = (h.astype(ft) @ w.astype(ft)).astype(np.int64)
     return wrap(acc + b.astype(np.int64), acc_width)
 
 

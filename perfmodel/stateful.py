@@ -106,18 +106,19 @@ class StatefulAccel:
         return [c if q < 2 else Command(c.op, c.queue, {**c.args, "q": q}, dict(c.pop), c.push)
                 for c in src]
 
-    def submit(self, arrival: int, inputs: QueryInputs | None = None) -> int:
+    def submit(self, arrival: int, inputs: QueryInputs | None = None,
+               index: int | None = None) -> int:
         """Add the next query, arriving at cycle ``arrival`` (not before the previous one's);
-        ``inputs``: its candidates (default: the seeded inputs of its index). Returns its
-        index."""
+        ``inputs``: its candidates (default: the seeded inputs of query ``index``, by default
+        its position in this accelerator's stream). Returns its position."""
         if isinstance(arrival, bool) or not isinstance(arrival, int) or \
                 not self._last_arrival <= arrival <= MAX_ARRIVAL:
             raise ValueError(f"arrival must be an integer cycle in {self._last_arrival}.."
                              f"{MAX_ARRIVAL} (arrivals never decrease), got {arrival!r}")
         q = self._next
         if inputs is None:
-            inputs = query_inputs(self.pipeline, self.accel.embedding.rows, self.seed, q,
-                                  self._feed)
+            inputs = query_inputs(self.pipeline, self.accel.embedding.rows, self.seed,
+                                  q if index is None else index, self._feed)
         looks = _query_lookups(self._prog, q, inputs, self.seed, self._params)
         self._engine.advance(until=arrival)
         self._engine.add(self._commands(q), looks, {q: arrival})
@@ -142,6 +143,44 @@ class StatefulAccel:
         pq = e.per_q[q]
         return QueryOutcome(q, e.arrival[q], e.start_q[q], e.end_q[q], pq["lookups"],
                             pq["static_hits"], pq["dynamic_hits"], pq["misses"])
+
+    def finished(self, until: int | None = None) -> list[int]:
+        """Queries finished (their last result beat at the host) by cycle ``until`` (all
+        finished so far: ``None``), in query order; issues what can issue before ``until``."""
+        self._engine.advance(until)
+        end = self._engine.end_q
+        return sorted(q for q, e in end.items() if until is None or e <= until)
+
+    def unfinished(self, cycle: int) -> list[tuple[int, int | None]]:
+        """``(query, first beat or None)`` of every query submitted and not finished by
+        ``cycle`` (issues what can issue before it)."""
+        self._engine.advance(cycle)
+        e = self._engine
+        return [(q, e.start_q.get(q)) for q in e.arrival
+                if not (q in e.end_q and e.end_q[q] <= cycle)]
+
+    def stage_done(self, q: int, s: int) -> int:
+        """The cycle query q's stage s finished (its last filter command done; the last stage:
+        its last result beat at the host)."""
+        if s == len(self.pipeline.stages) - 1:
+            return self.outcome(q).end
+        if (q, s) not in self._engine.stage_done or q not in self._engine.end_q:
+            self._engine.advance()
+        return self._engine.stage_done[(q, s)]
+
+    def forget(self, q: int) -> None:
+        """Drop a finished query's records (bounded memory on long streams)."""
+        e = self._engine
+        if q not in e.end_q:
+            raise ValueError(f"query {q} has not finished")
+        for d in (e.start_q, e.end_q, e.per_q, e.arrival):
+            d.pop(q, None)
+        for s in range(len(self.pipeline.stages)):
+            e.stage_done.pop((q, s), None)
+
+    def busy(self) -> dict[str, int]:
+        """Busy cycles per queue so far."""
+        return {k: v["busy"] for k, v in self._engine.qstat.items()}
 
     def result(self) -> ExecResult:
         """Everything so far as an :class:`~rpaccel.perfmodel.executor.ExecResult` (runs to

@@ -106,3 +106,24 @@ def test_cli_sim_accel_stream():
     md = json.loads(m.stdout)
     assert md["latency"] == d["latency_model"] and md["arrival"] == d["arrival"]
     assert [p["dynamic_hits"] for p in md["per_query"]] == d["dynamic_hits"]
+
+
+@pytest.mark.verify
+@pytest.mark.xdist_group("accel-mid32")
+def test_midsize_warm_stream():
+    """The mid-size proof (opt-in, ``make verify``): a 32x32 array split 2x2, 1,024 first-stage
+    items, two stages, a 1,024-line cache, a warm stream of four queries; cycles, every query's
+    latency, values and counters equal the models'."""
+    import time
+
+    from rpaccel.verif.accelbulk import run_accel
+    from rpaccel.verif.cases_accel import midsize_build
+
+    label, build, scs = midsize_build()
+    t0 = time.perf_counter()
+    (r,) = run_accel(build, scs)
+    print(f"{label}: build + simulation {time.perf_counter() - t0:.0f} s; rtl={r['rtl_cycles']} "
+          f"model={r['model_cycles']} latency_rtl={r['latency_rtl']} arrival={r['arrival']}")
+    assert r["values_match"] and r["cycles_match"] and r["counters_match"], r["first_mismatch"]
+    assert r["latency_rtl"] == r["latency_model"] and r["response_rtl"] == r["response_model"]
+    assert r["response_rtl"][2] > r["latency_rtl"][2]          # queued behind two in flight

@@ -15,6 +15,7 @@ from rpaccel.perfmodel.stateful import StatefulAccel
 from rpaccel.query import load_pipeline, pipeline_from_dict
 
 SEED = 20261201
+CYCLE = 8e-9          # the tiny preset's clock period (seconds)
 
 
 def _cases():
@@ -143,3 +144,97 @@ def test_cli_model_accel_gaps(capsys):
         rc, out, err = _run(capsys, "model", "accel", "--config", "tiny", "--pipeline", "tiny",
                             "--queries", "3", "--gaps", gaps)
         assert rc == 2 and word in err and err.count("\n") == 1, (gaps, err)
+
+
+# -- serving: the accelerator in the loop ---------------------------------------------------------
+def _tiny_system(**stage0):
+    import dataclasses
+
+    p = load_pipeline("examples/pipeline-tiny.toml")
+    rest = {"engines": stage0["engines"]} if "engines" in stage0 else {}
+    st = (dataclasses.replace(p.stages[0], **stage0),) + tuple(
+        dataclasses.replace(x, **rest) for x in p.stages[1:])
+    return dataclasses.replace(p, stages=st)
+
+
+def _direct(p, arrive, seed, engines_of=None):
+    """Exact-mode latencies recomputed on StatefulAccel directly (engine per query given); an
+    arrival is rounded to the nearest cycle, so latencies agree within a cycle."""
+    from rpaccel.sched.serving.group import accel_group
+
+    grp = accel_group(p, (0, 1))
+    prog, sb = grp.program(p.stages[0].items)
+    clock = grp.accel.clock_ns * 1e-9
+    engines_of = engines_of or [0] * len(arrive)
+    accs = {}
+    lat = []
+    for i, a in enumerate(arrive):
+        e = engines_of[i]
+        acc = accs.setdefault(e, StatefulAccel(grp.accel, prog, sub_batch=sb, seed=seed))
+        c = int(round((a - arrive[0]) / clock))
+        acc.submit(c, index=i)
+        lat.append((e, acc.queries - 1, c))
+    return [(accs[e].outcome(ql).end - c) * clock for e, ql, c in lat]
+
+
+def test_exact_mode_is_the_stateful_accelerator():
+    from rpaccel.sched.serving.sim import simulate
+    from rpaccel.sched.serving.workload import arrivals
+
+    p = _tiny_system()
+    n0 = p.stages[0].items
+    one = [simulate(p, [0.0], [n0], warmup=0, accel_mode=m).records["latency_s"][0]
+           for m in ("profile", "exact")]
+    assert one[0] == pytest.approx(one[1], rel=1e-12)      # cold, alone: the same query
+    a = arrivals("poisson", 7000, 40, 3)
+    r = simulate(p, a, [n0] * 40, warmup=0, accel_mode="exact", seed=3)
+    assert r.records["latency_s"] == pytest.approx(_direct(p, list(a), 3), abs=CYCLE)
+    prof = simulate(p, a, [n0] * 40, warmup=0, accel_mode="profile")
+    assert r.p50_s != prof.p50_s or r.p95_s != prof.p95_s   # warm cache, exact contention
+
+
+def test_dispatch_policies():
+    from rpaccel.sched.serving.sim import simulate
+
+    a = [i * 1e-3 for i in range(12)]                     # 1 ms apart: every accelerator idle
+    n0 = _tiny_system().stages[0].items
+    lat, eng = {}, {}
+    for d in ("round-robin", "join-shortest-queue", "least-work-left"):
+        p = _tiny_system(engines=2, dispatch=d)
+        r = simulate(p, a, [n0] * 12, warmup=0, accel_mode="exact", seed=1)
+        lat[d], eng[d] = list(r.records["latency_s"]), list(r.records["stage0_engine"])
+    # idle accelerators: JSQ and LWL take the lowest-numbered one (one warm accelerator);
+    # round-robin alternates (two accelerators, each warm on every other query)
+    assert eng["join-shortest-queue"] == eng["least-work-left"] == [0] * 12
+    assert eng["round-robin"] == [i % 2 for i in range(12)]
+    single = _direct(_tiny_system(), a, 1)
+    assert lat["join-shortest-queue"] == pytest.approx(single, abs=CYCLE)
+    assert lat["least-work-left"] == pytest.approx(single, abs=CYCLE)
+    assert lat["round-robin"] == pytest.approx(
+        _direct(_tiny_system(engines=2), a, 1, [i % 2 for i in range(12)]), abs=CYCLE)
+    # a burst (all at once): JSQ spreads the queries over both accelerators
+    b = simulate(_tiny_system(engines=2, dispatch="join-shortest-queue"), [0.0] * 6,
+                 [n0] * 6, warmup=0, accel_mode="exact").records["stage0_engine"]
+    assert list(b) == [0, 1, 0, 1, 0, 1]
+
+
+def test_exact_mode_bad_input(capsys):
+    from rpaccel.sched.serving.sim import simulate
+
+    p = _tiny_system(dispatch="least-work-left")
+    n0 = p.stages[0].items
+    with pytest.raises(ValueError, match="dispatch applies in exact mode only"):
+        simulate(p, [0.0, 1e-3], [n0, n0], warmup=0)
+    with pytest.raises(ValueError, match="one query size per accelerator group"):
+        simulate(_tiny_system(), [0.0, 1e-3], [n0, n0 // 2], warmup=0, accel_mode="exact")
+    with pytest.raises(ValueError, match="accel_mode must be one of"):
+        _tiny_system(accel_mode="fast")
+    with pytest.raises(ValueError, match="dispatch must be one of"):
+        _tiny_system(dispatch="random")
+    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+                        "--queries", "10", "--accel-mode", "fast")
+    assert rc == 2 and "--accel-mode" in err and err.count("\n") == 1
+    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "5000",
+                        "--queries", "50", "--accel-mode", "exact", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["accel_mode"] == "exact" and d["simulated_queries_per_s"] > 0

@@ -21,7 +21,7 @@ from rpaccel.query import load_pipeline, pipeline_from_dict
 
 from .seeds import scenario_seed
 
-__all__ = ["MATRIX", "matrix_builds", "random_build"]
+__all__ = ["MATRIX", "matrix_builds", "random_build", "MIDSIZE", "midsize_build"]
 
 
 def _accel(rows: int, split: int, *, lanes: int = 4, mshrs: int = 8, static_rows: int = 8,
@@ -81,12 +81,38 @@ MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]
 ]
 
 
+#: The mid-size proof (``make verify``): a 32x32 array split 2x2 (four 16x16 sub-arrays), a
+#: 1,024-line dynamic cache (256 sets x 4 ways) behind 16 static rows per table, 1,024
+#: first-stage items in sub-batches of 256, two stages, co-verified on a warm stream of four
+#: queries (the second overlaps the first, the third queues behind the two in flight, the
+#: fourth arrives long after).
+MIDSIZE_ACCEL = {**_accel(32, 2, lanes=4, mshrs=16, static_rows=16, sets=256, ways=4,
+                          max_m=256, k_max=128, tk_lanes=2, weight_bytes=16384),
+                 "name": "mid32", "max_items": 1024, "host_bytes_per_cycle": 32}
+MIDSIZE_ACCEL["embedding"] = {**MIDSIZE_ACCEL["embedding"], "rows": 4096}
+MIDSIZE_PIPE = {"name": "mid-size 2 stages", "k_out": 16, "skew": 1.0, "sub_batch": 256,
+                "stage": [{"items": 1024, "subarrays": 2, "model": _model(13, [16, 8], 6, [32])},
+                          {"items": 128, "subarrays": 2,
+                           "model": _model(13, [32, 16, 8], 6, [32, 16])}]}
+MIDSIZE = ("mid32", MIDSIZE_ACCEL, MIDSIZE_PIPE, 256,
+           [("s", 4, "global", {"gaps": [8_000, 0, 300_000]})])
+
+
+def midsize_build():
+    """``(label, AccelBuild, scenarios)`` of the mid-size proof."""
+    return _builds([MIDSIZE])[0]
+
+
 def matrix_builds():
     """``(label, AccelBuild, scenarios)`` of every matrix entry."""
+    return _builds(MATRIX)
+
+
+def _builds(entries):
     from .accelbulk import AccelBuild
 
     out = []
-    for label, a, p, b, scs in MATRIX:
+    for label, a, p, b, scs in entries:
         accel = load_accel(a) if isinstance(a, str) else accel_from_dict(a)
         pipe = load_pipeline(p) if isinstance(p, str) else pipeline_from_dict(p)
         build = AccelBuild(accel, pipe, b)

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rpaccel.models import Model
-from rpaccel.query import STAGE_LIMITS, Pipeline, StageSpec
+from rpaccel.query import ACCEL_MODES, STAGE_LIMITS, Pipeline, StageSpec
 
 from rpaccel.sched.platforms.hosts import Platform, get_platform
 from rpaccel.sched.serving.group import accel_group
@@ -209,12 +209,106 @@ def _group_jobs(pipeline: Pipeline, g: list[int], arrive: np.ndarray, n_items: n
     return done, stage_done, out
 
 
+def _group_jobs_exact(pipeline: Pipeline, g: list[int], arrive: np.ndarray,
+                      n_items: np.ndarray, seed: int, progress: bool = False):
+    """An accelerator group in exact mode: every query runs on one of the group's ``engines``
+    stateful accelerators (:class:`rpaccel.perfmodel.stateful.StatefulAccel`, each warm
+    across its queries) at its arrival cycle (rounded to the nearest cycle), picked by the
+    stage's ``dispatch`` (round-robin; join-shortest-queue: fewest unfinished queries;
+    least-work-left: least no-contention service left; ties to the lowest-numbered); query i's
+    inputs are those of ``seed`` and index i. Outputs as :func:`_group_jobs`, plus the
+    accelerator each query ran on."""
+    from rpaccel.perfmodel.stateful import StatefulAccel
+
+    st0 = pipeline.stages[g[0]]
+    grp = accel_group(pipeline, tuple(g))
+    sizes = np.unique(n_items)
+    if len(sizes) != 1:
+        raise ValueError(f"{grp.where}: exact mode runs one query size per accelerator group "
+                         f"(got {len(sizes)} sizes); use --size fixed or --accel-mode profile")
+    n0 = int(sizes[0])
+    prog, sb = grp.program(n0)
+    clock = grp.accel.clock_ns * 1e-9
+    E = st0.engines
+    accs = [StatefulAccel(grp.accel, prog, sub_batch=sb, seed=seed) for _ in range(E)]
+    service = grp.profile(n0)["latency"]                 # no-contention cycles of one query
+    dispatch = st0.dispatch or "round-robin"
+    q_total = len(arrive)
+    order = np.argsort(arrive, kind="stable")
+    t0 = float(arrive[order[0]]) if q_total else 0.0
+    local: list[list[int]] = [[] for _ in range(E)]      # per engine: global query index
+    engine_of = np.empty(q_total, dtype=np.int64)
+    end = np.empty(q_total)
+    stage_end = [np.empty(q_total) for _ in g]
+    S = len(g)
+
+    def collect(e: int, until: int | None) -> None:
+        acc = accs[e]
+        for ql in acc.finished(until):
+            i = local[e][ql]
+            o = acc.outcome(ql)
+            end[i] = t0 + o.end * clock
+            for k in range(S):
+                stage_end[k][i] = t0 + acc.stage_done(ql, k) * clock
+            acc.forget(ql)
+
+    it = order
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(order, desc=f"exact {grp.where}", unit="query", leave=False)
+    for n, i in enumerate(it):
+        c = int(round((float(arrive[i]) - t0) / clock))
+        if dispatch == "round-robin" or E == 1:
+            e = n % E
+        else:
+            loads = []
+            for k, acc in enumerate(accs):
+                left = acc.unfinished(c)
+                if dispatch == "join-shortest-queue":
+                    loads.append((len(left), k))
+                else:
+                    work = sum(service if fb is None or fb > c else max(0, service - (c - fb))
+                               for _, fb in left)
+                    loads.append((work, k))
+            e = min(loads)[1]
+        local[e].append(int(i))
+        engine_of[i] = e
+        accs[e].submit(c, index=int(i))
+        if n % 64 == 63:
+            for k in range(E):
+                collect(k, c)
+    for k in range(E):
+        collect(k, None)
+    busy: dict[str, float] = {}
+    for acc in accs:
+        for qn, b in acc.busy().items():
+            key = "emb" if qn.startswith("g") else qn
+            busy[key] = busy.get(key, 0.0) + b * clock
+    out = {}
+    span = f"stage{g[0]}" if len(g) == 1 else f"stage{g[0]}-{g[-1]}"
+    for r in grp.resources:
+        b = busy.get(r, 0.0)
+        if r.startswith("x"):
+            name = f"stage{g[int(r[1:])]}:{st0.platform_name}"
+        else:
+            name = f"{span}:{st0.platform_name}:{r}"
+        out[name] = float(b)
+    return end, stage_end, out, engine_of
+
+
 def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
-             warmup: int | None = None) -> SimResult:
+             warmup: int | None = None, accel_mode: str | None = None, seed: int = 0,
+             progress: bool = False) -> SimResult:
     """Simulate ``len(arrive)`` queries; ``sizes`` are the first stage's items per query.
 
     ``warmup``: queries (by arrival order) left out of the metrics; default 10 % (at most 1000).
+    ``accel_mode``: how every accelerator group is timed (:data:`rpaccel.query.ACCEL_MODES`;
+    default: each group's first stage's ``accel_mode``, else ``profile``); ``seed``: the query
+    inputs of exact mode (query i: seed and index i).
     """
+    if accel_mode is not None and accel_mode not in ACCEL_MODES:
+        raise ValueError(f"accel-mode must be one of {list(ACCEL_MODES)}, got {accel_mode!r}")
     arrive = np.asarray(arrive, dtype=np.float64)
     n0 = np.asarray(sizes, dtype=np.int64)
     q = len(arrive)
@@ -237,7 +331,16 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
             continue
         if si in groups:
             g = groups[si]
-            t, stage_done, busy = _group_jobs(pipeline, g, t, n)
+            mode = accel_mode or st.accel_mode or "profile"
+            if mode == "exact":
+                t, stage_done, busy, eng = _group_jobs_exact(pipeline, g, t, n, seed, progress)
+                rec[f"stage{g[0]}_engine"] = eng
+            else:
+                if st.dispatch is not None:
+                    raise ValueError(f"stage[{si}]: dispatch applies in exact mode only (the "
+                                     "profile mode queues at the group: the first free "
+                                     "accelerator takes the next query)")
+                t, stage_done, busy = _group_jobs(pipeline, g, t, n)
             for name, b in busy.items():
                 util_busy[name] = util_busy.get(name, 0.0) + b
                 engines[name] = st.engines

@@ -66,6 +66,12 @@ __all__ = ["FILTERS", "DEFAULT_FILTER", "ID_BYTES", "DEFAULT_K_OUT", "DEFAULT_SK
 #: Filter policies between stages (see :mod:`rpaccel.perfmodel.funnel`), and the default.
 FILTERS = ("global", "per-sub-batch")
 DEFAULT_FILTER = "global"
+#: How an accelerator group is timed in a serving simulation: ``profile`` (one no-contention
+#: executor run per query size, replayed) or ``exact`` (every query on its accelerator's
+#: stateful executor at its arrival cycle, :mod:`rpaccel.perfmodel.stateful`).
+ACCEL_MODES = ("profile", "exact")
+#: How an exact-mode group with several accelerators picks one for a query.
+DISPATCH = ("round-robin", "join-shortest-queue", "least-work-left")
 #: Bytes of one sparse id on the host link and in the item memory (int32).
 ID_BYTES = 4
 #: Results a query returns when the pipeline does not say (at most the last stage's items).
@@ -236,6 +242,12 @@ class StageSpec:
     gpu_platform: str = "gpu"
     subarrays: int | None = None
     name: str = ""
+    #: an accelerator group's timing in serving simulations (:data:`ACCEL_MODES`; None:
+    #: profile), set on the group's first stage
+    accel_mode: str | None = None
+    #: exact mode, several accelerators: which one takes a query (:data:`DISPATCH`; None:
+    #: round-robin)
+    dispatch: str | None = None
 
     def __post_init__(self) -> None:
         m = self.model
@@ -254,6 +266,16 @@ class StageSpec:
                 check_int(f"stage {name}", v, 1, hi)
         if self.subarrays is not None:
             check_int("stage subarrays", self.subarrays, 0, 64)
+        if self.accel_mode is not None and self.accel_mode not in ACCEL_MODES:
+            raise ValueError(f"stage accel_mode must be one of {list(ACCEL_MODES)}, got "
+                             f"{self.accel_mode!r}")
+        if self.dispatch is not None and self.dispatch not in DISPATCH:
+            raise ValueError(f"stage dispatch must be one of {list(DISPATCH)}, got "
+                             f"{self.dispatch!r}")
+        if (self.accel_mode is not None or self.dispatch is not None) and \
+                not self.accel_platform:
+            raise ValueError(f"stage accel_mode / dispatch are for stages on an rpaccel: "
+                             f"platform, not {self.platform_name}")
         p = self.platform
         if p is not None and not isinstance(p, str) and not hasattr(p, "hardware_key"):
             raise ValueError(f"stage platform must be a name or an AccelConfig, got {p!r}")
@@ -303,7 +325,7 @@ class StageSpec:
         if self.platform is not None:
             d["platform"] = self.platform_name
             d["engines"] = self.engines
-        for k in ("items", "batch", "gpu_threshold", "subarrays"):
+        for k in ("items", "batch", "gpu_threshold", "subarrays", "accel_mode", "dispatch"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
         if self.gpu_threshold is not None:

@@ -53,6 +53,11 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
     sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
+    sm.add_argument("--accel-mode", choices=["profile", "exact"],
+                    help="how accelerator groups are timed: profile (one no-contention "
+                         "executor run per query size, replayed) or exact (every query on its "
+                         "accelerator's stateful executor, warm cache, exact contention; one "
+                         "query size); default: each group's accel_mode key, else profile")
     sm.add_argument("--workload", metavar="PRESET|FILE",
                     help="the sparse ids of the accelerator stages: a workload preset, .toml, "
                          "trace or reuse profile (default: the pipeline's, else Zipf ranks); "
@@ -120,16 +125,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"size-sd must be >= 0, got {args.size_sd}")
     s = sizes(args.size, q, seed, mean=mean if mean is not None else 1, sd=args.size_sd,
               mu=args.size_mu, sigma=args.size_sigma, max_size=size_cap(mean), path=args.size_file)
+    import time
+
+    t_wall = time.perf_counter()
     r = simulate(pipe, arrivals(args.arrival, args.qps, q, seed, path=args.arrival_file), s,
-                 warmup=args.warmup)
+                 warmup=args.warmup, accel_mode=args.accel_mode, seed=seed,
+                 progress=not args.json)
+    wall = time.perf_counter() - t_wall
     if args.records:
         r.write_records(args.records)
     from rpaccel.sched.cost.power import pipeline_power
 
     out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
            "workload": pipe.workload.name if pipe.workload is not None else None,
+           "accel_mode": args.accel_mode or "per group",
            "arrival": args.arrival, **r.summary(),
            **pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps)}
+    out["sim_wall_s"] = wall
+    out["simulated_queries_per_s"] = q / wall if wall > 0 else None
     if args.sla_ms is not None:
         arr = args.arrival if args.arrival != "file" else "poisson"
         out["sla_ms"] = args.sla_ms
@@ -149,6 +162,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                       if out["power_w"] is None else
                       f"{out['power_w']:.3f} W / {out['qps_per_w']:.1f}"),
                      ("measured queries", f"{r.measured} of {r.queries}"),
+                     ("simulation", f"{wall:.2f} s wall, {q / wall:,.0f} simulated queries/s"
+                      if wall > 0 else "n/a"),
                      *([(f"max QPS with p95 <= {args.sla_ms:g} ms", f"{out['max_qps_under_sla']:.1f}")]
                        if args.sla_ms is not None else [])])
     return 0
