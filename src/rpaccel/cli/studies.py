@@ -87,6 +87,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     scc.add_argument("-o", "--output", required=True, help="new output folder")
     scc.add_argument("--json", action="store_true", help="print the summary as JSON")
     scc.set_defaults(handler=cmd_cache)
+    smo = sts.add_parser("modes", help="profile mode against exact mode: p50/p95/p99 over a "
+                                       "load sweep, RM-large and S->L on rpaccel and tpu-like")
+    smo.add_argument("-o", "--output", required=True, help="new output folder")
+    smo.add_argument("--workload", metavar="PRESET|FILE",
+                     help="the sparse ids (a workload preset, .toml, trace or reuse profile)")
+    smo.add_argument("--queries", type=int, default=300,
+                     help="queries per point, the first 10%% warm-up (default 300)")
+    smo.add_argument("--loads", default="0.2,0.4,0.6,0.8,0.9",
+                     help="loads as fractions of each pipeline's capacity (default "
+                          "0.2,0.4,0.6,0.8,0.9)")
+    smo.add_argument("--pipelines", default="rm-large,s-l",
+                     help="pipeline presets (default rm-large,s-l)")
+    smo.add_argument("--accels", default="rpaccel,tpu-like",
+                     help="accelerator presets (default rpaccel,tpu-like)")
+    smo.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    smo.add_argument("--json", action="store_true", help="print the rows as JSON")
+    smo.set_defaults(handler=cmd_modes)
     sr = sts.add_parser("recpipe", help="RecPipe's iso-quality design-space exploration: "
                                         "funnels x placements -> NDCG@64, p95, best per "
                                         "throughput class")
@@ -267,6 +284,43 @@ def cmd_cache(args: argparse.Namespace) -> int:
         print(f"LRU at most {r['lru_opt_gap'] * 100:.2f} points of miss ratio above OPT")
     print(f"wrote {args.output}/cache.md, miss_ratio.png, static_split.png, stage_split.png, "
           f"CSV files, manifest.json")
+    return 0
+
+
+def cmd_modes(args: argparse.Namespace) -> int:
+    from rpaccel.accel import load_accel
+    from rpaccel.sched.studies.modes import modes_study
+    from rpaccel.sched.studies.report import check_output_dir
+
+    from .common import print_json
+
+    q = check_int("queries", args.queries, 10, 1 << 20)
+    loads = tuple(floats("loads", args.loads))
+    if any(not 0 < f < 1 for f in loads):
+        raise ValueError(f"loads must be fractions in (0, 1), got {args.loads!r}")
+    pipes = tuple(p.strip() for p in args.pipelines.split(",") if p.strip())
+    accels = tuple(a.strip() for a in args.accels.split(",") if a.strip())
+    for p in pipes:
+        load_pipeline(p)
+    for a in accels:
+        load_accel(a)
+    seed = check_seed(args.seed, SIM_SEED_MAX)
+    wl = None
+    if args.workload is not None:
+        from rpaccel.workload import load_workload
+
+        wl = load_workload(args.workload)
+    check_output_dir(args.output)
+    res = modes_study(Path(args.output), queries=q, seed=seed, workload=wl, loads=loads,
+                      pipelines=pipes, accels=accels)
+    if args.json:
+        print_json({"rows": res["rows"], "output": args.output})
+        return 0
+    for r in res["rows"]:
+        print(f"{r['pipeline']:<18} {r['accel']:<9} load {r['load']:>4.0%}  p95 exact "
+              f"{r['exact_p95_ms']:8.3f} ms  profile {r['profile_p95_ms']:8.3f} ms  "
+              f"({r['p95_error_pct']:+.1f} %)")
+    print(f"wrote {args.output}/modes.csv, modes.md, modes.png, manifest.json")
     return 0
 
 
