@@ -238,3 +238,20 @@ def test_exact_mode_bad_input(capsys):
                         "--queries", "50", "--accel-mode", "exact", "--json")
     d = json.loads(out)
     assert rc == 0 and d["accel_mode"] == "exact" and d["simulated_queries_per_s"] > 0
+
+
+def test_modes_study(tmp_path, capsys):
+    rc, out, err = _run(capsys, "study", "modes", "-o", str(tmp_path / "m"), "--pipelines",
+                        "tiny", "--accels", "tiny", "--queries", "40", "--loads", "0.3,0.8",
+                        "--json")
+    assert rc == 0, err
+    rows = json.loads(out)["rows"]
+    assert [r["load"] for r in rows] == [0.3, 0.8]
+    for r in rows:
+        assert r["exact_p50_ms"] <= r["exact_p95_ms"] <= r["exact_p99_ms"]
+        assert r["p95_error_pct"] == pytest.approx(
+            (r["profile_p95_ms"] - r["exact_p95_ms"]) / r["exact_p95_ms"] * 100)
+    assert {"modes.csv", "modes.md", "modes.png", "manifest.json"} <= \
+        {p.name for p in (tmp_path / "m").iterdir()}
+    rc, out, err = _run(capsys, "study", "modes", "-o", str(tmp_path / "n"), "--loads", "1.5")
+    assert rc == 2 and "loads" in err and not (tmp_path / "n").exists()
