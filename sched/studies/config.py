@@ -31,7 +31,7 @@ class RunSettings:
     Dask scheduler."""
 
     queries: int = _param("queries per point", "queries", default=10_000, lo=10, hi=1 << 26)
-    seed: int = _param("workload seed", default=0, lo=0, hi=SEED_MAX)
+    seed: int = _param("seed of the arrivals and query sizes", default=0, lo=0, hi=SEED_MAX)
     workers: int = _param("local worker processes", default=1, lo=1, hi=256)
     dask: str | None = _param("run points on this Dask scheduler", default=None,
                               metavar="ADDRESS", default_text="local workers")

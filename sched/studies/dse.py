@@ -46,11 +46,13 @@ RECPIPE_ISO_NDCG, RECPIPE_LARGE_4096 = 0.9225, RECPIPE_NDCG64["rm-large"][4096]
 
 
 def recpipe_study(out: Path, settings: RecPipeSettings | None = None, *,
-                  loads: list[float], progress: bool | None = None, **kw) -> dict:
+                  loads: list[float], progress: bool | None = None, workload=None,
+                  **kw) -> dict:
     """Run the DSE and write its folder: ``results.csv`` (one row per funnel x placement x load),
     ``quality.csv``, ``pareto_quality_p95.csv`` and ``pareto_qps_p95.csv``, ``best_per_class.csv``,
     two PNGs, ``manifest.json``. ``settings`` (:class:`~.config.RecPipeSettings`), or its fields
-    as keywords; ``loads``: the offered loads (queries/s)."""
+    as keywords; ``loads``: the offered loads (queries/s); ``workload``: the sparse ids of the
+    accelerator placements (:class:`rpaccel.workload.Workload`)."""
     st = settings if settings is not None else RecPipeSettings(**kw)
     queries, quality_queries, seed, sla_ms = st.queries, st.quality_queries, st.seed, st.sla_ms
     iso_ndcg, sub_batch, data, workers, dask = (st.iso_ndcg, st.sub_batch, st.data, st.workers,
@@ -67,7 +69,7 @@ def recpipe_study(out: Path, settings: RecPipeSettings | None = None, *,
         for models, items in FUNNELS:
             for p, filt in dse_placements(models, items, sub_batch):
                 name = f"{'->'.join(models)} {list(items)} | {p.name}"
-                pipes.append(dataclasses.replace(p, name=name))
+                pipes.append(dataclasses.replace(p, name=name, workload=workload))
                 owner[name] = ("->".join(models), list(items), p.name, filt)
         sim = studies.load_sweep(pipes, loads, queries=queries, seed=seed, workers=workers,
                                  dask=dask, progress=progress)
@@ -101,6 +103,8 @@ def recpipe_study(out: Path, settings: RecPipeSettings | None = None, *,
         files = ["results.csv", "quality.csv", "best_per_class.csv", "pareto_quality_p95.csv",
                  "pareto_qps_p95.csv", "quality_vs_p95.png", "p95_vs_qps_iso_quality.png"]
         manifest(d / "manifest.json", config={"loads": loads, "queries": queries,
+                                              "workload": workload.name if workload is not None
+                                              else None,
                                               "quality_queries": quality_queries,
                                               "sla_ms": sla_ms, "iso_ndcg": iso_ndcg,
                                               "sub_batch": sub_batch, "data": data,

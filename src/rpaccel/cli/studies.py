@@ -110,6 +110,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sr.add_argument("--qps", default="10,66.7,200,400,1000,2000,4000",
                     help="comma-separated offered loads, queries/s")
     add_config_flags(sr, RecPipeSettings, "study settings")
+    sr.add_argument("--workload", metavar="PRESET|FILE",
+                    help="the sparse ids of every accelerator placement (a workload preset, "
+                         ".toml, trace or reuse profile; CPU/GPU service times do not depend "
+                         "on them)")
     sr.add_argument("-o", "--output", required=True, help="new output folder")
     sr.set_defaults(handler=cmd_recpipe)
     sh = sts.add_parser("headline", help="RecPipe's headline: RPAccel vs the TPU-like baseline "
@@ -329,7 +333,12 @@ def cmd_recpipe(args: argparse.Namespace) -> int:
     loads = floats("qps", args.qps)
     from rpaccel.sched.studies.dse import recpipe_study
 
-    res = recpipe_study(Path(args.output), settings, loads=loads)
+    wl = None
+    if args.workload is not None:
+        from rpaccel.workload import load_workload
+
+        wl = load_workload(args.workload)
+    res = recpipe_study(Path(args.output), settings, loads=loads, workload=wl)
     print(f"{len(res['quality'])} funnels, {len(res['rows'])} rows; iso-quality NDCG@64 >= "
           f"{res['iso_ndcg']:.4f}; best iso-quality p95 per platform and throughput class:")
     for r in res["best_per_class"]:

@@ -51,7 +51,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     sm.add_argument("--sla-ms", type=float,
                     help="also search the highest QPS whose p95 meets this SLA (ms)")
     sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
-    sm.add_argument("--seed", type=int, default=0, help="workload seed, >= 0")
+    sm.add_argument("--seed", type=int, default=0, help="seed of the arrivals, the query sizes and (exact mode) the query inputs, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
     sm.add_argument("--accel-mode", choices=["profile", "exact"],
                     help="how accelerator groups are timed: profile (one no-contention "
