@@ -127,7 +127,7 @@ def _pipe(**kw) -> dict:
     (lambda d: d["stage"][0]["model"].update(bottom=[5, 8, 4]), r"bottom\[0\] must equal model.dense"),
     (lambda d: d["stage"][0]["model"].update(top=[16, 8, 1]), r"top\[0\] must be \(tables \+ 1\) \* d"),
     (lambda d: d["stage"][0]["model"].update(top=[12, 8, 2]), r"top\[-1\] must be 1"),
-    (lambda d: d["stage"][1].update(items=65), r"stage\[1\].items must be an integer in \[1, 64\]"),
+    (lambda d: d["stage"][1].update(items=65), r"items\[1\] must be in \[1, 64\] \(a stage keeps at most what it receives"),
     (lambda d: d.update(k_out=17), r"k_out must be an integer in \[1, 16\]"),
     (lambda d: d["stage"][1].pop("subarrays"), r"missing key 'subarrays'"),
     (lambda d: d["stage"][0].update(color=1), r"stage\[0\]: unknown key 'color'"),

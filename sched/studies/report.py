@@ -35,6 +35,11 @@ def check_output_dir(path: str | Path) -> Path:
     final = Path(path)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise ValueError(f"output {final} exists and is not an empty folder; choose a new one")
+    anc = final.resolve()
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK):
+        raise ValueError(f"output {final}: cannot create it in {anc}")
     return final
 
 
@@ -44,7 +49,10 @@ def output_dir(path: str | Path) -> Iterator[Path]:
     final = check_output_dir(path)
     tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise ValueError(f"output {final}: cannot create it ({e.strerror})") from None
     try:
         yield tmp
     except BaseException:

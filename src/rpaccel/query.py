@@ -356,6 +356,7 @@ class Pipeline:
         for s, st in enumerate(stages):
             if not isinstance(st, StageSpec):
                 raise ValueError(f"stage[{s}] must be a StageSpec, got {type(st).__name__}")
+        check_shrinks([st.items for st in stages])
         accel_only = all(st.platform is None for st in stages)
         if accel_only and not 1 <= len(stages) <= 4:
             raise ValueError(f"stage: a pipeline has 1..4 stages, got {len(stages)}")
@@ -542,6 +543,20 @@ def pad_to_sub_batch(n: int, sub_batch: int) -> int:
     return ceil_div(n, sub_batch) * sub_batch
 
 
+def check_shrinks(items: Sequence[int | None]) -> None:
+    """The funnel rule every command applies (one-line ``ValueError``): a stage keeps at most
+    what it receives, ``1 <= items[s] <= items[s-1]`` (stages without items are skipped: the
+    query's size)."""
+    prev = None
+    for s, n in enumerate(items):
+        if n is None:
+            continue
+        if prev is not None and not 1 <= n <= prev[1]:
+            raise ValueError(f"items[{s}] must be in [1, {prev[1]}] (a stage keeps at most "
+                             f"what it receives: items[{prev[0]}] = {prev[1]}), got {n}")
+        prev = (s, n)
+
+
 def check_funnel(n: int, items: Sequence[int], policy: str, sub_batch: int | None,
                  k_out: int) -> list[int]:
     """The funnel's rules (one-line ``ValueError``): ``items[0] = n`` candidates, each stage
@@ -552,10 +567,7 @@ def check_funnel(n: int, items: Sequence[int], policy: str, sub_batch: int | Non
         raise ValueError(f"items[0] must be the candidate count {n}, got {items[:1]}")
     if n > MAX_CANDIDATES:
         raise ValueError(f"candidates per query must be <= {MAX_CANDIDATES}, got {n}")
-    for s in range(1, len(items)):
-        if not 1 <= items[s] <= items[s - 1]:
-            raise ValueError(f"items[{s}] must be in [1, {items[s - 1]}] (a stage keeps at most "
-                             f"what it receives), got {items[s]}")
+    check_shrinks(items)
     if policy not in FILTERS:
         raise ValueError(f"policy must be {' or '.join(map(repr, FILTERS))}, got {policy!r}")
     if policy == "per-sub-batch":

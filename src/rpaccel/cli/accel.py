@@ -14,7 +14,7 @@ from rpaccel.accel import PRESETS, load_accel
 from rpaccel.query import FILTERS, PIPELINE_PRESETS, load_pipeline
 from rpaccel.config import check_int, check_seed
 
-from .common import check_output_file, print_json, print_table, prob
+from .common import check_output_file, check_output_folder, print_json, print_table, prob
 
 __all__ = ["add_commands", "add_query_flags", "query_from_args"]
 
@@ -168,11 +168,8 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
 
     accel, pipe, b, pol, seed = query_from_args(args)
     q = check_int("queries", args.queries, 1, 1024)
-    for flag, path, ext in (("--timeline", args.timeline, (".csv", ".json")),
-                            ("--plot", args.plot, (".png",))):
-        check_output_file(flag, path)
-        if path and not path.endswith(ext):
-            raise ValueError(f"{flag} must end in {' or '.join(ext)}, got {path}")
+    check_output_file("--timeline", args.timeline, (".csv", ".json"))
+    check_output_file("--plot", args.plot, (".png",))
     wl = _workload(args, pipe)
     arr = _arrivals(args, q)
     r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
@@ -227,8 +224,7 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
         from rpaccel.perfmodel.feed import WorkloadFeed
 
         WorkloadFeed(wl, prog.pipeline, accel.embedding, seed)  # can feed it (before building)
-    if args.dump and Path(args.dump).is_file():
-        raise ValueError(f"--dump {args.dump} is a file; give a directory")
+    check_output_folder("--dump", args.dump)
     check_output_file("--waves", args.waves)
     from rpaccel.verif.accelbulk import AccelBuild, run_accel
 

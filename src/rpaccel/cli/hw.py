@@ -11,7 +11,7 @@ from pathlib import Path
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.units import UNITS, get_unit
 
-from .common import Parser, check_output_file, info, print_json, print_table, prob
+from .common import Parser, check_output_file, check_output_folder, info, print_json, print_table, prob
 from .flags import add_config_flags, config_from_args
 
 __all__ = ["add_commands", "cmd_verilog", "cmd_model", "cmd_sim", "cmd_verify"]
@@ -76,7 +76,7 @@ def cmd_verilog(args: argparse.Namespace) -> int:
     if hasattr(cfg, "check_rtl"):
         cfg.check_rtl()
     out = Path(args.output)
-    check_output_file("--output", args.output)
+    check_output_file("--output", args.output, parents=True)
     from rpaccel.rtl.emit import standalone, verilog, write_if_changed
 
     text = verilog(unit, cfg)
@@ -98,8 +98,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     cfg = config_from_args(unit.config, args)
     check_seed(args.seed, glue.SEED_MAX)
     check_output_file("--waves", args.waves)
-    if args.dump and Path(args.dump).exists() and not Path(args.dump).is_dir():
-        raise ValueError(f"--dump {args.dump} exists and is not a directory")
+    check_output_folder("--dump", args.dump)
     sc = {"name": "cli", **glue.sim_scenario(cfg, args)}
     unit.cases_module().validate(cfg, sc)
     if args.dump:

@@ -13,10 +13,19 @@ from rpaccel.sched.serving.sim import check_pipeline
 from rpaccel.sched.studies.config import (DeepRecSchedSettings, HeadlineSettings, LoadSettings,
                                           PlacementSettings, RecPipeSettings)
 
-from .common import Parser, floats, ints
+from .common import Parser, check_output_folder, floats, ints
 from .flags import add_config_flags, config_from_args
 
 __all__ = ["add_commands"]
+
+
+def _checked(handler):
+    """A study command whose output folder is checked before any work (new or empty, its
+    nearest existing ancestor writable)."""
+    def run(args: argparse.Namespace) -> int:
+        check_output_folder("--output", args.output, new=True)
+        return handler(args)
+    return run
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +40,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="the sparse ids of every pipeline's accelerator stages: a workload "
                          "preset, .toml, trace or reuse profile (default: each pipeline's)")
     sl.add_argument("-o", "--output", required=True, help="new output folder")
-    sl.set_defaults(handler=cmd_load)
+    sl.set_defaults(handler=_checked(cmd_load))
     sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
     sp.add_argument("--models", required=True, help="stage models, e.g. rm-small,rm-large")
     sp.add_argument("--items", required=True, help="items per stage, e.g. 4096,512")
@@ -49,12 +58,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          ".toml, trace or reuse profile; default Zipf ranks)")
     add_config_flags(sp, PlacementSettings, "study settings")
     sp.add_argument("-o", "--output", required=True, help="new output folder")
-    sp.set_defaults(handler=cmd_placement)
+    sp.set_defaults(handler=_checked(cmd_placement))
     sf = sts.add_parser("fidelity", help="the fidelity ladder: RecPipe artifact's formula -> "
                                          "rpaccel's executor, one switch at a time")
     sf.add_argument("-o", "--output", required=True, help="new output folder")
     sf.add_argument("--json", action="store_true", help="print the rows as JSON")
-    sf.set_defaults(handler=cmd_fidelity)
+    sf.set_defaults(handler=_checked(cmd_fidelity))
     sc = sts.add_parser("embcache", help="hit rate vs capacity for several skews (+ splits)")
     sc.add_argument("--skews", default="0.6,0.9,1.2", help="comma-separated Zipf skews")
     sc.add_argument("--capacities", default="64,128,256,512,1024,2048,4096,8192",
@@ -66,7 +75,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--lookups", type=int, default=2_000_000, help="lookups per trace")
     sc.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
     sc.add_argument("-o", "--output", required=True, help="new output folder")
-    sc.set_defaults(handler=cmd_embcache)
+    sc.set_defaults(handler=_checked(cmd_embcache))
     scc = sts.add_parser("cache", help="replacement policies against OPT, static/dynamic and "
                                        "per-stage splits, cold vs warm, on one workload")
     scc.add_argument("--workload", required=True, metavar="PRESET|FILE",
@@ -86,7 +95,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     scc.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     scc.add_argument("-o", "--output", required=True, help="new output folder")
     scc.add_argument("--json", action="store_true", help="print the summary as JSON")
-    scc.set_defaults(handler=cmd_cache)
+    scc.set_defaults(handler=_checked(cmd_cache))
     smo = sts.add_parser("modes", help="profile mode against exact mode: p50/p95/p99 over a "
                                        "load sweep, RM-large and S->L on rpaccel and tpu-like")
     smo.add_argument("-o", "--output", required=True, help="new output folder")
@@ -103,7 +112,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      help="accelerator presets (default rpaccel,tpu-like)")
     smo.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     smo.add_argument("--json", action="store_true", help="print the rows as JSON")
-    smo.set_defaults(handler=cmd_modes)
+    smo.set_defaults(handler=_checked(cmd_modes))
     sr = sts.add_parser("recpipe", help="RecPipe's iso-quality design-space exploration: "
                                         "funnels x placements -> NDCG@64, p95, best per "
                                         "throughput class")
@@ -115,18 +124,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          ".toml, trace or reuse profile; CPU/GPU service times do not depend "
                          "on them)")
     sr.add_argument("-o", "--output", required=True, help="new output folder")
-    sr.set_defaults(handler=cmd_recpipe)
+    sr.set_defaults(handler=_checked(cmd_recpipe))
     sh = sts.add_parser("headline", help="RecPipe's headline: RPAccel vs the TPU-like baseline "
                                          "(and CPU, GPU) at iso-quality, and each feature's "
                                          "contribution (Markdown report + PNGs)")
     add_config_flags(sh, HeadlineSettings, "study settings")
     sh.add_argument("-o", "--output", required=True, help="new output folder")
-    sh.set_defaults(handler=cmd_headline)
+    sh.set_defaults(handler=_checked(cmd_headline))
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     add_config_flags(sd, DeepRecSchedSettings, "study settings")
     sd.add_argument("-o", "--output", required=True, help="new output folder")
-    sd.set_defaults(handler=cmd_deeprecsched)
+    sd.set_defaults(handler=_checked(cmd_deeprecsched))
 
 
 def cmd_load(args: argparse.Namespace) -> int:

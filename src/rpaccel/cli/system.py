@@ -4,6 +4,7 @@ calibrate cpu``. Parsing and printing only; the work is in :mod:`rpaccel.sched`.
 from __future__ import annotations
 
 import argparse
+import math
 import json
 from pathlib import Path
 
@@ -42,10 +43,10 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     sm.add_argument("--size", choices=list(SIZE_KINDS), default="fixed",
                     help="query sizes (default: fixed at the first stage's items)")
     sm.add_argument("--size-mean", type=float, help="fixed/normal mean items (default: stage 1 items)")
-    sm.add_argument("--size-sd", type=float, default=0.0, help="normal: standard deviation")
-    sm.add_argument("--size-mu", type=float, default=LOGNORMAL_MU,
+    sm.add_argument("--size-sd", type=float, help="normal: standard deviation (default 0)")
+    sm.add_argument("--size-mu", type=float,
                     help=f"lognormal mu (log space, default {LOGNORMAL_MU})")
-    sm.add_argument("--size-sigma", type=float, default=LOGNORMAL_SIGMA,
+    sm.add_argument("--size-sigma", type=float,
                     help=f"lognormal sigma (log space, default {LOGNORMAL_SIGMA})")
     sm.add_argument("--size-file", help="query sizes, one per line, sampled uniformly")
     sm.add_argument("--sla-ms", type=float,
@@ -109,8 +110,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     seed = check_seed(args.seed)
     if not args.qps > 0:
         raise ValueError(f"qps must be > 0, got {args.qps}")
-    if args.records and not args.records.endswith((".csv", ".parquet")):
-        raise ValueError(f"--records must end in .csv or .parquet, got {args.records}")
+    check_output_file("--records", args.records, (".csv", ".parquet"))
     first = pipe.stages[0].items
     mean = args.size_mean if args.size_mean is not None else first
     if args.size in ("fixed", "normal") and mean is None:
@@ -121,10 +121,34 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise ValueError("--size file needs --size-file PATH")
     if args.sla_ms is not None and not args.sla_ms > 0:
         raise ValueError(f"sla-ms must be > 0, got {args.sla_ms}")
-    if args.size == "normal" and args.size_sd < 0:
-        raise ValueError(f"size-sd must be >= 0, got {args.size_sd}")
-    s = sizes(args.size, q, seed, mean=mean if mean is not None else 1, sd=args.size_sd,
-              mu=args.size_mu, sigma=args.size_sigma, max_size=size_cap(mean), path=args.size_file)
+    # each size flag belongs to its kinds: giving it for another kind is a contradiction
+    for flag, val, kinds in (("--size-mean", args.size_mean, ("fixed", "normal")),
+                             ("--size-sd", args.size_sd, ("normal",)),
+                             ("--size-mu", args.size_mu, ("lognormal",)),
+                             ("--size-sigma", args.size_sigma, ("lognormal",)),
+                             ("--size-file", args.size_file, ("file",)),
+                             ("--arrival-file", args.arrival_file, ())):
+        if val is None:
+            continue
+        if flag == "--arrival-file":
+            if args.arrival != "file":
+                raise ValueError(f"--arrival-file applies to --arrival file, not --arrival "
+                                 f"{args.arrival}")
+            continue
+        if args.size not in kinds:
+            raise ValueError(f"{flag} applies to --size {' or '.join(kinds)}, not --size "
+                             f"{args.size}")
+        if isinstance(val, float) and not math.isfinite(val):
+            raise ValueError(f"{flag} must be a finite number, got {val}")
+    if args.size == "normal" and args.size_sd is not None and args.size_sd < 0:
+        raise ValueError(f"--size-sd must be >= 0, got {args.size_sd}")
+    if args.size == "lognormal" and args.size_sigma is not None and args.size_sigma < 0:
+        raise ValueError(f"--size-sigma must be >= 0, got {args.size_sigma}")
+    s = sizes(args.size, q, seed, mean=mean if mean is not None else 1,
+              sd=args.size_sd if args.size_sd is not None else 0.0,
+              mu=args.size_mu if args.size_mu is not None else LOGNORMAL_MU,
+              sigma=args.size_sigma if args.size_sigma is not None else LOGNORMAL_SIGMA,
+              max_size=size_cap(mean), path=args.size_file)
     import time
 
     t_wall = time.perf_counter()

@@ -4,26 +4,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 
-from .common import Parser, print_json, print_table
+from .common import Parser, check_output_file, print_json, print_table
 
-__all__ = ["add_commands", "check_new_file"]
-
-
-def check_new_file(flag: str, path: str, suffixes: tuple[str, ...]) -> Path:
-    """An output file: the right suffix, not a folder, its folder exists (checked before any
-    work; the file is then written atomically)."""
-    p = Path(path)
-    if p.suffix not in suffixes:
-        raise ValueError(f"{flag} must end in {' or '.join(suffixes)}, got {path}")
-    if p.is_dir():
-        raise ValueError(f"{flag} {path} is a directory; give a file name")
-    if not p.resolve().parent.is_dir():
-        raise ValueError(f"{flag} {path}: folder {p.parent} does not exist")
-    return p
+__all__ = ["add_commands"]
 
 
 def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParsersAction) -> None:
@@ -68,7 +54,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from rpaccel.perfmodel.reuse import profile_trace
     from rpaccel.trace import read_trace
 
-    out = check_new_file("--output", args.output, (".json",))
+    out = check_output_file("--output", args.output, (".json",))
     prof = profile_trace(read_trace(args.trace))
     prof.write(out)
     summary = {"trace": args.trace, "output": str(out), "lookups": prof.lookups,
@@ -87,7 +73,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     n = check_int("lookups", args.lookups, 1, 1 << 31)
     seed = check_seed(args.seed, SIM_SEED_MAX)
-    out = check_new_file("--output", args.output, (".npz", ".parquet"))
+    out = check_output_file("--output", args.output, (".npz", ".parquet"))
     prof = load_profile(args.profile)
     tr = generate(prof, n, seed)
     ks = ks_distance(prof, profile_trace(tr))

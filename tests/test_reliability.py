@@ -1,0 +1,66 @@
+"""Reliability rules: output paths checked before any work (nothing written, one line, exit 2),
+one funnel rule for every command, contradictory flags refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from rpaccel.cli import main
+
+#: An output location no process can write in (a folder under /proc cannot be created).
+BAD = "/proc/rpaccel-x"
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["sim", "accel", "--config", "tiny", "--pipeline", "tiny", "--dump", BAD],
+    ["sim", "gemm", "--rows", "3", "--cols", "8", "--m", "5", "--k", "20", "--n", "30",
+     "--dump", BAD],
+    ["study", "fidelity", "-o", BAD],
+    ["study", "cache", "-o", BAD, "--workload", "uniform-1m"],
+    ["verilog", "gemm", "--rows", "4", "--cols", "4", "-o", f"{BAD}/g.v"],
+    ["simulate", "examples/pipeline-tiny.toml", "--qps", "100", "--queries", "10",
+     "--records", f"{BAD}/r.csv"],
+    ["model", "accel", "--config", "tiny", "--pipeline", "tiny", "--timeline", "TMP/ok.csv",
+     "--plot", f"{BAD}/a.png"],
+    ["trace", "profile", "examples/traces/criteo-sample.npz", "-o", f"{BAD}/p.json"],
+])
+def test_outputs_checked_before_the_work(tmp_path, capsys, argv):
+    argv = [a.replace("TMP", str(tmp_path)) for a in argv]
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2 and err.startswith("rpaccel: error: ") and err.count("\n") == 1, err
+    assert BAD in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())                     # nothing half-written
+
+
+def test_every_command_refuses_a_growing_funnel(tmp_path, capsys):
+    p = tmp_path / "grow.toml"
+    p.write_text('name = "grows"\n[[stage]]\nmodel = "rm-small"\nitems = 4096\n'
+                 'platform = "cpu"\n[[stage]]\nmodel = "rm-large"\nitems = 8192\n'
+                 'platform = "cpu"\n')
+    msgs = set()
+    for argv in (["simulate", str(p), "--qps", "10", "--queries", "10"],
+                 ["study", "load", str(p), "--qps", "10", "-o", str(tmp_path / "s")]):
+        rc, out, err = _run(capsys, argv)
+        assert rc == 2 and "a stage keeps at most what it receives" in err, err
+        msgs.add(err.split(": ", 2)[-1])
+    assert len(msgs) == 1 and not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--size", "fixed", "--size-mu", "5.1"], "--size-mu applies to --size lognormal, not --size fixed"),
+    (["--size", "lognormal", "--size-sd", "3"], "--size-sd applies to --size normal"),
+    (["--size", "lognormal", "--size-sigma", "nan"], "--size-sigma must be a finite number"),
+    (["--size", "normal", "--size-sd", "inf"], "--size-sd must be a finite number"),
+    (["--arrival-file", "a.txt"], "--arrival-file applies to --arrival file"),
+    (["--size", "fixed", "--size-file", "s.txt"], "--size-file applies to --size file"),
+])
+def test_simulate_contradictions(capsys, extra, message):
+    rc, out, err = _run(capsys, ["simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+                                 "--queries", "10", *extra])
+    assert rc == 2 and message in err and err.count("\n") == 1, err
