@@ -64,3 +64,30 @@ def test_simulate_contradictions(capsys, extra, message):
     rc, out, err = _run(capsys, ["simulate", "examples/pipeline-tiny.toml", "--qps", "100",
                                  "--queries", "10", *extra])
     assert rc == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_headline_report_states_the_truth():
+    """The report's generated sentences on cases with known answers: a platform that never
+    meets the target is listed as never meeting it; one that meets it is not; a figure is
+    printed with its configuration, and "none" stands for no figure."""
+    from rpaccel.sched.studies.headline import _report
+
+    rows = [{"platform": "rpaccel (multi-stage)", "p95_ms_at_load": 1.5,
+             "qps_per_w_at_load": 50.0, "p95_config": "rp 2+2", "lbt_qps": 900.0,
+             "lbt_config": "rp 3+1"},
+            {"platform": "cpu", "p95_ms_at_load": None, "qps_per_w_at_load": None,
+             "p95_config": "cpu x8", "lbt_qps": 0.0, "lbt_config": "cpu x8"},
+            {"platform": "gpu", "p95_ms_at_load": 4.0, "qps_per_w_at_load": 2.0,
+             "p95_config": "gpu", "lbt_qps": 100.0, "lbt_config": "gpu"}]
+    ratios = {"cpu": {"latency_x": None, "throughput_x": float("inf")},
+              "gpu": {"latency_x": 4.0 / 1.5, "throughput_x": 9.0}}
+    feats = [{"configuration": "no static hot set", "ndcg@64": 0.93, "p95_ms_at_load": None,
+              "lbt_qps": 0.0}]
+    md = _report(rows, ratios, feats, 0.92, 400.0, 10.0, 1000, "synthetic")
+    never = [line for line in md.splitlines() if line.startswith("Never meets")]
+    assert len(never) == 1 and never[0].endswith(": cpu.") and "gpu" not in never[0]
+    assert "Meets p95" not in md
+    assert "| rpaccel (multi-stage) | 1.500 | 50.0 | rp 2+2 | 900.0 | rp 3+1 |" in md
+    assert "| cpu | none | none | cpu x8 | none | cpu x8 |" in md
+    assert "| no static hot set | 0.9300 | none | none |" in md
+    assert "None" not in md and " 0.0 |" not in md

@@ -240,7 +240,7 @@ def _plots(d: Path, cmp_rows: list[dict], feats: list[dict], qps: float, sla_ms:
 
 def _f(x, fmt="{:.3f}") -> str:
     if x is None:
-        return "n/a"
+        return "none"
     if isinstance(x, float) and math.isinf(x):
         return "inf"
     return fmt.format(x)
@@ -256,7 +256,7 @@ def _report(cmp_rows, ratios, feats, iso, qps, sla_ms, queries, data) -> str:
     for c in cmp_rows:
         lines.append(f"| {c['platform']} | {_f(c['p95_ms_at_load'])} | "
                      f"{_f(c['qps_per_w_at_load'], '{:.1f}')} | {c['p95_config']} | "
-                     f"{_f(c['lbt_qps'], '{:.1f}')} | {c['lbt_config']} |")
+                     f"{_f(c['lbt_qps'] or None, '{:.1f}')} | {c['lbt_config']} |")
     lines += ["", "RPAccel (best multi-stage configuration) against each:", "",
               "| against | tail latency (x lower) | throughput (x higher) | RecPipe |",
               "|---|---|---|---|"]
@@ -265,15 +265,16 @@ def _report(cmp_rows, ratios, feats, iso, qps, sla_ms, queries, data) -> str:
                  else "")
         lines.append(f"| {k} | {_f(v['latency_x'], '{:.2f}')} | "
                      f"{_f(v['throughput_x'], '{:.2f}')} | {paper} |")
-    none = [c["platform"] for c in cmp_rows if not c["lbt_qps"]]
-    if none:
-        lines += ["", f"Meets p95 <= {sla_ms:g} ms at no load (throughput ratio inf): "
-                  f"{', '.join(none)}."]
+    never = [c["platform"] for c in cmp_rows if not c["lbt_qps"]]
+    if never:
+        lines += ["", f"Never meets p95 <= {sla_ms:g} ms at any load tried (no latency-bounded "
+                  f"throughput, so RPAccel's throughput ratio against it is unbounded, shown as "
+                  f"inf): {', '.join(never)}."]
     lines += ["", "What each RPAccel feature contributes (one off at a time):", "",
               "| configuration | NDCG@64 | p95 at load (ms) | max QPS under p95 target |",
               "|---|---|---|---|"]
     for f in feats:
         lines.append(f"| {f['configuration']} | {f['ndcg@64']:.4f} | "
-                     f"{_f(f['p95_ms_at_load'])} | {f['lbt_qps']:.1f} |")
+                     f"{_f(f['p95_ms_at_load'])} | {_f(f['lbt_qps'] or None, '{:.1f}')} |")
     lines += ["", "![headline](headline.png)", "", "![features](features.png)", ""]
     return "\n".join(lines)

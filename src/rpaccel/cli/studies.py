@@ -210,9 +210,11 @@ def cmd_headline(args: argparse.Namespace) -> int:
 
     res = headline_study(Path(args.output), settings)
     for c in res["comparison"]:
-        p95 = f"{c['p95_ms_at_load']:.3f} ms" if c["p95_ms_at_load"] is not None else "saturated"
-        print(f"  {c['platform']:<28} p95 @ {args.qps:g} QPS {p95:>12}   max QPS "
-              f"{c['lbt_qps']:9.1f}   {c['lbt_config']}")
+        p95 = (f"{c['p95_ms_at_load']:.3f} ms ({c['p95_config']})"
+               if c["p95_ms_at_load"] is not None else "saturated")
+        top = (f"{c['lbt_qps']:.1f} ({c['lbt_config']})" if c["lbt_qps"] else
+               f"none (never meets p95 <= {settings.sla_ms:g} ms)")
+        print(f"  {c['platform']:<28} p95 @ {args.qps:g} QPS {p95}; max QPS {top}")
     for k, v in res["ratios"].items():
         lx = "n/a" if v["latency_x"] is None else f"{v['latency_x']:.2f}x"
         tx = "n/a" if v["throughput_x"] is None else f"{v['throughput_x']:.2f}x"
