@@ -165,9 +165,12 @@ class WorkloadFeed:
                 out[d] = freed[np.searchsorted(disp, col[d])]
                 col = out
             if self.rows[t] > self.R:
-                f = col >= self.S
                 col = col.copy()
-                col[f] = self.S + (col[f] - self.S) % (self.R - self.S)
+                if self.S >= self.R:                  # every row static: fold over them all
+                    col %= self.R
+                else:
+                    f = col >= self.S
+                    col[f] = self.S + (col[f] - self.S) % (self.R - self.S)
             x[:, t] = col
         return x
 
