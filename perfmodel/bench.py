@@ -17,6 +17,19 @@ import time
 from pathlib import Path
 
 
+def write_figures(out_dir: Path | None, name: str, fig: dict) -> None:
+    """Write a benchmark's figures to ``out_dir/name`` (JSON; nothing without ``out_dir``)."""
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_text(json.dumps(fig, indent=2))
+        print(f"wrote {out_dir / name}")
+
+
+def results_dir() -> Path:
+    """Where ``make bench`` writes its figures: ``$RPACCEL_BUILD/results``."""
+    return Path(os.environ.get("RPACCEL_BUILD", "build")) / "results"
+
+
 def main(out_dir: Path | None = None) -> dict:
     from rpaccel.accel import load_accel
     from rpaccel.query import load_pipeline
@@ -59,13 +72,10 @@ def main(out_dir: Path | None = None) -> dict:
         print(f"exact mode {pipe.name:<18}: {n / dt:6.1f} queries/s on one core "
               f"({dt / n * 1e3:.1f} ms per query; target >= {300 if name == 'rm-large' else 200})",
               flush=True)
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "bench_executor.json").write_text(json.dumps(fig, indent=2))
-        print(f"wrote {out_dir / 'bench_executor.json'}")
+    write_figures(out_dir, "bench_executor.json", fig)
     return fig
 
 
 if __name__ == "__main__":
-    main(Path(os.environ.get("RPACCEL_BUILD", "build")) / "results")
+    main(results_dir())
     sys.exit(0)

@@ -11,11 +11,11 @@ On one core, best of 3 after a warm-up call (numba compiles each kernel once per
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
+
+from .bench import results_dir, write_figures
 
 
 def _best(fn, reps: int = 3) -> float:
@@ -59,13 +59,10 @@ def main(out_dir: Path | None = None) -> dict:
     fig["generate_Mlookups_s"] = round(n / g / 1e6, 2)
     print(f"stack distances {n / s / 1e6:.2f} M lookups/s; generation {n / g / 1e6:.2f} M "
           "lookups/s", flush=True)
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "bench_cache.json").write_text(json.dumps(fig, indent=2))
-        print(f"wrote {out_dir / 'bench_cache.json'}")
+    write_figures(out_dir, "bench_cache.json", fig)
     return fig
 
 
 if __name__ == "__main__":
-    main(Path(os.environ.get("RPACCEL_BUILD", "build")) / "results")
+    main(results_dir())
     sys.exit(0)

@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from rpaccel.perfmodel.bench import results_dir, write_figures
+
 
 def main(out_dir: Path | None = None) -> dict:
     from rpaccel.query import Pipeline, StageSpec
@@ -151,13 +153,10 @@ def main(out_dir: Path | None = None) -> dict:
                                         "funnel_s": round(dt, 2), "metrics_s": round(dm, 2)}
     print(f"quality funnel: 10,000 queries x 4,096 candidates x 3 stages in {dt:.2f} s "
           f"(metrics {dm:.2f} s) on one core", flush=True)
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "bench_sched.json").write_text(json.dumps(fig, indent=2))
-        print(f"wrote {out_dir / 'bench_sched.json'}")
+    write_figures(out_dir, "bench_sched.json", fig)
     return fig
 
 
 if __name__ == "__main__":
-    main(Path(os.environ.get("RPACCEL_BUILD", "build")) / "results")
+    main(results_dir())
     sys.exit(0)

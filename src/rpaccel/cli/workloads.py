@@ -50,6 +50,14 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     mc.set_defaults(handler=cmd_cache)
 
 
+def _print(args: argparse.Namespace, summary: dict) -> int:
+    if args.json:
+        print_json(summary)
+    else:
+        print_table(list(summary.items()))
+    return 0
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from rpaccel.perfmodel.reuse import profile_trace
     from rpaccel.trace import read_trace
@@ -60,11 +68,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     summary = {"trace": args.trace, "output": str(out), "lookups": prof.lookups,
                "cold_fraction": prof.cold_fraction, "distinct_distances": len(prof.distances),
                "tables": len(prof.table_shares)}
-    if args.json:
-        print_json(summary)
-    else:
-        print_table([(k, v) for k, v in summary.items()])
-    return 0
+    return _print(args, summary)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -80,11 +84,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     write_trace(tr, out)
     summary = {"profile": args.profile, "output": str(out), "lookups": n, "seed": seed,
                "ks_distance": ks}
-    if args.json:
-        print_json(summary)
-    else:
-        print_table([(k, v) for k, v in summary.items()])
-    return 0
+    return _print(args, summary)
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
