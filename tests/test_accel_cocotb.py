@@ -1,12 +1,13 @@
 """The integrated RPAccel on Verilator through cocotb: for every matrix build and scenario, the
 ranked list and every stage's survivors equal the golden model's bit for bit, and the cycle
-count (first host beat to last result beat) equals the executor's."""
+count (first host beat to last result beat) equals the executor's. The builds in
+``VERIFY_ONLY`` (minutes of simulation each) run under ``make verify``."""
 
 import functools
 
 import pytest
 
-from rpaccel.verif.cases_accel import matrix_builds
+from rpaccel.verif.cases_accel import VERIFY_ONLY, matrix_builds
 
 BUILDS = {label: (build, scs) for label, build, scs in matrix_builds()}
 
@@ -21,7 +22,8 @@ def _results(label: str) -> dict:
 
 @pytest.mark.parametrize("label, name", [
     pytest.param(label, sc["name"], id=f"{label}-{sc['name']}",
-                 marks=pytest.mark.xdist_group(f"accel-{label}"))
+                 marks=[pytest.mark.xdist_group(f"accel-{label}")]
+                 + ([pytest.mark.verify] if label in VERIFY_ONLY else []))
     for label, (_, scs) in BUILDS.items() for sc in scs])
 def test_accel_rtl(label, name):
     r = _results(label)[name]
