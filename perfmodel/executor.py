@@ -90,17 +90,17 @@ class ExecResult:
     def write_timeline(self, path: str | Path) -> None:
         """The busy timeline, one row per command (cycles: issue and done), as ``.json`` or
         CSV; written whole or not at all."""
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        if path.suffix == ".json":
-            tmp.write_text(json.dumps(self.timeline))
-        else:
-            cols = ["cmd", "queue", "op", "q", "s", "sb", "layer", "issue", "done"]
-            with tmp.open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=cols)
-                w.writeheader()
-                w.writerows(self.timeline)
-        tmp.replace(path)
+        from rpaccel.outputs import atomic_file
+
+        with atomic_file(path) as tmp:
+            if tmp.suffix == ".json":
+                tmp.write_text(json.dumps(self.timeline))
+            else:
+                cols = ["cmd", "queue", "op", "q", "s", "sb", "layer", "issue", "done"]
+                with tmp.open("w", newline="") as f:
+                    w = csv.DictWriter(f, fieldnames=cols)
+                    w.writeheader()
+                    w.writerows(self.timeline)
 
 
 def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -> dict:

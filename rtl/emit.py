@@ -34,8 +34,8 @@ def write_if_changed(path: Path, text: str) -> bool:
     path = Path(path)
     if path.exists() and path.read_text() == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    from rpaccel.outputs import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
     return True

@@ -91,3 +91,45 @@ def test_headline_report_states_the_truth():
     assert "| cpu | none | none | cpu x8 | none | cpu x8 |" in md
     assert "| no static hot set | 0.9300 | none | none |" in md
     assert "None" not in md and " 0.0 |" not in md
+
+
+def test_staged_outputs_all_or_nothing(tmp_path):
+    """A command's outputs appear together when it succeeds; a failure part-way leaves no
+    target and no temporary behind (a folder's earlier files are kept)."""
+    from rpaccel.outputs import staged
+
+    (tmp_path / "dump").mkdir()
+    (tmp_path / "dump" / "old.txt").write_text("kept")
+    with pytest.raises(RuntimeError):
+        with staged() as st:
+            st.file(tmp_path / "a.csv").write_text("x")
+            (st.folder(tmp_path / "dump") / "accel.json").write_text("{}")
+            raise RuntimeError("the plot failed")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["dump", "old.txt"]
+    with staged() as st:
+        st.file(tmp_path / "a.csv").write_text("x")
+        (st.folder(tmp_path / "dump") / "accel.json").write_text("{}")
+        assert not (tmp_path / "a.csv").exists()          # not before the block ends
+    assert (tmp_path / "a.csv").read_text() == "x"
+    assert sorted(p.name for p in (tmp_path / "dump").iterdir()) == ["accel.json", "old.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "dump"]
+
+
+def test_model_accel_timeline_and_plot_both_or_neither(tmp_path, capsys, monkeypatch):
+    """`model accel --timeline T --plot P`: if drawing the plot fails, the timeline CSV is not
+    left behind either."""
+    import rpaccel.sched.studies.plots as plots
+
+    def broken(*a, **k):
+        raise ValueError("plot: rendering failed")
+
+    monkeypatch.setattr(plots, "timeline", broken)
+    rc, out, err = _run(capsys, ["model", "accel", "--config", "tiny", "--pipeline", "tiny",
+                                 "--timeline", str(tmp_path / "t.csv"),
+                                 "--plot", str(tmp_path / "t.png")])
+    assert rc == 2 and "rendering failed" in err and not list(tmp_path.iterdir())
+    monkeypatch.undo()
+    rc, out, err = _run(capsys, ["model", "accel", "--config", "tiny", "--pipeline", "tiny",
+                                 "--timeline", str(tmp_path / "t.csv"),
+                                 "--plot", str(tmp_path / "t.png")])
+    assert rc == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.png"]

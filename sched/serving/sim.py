@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rpaccel.models import Model
+from rpaccel.outputs import atomic_file
 from rpaccel.query import ACCEL_MODES, STAGE_LIMITS, Pipeline, StageSpec
 
 from rpaccel.sched.platforms.hosts import Platform, get_platform
@@ -111,18 +112,15 @@ class SimResult:
             except ImportError:
                 raise ValueError("Parquet output needs pyarrow (pip install pyarrow); "
                                  "use a .csv path instead") from None
-            tmp = p.with_suffix(".parquet.tmp")
-            pq.write_table(pa.table({c: self.records[c] for c in cols}), tmp)
-            tmp.replace(p)
+            with atomic_file(p) as tmp:
+                pq.write_table(pa.table({c: self.records[c] for c in cols}), tmp)
             return
         if p.suffix != ".csv":
             raise ValueError(f"records path must end in .csv or .parquet, got {p.name}")
-        tmp = p.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as fh:
+        with atomic_file(p) as tmp, open(tmp, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(cols)
             w.writerows(zip(*(self.records[c].tolist() for c in cols)))
-        tmp.replace(p)
 
 
 def stage_items(pipeline: Pipeline, sizes: np.ndarray):

@@ -197,7 +197,10 @@ def timeline(tl: list[dict], path: Path, title: str) -> None:
               labels=list(colors), ncol=6, fontsize=8, loc="upper center",
               bbox_to_anchor=(0.5, -0.18))
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    from rpaccel.outputs import atomic_file
+
+    try:
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
 import platform
-import shutil
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from rpaccel.outputs import atomic_folder, check_folder
 
 __all__ = ["write_rows", "output_dir", "check_output_dir", "manifest"]
 
@@ -31,36 +30,12 @@ def write_rows(rows: list[dict], path: Path) -> None:
 
 def check_output_dir(path: str | Path) -> Path:
     """A study's output folder, checked before the study runs: new (or empty); missing parent
-    folders are created with it."""
-    final = Path(path)
-    if final.exists() and (not final.is_dir() or any(final.iterdir())):
-        raise ValueError(f"output {final} exists and is not an empty folder; choose a new one")
-    anc = final.resolve()
-    while not anc.exists():
-        anc = anc.parent
-    if not anc.is_dir() or not os.access(anc, os.W_OK | os.X_OK):
-        raise ValueError(f"output {final}: cannot create it in {anc}")
-    return final
+    folders are created with it (:func:`rpaccel.outputs.check_folder`)."""
+    return check_folder("--output", path, new=True)
 
 
-@contextlib.contextmanager
-def output_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a scratch folder that becomes ``path`` only if the block succeeds."""
-    final = check_output_dir(path)
-    tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-    except OSError as e:
-        raise ValueError(f"output {final}: cannot create it ({e.strerror})") from None
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():
-        final.rmdir()
-    tmp.replace(final)
+#: A study's folder, created whole or not at all (:func:`rpaccel.outputs.atomic_folder`).
+output_dir = atomic_folder
 
 
 def manifest(path: Path, *, config: dict[str, Any], seed: int | None, files: list[str]) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,12 +218,10 @@ def write_trace(trace: Trace, path: str | os.PathLike) -> None:
         meta["lengths"] = trace.lengths
     if trace.cardinalities is not None:
         meta["cardinalities"] = np.asarray(trace.cardinalities, dtype=np.int64)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=p.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
+    from rpaccel.outputs import staged
+
+    with staged() as st:                 # the trace and its sidecar: both or neither
+        tmp = st.file(p)
         if p.suffix == ".npz":
             np.savez_compressed(tmp, **cols, **meta)
         else:
@@ -232,11 +229,7 @@ def write_trace(trace: Trace, path: str | os.PathLike) -> None:
             import pyarrow.parquet as pq
             pq.write_table(pa.table(cols), tmp)
             if meta:
-                np.savez_compressed(p.with_suffix(".meta.npz"), **meta)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+                np.savez_compressed(st.file(p.with_suffix(".meta.npz")), **meta)
 
 
 def from_embedding_bag(indices, offsets, lengths=None, *, source: str = "<embedding bag>"
@@ -326,10 +319,10 @@ class ReuseProfile:
                 "counts": list(self.counts)}
 
     def write(self, path: str | os.PathLike) -> None:
-        p = Path(path)
-        tmp = p.with_name(f".{p.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict()) + "\n")
-        os.replace(tmp, p)
+        from rpaccel.outputs import atomic_file
+
+        with atomic_file(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict()) + "\n")
 
 
 def load_profile(path: str | os.PathLike) -> ReuseProfile:

@@ -14,6 +14,8 @@ from rpaccel.accel import PRESETS, load_accel
 from rpaccel.query import FILTERS, PIPELINE_PRESETS, load_pipeline
 from rpaccel.config import check_int, check_seed
 
+from rpaccel.outputs import staged
+
 from .common import check_output_file, check_output_folder, print_json, print_table, prob
 
 __all__ = ["add_commands", "add_query_flags", "query_from_args"]
@@ -174,12 +176,13 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
     arr = _arrivals(args, q)
     r = model_accel(accel, pipe, sub_batch=b, policy=pol, seed=seed, queries=q,
                     timeline=bool(args.timeline or args.plot), workload=wl, arrivals=arr)
-    if args.timeline:
-        r.write_timeline(args.timeline)
-    if args.plot:
-        from rpaccel.sched.studies.plots import timeline
+    with staged() as st:                 # the timeline and its plot: both or neither
+        if args.timeline:
+            r.write_timeline(st.file(args.timeline))
+        if args.plot:
+            from rpaccel.sched.studies.plots import timeline
 
-        timeline(r.timeline, Path(args.plot), f"{pipe.name} on {accel.name}")
+            timeline(r.timeline, st.file(args.plot), f"{pipe.name} on {accel.name}")
     head = {"config": accel.name, "pipeline": pipe.name, "seed": seed, "queries": q,
             "clock_ns": accel.clock_ns}
     if args.json:
@@ -236,8 +239,12 @@ def cmd_sim_accel(args: argparse.Namespace) -> int:
           "backpressure": args.backpressure,
           **({"workload": wl.origin} if wl is not None else {}),
           **({"gaps": [b_ - a_ for a_, b_ in zip(arr, arr[1:])]} if arr is not None else {}),
-          **({"dump": str(Path(args.dump).resolve())} if args.dump else {})}
-    (r,) = run_accel(build, [sc], waves=str(Path(args.waves).resolve()) if args.waves else None)
+          }
+    with staged() as st:                 # the dump appears only if the simulation finished
+        if args.dump:
+            sc["dump"] = str(st.folder(args.dump).resolve())
+        (r,) = run_accel(build, [sc],
+                         waves=str(Path(args.waves).resolve()) if args.waves else None)
     ok = r.ok
     out = {k: r[k] for k in ("rtl_cycles", "model_cycles", "cycles_match", "values_match",
                              "counters_match", "rtl_events", "model_events",

@@ -11,6 +11,8 @@ from pathlib import Path
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.units import UNITS, get_unit
 
+from rpaccel.outputs import staged
+
 from .common import Parser, check_output_file, check_output_folder, info, print_json, print_table, prob
 from .flags import add_config_flags, config_from_args
 
@@ -101,14 +103,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
     check_output_folder("--dump", args.dump)
     sc = {"name": "cli", **glue.sim_scenario(cfg, args)}
     unit.cases_module().validate(cfg, sc)
-    if args.dump:
-        sc["dump"] = str(Path(args.dump).resolve())
     from rpaccel.verif.run import build, run_unit
 
     if not args.json:
         info(f"building {cfg.label()} (config {cfg.key()}) with Verilator ...")
     binfo = build(unit, cfg, waves=bool(args.waves))
-    (res,) = run_unit(unit, cfg, [sc], waves=args.waves)
+    with staged() as st:                 # the dump appears only if the simulation finished
+        if args.dump:
+            sc["dump"] = str(st.folder(args.dump).resolve())
+        (res,) = run_unit(unit, cfg, [sc], waves=args.waves)
     fields, rows = glue.sim_fields(sc, res)
     fields.update({"build_seconds": round(binfo.seconds, 3), "build_cached": binfo.cached})
     # units with event counters (the GEMM engine, the top-k filter) also check them

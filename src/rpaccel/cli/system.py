@@ -17,6 +17,8 @@ from rpaccel.sched.serving.sim import check_pipeline, max_qps_under_sla, simulat
 from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
 
+from rpaccel.outputs import atomic_file
+
 from .common import Parser, check_output_file, ints, print_json, print_table
 
 __all__ = ["add_commands"]
@@ -208,9 +210,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         for m in models:
             get_model(m)
         tab = measure_table(models, args.reps)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(tab, indent=2))
-        tmp.replace(out)
+        with atomic_file(out) as tmp:
+            tmp.write_text(json.dumps(tab, indent=2))
         for m, ts in tab["times_s"].items():
             print(f"{m:<10} " + "  ".join(f"b{b}: {t * 1e3:.3f} ms" for b, t in
                                           zip(tab["batches"], ts)))
@@ -220,9 +221,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               if m.strip()]
     batches = tuple(ints("batches", args.batches))
     cal = calibrate(models, batches, args.reps, csv_path=args.from_csv)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(cal, indent=2))
-    tmp.replace(out)
+    with atomic_file(out) as tmp:
+        tmp.write_text(json.dumps(cal, indent=2))
     c = cal["constants"]
     print(f"fitted from {len(cal['points'])} points ({cal['source']}): overhead "
           f"{c['overhead_s'] * 1e6:.1f} us, {c['per_lookup_s'] * 1e9:.1f} ns/lookup, "
