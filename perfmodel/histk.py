@@ -21,8 +21,9 @@ __all__ = ["score_bins", "histk", "HistkResult", "histk_timeline", "histk_cycles
 
 
 def score_bins(cfg: HistkConfig, scores: Sequence[int] | np.ndarray) -> np.ndarray:
-    """The bin of every score: its top ``bin_bits`` bits, offset binary for signed scores."""
-    s = np.asarray(scores, dtype=np.int64) - cfg.score_range[0]
+    """The bin of every score: its top ``bin_bits`` bits, offset binary for signed scores
+    (scores outside the config's range: ``ValueError``)."""
+    s = cfg.check_scores(scores) - cfg.score_range[0]
     return s >> (cfg.score_width - cfg.bin_bits)
 
 

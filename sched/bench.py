@@ -4,7 +4,7 @@
   engines per stage, Poisson arrivals at 80 % of the tighter stage's capacity, 1M queries, one
   core; and the process's peak memory.
 * The same with the ``rpaccel`` platform: S->L [4096, 512] on one RPAccel (an accelerator
-  group, ``examples/pipeline-s-l.toml``), 1M queries at 80 % of its capacity, one core (target
+  group, ``examples/pipelines/s-l.toml``), 1M queries at 80 % of its capacity, one core (target
   >= 500,000 simulated queries per second; the executor's profile of the query included).
 * A Fig-12-sized RPAccel placement search: 27 placements (sub-array splits 1+3, 2+2, 3+1 x
   sub-batches 128, 256, 512 x stage-2 items 256, 512, 1024) x 11 loads x 10,000 queries on 2

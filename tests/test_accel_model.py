@@ -170,8 +170,8 @@ def test_presets_and_examples_load():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "examples"
-    assert load_accel(str(root / "accel-tiny.toml")) == TINY
-    assert load_pipeline(str(root / "pipeline-tiny.toml")) == TINY_PIPE
+    assert load_accel(str(root / "accelerators/tiny.toml")) == TINY
+    assert load_pipeline(str(root / "pipelines/tiny.toml")) == TINY_PIPE
     assert load_pipeline("rm-large").stages[0].model == RECPIPE_RM["rm-large"]
     with pytest.raises(ValueError, match="neither a preset"):
         load_accel("nope")

@@ -120,7 +120,7 @@ def test_artifact_cli_and_sizes_beyond_one_pass():
 
 
 def test_no_contention_simulation_equals_the_executor():
-    p = load_pipeline(ROOT / "examples" / "pipeline-s-l.toml")
+    p = load_pipeline(ROOT / "examples" / "pipelines/s-l.toml")
     r = simulate(p, np.array([0.0]), np.array([4096]), warmup=0)
     ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"))
     assert round(r.records["latency_s"][0] / 8e-9) == ex.latency[0] == ex.cycles
@@ -135,7 +135,7 @@ def test_no_contention_simulation_equals_the_executor():
 def test_contention_close_to_back_to_back_executor():
     """All queries at once: the rigid-reservation model against the executor running the same
     back-to-back program (README: within 3 %)."""
-    p = load_pipeline(ROOT / "examples" / "pipeline-s-l.toml")
+    p = load_pipeline(ROOT / "examples" / "pipelines/s-l.toml")
     for q in (2, 4, 8):
         r = simulate(p, np.zeros(q), np.full(q, 4096), warmup=0)
         ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"), queries=q)
@@ -145,7 +145,7 @@ def test_contention_close_to_back_to_back_executor():
 
 
 def _tiny_pipeline(tmp_path) -> Path:
-    text = (ROOT / "examples" / "pipeline-tiny.toml").read_text()
+    text = (ROOT / "examples" / "pipelines/tiny.toml").read_text()
     text = text.replace('"examples/', f'"{ROOT}/examples/')
     f = tmp_path / "sl-tiny.toml"
     f.write_text(text)
@@ -173,9 +173,9 @@ def test_tiny_group_equals_rtl(tmp_path):
 
 
 def test_full_size_sl_file_through_three_commands():
-    """The full-size S->L file (`examples/pipeline-s-l.toml`) runs through `model accel`,
+    """The full-size S->L file (`examples/pipelines/s-l.toml`) runs through `model accel`,
     `compile` and `simulate`; its cycles are the `s-l` preset's on `--config rpaccel`."""
-    f = str(ROOT / "examples" / "pipeline-s-l.toml")
+    f = str(ROOT / "examples" / "pipelines/s-l.toml")
     model = json.loads(_cli("model", "accel", "--pipeline", f, "--seed", "1", "--json").stdout)
     preset = json.loads(_cli("model", "accel", "--config", "rpaccel", "--pipeline", "s-l",
                              "--seed", "1", "--json").stdout)
@@ -184,7 +184,7 @@ def test_full_size_sl_file_through_three_commands():
     assert prog["config"] == "rpaccel" and prog["groups"] == [[0, 1], [1, 3]]
     out = json.loads(_cli("simulate", f, "--qps", "100", "--queries", "50", "--json").stdout)
     assert out["p50_s"] >= 145_791 * 8e-9 * (1 - 1e-12)
-    bad = _cli("model", "accel", "--pipeline", str(ROOT / "examples" / "sl-cpu.toml"), ok=False)
+    bad = _cli("model", "accel", "--pipeline", str(ROOT / "examples" / "pipelines/sl-cpu.toml"), ok=False)
     assert bad.returncode == 2 and "--config is needed" in bad.stderr
 
 
@@ -221,7 +221,7 @@ def test_bad_fidelity_and_cli_exit_2(tmp_path):
     with pytest.raises(ValueError, match="needs every switch exact; fidelity.hits"):
         Fidelity(hits="fixed")
     bad = tmp_path / "a.toml"
-    bad.write_text((ROOT / "examples" / "accel-rpaccel.toml").read_text()
+    bad.write_text((ROOT / "examples" / "accelerators/rpaccel.toml").read_text()
                    + '\n[fidelity]\ngemm = "formula"\nschedule = "serial"\nspeed = 1\n')
     r = _cli("model", "stage", "--platform", f"rpaccel:{bad}", "--model", "rm-large",
              "--items", "64", ok=False)
@@ -328,7 +328,7 @@ def test_model_stage_on_tiny_equals_model_accel(tmp_path):
     """The shipped tiny config, one stage: a catalog-style model file on rpaccel:tiny gives the
     executor's cycles for the one-stage pipeline its [serve] table describes."""
     st = json.loads(_cli("model", "stage", "--platform", "rpaccel:tiny", "--model",
-                         str(ROOT / "examples" / "model-tiny-s.toml"), "--items", "128",
+                         str(ROOT / "examples" / "models/tiny-s.toml"), "--items", "128",
                          "--json").stdout)
     pipe = tmp_path / "p.toml"
     pipe.write_text('k_out = 8\n[[stage]]\nitems = 128\nsubarrays = 0\nmodel = { dense = 6, '

@@ -149,8 +149,8 @@ def test_model_stage_artifact():
      "unknown platform 'tpu'"),
     (["model", "stage", "--platform", "cpu", "--model", "rm-huge", "--items", "1"],
      "unknown model 'rm-huge'"),
-    (["simulate", "examples/sl-cpu.toml", "--qps", "0", "--queries", "10"], "qps must be > 0"),
-    (["simulate", "examples/sl-cpu.toml", "--qps", "10", "--queries", "0"],
+    (["simulate", "examples/pipelines/sl-cpu.toml", "--qps", "0", "--queries", "10"], "qps must be > 0"),
+    (["simulate", "examples/pipelines/sl-cpu.toml", "--qps", "10", "--queries", "0"],
      "queries must be an integer"),
     (["simulate", "missing.toml", "--qps", "10", "--queries", "10"], "pipeline file missing.toml"),
 ])
@@ -166,7 +166,7 @@ def test_sched_bad_input(args, needle):
 def test_simulate_examples_json_and_records(example, tmp_path):
     root = Path(__file__).resolve().parents[1]
     rec = tmp_path / "r.csv"
-    p = run("simulate", str(root / "examples" / f"{example}.toml"), "--qps", "80", "--queries",
+    p = run("simulate", str(root / "examples" / "pipelines" / f"{example}.toml"), "--qps", "80", "--queries",
             "2000", "--seed", "4", "--json", "--records", str(rec))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -284,7 +284,7 @@ def test_study_embcache_plot(tmp_path):
 
 def test_simulate_single_query_json_is_strict():
     root = Path(__file__).resolve().parents[1]
-    p = run("simulate", str(root / "examples/sl-cpu.toml"), "--qps", "10", "--queries", "1", "--json")
+    p = run("simulate", str(root / "examples/pipelines/sl-cpu.toml"), "--qps", "10", "--queries", "1", "--json")
     assert p.returncode == 0, p.stderr
 
     def reject(c):

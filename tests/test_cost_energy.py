@@ -117,8 +117,8 @@ def test_power_and_qps_per_watt_in_study_rows():
     from rpaccel.sched.studies.search import load_sweep
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
-    rows = load_sweep([sched_pipeline(root / "sl-cpu.toml"), sched_pipeline(
-        root / "pipeline-s-l.toml"), sched_pipeline(root / "rm-large-accel.toml")], [100.0],
+    rows = load_sweep([sched_pipeline(root / "pipelines/sl-cpu.toml"), sched_pipeline(
+        root / "pipelines/s-l.toml"), sched_pipeline(root / "pipelines/rm-large-accel.toml")], [100.0],
         queries=500, progress=False)
     cpu, rp, art = rows
     assert cpu["power_w"] == pytest.approx(32 * 7.3)          # 16 + 16 cores at 205 W / 28

@@ -143,7 +143,7 @@ def test_quality_cli_pipeline():
     import sys
     from pathlib import Path
 
-    pipe = str(Path(__file__).resolve().parents[1] / "examples" / "sl-cpu.toml")
+    pipe = str(Path(__file__).resolve().parents[1] / "examples" / "pipelines/sl-cpu.toml")
     cmd = [sys.executable, "-m", "rpaccel.cli", "quality", "--pipeline", pipe, "--queries", "60"]
     p = subprocess.run([*cmd, "--seed", "3", "--json"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

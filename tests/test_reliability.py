@@ -24,7 +24,7 @@ def _run(capsys, argv):
     ["study", "fidelity", "-o", BAD],
     ["study", "cache", "-o", BAD, "--workload", "uniform-1m"],
     ["verilog", "gemm", "--rows", "4", "--cols", "4", "-o", f"{BAD}/g.v"],
-    ["simulate", "examples/pipeline-tiny.toml", "--qps", "100", "--queries", "10",
+    ["simulate", "examples/pipelines/tiny.toml", "--qps", "100", "--queries", "10",
      "--records", f"{BAD}/r.csv"],
     ["model", "accel", "--config", "tiny", "--pipeline", "tiny", "--timeline", "TMP/ok.csv",
      "--plot", f"{BAD}/a.png"],
@@ -61,7 +61,7 @@ def test_every_command_refuses_a_growing_funnel(tmp_path, capsys):
     (["--size", "fixed", "--size-file", "s.txt"], "--size-file applies to --size file"),
 ])
 def test_simulate_contradictions(capsys, extra, message):
-    rc, out, err = _run(capsys, ["simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+    rc, out, err = _run(capsys, ["simulate", "examples/pipelines/tiny.toml", "--qps", "100",
                                  "--queries", "10", *extra])
     assert rc == 2 and message in err and err.count("\n") == 1, err
 
@@ -133,3 +133,66 @@ def test_model_accel_timeline_and_plot_both_or_neither(tmp_path, capsys, monkeyp
                                  "--timeline", str(tmp_path / "t.csv"),
                                  "--plot", str(tmp_path / "t.png")])
     assert rc == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.png"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["quality", "--pipeline", "examples/pipelines/sl-cpu.toml", "--filter", "global",
+      "--sub-batch", "256", "--queries", "10"],
+     "--sub-batch applies to --filter per-sub-batch, not --filter global"),
+    (["cost", "area", "--accel", "nosuch"], "--accel: 'nosuch' is neither a preset"),
+    (["model", "stage", "--platform", "rpaccel:rpaccel", "--model", "ncf", "--items", "64"],
+     "it has GEMM layers outside its MLPs (1x128x64 per item)"),
+])
+def test_contradictions_name_the_flags(capsys, argv, message):
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2 and message in err and err.count("\n") == 1, err
+    assert "attention" not in err
+
+
+def test_histk_api_checks_its_scores():
+    """The histogram filter's golden model takes only scores its hardware can hold."""
+    from rpaccel.config import HistkConfig
+    from rpaccel.perfmodel.histk import histk
+
+    cfg = HistkConfig(bins=16, score_width=8)
+    assert list(histk(cfg, [0, 200, 255, 17], 2).index) == [1, 2]
+    for bad, msg in (([1, -3], r"scores must be in \[0, 255\] \(8-bit unsigned\), got -3 at "
+                                r"index 1"),
+                     ([256], r"got 256 at index 0"), ([1.5], "must be integers"),
+                     ([[1]], "1-D")):
+        with pytest.raises(ValueError, match=msg):
+            histk(cfg, bad, 1)
+    signed = HistkConfig(bins=16, score_width=8, signed_scores=True)
+    assert list(histk(signed, [-128, 127, 0], 1).index) == [1]
+    with pytest.raises(ValueError, match=r"\[-128, 127\] \(8-bit signed\), got 128"):
+        histk(signed, [128], 1)
+
+
+def test_examples_one_kind_per_folder(tmp_path, capsys):
+    """`examples/` holds one kind of file per folder, so a glob in a command means one kind:
+    every accelerator, model and pipeline file loads as its kind, and the README's
+    `rpaccel study load examples/pipelines/*.toml` runs on all the pipelines."""
+    from pathlib import Path
+
+    from rpaccel.accel import load_accel
+    from rpaccel.models import load_model
+    from rpaccel.query import load_pipeline
+    from rpaccel.sched.serving.sim import check_pipeline
+
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    kinds = {p.name for p in ex.iterdir()}
+    assert kinds == {"accelerators", "models", "pipelines", "traces"}, kinds
+    for f in (ex / "accelerators").iterdir():
+        load_accel(str(f))
+    for f in (ex / "models").iterdir():
+        load_model(str(f))
+    pipes = sorted((ex / "pipelines").glob("*.toml"))
+    assert len(pipes) >= 10 and all(check_pipeline(load_pipeline(str(f))) for f in pipes)
+    rc, out, err = _run(capsys, ["study", "load", *map(str, pipes), "--qps", "50",
+                                 "--queries", "200", "-o", str(tmp_path / "load")])
+    assert rc == 0, err
+    import csv
+
+    with open(tmp_path / "load" / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(pipes)

@@ -150,7 +150,7 @@ def test_cli_model_accel_gaps(capsys):
 def _tiny_system(**stage0):
     import dataclasses
 
-    p = load_pipeline("examples/pipeline-tiny.toml")
+    p = load_pipeline("examples/pipelines/tiny.toml")
     rest = {"engines": stage0["engines"]} if "engines" in stage0 else {}
     st = (dataclasses.replace(p.stages[0], **stage0),) + tuple(
         dataclasses.replace(x, **rest) for x in p.stages[1:])
@@ -231,10 +231,10 @@ def test_exact_mode_bad_input(capsys):
         _tiny_system(accel_mode="fast")
     with pytest.raises(ValueError, match="dispatch must be one of"):
         _tiny_system(dispatch="random")
-    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+    rc, out, err = _run(capsys, "simulate", "examples/pipelines/tiny.toml", "--qps", "100",
                         "--queries", "10", "--accel-mode", "fast")
     assert rc == 2 and "--accel-mode" in err and err.count("\n") == 1
-    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "5000",
+    rc, out, err = _run(capsys, "simulate", "examples/pipelines/tiny.toml", "--qps", "5000",
                         "--queries", "50", "--accel-mode", "exact", "--json")
     d = json.loads(out)
     assert rc == 0 and d["accel_mode"] == "exact" and d["simulated_queries_per_s"] > 0

@@ -93,7 +93,7 @@ def _cli(*args, cwd):
 
 
 def test_study_load_writes_table_plots_manifest(tmp_path):
-    p = _cli("study", "load", str(ROOT / "examples/sl-cpu.toml"), "--qps", "50,100",
+    p = _cli("study", "load", str(ROOT / "examples/pipelines/sl-cpu.toml"), "--qps", "50,100",
              "--queries", "500", "-o", "out", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     out = tmp_path / "out"
@@ -103,7 +103,7 @@ def test_study_load_writes_table_plots_manifest(tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     assert man["seed"] == 0 and "numpy" in man["versions"]
     # refuses to overwrite, writes nothing
-    p = _cli("study", "load", str(ROOT / "examples/sl-cpu.toml"), "--qps", "50", "--queries",
+    p = _cli("study", "load", str(ROOT / "examples/pipelines/sl-cpu.toml"), "--qps", "50", "--queries",
              "500", "-o", "out", cwd=tmp_path)
     assert p.returncode == 2 and "exists" in p.stderr
 

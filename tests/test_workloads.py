@@ -402,10 +402,10 @@ def test_pipeline_names_its_workload(tmp_path, capsys):
     assert p.accel_program().workload is p.workload
     with pytest.raises(ValueError, match="skew and a workload both"):
         load_pipeline("tiny").__class__(stages=p.stages, skew=1.1).with_workload(p.workload)
-    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+    rc, out, err = _run(capsys, "simulate", "examples/pipelines/tiny.toml", "--qps", "100",
                         "--queries", "200", "--workload", "criteo-kaggle", "--json")
     assert rc == 0 and json.loads(out)["workload"] == "criteo-kaggle", err
-    rc, out, err = _run(capsys, "simulate", "examples/pipeline-tiny.toml", "--qps", "100",
+    rc, out, err = _run(capsys, "simulate", "examples/pipelines/tiny.toml", "--qps", "100",
                         "--queries", "200", "--workload", "deeprecinfra-rmc3")
     assert rc == 2 and "pools several lookups" in err and err.count("\n") == 1
 

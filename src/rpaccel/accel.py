@@ -334,12 +334,13 @@ def _read_toml(path: str | Path, what: str) -> dict:
         raise ValueError(f"{what} file {p}: {e}") from None
 
 
-def load_accel(spec: str | Path) -> AccelConfig:
-    """An accelerator config from a preset name (:data:`PRESETS`) or a TOML file."""
+def load_accel(spec: str | Path, flag: str = "--config") -> AccelConfig:
+    """An accelerator config from a preset name (:data:`PRESETS`) or a TOML file (``flag``:
+    the parameter an unknown name is blamed on)."""
     if isinstance(spec, str) and spec in PRESETS:
         return accel_from_dict(_read_toml(PRESETS[spec], "preset"), f"preset {spec}")
     if isinstance(spec, str) and not spec.endswith(".toml") and not Path(spec).exists():
-        raise ValueError(f"--config: {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a "
+        raise ValueError(f"{flag}: {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a "
                          f"TOML file")
     return accel_from_dict(_read_toml(spec, "accelerator config"),
                            f"accelerator config file {spec}")

@@ -495,6 +495,27 @@ class TopkConfig:
         """Result beats of a query: ``min(k, n)``, or one ``empty`` beat."""
         return max(1, min(k, n))
 
+    def check_scores(self, scores: Any) -> "np.ndarray":
+        """One query's scores as an int64 array: 1-D integers within :attr:`score_range`
+        (a one-line ``ValueError`` naming the first score outside it)."""
+        import numpy as np
+
+        s = np.asarray(scores)
+        if s.ndim != 1:
+            raise ValueError(f"scores must be a 1-D sequence, got shape {s.shape}")
+        if s.size and s.dtype.kind not in "iub":
+            if s.dtype.kind != "f" or not np.all(np.isfinite(s)) or np.any(s != np.round(s)):
+                raise ValueError(f"scores must be integers, got dtype {s.dtype}")
+        s = s.astype(np.int64)
+        lo, hi = self.score_range
+        bad = np.flatnonzero((s < lo) | (s > hi))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"scores must be in [{lo}, {hi}] ({self.score_width}-bit "
+                             f"{'signed' if self.signed_scores else 'unsigned'}), got "
+                             f"{int(s[i])} at index {i}")
+        return s
+
     def check_query(self, n: Any, k: Any) -> tuple[int, int]:
         """Validate one query's size and k (ids 0..n-1 must fit in id_width bits)."""
         n = check_int("n", n, 0, 1 << self.id_width)
@@ -571,6 +592,7 @@ class HistkConfig:
     #: the exact filter's score range and shape (the same fields, the same rule)
     score_range = TopkConfig.score_range
     score_shape = TopkConfig.score_shape
+    check_scores = TopkConfig.check_scores
 
     @property
     def count_bits(self) -> int:

@@ -96,7 +96,7 @@ def _cost_accel(args: argparse.Namespace) -> int:
     from rpaccel.verif.synth import accel_rollup
 
     get_technology(args.tech)
-    accel = load_accel(args.accel)
+    accel = load_accel(args.accel, "--accel")
     if not args.json:
         info(f"synthesising the filter and embedding units of {accel.name or args.accel} with "
              f"Yosys (cached) ...")

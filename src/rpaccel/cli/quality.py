@@ -92,6 +92,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
                          f"{args.policy!r}")
     if args.policy == "per-sub-batch" and args.sub_batch is None:
         raise ValueError("--sub-batch is required with --filter per-sub-batch")
+    if args.policy != "per-sub-batch" and args.sub_batch is not None:
+        raise ValueError(f"--sub-batch applies to --filter per-sub-batch, not --filter "
+                         f"{args.policy}")
     from rpaccel.sched.quality.metrics import pipeline_quality
     from rpaccel.query import load_pipeline
 

@@ -282,7 +282,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     items = check_int("items", args.items, 1, 1 << 26)
     tables = check_int("tables", args.tables, 1, 1024) if args.tables is not None else None
     seed = check_seed(args.seed, SIM_SEED_MAX)
-    load_accel(args.accel)
+    load_accel(args.accel, "--accel")
     check_output_dir(args.output)
     wl = load_workload(args.workload)
     r = cache_study(wl, Path(args.output), policies=pols, capacities=caps, items=items,
@@ -318,7 +318,7 @@ def cmd_modes(args: argparse.Namespace) -> int:
     for p in pipes:
         load_pipeline(p)
     for a in accels:
-        load_accel(a)
+        load_accel(a, "--accels")
     seed = check_seed(args.seed, SIM_SEED_MAX)
     wl = None
     if args.workload is not None:
