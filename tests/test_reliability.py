@@ -196,3 +196,40 @@ def test_examples_one_kind_per_folder(tmp_path, capsys):
     with open(tmp_path / "load" / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(pipes)
+
+
+def test_memory_bound_refused_before_the_work(tmp_path, capsys):
+    """A run estimated to need more memory than the limit is refused in one line naming
+    --queries and the limit, before anything runs or is written; the estimate bounds a
+    measured run from above."""
+    import subprocess
+    import sys
+
+    big = ["simulate", "examples/pipelines/sl-cpu.toml", "--qps", "1000", "--queries",
+           "100000000", "--records", str(tmp_path / "r.csv")]
+    rc, out, err = _run(capsys, big)
+    assert rc == 2 and err.count("\n") == 1 and "--queries 100,000,000 needs about" in err
+    assert "default limit" in err and not list(tmp_path.iterdir())
+    rc, out, err = _run(capsys, ["simulate", "examples/pipelines/sl-cpu.toml", "--qps", "10",
+                                 "--queries", "1000000", "--memory-limit-gb", "0.1"])
+    assert rc == 2 and "over --memory-limit-gb 0.1" in err, err
+    rc, out, err = _run(capsys, ["study", "load", "examples/pipelines/sl-cpu.toml", "--qps",
+                                 "10", "--queries", "60000000", "--workers", "2", "-o",
+                                 str(tmp_path / "s")])
+    assert rc == 2 and "x --workers 2 needs about" in err and not list(tmp_path.iterdir())
+    # the estimate is an upper bound: 1M queries of a 3-stage pipeline in a fresh process
+    from rpaccel.query import load_pipeline
+    from rpaccel.sched.serving.sim import memory_estimate
+
+    f = "examples/pipelines/sml-gpu-cpu-accel.toml"
+    code = ("import resource, sys; from rpaccel.cli import main; "
+            f"main(['simulate', '{f}', '--qps', '300', '--queries', '{{}}', '--json']); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+    rss = []
+    for q in (200_000, 1_200_000):
+        r = subprocess.run([sys.executable, "-c", code.format(q)], capture_output=True,
+                           text=True)
+        rss.append(int(r.stderr.strip().splitlines()[-1]) * 1024)
+    grew = rss[1] - rss[0]
+    est = memory_estimate(load_pipeline(f), 1_000_000)
+    assert 0 < grew <= est, (grew, est)

@@ -9,7 +9,8 @@ from pathlib import Path
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.query import FILTERS, load_pipeline
 from rpaccel.sched.studies import runs
-from rpaccel.sched.serving.sim import check_pipeline
+from rpaccel.sched.serving.sim import (MEMORY_BYTES_FIXED, MEMORY_BYTES_PER_STAGE, check_memory,
+                                       check_pipeline)
 from rpaccel.sched.studies.config import (DeepRecSchedSettings, HeadlineSettings, LoadSettings,
                                           PlacementSettings, RecPipeSettings)
 
@@ -21,9 +22,15 @@ __all__ = ["add_commands"]
 
 def _checked(handler):
     """A study command whose output folder is checked before any work (new or empty, its
-    nearest existing ancestor writable)."""
+    nearest existing ancestor writable), and whose simulations fit in memory (``--queries``
+    per point, up to three stages, ``--workers`` points at once)."""
     def run(args: argparse.Namespace) -> int:
         check_output_folder("--output", args.output, new=True)
+        q, w = getattr(args, "queries", None), getattr(args, "workers", None) or 1
+        if isinstance(q, int) and q > 0 and isinstance(w, int) and w > 0:
+            per = MEMORY_BYTES_FIXED + 3 * MEMORY_BYTES_PER_STAGE
+            check_memory(per * q * w, f"--queries {q:,} per point x --workers {w}",
+                         advice="lower --queries or --workers")
         return handler(args)
     return run
 

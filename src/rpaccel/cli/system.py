@@ -13,7 +13,8 @@ from rpaccel.sched.platforms.calibrate import DEFAULT_BATCHES, calibrate
 from rpaccel.models import get_model
 from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.query import load_pipeline
-from rpaccel.sched.serving.sim import check_pipeline, max_qps_under_sla, simulate
+from rpaccel.sched.serving.sim import (check_memory, check_pipeline, max_qps_under_sla,
+                                       memory_estimate, simulate)
 from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
 
@@ -56,6 +57,9 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
     sm.add_argument("--seed", type=int, default=0, help="seed of the arrivals, the query sizes and (exact mode) the query inputs, >= 0")
     sm.add_argument("--records", metavar="FILE", help="write per-query records (.csv or .parquet)")
+    sm.add_argument("--memory-limit-gb", type=float, metavar="GB",
+                    help="refuse a run estimated to need more (default: half this machine's "
+                         "memory; the estimate: rpaccel.sched.serving.sim.memory_estimate)")
     sm.add_argument("--accel-mode", choices=["profile", "exact"],
                     help="how accelerator groups are timed: profile (one no-contention "
                          "executor run per query size, replayed) or exact (every query on its "
@@ -146,6 +150,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise ValueError(f"--size-sd must be >= 0, got {args.size_sd}")
     if args.size == "lognormal" and args.size_sigma is not None and args.size_sigma < 0:
         raise ValueError(f"--size-sigma must be >= 0, got {args.size_sigma}")
+    typical = mean if args.size != "lognormal" else math.exp(
+        (args.size_mu if args.size_mu is not None else LOGNORMAL_MU)
+        + (args.size_sigma if args.size_sigma is not None else LOGNORMAL_SIGMA) ** 2 / 2)
+    check_memory(memory_estimate(pipe, q, typical), f"--queries {q:,}", args.memory_limit_gb)
     s = sizes(args.size, q, seed, mean=mean if mean is not None else 1,
               sd=args.size_sd if args.size_sd is not None else 0.0,
               mu=args.size_mu if args.size_mu is not None else LOGNORMAL_MU,
