@@ -24,3 +24,18 @@ def _modules_loaded_by(imports: str, cwd) -> list[str]:
 def modules_loaded_by():
     """:func:`_modules_loaded_by` for tests (conftest is not importable under importlib mode)."""
     return _modules_loaded_by
+
+
+def pytest_terminal_summary(terminalreporter):
+    """State the fuzzing harness's example count (tests/test_fuzz.py records it per test)."""
+    n = ok = tests = 0
+    for rep in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for key, val in getattr(rep, "user_properties", []):
+            if key == "fuzz_examples":
+                n, tests = n + int(val), tests + 1
+            elif key == "fuzz_succeeded":
+                ok += int(val)
+    if tests:
+        terminalreporter.write_line(f"fuzzing harness: {n} generated examples over {tests} "
+                                    f"commands and loaders, {ok} command runs exited 0 "
+                                    f"(tests/test_fuzz.py)")

@@ -186,6 +186,9 @@ def workload_from_dict(d: dict, *, where: str, base: Path | None = None) -> Work
                 raise ValueError("table must be a non-empty list of tables")
             tabs = []
             for i, e in enumerate(ents):
+                if not isinstance(e, dict):
+                    raise ValueError(f"table[{i}] must be a table of keys (rows, pooling, "
+                                     f"pooling_max, skew, freq), got {e!r}")
                 bad = set(e) - {"rows", "pooling", "pooling_max", "skew", "freq"}
                 if bad:
                     raise ValueError(f"table[{i}]: unknown key(s) {sorted(bad)}")
