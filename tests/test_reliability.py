@@ -233,3 +233,17 @@ def test_memory_bound_refused_before_the_work(tmp_path, capsys):
     grew = rss[1] - rss[0]
     est = memory_estimate(load_pipeline(f), 1_000_000)
     assert 0 < grew <= est, (grew, est)
+
+
+def test_simulate_sla_never_met_says_none(capsys):
+    """A target no load meets has no figure: "none" on the console, null in JSON (not 0.0);
+    a target that is met prints its rate."""
+    import json
+
+    base = ["simulate", "examples/pipelines/sl-cpu.toml", "--qps", "10", "--queries", "200"]
+    rc, out, err = _run(capsys, base + ["--sla-ms", "0.001"])
+    assert rc == 0 and "max QPS with p95 <= 0.001 ms  none (no load meets it)" in out
+    rc, out, err = _run(capsys, base + ["--sla-ms", "0.001", "--json"])
+    assert json.loads(out)["max_qps_under_sla"] is None
+    rc, out, err = _run(capsys, base + ["--sla-ms", "100", "--json"])
+    assert json.loads(out)["max_qps_under_sla"] > 10

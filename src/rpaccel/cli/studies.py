@@ -204,9 +204,12 @@ def cmd_deeprecsched(args: argparse.Namespace) -> int:
                                       seed=st.seed, workers=st.workers, dask=st.dask,
                                       cpu=st.cpu, size_sigma=st.size_sigma)
     for r in summary:
+        def qps(x):
+            return f"{x:9.1f} QPS" if x else "     none"
+        gain = f"{r['gain']:.2f}x" if r["baseline_qps"] and r["tuned_qps"] else "n/a"
         print(f"  {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline b{r['baseline_batch']} "
-              f"{r['baseline_qps']:9.1f} QPS  tuned b{r['chosen_batch']} {r['tuned_qps']:9.1f} QPS  "
-              f"gain {r['gain']:.2f}x")
+              f"{qps(r['baseline_qps'])}  tuned b{r['chosen_batch']} {qps(r['tuned_qps'])}  "
+              f"gain {gain}")
     print(f"wrote {args.output}/")
     return 0
 

@@ -182,6 +182,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         out["sla_ms"] = args.sla_ms
         out["max_qps_under_sla"], _ = max_qps_under_sla(pipe, args.sla_ms / 1e3, sizes=s,
                                                         arrival=arr, seed=seed)
+        # no load meets the target: no figure (null), never a rate of 0
+        out["max_qps_under_sla"] = out["max_qps_under_sla"] or None
     if args.json:
         print_json(out)
     else:
@@ -198,7 +200,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                      ("measured queries", f"{r.measured} of {r.queries}"),
                      ("simulation", f"{wall:.2f} s wall, {q / wall:,.0f} simulated queries/s"
                       if wall > 0 else "n/a"),
-                     *([(f"max QPS with p95 <= {args.sla_ms:g} ms", f"{out['max_qps_under_sla']:.1f}")]
+                     *([(f"max QPS with p95 <= {args.sla_ms:g} ms",
+                         f"{out['max_qps_under_sla']:.1f}" if out["max_qps_under_sla"]
+                         else "none (no load meets it)")]
                        if args.sla_ms is not None else [])])
     return 0
 
