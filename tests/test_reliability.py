@@ -247,3 +247,24 @@ def test_simulate_sla_never_met_says_none(capsys):
     assert json.loads(out)["max_qps_under_sla"] is None
     rc, out, err = _run(capsys, base + ["--sla-ms", "100", "--json"])
     assert json.loads(out)["max_qps_under_sla"] > 10
+
+
+def test_modes_report_states_the_truth():
+    """The modes study's sentences on known cases: saturated runs are marked, the largest
+    error is taken below saturation only, and "none" when every point saturated."""
+    from rpaccel.sched.studies.modes import _report
+
+    def row(load, e95, p95, sat_e=False, sat_p=False):
+        r = {"pipeline": "P", "accel": "A", "load": load, "qps": 100 * load,
+             "exact_saturated": sat_e, "profile_saturated": sat_p}
+        for m, v in (("exact", e95), ("profile", p95)):
+            r.update({f"{m}_p50_ms": v / 2, f"{m}_p95_ms": v, f"{m}_p99_ms": v * 2})
+        r["p95_error_pct"] = (p95 - e95) / e95 * 100 if e95 else None
+        return r
+
+    rows = [row(0.5, 1.0, 1.1), row(0.9, 10.0, 2.0, sat_e=True)]
+    md = "\n".join(_report(rows, [], queries=300, seed=0, workload=None))
+    assert "20.000 (saturated)" in md and "| -80.0 % |" in md
+    assert "Largest p95 error below saturation: +10.0 % (P on A at 50% load)." in md
+    md = "\n".join(_report([rows[1]], [], queries=300, seed=0, workload=None))
+    assert "none (every point saturated)" in md

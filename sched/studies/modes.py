@@ -72,25 +72,11 @@ def modes_study(out: Path, *, queries: int = 300, seed: int = 0, workload=None,
             rows.append(row)
             bar.update()
     bar.close()
-    md = ["# Profile mode against exact mode", "",
-          f"{queries} queries per point (10 % warm-up), Poisson arrivals (seed {seed})"
-          + (f", workload {workload.name}" if workload is not None else "") + "; loads as "
-          "fractions of the profile-mode capacity. Error = (profile - exact) / exact.", "",
-          "| pipeline | accelerator | load | QPS | exact p50 / p95 / p99 (ms) | "
-          "profile p50 / p95 / p99 (ms) | p95 error |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        md.append(f"| {r['pipeline']} | {r['accel']} | {r['load']:.0%} | {r['qps']:,.1f} | "
-                  + " / ".join(f"{r[f'exact_{p}_ms']:.3f}" for p in ("p50", "p95", "p99"))
-                  + " | " + " / ".join(f"{r[f'profile_{p}_ms']:.3f}"
-                                       for p in ("p50", "p95", "p99"))
-                  + f" | {r['p95_error_pct']:+.1f} % |")
     if not rows:
         raise ValueError("no pipeline of the study fits its accelerators: "
                          + "; ".join(f"{p} on {a}: {e}" for p, a, e in skipped))
-    worst = max(rows, key=lambda r: abs(r["p95_error_pct"]))
-    md += ["", f"Largest p95 error: {worst['p95_error_pct']:+.1f} % ({worst['pipeline']} on "
-               f"{worst['accel']} at {worst['load']:.0%} load)."]
-    md += [f"Not run: {p} on {a} ({e})." for p, a, e in skipped]
+    md = _report(rows, skipped, queries=queries, seed=seed,
+                 workload=workload.name if workload is not None else None)
     with output_dir(out) as d:
         write_rows(rows, d / "modes.csv")
         (d / "modes.md").write_text("\n".join(md) + "\n")
@@ -106,4 +92,40 @@ def modes_study(out: Path, *, queries: int = 300, seed: int = 0, workload=None,
                          "accels": list(accels),
                          "workload": workload.name if workload is not None else None},
                  seed=seed, files=["modes.csv", "modes.md", "modes.png"])
-    return {"rows": rows, "worst": worst, "skipped": skipped}
+    return {"rows": rows, "worst": _worst(rows), "skipped": skipped}
+
+
+def _worst(rows: list[dict]) -> dict | None:
+    """The point of largest |p95 error| where neither mode saturated (None: no such point)."""
+    steady = [r for r in rows if r["p95_error_pct"] is not None
+              and not r["exact_saturated"] and not r["profile_saturated"]]
+    return max(steady, key=lambda r: abs(r["p95_error_pct"])) if steady else None
+
+
+def _report(rows: list[dict], skipped: list, *, queries: int, seed: int,
+            workload: str | None) -> list[str]:
+    """The study's Markdown lines: the table (a saturated run's latencies are marked, an error
+    against an exact latency of 0 is "n/a") and the largest p95 error among the points where
+    neither mode saturated ("none" if there is no such point)."""
+    def lat(r, m):
+        cells = " / ".join(f"{r[f'{m}_{p}_ms']:.3f}" for p in ("p50", "p95", "p99"))
+        return cells + (" (saturated)" if r[f"{m}_saturated"] else "")
+
+    md = ["# Profile mode against exact mode", "",
+          f"{queries} queries per point (10 % warm-up), Poisson arrivals (seed {seed})"
+          + (f", workload {workload}" if workload is not None else "") + "; loads as "
+          "fractions of the profile-mode capacity. Error = (profile - exact) / exact.", "",
+          "| pipeline | accelerator | load | QPS | exact p50 / p95 / p99 (ms) | "
+          "profile p50 / p95 / p99 (ms) | p95 error |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        err = "n/a" if r["p95_error_pct"] is None else f"{r['p95_error_pct']:+.1f} %"
+        md.append(f"| {r['pipeline']} | {r['accel']} | {r['load']:.0%} | {r['qps']:,.1f} | "
+                  f"{lat(r, 'exact')} | {lat(r, 'profile')} | {err} |")
+    worst = _worst(rows)
+    if worst is not None:
+        md += ["", f"Largest p95 error below saturation: {worst['p95_error_pct']:+.1f} % "
+                   f"({worst['pipeline']} on {worst['accel']} at {worst['load']:.0%} load)."]
+    else:
+        md += ["", "Largest p95 error below saturation: none (every point saturated)."]
+    md += [f"Not run: {p} on {a} ({e})." for p, a, e in skipped]
+    return md
