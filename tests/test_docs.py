@@ -2,7 +2,8 @@
 shows what it prints.
 
 * A fenced block with lines starting ``$ `` is a shell session: each command runs (bash, in a
-  scratch folder where ``examples/`` is the repository's) and must exit 0; the lines shown
+  scratch folder where ``examples/`` is the repository's) and must exit 0 (or N, if the
+  command ends in the comment ``# exit N``: then its error output is compared too); the lines shown
   after it must match its output (``...`` alone stands for any lines, ``...`` inside a line for
   any text; output shown from ``{`` on is one JSON line, compared with whitespace collapsed).
 * Every ``python`` block of a page runs, in order, in one namespace per page.
@@ -129,10 +130,13 @@ def test_shell_example(steps, tmp_path):
     for cmd, shown in steps:        # in order, in one folder (a later one reads what one wrote)
         r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=600)
-        # `| head` closes the pipe early: the command must still exit 0 (quietly)
-        assert r.returncode == 0, f"{cmd}: exit {r.returncode}\n{r.stderr[-2000:]}"
+        # `| head` closes the pipe early: the command must still exit 0 (quietly); a command
+        # shown failing says so (`# exit N`) and its error line is compared
+        m = re.search(r"#\s*exit (\d+)\s*$", cmd)
+        want = int(m.group(1)) if m else 0
+        assert r.returncode == want, f"{cmd}: exit {r.returncode}\n{r.stderr[-2000:]}"
         assert "Traceback" not in r.stderr, r.stderr
-        why = matches(shown, r.stdout)
+        why = matches(shown, r.stdout if not want else r.stdout + r.stderr)
         assert why is None, f"{cmd}: {why}"
 
 
