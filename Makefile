@@ -14,7 +14,7 @@ export PYTHONSAFEPATH := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export RPACCEL_BUILD := $(CURDIR)/build
 
-.PHONY: all venv sim test verify verilog lint bench clean distclean help
+.PHONY: all venv sim test verify verilog lint bench docs clean distclean help
 
 all: test
 
@@ -24,7 +24,8 @@ help:
 	@echo "make verify   the opt-in tests (pytest -m verify), then the long random co-verification campaign (100 configs x 10 scenarios per unit)"
 	@echo "make verilog  write Verilog for every configuration of the matrix into build/verilog/"
 	@echo "make lint     verilator --lint-only -Wall on every generated file"
-	@echo "make bench    benchmarks; figures printed and written to build/results/"
+	@echo "make bench    benchmarks; figures printed and written to build/results/ (copied to docs/_data/bench/)"
+	@echo "make docs     the documentation site (Sphinx + MyST), warnings as errors, into build/docs/"
 	@echo "make clean    remove build outputs (keeps .venv);  make distclean also removes .venv"
 
 # recbole only for the MovieLens-100K text files it ships: installed without its dependencies
@@ -64,6 +65,12 @@ bench: $(STAMP)
 	$(BIN)/python -m rpaccel.perfmodel.bench
 	$(BIN)/python -m rpaccel.perfmodel.bench_cache
 	$(BIN)/python -m rpaccel.verif.bench
+	mkdir -p docs/_data/bench && cp build/results/*.json docs/_data/bench/
+
+# The documentation site: warnings (broken links and references included) are errors.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs build/docs
+	@echo "open build/docs/index.html"
 
 clean:
 	rm -rf build .pytest_cache

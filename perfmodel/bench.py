@@ -21,8 +21,32 @@ def write_figures(out_dir: Path | None, name: str, fig: dict) -> None:
     """Write a benchmark's figures to ``out_dir/name`` (JSON; nothing without ``out_dir``)."""
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / name).write_text(json.dumps(fig, indent=2))
+        (out_dir / name).write_text(json.dumps({**fig, "date": _date(),
+                                                "machine": machine()}, indent=2))
         print(f"wrote {out_dir / name}")
+
+
+def _date() -> str:
+    import datetime
+
+    return datetime.date.today().isoformat()
+
+
+def machine() -> str:
+    """One line naming this machine: CPU model, cores, memory, OS and Python."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                cpu = ln.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}")
 
 
 def results_dir() -> Path:

@@ -47,11 +47,13 @@ def test_accel_rtl(label, name):
         assert all(x >= 0 for x in r["response_rtl"])
 
 
-def _readme_recompute() -> str:
-    """The README's numpy recomputation of a dump (between its markers)."""
+def _docs_recompute() -> str:
+    """The docs' numpy recomputation of a dump (between its markers, on the accelerator's
+    page)."""
     import pathlib
 
-    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    root = pathlib.Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "hardware" / "accelerator.md").read_text()
     start = text.index("<!-- recompute:start -->")
     block = text[start:text.index("<!-- recompute:end -->")]
     return block.split("```python\n", 1)[1].split("```", 1)[0]
@@ -60,7 +62,7 @@ def _readme_recompute() -> str:
 @pytest.mark.xdist_group("accel-tiny")
 def test_cli_sim_accel_and_dump_recomputed_with_numpy(tmp_path):
     """`rpaccel sim accel` on the shipped tiny config matches; its dump, recomputed by the
-    README's numpy snippet alone, gives the RTL's ranked list."""
+    docs' numpy snippet alone, gives the RTL's ranked list."""
     import json
     import subprocess
     import sys
@@ -72,7 +74,7 @@ def test_cli_sim_accel_and_dump_recomputed_with_numpy(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     d = json.loads(out.stdout)
     assert d["cycles_match"] and d["values_match"] and d["rtl_cycles"] == d["model_cycles"]
-    code = _readme_recompute().replace("DUMP", str(tmp_path / "d"))
+    code = _docs_recompute().replace("DUMP", str(tmp_path / "d"))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.strip() == "True", run.stderr
     bad = subprocess.run(exe + ["sim", "accel", "--config", "tiny", "--pipeline", "tiny",

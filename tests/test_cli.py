@@ -411,3 +411,34 @@ def test_sim_split_json_and_dump(tmp_path):
         a, w, c = (np.load(dump / f"{x}{i}.npy") for x in ("a", "w", "c_rtl"))
         assert a.shape == (m, k) and w.shape == (k, n)
         assert (c == a.astype(np.int64) @ w.astype(np.int64)).all()
+
+
+def test_every_command_has_an_example_that_parses():
+    """Every command's --help ends with an example line, and the example parses."""
+    import shlex
+
+    from rpaccel.cli import build_parser
+    from rpaccel.cli.examples import EXAMPLES, commands
+
+    parser = build_parser()
+    names = [n for n, _ in commands(parser)]
+    assert sorted(names) == sorted(EXAMPLES), set(names) ^ set(EXAMPLES)
+    for name, sp in commands(parser):
+        assert f"example:\n  {EXAMPLES[name]}" in sp.format_help(), name
+        argv = shlex.split(EXAMPLES[name])[1:]
+        assert argv[:len(name.split())] == name.split(), name
+        args, _ = parser.parse_known_args(argv)
+        assert args.handler is not None
+
+
+def test_version_and_closed_pipe():
+    """`rpaccel --version` prints the version; `rpaccel ... | head -1` prints one line and
+    exits 0 with nothing on stderr (no BrokenPipeError traceback)."""
+    import rpaccel
+
+    v = run("--version")
+    assert v.returncode == 0 and v.stdout.strip() == f"rpaccel {rpaccel.__version__}"
+    p = subprocess.run(["bash", "-o", "pipefail", "-c",
+                        f"{sys.executable} -m rpaccel.cli model accel --config tiny --pipeline "
+                        "tiny | head -1"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stderr == "" and p.stdout.count("\n") == 1, p.stderr

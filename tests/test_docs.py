@@ -8,7 +8,7 @@ shows what it prints.
   any text; output shown from ``{`` on is one JSON line, compared with whitespace collapsed).
 * Every ``python`` block of a page runs, in order, in one namespace per page.
 * A block right after a ``<!-- norun: REASON -->`` line is not run (the reason says where it is
-  checked instead; the README's dump recomputation runs on a fresh dump in
+  checked instead; the accelerator page's dump recomputation runs on a fresh dump in
   tests/test_accel_cocotb.py); blocks without ``$`` lines are synopses (flags in brackets), not commands.
 """
 
@@ -25,8 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-#: a block right after one of these lines is not run here (the README's numpy recomputation of a
-#: dump runs on a fresh dump in tests/test_accel_cocotb.py)
+#: a block right after one of these lines is not run here (the accelerator page's numpy
+#: recomputation of a dump runs on a fresh dump in tests/test_accel_cocotb.py)
 NORUN = ("<!-- norun", "<!-- recompute:start")
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
 
@@ -164,3 +164,32 @@ def test_matches_rules():
     assert matches(['{"x": 2, ...}'], js) is not None
     assert matches(['{"q": [...], ...}'], js) is not None
     assert shutil.which("bash")
+
+
+def test_docs_site_builds_without_warnings(tmp_path):
+    """`make docs`: the site builds with warnings as errors (a broken link or reference, a
+    bad directive or a docstring Sphinx cannot parse fails the suite), and its generated
+    references are there."""
+    r = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
+                        "html", str(ROOT / "docs"), str(tmp_path / "html")],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import html
+
+    def text(page):
+        raw = (tmp_path / "html" / page).read_text()
+        return html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+    api, cli = text("reference/api.html"), text("reference/cli.html")
+    assert "gemm_cycles" in api and "memory_estimate" in api
+    for cmd in ("simulate", "trace generate", "study headline", "cost area"):
+        assert f"rpaccel {cmd}" in cli, cmd
+    assert "Run on" in text("benchmarks.html")
+
+
+def test_readme_fits_on_a_screen():
+    """The README stays an entry point: at most 150 lines, every link into docs/ resolves."""
+    text = (ROOT / "README.md").read_text()
+    assert text.count("\n") <= 150
+    for target in re.findall(r"\]\(((?:docs/|CHANGELOG)[^)#]*)", text):
+        assert (ROOT / target).exists(), target

@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rpaccel.cli import build_parser, main
+from rpaccel.cli.examples import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = 25             # argument lists per command
@@ -81,16 +82,7 @@ OUTPUT_DESTS = {"output", "dump", "records", "timeline", "plot", "waves", "arriv
                 "size_file", "from_csv"}
 
 
-def _commands(parser: argparse.ArgumentParser, path: list[str]):
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if parser.get_default("handler") is not None and path:
-        yield " ".join(path), parser
-    if subs:
-        for name, sp in subs[0].choices.items():
-            yield from _commands(sp, path + [name])
-
-
-COMMANDS = dict(_commands(build_parser(), []))
+COMMANDS = dict(commands(build_parser()))
 
 
 def _is_heavy(cmd: str) -> bool:

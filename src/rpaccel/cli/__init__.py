@@ -20,12 +20,17 @@ from typing import Sequence
 
 from . import accel, cost, hw, quality, studies, system, workloads
 from .common import EXIT_BAD_INPUT, BadInput, Parser
+from .examples import add_examples
 
 __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="rpaccel", description="RPAccel hardware, perf model and system studies")
+    import rpaccel
+
+    p = Parser(prog="rpaccel", description="RPAccel hardware, perf model and system studies",
+               epilog="documentation: docs/index.md (make docs builds the site)")
+    p.add_argument("--version", action="version", version=f"rpaccel {rpaccel.__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser)
     model_sub = hw.add_commands(sub)
     system.add_commands(sub, model_sub)
@@ -34,6 +39,7 @@ def build_parser() -> Parser:
     studies.add_commands(sub)
     cost.add_commands(sub)
     quality.add_commands(sub)
+    add_examples(p)
     return p
 
 
