@@ -213,23 +213,37 @@ def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, pipeline_of
 
 def _plots(d: Path, cmp_rows: list[dict], feats: list[dict], qps: float, sla_ms: float) -> None:
     plt = plots._plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    import numpy as np
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [c["platform"] for c in cmp_rows]
-    a.bar(names, [c["p95_ms_at_load"] or 0 for c in cmp_rows], color="tab:blue")
-    a.set_ylabel(f"p95 latency at {qps:g} QPS (ms; 0 = saturated)")
-    a.set_yscale("symlog")
-    b.bar(names, [c["lbt_qps"] for c in cmp_rows], color="tab:orange")
-    b.set_ylabel(f"max QPS with p95 <= {sla_ms:g} ms")
-    for ax in (a, b):
-        ax.tick_params(axis="x", rotation=30, labelsize=8)
+    x = np.arange(len(names))
+    # the figures of headline.md's table, written on their bars; no figure: no bar, a label
+    for ax, vals, unit, none, color in (
+            (a, [c["p95_ms_at_load"] for c in cmp_rows], "ms", "saturated", "tab:blue"),
+            (b, [c["lbt_qps"] or None for c in cmp_rows], "QPS", "never meets", "tab:orange")):
+        bars = ax.bar(x, [v or 0.0 for v in vals], color=color)
+        ax.bar_label(bars, labels=["" if v is None else f"{v:,.3g}" for v in vals], fontsize=8)
+        for i, v in enumerate(vals):
+            if v is None:
+                ax.text(i, 0, none, rotation=90, ha="center", va="bottom", fontsize=8,
+                        color="tab:red")
+        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
+        ax.margins(y=0.15)
+    a.set_ylabel(f"p95 latency at {qps:g} QPS (ms)")
+    b.set_ylabel(f"max QPS with p95 <= {sla_ms:g} ms")
     fig.suptitle("iso-quality: best configuration per platform")
     fig.tight_layout()
     fig.savefig(d / "headline.png", dpi=120)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.barh([f["configuration"] for f in feats][::-1], [f["lbt_qps"] for f in feats][::-1],
-            color="tab:green")
+    vals = [f["lbt_qps"] or None for f in feats][::-1]
+    bars = ax.barh([f["configuration"] for f in feats][::-1], [v or 0.0 for v in vals],
+                   color="tab:green")
+    ax.bar_label(bars, labels=[" never meets" if v is None else f" {v:,.0f}" for v in vals],
+                 fontsize=8)
+    ax.margins(x=0.2)
     ax.set_xlabel(f"max QPS with p95 <= {sla_ms:g} ms")
     ax.set_title("RPAccel: one feature off at a time")
     ax.tick_params(axis="y", labelsize=8)

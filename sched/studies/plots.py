@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines", "waterfall", "timeline"]
+__all__ = ["p95_vs_qps", "latency_cdf", "bar", "lines", "waterfall", "timeline", "palette",
+           "miss_ratio", "scatter"]
 
 
 def _plt():
@@ -19,57 +20,136 @@ def _plt():
     return plt
 
 
+#: More series than this: only the front (best at some load) is coloured and named.
+MAX_LEGEND = 10
+
+
+def palette(names) -> dict[str, tuple]:
+    """One colour per name, in the order given: pass the same mapping to every plot of one
+    study so a pipeline keeps its colour from plot to plot."""
+    import matplotlib
+
+    names = list(dict.fromkeys(names))
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def _legend(ax, entries: int) -> None:
+    """The legend inside when it is small, outside on the right otherwise (never over data)."""
+    if entries == 0:
+        return
+    if entries <= 6:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                  ncol=1 + entries // 25)
+
+
 def p95_vs_qps(rows: list[dict], path: Path, *, title: str, sla_s: float | None = None,
-               key: str = "config") -> None:
-    """p95 latency against offered QPS, one line per configuration (saturated points dropped)."""
+               key: str = "config", colors: dict | None = None) -> dict:
+    """p95 latency against offered QPS, one line per configuration. A saturated point has no
+    meaningful p95: it is drawn as an ``x`` on the top edge, in its configuration's colour.
+    With more than :data:`MAX_LEGEND` configurations, those best at no load are drawn grey
+    and unnamed. Returns the colours of the named configurations."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     by = defaultdict(list)
     for r in rows:
-        if not r["saturated"]:
-            by[r[key]].append((r["qps"], r["p95_s"] * 1e3))
+        by[r[key]].append((r["qps"], None if r["saturated"] else r["p95_s"] * 1e3))
+    colors = dict(colors or palette(sorted(by)))
+    for name in by:
+        colors.setdefault(name, palette([*colors, name])[name])
+    front = set(by)
+    if len(by) > MAX_LEGEND:
+        best: dict = {}
+        for name, pts in by.items():
+            for q, v in pts:
+                if v is not None and (q not in best or v < best[q][0]):
+                    best[q] = (v, name)
+        front = {n for _, n in best.values()}
+    fig, ax = plt.subplots(figsize=(8.5 if len(front) > 6 else 7, 4.5))
+    ok = [v for pts in by.values() for _, v in pts if v is not None]
+    top = (max(ok) * 2.0) if ok else 1.0
+    entries, others, sat = 0, 0, 0
     for name, pts in sorted(by.items()):
-        pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+        pts.sort(key=lambda p: p[0])
+        good = [(q, v) for q, v in pts if v is not None]
+        bad = [q for q, v in pts if v is None]
+        named = name in front
+        col = colors[name] if named else "0.7"
+        ax.plot([p[0] for p in good], [p[1] for p in good], marker="o", ms=3, color=col,
+                lw=1.5 if named else 0.8, label=name if named else None, zorder=3 if named else 1)
+        if bad:
+            ax.scatter(bad, [top] * len(bad), marker="x", color=col, s=30, zorder=4,
+                       clip_on=False)
+            sat += len(bad)
+        entries += named
+        others += not named
+    if others:
+        ax.plot([], [], color="0.7", lw=0.8, label=f"{others} other configurations")
+        entries += 1
+    if sat:
+        ax.scatter([], [], marker="x", color="k", label="saturated (p95 unbounded)")
+        entries += 1
     if sla_s:
         ax.axhline(sla_s * 1e3, color="k", ls="--", lw=1, label="SLA")
+        entries += 1
     ax.set_xlabel("offered load (queries/s)")
     ax.set_ylabel("p95 latency (ms)")
     ax.set_yscale("log")
+    if ok:
+        ax.set_ylim(top=top * 1.15)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if by:
-        ax.legend(fontsize=7, ncol=2)
+    _legend(ax, entries)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return {n: colors[n] for n in by if n in front}
 
 
-def latency_cdf(curves: dict[str, np.ndarray], path: Path, *, title: str) -> None:
-    """Empirical CDF of per-query latency, one curve per label."""
+def latency_cdf(curves: dict[str, np.ndarray], path: Path, *, title: str,
+                colors: dict | None = None, labels: dict[str, str] | None = None) -> dict:
+    """Empirical CDF of per-query latency, one curve per key (coloured by ``colors``, named by
+    ``labels``, both keyed like ``curves``). Returns the colours used."""
     plt = _plt()
+    colors = dict(colors or palette(curves))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, lat in curves.items():
         x = np.sort(np.asarray(lat)) * 1e3
-        ax.plot(x, np.arange(1, len(x) + 1) / len(x), label=name)
+        colors.setdefault(name, palette([*colors, name])[name])
+        ax.plot(x, np.arange(1, len(x) + 1) / len(x), color=colors[name],
+                label=(labels or {}).get(name, name))
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("fraction of queries")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend(ax, len(curves))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return {n: colors[n] for n in curves}
 
 
-def bar(labels: list[str], values: list[float], path: Path, *, title: str, ylabel: str) -> None:
+def bar(labels: list[str], values: list[float | None], path: Path, *, title: str,
+        ylabel: str, missing: str = "n/a", ref: float | None = 1.0) -> None:
+    """One bar per label, its value written on it; a value of None has no bar but the
+    ``missing`` text where the bar would stand (never a bar of height 0)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(labels, values, color="tab:blue")
-    ax.axhline(1.0, color="k", lw=1)
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(labels)), 4))
+    x = np.arange(len(labels))
+    vals = [v if v is not None else 0.0 for v in values]
+    bars = ax.bar(x, vals, color="tab:blue")
+    ax.bar_label(bars, labels=["" if v is None else f"{v:.3g}" for v in values], fontsize=8)
+    for i, v in enumerate(values):
+        if v is None:
+            ax.text(i, 0, missing, rotation=90, ha="center", va="bottom", fontsize=8,
+                    color="tab:red")
+    if ref is not None:
+        ax.axhline(ref, color="k", lw=1)
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.tick_params(axis="x", rotation=30)
+    ax.margins(y=0.15)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -89,7 +169,7 @@ def lines(curves: dict, path: Path, *, label: str, xlabel: str, ylabel: str, tit
     if ylim:
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend()
+    _legend(ax, len(curves))
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -144,8 +224,7 @@ def scatter(points: list[tuple[float, float, str]], path: Path, *, xlabel: str, 
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if by:
-        ax.legend(fontsize=7)
+    _legend(ax, len(by))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

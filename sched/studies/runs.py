@@ -37,16 +37,19 @@ def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries:
                                   workers=workers, dask=dask)
         write_rows(rows, d / "results.csv")
         sla = sla_ms / 1e3 if sla_ms else None
-        plots.p95_vs_qps(rows, d / "p95_vs_qps.png", title="p95 latency vs load", sla_s=sla)
-        curves = {}
+        colors = plots.palette(p.name for p in pipes)      # one colour per pipeline, both plots
+        plots.p95_vs_qps(rows, d / "p95_vs_qps.png", title="p95 latency vs load", sla_s=sla,
+                         colors=colors)
+        curves, labels = {}, {}
         for p in pipes:
             ok = [r for r in rows if r["config"] == p.name and not r["saturated"]]
             if ok:
                 x = max(r["qps"] for r in ok)
                 st = studies.pipeline_dict(p)["stage"][0].get("items") or 1
                 r = simulate(p, arrivals(arrival, x, queries, seed), sizes("fixed", queries, mean=st))
-                curves[f"{p.name} @ {x:g} QPS"] = r.records["latency_s"][r.records["measured"]]
-        plots.latency_cdf(curves, d / "latency_cdf.png",
+                curves[p.name] = r.records["latency_s"][r.records["measured"]]
+                labels[p.name] = f"{p.name} @ {x:g} QPS"
+        plots.latency_cdf(curves, d / "latency_cdf.png", colors=colors, labels=labels,
                           title="latency CDF (highest unsaturated load)")
         manifest(d / "manifest.json", config={"pipelines": [studies.pipeline_dict(p) for p in pipes],
                                               "qps": loads, "queries": queries, "arrival": arrival},
@@ -101,10 +104,10 @@ def deeprecsched_study(models: list[str], out: Path, *, sla_ms: float | None, en
         write_rows(summary, d / "gains.csv")
         write_rows([{"model": r["model"], **row} for r in results for row in r["rows"]],
                    d / "configs.csv")
-        # a baseline that meets the SLA at no load has an infinite gain: drawn as 0, labelled
-        plots.bar([r["model"] + ("\n(b%d misses SLA)" % r["baseline_batch"]
-                                 if not np.isfinite(r["gain"]) else "") for r in summary],
-                  [r["gain"] if np.isfinite(r["gain"]) else 0.0 for r in summary], d / "gain.png",
+        # a baseline that meets the SLA at no load has no finite gain: no bar, a label
+        plots.bar([r["model"] for r in summary],
+                  [r["gain"] if np.isfinite(r["gain"]) else None for r in summary],
+                  d / "gain.png", missing="baseline misses SLA",
                   title="DeepRecSched latency-bounded throughput over a fixed batch",
                   ylabel="gain (x)")
         manifest(d / "manifest.json", config={"models": models, "queries": queries,
