@@ -22,13 +22,14 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinxarg.ext",
     "benchpage",
+    "cliexamples",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 4
 exclude_patterns = ["_build", "_ext"]
 root_doc = "index"
-html_theme = "alabaster"
+html_theme = "furo"
 html_title = f"rpaccel {release}"
 html_static_path: list[str] = []
 autodoc_member_order = "bysource"
@@ -36,4 +37,4 @@ autodoc_typehints = "none"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 autosummary_generate = False
 nitpicky = False
-suppress_warnings = ["myst.xref_missing"] if False else []
+suppress_warnings: list[str] = []

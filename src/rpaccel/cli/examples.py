@@ -38,7 +38,8 @@ EXAMPLES: dict[str, str] = {
     "compile": "rpaccel compile --config tiny --pipeline tiny",
     "trace profile": "rpaccel trace profile examples/traces/criteo-sample.npz -o p.json",
     "trace generate": "rpaccel trace generate p.json --lookups 1000000 --seed 3 -o g.npz",
-    "study load": "rpaccel study load examples/pipelines/*.toml --qps 50,100,200 -o out/load",
+    "study load": "rpaccel study load examples/pipelines/sl-cpu.toml examples/pipelines/s-l.toml "
+                  "--qps 50,100,200 -o out/load",
     "study placement": "rpaccel study placement --models rm-small,rm-large --items 4096,512 "
                        "--qps 100,400 -o out/placement",
     "study fidelity": "rpaccel study fidelity -o out/fidelity",
