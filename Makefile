@@ -69,6 +69,7 @@ bench: $(STAMP)
 
 # The documentation site: warnings (broken links and references included) are errors.
 docs: $(STAMP)
+	@mkdir -p build
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs build/docs 2> build/docs-warnings.txt || (cat build/docs-warnings.txt; exit 1)
 	@if grep -q "WARNING\|ERROR" build/docs-warnings.txt; then cat build/docs-warnings.txt; exit 1; fi
 	@echo "open build/docs/index.html"
