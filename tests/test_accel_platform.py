@@ -243,7 +243,7 @@ def test_host_sort_in_simulation():
 def test_fidelity_ladder(tmp_path):
     """`rpaccel study fidelity`: starts at the artifact's printed numbers, ends at the rpaccel
     preset's executor figures, one switch per rung; table, Markdown and PNG written."""
-    from rpaccel.sched.studies.fidelity import RUNGS, ladder_configs
+    from rpaccel.sched.studies.fidelity import RUNGS, SERVING_RUNGS, ladder_configs
 
     cfgs = ladder_configs()
     assert cfgs[0].fidelity == Fidelity.artifact() and cfgs[-1].fidelity == Fidelity()
@@ -252,13 +252,21 @@ def test_fidelity_ladder(tmp_path):
     out = tmp_path / "fid"
     d = json.loads(_cli("study", "fidelity", "-o", str(out), "--json").stdout)
     rows = d["rows"]
-    assert [r["switch"] for r in rows] == [r[0] for r in RUNGS]
+    assert [r["switch"] for r in rows] == [r[0] for r in RUNGS + SERVING_RUNGS]
     large, sl = "RM-large [4096] cycles", "S->L [4096, 512] cycles"
     assert rows[0][large] == 261_343.0                   # RECPIPE.md 4.1
     assert rows[0]["S->L [4096, 512] ms"] == round(0.4466 + 0.3994, 4)   # hc1 + hc1, 4.2
     plat = get_platform("rpaccel:rpaccel")
-    assert rows[-1][large] == plat.cycles(get_model("rm-large"), 4096)["cycles"]
-    assert rows[-1][sl] == model_accel(load_accel("rpaccel"), accel_pipeline("s-l")).cycles
+    hw = rows[len(RUNGS) - 1]                            # the last hardware rung
+    assert hw[large] == plat.cycles(get_model("rm-large"), 4096)["cycles"]
+    assert hw[sl] == model_accel(load_accel("rpaccel"), accel_pipeline("s-l")).cycles
+    # the serving rungs: a warm stream without overlap, then a loaded one (queueing included),
+    # each against a stream of the executor with the same arrivals
+    warm, loaded = rows[len(RUNGS)], rows[len(RUNGS) + 1]
+    ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"), queries=16,
+                     arrivals=[i * 2 * int(hw[sl]) for i in range(16)])
+    assert warm[sl] == round(sum(ex.latency[8:]) / 8, 1)
+    assert loaded[sl] > warm[sl] and loaded[large] > warm[large]
     for r, p in zip(rows[1:], rows):
         assert abs(r[f"{large[:-7]} effect cycles"] - (r[large] - p[large])) <= 0.11
     for f in ("fidelity.csv", "fidelity.md", "fidelity_waterfall.png", "manifest.json"):

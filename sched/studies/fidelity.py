@@ -7,6 +7,18 @@ artifact's side, hardconf_1's hardware); each later rung changes one thing, and 
 separate invocation of the whole accelerator, its times added, as the artifact adds its stage
 times; the split-array rung runs the funnel as one program with each stage on its own sub-arrays
 (the ``s-l`` pipeline preset) and a one-stage query on the ``serve.subarrays`` sub-arrays.
+
+Two serving rungs follow on the ``rpaccel`` preset (:data:`SERVING_RUNGS`), measured on a
+stream of :data:`STREAM` queries (seed 0, query i's own inputs) on one stateful accelerator
+(:class:`rpaccel.perfmodel.stateful.StatefulAccel`); each reports the mean over the stream's
+second half:
+
+* **warm cache across queries**: arrivals far enough apart that queries never overlap (twice
+  one query's cycles), so the dynamic cache and the weights carry over: a query's latency,
+  first host beat to last result beat;
+* **exact contention**: Poisson arrivals at :data:`CONTENTION_LOAD` of one query per
+  no-contention latency, so queries overlap and queue (at most two in flight): a query's
+  response, arrival to last result beat, queueing included.
 """
 
 from __future__ import annotations
@@ -17,9 +29,10 @@ from typing import Any, Callable
 from rpaccel.accel import AccelConfig, load_accel
 from rpaccel.query import Pipeline, load_pipeline
 
-from rpaccel.sched.platforms.rpaccel import RPAccelPlatform, run_executor
+from rpaccel.sched.platforms.rpaccel import RPAccelPlatform, run_executor, stage_pipeline
 
-__all__ = ["RUNGS", "ladder", "ladder_configs", "WORKLOADS"]
+__all__ = ["RUNGS", "SERVING_RUNGS", "ladder", "ladder_configs", "WORKLOADS", "STREAM",
+           "CONTENTION_LOAD", "stream_cycles"]
 
 
 def _fid(**kw) -> Callable[[AccelConfig], AccelConfig]:
@@ -76,6 +89,19 @@ RUNGS: list[tuple[str, str, Callable[[AccelConfig], AccelConfig]]] = [
          _arr(split=_RP.array.split), _serve(subarrays=_RP.serve.subarrays))),
 ]
 
+#: The serving rungs after the last hardware rung (name, what changes); module docstring.
+SERVING_RUNGS: list[tuple[str, str]] = [
+    ("warm cache across queries", "every query from a cold cache -> the cache, weights and "
+     "static set carried across a stream of queries (mean latency of its second half)"),
+    ("exact contention", "one query alone -> Poisson arrivals at 80 % of one query per "
+     "no-contention latency, overlapping and queueing on one accelerator (mean response, "
+     "queueing included)"),
+]
+#: Queries per serving-rung stream (the first half warms the accelerator).
+STREAM = 16
+#: The contention rung's load: arrivals per no-contention query latency.
+CONTENTION_LOAD = 0.8
+
 #: The ladder's workloads: (label, pipeline preset).
 WORKLOADS = [("RM-large [4096]", "rm-large"), ("S->L [4096, 512]", "s-l")]
 
@@ -108,6 +134,44 @@ def _cycles(accel: AccelConfig, pipe: Pipeline, split: bool) -> float:
     return tot
 
 
+def _program(accel: AccelConfig, pipe: Pipeline) -> tuple[Pipeline, int | None]:
+    """The top rung's query as one accelerator program (as :func:`_cycles` runs it)."""
+    if len(pipe.stages) > 1:
+        return pipe, accel.serve.sub_batch or None
+    (st,) = pipe.stages
+    a = dataclasses.replace(accel, serve=dataclasses.replace(accel.serve, k_out=pipe.k_out))
+    from rpaccel.query import model_spec
+
+    return stage_pipeline(a, model_spec(st.catalog), st.items, st.catalog.name)
+
+
+def stream_cycles(accel: AccelConfig, pipe: Pipeline) -> dict[str, float]:
+    """The serving rungs of one workload (module docstring): ``single`` (query 0 alone),
+    ``warm`` (mean latency of the warm stream's second half) and ``contention`` (mean response
+    of the loaded stream's second half), in cycles."""
+    import numpy as np
+
+    from rpaccel.perfmodel.stateful import StatefulAccel
+
+    prog, b = _program(accel, pipe)
+    warm = StatefulAccel(accel, prog, sub_batch=b, seed=0)
+    warm.submit(0)
+    single = warm.outcome(0).latency
+    for i in range(1, STREAM):
+        warm.submit(i * 2 * single)
+    half = range(STREAM // 2, STREAM)
+    loaded = StatefulAccel(accel, prog, sub_batch=b, seed=0)
+    gaps = np.random.default_rng(0).exponential(single / CONTENTION_LOAD, STREAM - 1)
+    t = 0
+    loaded.submit(0)
+    for g in gaps:
+        t += int(round(g))
+        loaded.submit(t)
+    return {"single": float(single),
+            "warm": float(np.mean([warm.outcome(i).latency for i in half])),
+            "contention": float(np.mean([loaded.outcome(i).response for i in half]))}
+
+
 def ladder(progress: Any = None) -> list[dict[str, Any]]:
     """One row per rung: cycles and milliseconds of each workload, and each switch's effect
     (change against the previous rung, cycles and percent)."""
@@ -124,6 +188,25 @@ def ladder(progress: Any = None) -> list[dict[str, Any]]:
             d = c - prev[label] if label in prev else 0.0
             row[f"{label} effect cycles"] = round(d, 1)
             row[f"{label} effect %"] = round(100 * d / prev[label], 2) if label in prev else 0.0
+            prev[label] = c
+        rows.append(row)
+        if progress is not None:
+            progress.update(1)
+    top = cfgs[-1]
+    served = {label: stream_cycles(top, pipe) for label, pipe in pipes}
+    for label, _ in pipes:                      # the stream starts where the ladder ended
+        if served[label]["single"] != prev[label]:
+            raise RuntimeError(f"{label}: the serving rungs' first query ({served[label]['single']}"
+                               f" cycles) is not the last rung's ({prev[label]})")
+    for j, (name, what) in enumerate(SERVING_RUNGS):
+        row = {"step": len(RUNGS) + j, "switch": name, "change": what}
+        for label, _ in pipes:
+            c = served[label][("warm", "contention")[j]]
+            row[f"{label} cycles"] = round(c, 1)
+            row[f"{label} ms"] = round(top.seconds(c) * 1e3, 4)
+            d = c - prev[label]
+            row[f"{label} effect cycles"] = round(d, 1)
+            row[f"{label} effect %"] = round(100 * d / prev[label], 2)
             prev[label] = c
         rows.append(row)
         if progress is not None:

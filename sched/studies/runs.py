@@ -198,10 +198,10 @@ def fidelity_study(out: Path) -> dict:
     and ``fidelity_waterfall.png``."""
     from tqdm import tqdm
 
-    from rpaccel.sched.studies.fidelity import RUNGS, WORKLOADS, ladder
+    from rpaccel.sched.studies.fidelity import RUNGS, SERVING_RUNGS, WORKLOADS, ladder
 
     with output_dir(out) as d:
-        with tqdm(total=len(RUNGS), desc="fidelity ladder", unit="rung",
+        with tqdm(total=len(RUNGS) + len(SERVING_RUNGS), desc="fidelity ladder", unit="rung",
                   disable=None) as bar:
             rows = ladder(progress=bar)
         write_rows(rows, d / "fidelity.csv")
@@ -216,7 +216,7 @@ def fidelity_study(out: Path) -> dict:
                         {label: [r[f"{label} ms"] for r in rows] for label, _ in WORKLOADS},
                         d / "fidelity_waterfall.png", title="fidelity ladder",
                         ylabel="query latency (ms)")
-        manifest(d / "manifest.json", config={"rungs": [r[0] for r in RUNGS],
+        manifest(d / "manifest.json", config={"rungs": [r[0] for r in RUNGS + SERVING_RUNGS],
                                               "workloads": [w for w, _ in WORKLOADS]},
                  seed=0, files=["fidelity.csv", "fidelity.md", "fidelity_waterfall.png"])
     return {"rows": rows}
