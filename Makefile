@@ -65,12 +65,12 @@ bench: $(STAMP)
 	$(BIN)/python -m rpaccel.perfmodel.bench
 	$(BIN)/python -m rpaccel.perfmodel.bench_cache
 	$(BIN)/python -m rpaccel.verif.bench
-	mkdir -p docs/_data/bench && cp build/results/*.json docs/_data/bench/
+	mkdir -p docs/_data/bench && cp build/results/bench*.json docs/_data/bench/
 
 # The documentation site: warnings (broken links and references included) are errors.
 docs: $(STAMP)
 	@mkdir -p build
-	$(BIN)/python -m sphinx -W --keep-going -q -b html docs build/docs 2> build/docs-warnings.txt || (cat build/docs-warnings.txt; exit 1)
+	$(BIN)/python -m sphinx -E -W --keep-going -q -b html docs build/docs 2> build/docs-warnings.txt || (cat build/docs-warnings.txt; exit 1)
 	@if grep -q "WARNING\|ERROR" build/docs-warnings.txt; then cat build/docs-warnings.txt; exit 1; fi
 	@echo "open build/docs/index.html"
 

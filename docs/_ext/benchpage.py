@@ -1,4 +1,5 @@
-"""``{bench-results}`` directive: the figures of ``make bench``'s results files as tables.
+"""``{bench-results}`` directive: the figures of ``make bench``'s results files as tables
+(generated as MyST Markdown, parsed in place).
 
 It reads every ``*.json`` in ``$RPACCEL_BUILD/results`` (``make bench``'s output) if that
 folder holds any, else in ``docs/_data/bench`` (the snapshot ``make bench`` copies there for
@@ -21,7 +22,7 @@ HERE = Path(__file__).resolve().parents[1]
 
 def results_folder() -> Path:
     build = Path(os.environ.get("RPACCEL_BUILD", HERE.parent / "build")) / "results"
-    if build.is_dir() and any(build.glob("*.json")):
+    if build.is_dir() and any(build.glob("bench*.json")):
         return build
     return HERE / "_data" / "bench"
 
@@ -44,21 +45,22 @@ class BenchResults(SphinxDirective):
 
     def run(self):
         folder = results_folder()
-        files = sorted(folder.glob("*.json"))
+        files = sorted(folder.glob("bench*.json"))
         if not files:
             return [self.state.document.reporter.warning(
                 f"no benchmark results in {folder} (run make bench)", line=self.lineno)]
-        lines = [f"Read from ``{folder.relative_to(HERE.parent) if folder.is_relative_to(HERE.parent) else folder}``.", ""]
+        where = folder.relative_to(HERE.parent) if folder.is_relative_to(HERE.parent) else folder
+        lines = [f"Read from `{where}`.", ""]
         for f in files:
             self.env.note_dependency(str(f))
             d = json.loads(f.read_text())
-            lines += [f.stem.replace("_", " "), "~" * len(f.stem), "",
+            lines += [f"### {f.stem.replace('_', ' ')}", "",
                       f"Run on {d.get('date', 'an unrecorded date')}, "
                       f"machine: {d.get('machine', 'not recorded')}.", "",
-                      ".. list-table::", "   :header-rows: 1", "",
-                      "   * - figure", "     - value"]
+                      "| figure | value |", "|---|---|"]
             for k, v in _flatten(d):
-                lines += [f"   * - {k}", f"     - {v}"]
+                v = v.replace("|", "\\|")
+                lines.append(f"| {k} | {v} |")
             lines.append("")
         node = nodes.section()
         node.document = self.state.document

@@ -223,7 +223,8 @@ def _plots(d: Path, cmp_rows: list[dict], feats: list[dict], qps: float, sla_ms:
             (a, [c["p95_ms_at_load"] for c in cmp_rows], "ms", "saturated", "tab:blue"),
             (b, [c["lbt_qps"] or None for c in cmp_rows], "QPS", "never meets", "tab:orange")):
         bars = ax.bar(x, [v or 0.0 for v in vals], color=color)
-        ax.bar_label(bars, labels=["" if v is None else f"{v:,.3g}" for v in vals], fontsize=8)
+        ax.bar_label(bars, labels=["" if v is None else plots.value_label(v) for v in vals],
+                     fontsize=8)
         for i, v in enumerate(vals):
             if v is None:
                 ax.text(i, 0, none, rotation=90, ha="center", va="bottom", fontsize=8,

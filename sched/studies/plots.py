@@ -34,6 +34,11 @@ def palette(names) -> dict[str, tuple]:
     return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
 
 
+def value_label(v: float) -> str:
+    """A bar's value as printed on it: three significant digits, whole numbers from 1,000."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def _legend(ax, entries: int) -> None:
     """The legend inside when it is small, outside on the right otherwise (never over data)."""
     if entries == 0:
@@ -139,7 +144,8 @@ def bar(labels: list[str], values: list[float | None], path: Path, *, title: str
     x = np.arange(len(labels))
     vals = [v if v is not None else 0.0 for v in values]
     bars = ax.bar(x, vals, color="tab:blue")
-    ax.bar_label(bars, labels=["" if v is None else f"{v:.3g}" for v in values], fontsize=8)
+    ax.bar_label(bars, labels=["" if v is None else value_label(v) for v in values],
+                 fontsize=8)
     for i, v in enumerate(values):
         if v is None:
             ax.text(i, 0, missing, rotation=90, ha="center", va="bottom", fontsize=8,
