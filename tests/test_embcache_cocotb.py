@@ -1,14 +1,18 @@
 """Embedding cache on Verilator through cocotb: every returned vector equals the backing table,
 every hit/miss equals the policy model, every response and DRAM request lands on the cycle the
-timeline model predicts, and the hardware counters equal the model's counts."""
+timeline model predicts, and the hardware counters equal the model's counts. The
+configurations in ``VERIFY_ONLY`` run under ``make verify``."""
 
 import pytest
 
+from rpaccel.verif.cases_embcache import VERIFY_ONLY
 from rpaccel.verif.suite import suite_cases, suite_results
 
 
 @pytest.mark.parametrize("label, cfg, name", [
-    pytest.param(*c, id=f"{c[0]}-{c[2]}", marks=pytest.mark.xdist_group(f"embcache-{c[0]}"))
+    pytest.param(*c, id=f"{c[0]}-{c[2]}",
+                 marks=[pytest.mark.xdist_group(f"embcache-{c[0]}")]
+                 + ([pytest.mark.verify] if c[0] in VERIFY_ONLY else []))
     for c in suite_cases("embcache")])
 def test_embcache_rtl(label, cfg, name):
     r = suite_results("embcache", label)[name]
