@@ -102,10 +102,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def embedding_rows(seed: int, table: np.ndarray, row: np.ndarray, dim: int) -> np.ndarray:
     """Rows ``(n, dim)`` int8 of the embedding tables: element e of (table, row) is the top byte
-    of ``mix(mix(seed) + (table << 40) + (row << 8) + e)``, as a signed byte. (Each distinct
-    (table, row) is hashed once.)"""
+    of ``mix(mix(seed) + (table << 40) + (row << 8) + e)``, as a signed byte. Long inputs are
+    hashed by a compiled loop (``_querykern.rows_kernel``), mid-sized ones once per distinct
+    (table, row) in numpy; both give these bytes (tested against each other)."""
     table = np.asarray(table, dtype=np.uint64).reshape(-1)
     row = np.asarray(row, dtype=np.uint64).reshape(-1)
+    if len(row) > 4096:                 # compiled: every row hashed in place
+        from ._querykern import rows_kernel
+
+        with np.errstate(over="ignore"):
+            base = _mix(np.array([seed], dtype=np.uint64))[0]
+        return rows_kernel(base, table, row, dim)
     if len(row) > 256:
         key, inv = np.unique((table << np.uint64(40)) | row, return_inverse=True)
         if len(key) < len(row) * 3 // 4:

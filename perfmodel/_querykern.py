@@ -1,0 +1,33 @@
+"""Compiled kernel of :mod:`rpaccel.perfmodel.query` (numba; imported only when a long query's
+embedding rows are hashed, so importing the models stays fast). It returns exactly what the
+numpy form in ``query.py`` returns (tested against it)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix1(x):
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def rows_kernel(base, table, row, dim):
+    """``embedding_rows`` without the de-duplication: every (table, row) hashed in place."""
+    n = table.shape[0]
+    out = np.empty((n, dim), dtype=np.int8)
+    for i in range(n):
+        k = base + (table[i] << np.uint64(40)) + (row[i] << np.uint64(8))
+        for e in range(dim):
+            v = _mix1(k + np.uint64(e)) >> np.uint64(56)
+            out[i, e] = np.int8(np.int64(v) - 128)
+    return out
