@@ -442,3 +442,22 @@ def test_version_and_closed_pipe():
                         f"{sys.executable} -m rpaccel.cli model accel --config tiny --pipeline "
                         "tiny | head -1"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stderr == "" and p.stdout.count("\n") == 1, p.stderr
+
+
+def test_every_command_takes_json(tmp_path):
+    """Every command has --json; a study's JSON names its folder's files and its summary."""
+    from rpaccel.cli import build_parser
+    from rpaccel.cli.examples import commands
+
+    lacking = [n for n, sp in commands(build_parser())
+               if not any("--json" in a.option_strings for a in sp._actions)]
+    assert lacking == []
+    root = Path(__file__).resolve().parents[1]
+    p = run("study", "load", str(root / "examples/pipelines/sl-cpu.toml"), "--qps", "50",
+            "--queries", "200", "-o", str(tmp_path / "s"), "--json")
+    d = json.loads(p.stdout)
+    assert d["output"] == str(tmp_path / "s") and "results.csv" in d["files"]
+    assert d["rows"][0]["qps"] == 50.0 and d["rows"][0]["saturated"] is False
+    v = json.loads(run("verilog", "topk", "--k-max", "8", "-o", str(tmp_path / "t.v"),
+                       "--json").stdout)
+    assert v["top"] == "rpaccel_topk" and (tmp_path / "t.v").stat().st_size > 100

@@ -35,6 +35,8 @@ def add_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
         add_config_flags(p, unit.config, title)
         p.add_argument("-o", "--output", required=True,
                        help="output .v file (self-contained: includes the SRAM model if used)")
+        p.add_argument("--json", action="store_true",
+                       help="print one JSON object: the file, its top module and config")
         p.set_defaults(handler=cmd_verilog)
         p = ms.add_parser(unit.name, help=f"perf-model cycles of {unit.title}")
         add_config_flags(p, unit.config, title)
@@ -84,7 +86,12 @@ def cmd_verilog(args: argparse.Namespace) -> int:
     text = verilog(unit, cfg)
     if "rpaccel_sram" in text:
         text = standalone(text)
-    write_if_changed(out, text)
+    changed = write_if_changed(out, text)
+    if args.json:
+        print_json({"unit": unit.name, "output": str(out), "top": unit.toplevel,
+                    "label": cfg.label(), "config_key": cfg.key(), "config": cfg.to_dict(),
+                    "lines": text.count("\n"), "written": changed})
+        return 0
     info(f"wrote {out} (top module {unit.toplevel}, {cfg.label()}, config {cfg.key()})")
     return 0
 

@@ -35,6 +35,26 @@ def _checked(handler):
     return run
 
 
+def _emit_json(output: str, res) -> int:
+    """A study's ``--json``: its summary (the result's tables; numbers as numbers) and the
+    files it wrote."""
+    import json
+
+    import numpy as np
+
+    def plain(x):
+        if isinstance(x, np.generic):
+            return x.item()
+        if isinstance(x, np.ndarray):
+            return x.tolist()
+        return str(x)
+
+    files = sorted(str(f.relative_to(output)) for f in Path(output).rglob("*") if f.is_file())
+    body = res if isinstance(res, dict) else {"rows": res}
+    print(json.dumps({"output": str(output), "files": files, **body}, default=plain))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("study", help="system studies: tables, PNG plots, JSON manifest")
     sts = st.add_subparsers(dest="study", required=True, parser_class=Parser)
@@ -47,6 +67,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="the sparse ids of every pipeline's accelerator stages: a workload "
                          "preset, .toml, trace or reuse profile (default: each pipeline's)")
     sl.add_argument("-o", "--output", required=True, help="new output folder")
+    sl.add_argument("--json", action="store_true",
+                    help="print one JSON object: the summary and the folder's files")
     sl.set_defaults(handler=_checked(cmd_load))
     sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
     sp.add_argument("--models", required=True, help="stage models, e.g. rm-small,rm-large")
@@ -65,6 +87,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          ".toml, trace or reuse profile; default Zipf ranks)")
     add_config_flags(sp, PlacementSettings, "study settings")
     sp.add_argument("-o", "--output", required=True, help="new output folder")
+    sp.add_argument("--json", action="store_true",
+                    help="print one JSON object: the summary and the folder's files")
     sp.set_defaults(handler=_checked(cmd_placement))
     sf = sts.add_parser("fidelity", help="the fidelity ladder: RecPipe artifact's formula -> "
                                          "rpaccel's executor, one switch at a time")
@@ -82,6 +106,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--lookups", type=int, default=2_000_000, help="lookups per trace")
     sc.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
     sc.add_argument("-o", "--output", required=True, help="new output folder")
+    sc.add_argument("--json", action="store_true",
+                    help="print one JSON object: the summary and the folder's files")
     sc.set_defaults(handler=_checked(cmd_embcache))
     scc = sts.add_parser("cache", help="replacement policies against OPT, static/dynamic and "
                                        "per-stage splits, cold vs warm, on one workload")
@@ -131,17 +157,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          ".toml, trace or reuse profile; CPU/GPU service times do not depend "
                          "on them)")
     sr.add_argument("-o", "--output", required=True, help="new output folder")
+    sr.add_argument("--json", action="store_true",
+                    help="print one JSON object: the summary and the folder's files")
     sr.set_defaults(handler=_checked(cmd_recpipe))
     sh = sts.add_parser("headline", help="RecPipe's headline: RPAccel vs the TPU-like baseline "
                                          "(and CPU, GPU) at iso-quality, and each feature's "
                                          "contribution (Markdown report + PNGs)")
     add_config_flags(sh, HeadlineSettings, "study settings")
     sh.add_argument("-o", "--output", required=True, help="new output folder")
+    sh.add_argument("--json", action="store_true",
+                    help="print one JSON object: the summary and the folder's files")
     sh.set_defaults(handler=_checked(cmd_headline))
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     add_config_flags(sd, DeepRecSchedSettings, "study settings")
     sd.add_argument("-o", "--output", required=True, help="new output folder")
+    sd.add_argument("--json", action="store_true",
+                    help="print one JSON object: the summary and the folder's files")
     sd.set_defaults(handler=_checked(cmd_deeprecsched))
 
 
@@ -158,6 +190,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     out = Path(args.output)
     res = runs.load_study(pipes, loads, out, queries=st.queries, seed=st.seed,
                           arrival=st.arrival, sla_ms=st.sla_ms, workers=st.workers, dask=st.dask)
+    if args.json:
+        return _emit_json(args.output, res)
     print(f"wrote {out}/results.csv ({len(res['rows'])} rows), p95_vs_qps.png, latency_cdf.png, "
           f"manifest.json")
     return 0
@@ -189,6 +223,8 @@ def cmd_placement(args: argparse.Namespace) -> int:
         kw = {"cpu_cores": st.cpu_cores}
     res = runs.placement_study(models, items, loads, Path(args.output), queries=st.queries,
                                seed=st.seed, workers=st.workers, dask=st.dask, **kw)
+    if args.json:
+        return _emit_json(args.output, res)
     print(f"{len(res['placements'])} placements x {len(loads)} loads; best p95 per load:")
     for r in res["best_per_load"]:
         print(f"  {r['qps']:>10g} QPS  {r['config']:<28} p95 {r['p95_s'] * 1e3:.3f} ms")
@@ -203,6 +239,8 @@ def cmd_deeprecsched(args: argparse.Namespace) -> int:
                                       engines=st.engines, gpu=st.gpu, queries=st.queries,
                                       seed=st.seed, workers=st.workers, dask=st.dask,
                                       cpu=st.cpu, size_sigma=st.size_sigma)
+    if args.json:
+        return _emit_json(args.output, {"models": summary})
     for r in summary:
         def qps(x):
             return f"{x:9.1f} QPS" if x else "     none"
@@ -219,6 +257,8 @@ def cmd_headline(args: argparse.Namespace) -> int:
     from rpaccel.sched.studies.headline import headline_study
 
     res = headline_study(Path(args.output), settings)
+    if args.json:
+        return _emit_json(args.output, res)
     for c in res["comparison"]:
         p95 = (f"{c['p95_ms_at_load']:.3f} ms ({c['p95_config']})"
                if c["p95_ms_at_load"] is not None else "saturated")
@@ -265,6 +305,8 @@ def cmd_embcache(args: argparse.Namespace) -> int:
         raise ValueError(f"static-share must be in [0, 1], got {args.static_share}")
     res = runs.embcache_study(skews, caps, Path(args.output), rows=args.rows, ways=args.ways,
                               static_share=args.static_share, lookups=n, seed=seed)
+    if args.json:
+        return _emit_json(args.output, res)
     for k, pts in res["curves"].items():
         print(f"skew {k:g}: " + ", ".join(f"{c}: {h:.3f}" for c, h in pts))
     best = res["best_stage_split"]
@@ -360,6 +402,8 @@ def cmd_recpipe(args: argparse.Namespace) -> int:
 
         wl = load_workload(args.workload)
     res = recpipe_study(Path(args.output), settings, loads=loads, workload=wl)
+    if args.json:
+        return _emit_json(args.output, res)
     print(f"{len(res['quality'])} funnels, {len(res['rows'])} rows; iso-quality NDCG@64 >= "
           f"{res['iso_ndcg']:.4f}; best iso-quality p95 per platform and throughput class:")
     for r in res["best_per_class"]:

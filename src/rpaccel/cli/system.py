@@ -84,6 +84,7 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     cc.add_argument("--reps", type=int, default=5)
     cc.add_argument("--from-csv", metavar="CSV", help="fit model,batch,seconds rows measured elsewhere")
     cc.add_argument("-o", "--output", required=True, help="calibration JSON (use as --platform cpu:FILE)")
+    cc.add_argument("--json", action="store_true", help="print the calibration as one JSON object")
     cc.set_defaults(handler=cmd_calibrate)
 
 
@@ -224,6 +225,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         tab = measure_table(models, args.reps)
         with atomic_file(out) as tmp:
             tmp.write_text(json.dumps(tab, indent=2))
+        if args.json:
+            print_json({"output": str(out), **tab})
+            return 0
         for m, ts in tab["times_s"].items():
             print(f"{m:<10} " + "  ".join(f"b{b}: {t * 1e3:.3f} ms" for b, t in
                                           zip(tab["batches"], ts)))
@@ -235,6 +239,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cal = calibrate(models, batches, args.reps, csv_path=args.from_csv)
     with atomic_file(out) as tmp:
         tmp.write_text(json.dumps(cal, indent=2))
+    if args.json:
+        print_json({"output": str(out), **cal})
+        return 0
     c = cal["constants"]
     print(f"fitted from {len(cal['points'])} points ({cal['source']}): overhead "
           f"{c['overhead_s'] * 1e6:.1f} us, {c['per_lookup_s'] * 1e9:.1f} ns/lookup, "
