@@ -255,3 +255,28 @@ def test_modes_study(tmp_path, capsys):
         {p.name for p in (tmp_path / "m").iterdir()}
     rc, out, err = _run(capsys, "study", "modes", "-o", str(tmp_path / "n"), "--loads", "1.5")
     assert rc == 2 and "loads" in err and not (tmp_path / "n").exists()
+
+
+def test_studies_take_accel_mode(tmp_path, capsys):
+    """`study load --accel-mode exact`: each point is the same simulation as `simulate
+    --accel-mode exact` (the same p95); profile mode gives its own figure."""
+    import csv
+    import json
+
+    from rpaccel.cli import main
+
+    f = "examples/pipelines/tiny.toml"
+    assert main(["study", "load", f, "--qps", "3000", "--queries", "60", "--accel-mode",
+                 "exact", "-o", str(tmp_path / "x")]) == 0
+    capsys.readouterr()
+    with open(tmp_path / "x" / "results.csv") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert main(["simulate", f, "--qps", "3000", "--queries", "60", "--accel-mode", "exact",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert float(row["p95_s"]) == d["p95_s"]
+    man = json.loads((tmp_path / "x" / "manifest.json").read_text())
+    assert man["config"]["accel_mode"] == "exact"
+    rc = main(["study", "load", f, "--qps", "3000", "--accel-mode", "fast", "-o",
+               str(tmp_path / "y")])
+    assert rc == 2 and "accel" in capsys.readouterr().err and not (tmp_path / "y").exists()

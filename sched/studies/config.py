@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpaccel.config import SEED_MAX, _param, check_fields
-from rpaccel.query import STAGE_LIMITS
+from rpaccel.query import ACCEL_MODES, STAGE_LIMITS
 from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_CAP
 
 __all__ = ["RunSettings", "LoadSettings", "PlacementSettings", "DeepRecSchedSettings",
@@ -50,6 +50,10 @@ class LoadSettings(RunSettings):
     arrival: str = _param("arrival process", default="poisson", choices=LOAD_ARRIVALS)
     sla_ms: float | None = _param("draw this p95 target on the plot", "ms", default=None, lo=0,
                                   lo_open=True, default_text="none")
+    accel_mode: str | None = _param("how accelerator groups are timed: exact (every query on "
+                                    "its accelerator's stateful model) or profile",
+                                    default=None, choices=ACCEL_MODES,
+                                    default_text="each group's own, else profile")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class PlacementSettings(RunSettings):
 
     cpu_cores: int = _param("CPU cores shared by the CPU stages", "cores", default=32, lo=1,
                             hi=STAGE_LIMITS["engines"])
+    accel_mode: str | None = _param("how accelerator groups are timed: exact (every query on "
+                                    "its accelerator's stateful model) or profile",
+                                    default=None, choices=ACCEL_MODES,
+                                    default_text="each group's own, else profile")
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,13 @@ __all__ = ["load_study", "placement_study", "deeprecsched_study", "embcache_stud
 
 
 def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries: int, seed: int,
-               arrival: str, sla_ms: float | None, workers: int, dask: str | None) -> dict:
+               arrival: str, sla_ms: float | None, workers: int, dask: str | None,
+               accel_mode: str | None = None) -> dict:
     """p95 vs offered load per pipeline, plus the latency CDF at each pipeline's highest
     unsaturated load."""
     with output_dir(out) as d:
         rows = studies.load_sweep(pipes, loads, queries=queries, seed=seed, arrival=arrival,
-                                  workers=workers, dask=dask)
+                                  workers=workers, dask=dask, accel_mode=accel_mode)
         write_rows(rows, d / "results.csv")
         sla = sla_ms / 1e3 if sla_ms else None
         colors = plots.palette(p.name for p in pipes)      # one colour per pipeline, both plots
@@ -46,13 +47,15 @@ def load_study(pipes: list[Pipeline], loads: list[float], out: Path, *, queries:
             if ok:
                 x = max(r["qps"] for r in ok)
                 st = studies.pipeline_dict(p)["stage"][0].get("items") or 1
-                r = simulate(p, arrivals(arrival, x, queries, seed), sizes("fixed", queries, mean=st))
+                r = simulate(p, arrivals(arrival, x, queries, seed),
+                             sizes("fixed", queries, mean=st), accel_mode=accel_mode, seed=seed)
                 curves[p.name] = r.records["latency_s"][r.records["measured"]]
                 labels[p.name] = f"{p.name} @ {x:g} QPS"
         plots.latency_cdf(curves, d / "latency_cdf.png", colors=colors, labels=labels,
                           title="latency CDF (highest unsaturated load)")
         manifest(d / "manifest.json", config={"pipelines": [studies.pipeline_dict(p) for p in pipes],
-                                              "qps": loads, "queries": queries, "arrival": arrival},
+                                              "qps": loads, "queries": queries, "arrival": arrival,
+                                              "accel_mode": accel_mode},
                  seed=seed, files=["results.csv", "p95_vs_qps.png", "latency_cdf.png"])
     return {"rows": rows}
 

@@ -44,7 +44,7 @@ def sim_point(point: dict) -> dict:
     pipe: Pipeline = point["pipeline"]
     q, seed = point["queries"], point["seed"]
     r = simulate(pipe, arrivals(point.get("arrival", "poisson"), point["qps"], q, seed),
-                 _sizes(point))
+                 _sizes(point), accel_mode=point.get("accel_mode"), seed=seed)
     from rpaccel.sched.cost.power import pipeline_power
 
     row = {"pipeline": pipe.name, "qps": point["qps"], "queries": q, "seed": seed,
@@ -57,13 +57,16 @@ def sim_point(point: dict) -> dict:
 
 def load_sweep(pipelines: list[Pipeline], loads: list[float], *, queries: int, seed: int = 0,
                arrival: str = "poisson", size: dict | None = None, workers: int = 1,
-               dask: str | None = None, progress: bool | None = None) -> list[dict]:
-    """Every pipeline at every offered load: one row each."""
+               dask: str | None = None, progress: bool | None = None,
+               accel_mode: str | None = None) -> list[dict]:
+    """Every pipeline at every offered load: one row each (``accel_mode``: how accelerator
+    groups are timed, :func:`rpaccel.sched.serving.sim.simulate`)."""
     for x in loads:
         if not x > 0:
             raise ValueError(f"loads must be > 0 QPS, got {x}")
     pts = [{"pipeline": p, "qps": float(x), "queries": queries, "seed": seed,
-            "arrival": arrival, "size": size or {"kind": "fixed"}, "tags": {"config": p.name}}
+            "arrival": arrival, "size": size or {"kind": "fixed"}, "tags": {"config": p.name},
+            **({"accel_mode": accel_mode} if accel_mode else {})}
            for p in pipelines for x in loads]
     return run_points(sim_point, pts, workers=workers, dask=dask, progress=progress,
                       label="load sweep")
@@ -189,7 +192,7 @@ def pareto_front(rows: list[dict]) -> list[dict]:
 def placement_search(models: list[str], items: list, loads: list[float], *, queries: int,
                      seed: int = 0, workers: int = 1, dask: str | None = None,
                      progress: bool | None = None, rpaccel: str | None = None,
-                     **kw: Any) -> dict[str, Any]:
+                     accel_mode: str | None = None, **kw: Any) -> dict[str, Any]:
     """Simulate every placement at every load; best p95 per load and the Pareto front.
     ``rpaccel``: search RPAccel placements on that preset (:func:`rpaccel_placements`; ``items``
     a list of options per stage) instead of the CPU/GPU/artifact-accelerator ones."""
@@ -199,7 +202,7 @@ def placement_search(models: list[str], items: list, loads: list[float], *, quer
     else:
         cands = placements(models, items, **kw)
     rows = load_sweep(cands, loads, queries=queries, seed=seed, workers=workers, dask=dask,
-                      progress=progress)
+                      progress=progress, accel_mode=accel_mode)
     best = {}
     for r in rows:
         if r["saturated"]:

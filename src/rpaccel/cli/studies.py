@@ -189,7 +189,8 @@ def cmd_load(args: argparse.Namespace) -> int:
     pipes = [check_pipeline(p) for p in pipes]
     out = Path(args.output)
     res = runs.load_study(pipes, loads, out, queries=st.queries, seed=st.seed,
-                          arrival=st.arrival, sla_ms=st.sla_ms, workers=st.workers, dask=st.dask)
+                          arrival=st.arrival, sla_ms=st.sla_ms, workers=st.workers, dask=st.dask,
+                          accel_mode=st.accel_mode)
     if args.json:
         return _emit_json(args.output, res)
     print(f"wrote {out}/results.csv ({len(res['rows'])} rows), p95_vs_qps.png, latency_cdf.png, "
@@ -221,6 +222,8 @@ def cmd_placement(args: argparse.Namespace) -> int:
                              "on the sparse ids)")
         items = ints("items", args.items)
         kw = {"cpu_cores": st.cpu_cores}
+    if st.accel_mode is not None:
+        kw["accel_mode"] = st.accel_mode
     res = runs.placement_study(models, items, loads, Path(args.output), queries=st.queries,
                                seed=st.seed, workers=st.workers, dask=st.dask, **kw)
     if args.json:
