@@ -35,7 +35,12 @@ from rpaccel.isa import Command
 from rpaccel.query import Pipeline
 
 from .compiler import compile_query
-from .executor import MAX_ARRIVAL, ExecResult, _Engine, _query_lookups
+from .executor import ExecResult, _Engine, _query_lookups
+
+#: The latest arrival cycle of a model-only stream (a serving simulation runs for hours of
+#: simulated time: 2**62 cycles at 8 ns is 1,170 years). Streams checked against the RTL keep
+#: its 32-bit arrival memory's bound (:data:`rpaccel.perfmodel.executor.MAX_ARRIVAL`).
+MAX_CYCLE = (1 << 62) - 1
 from .query import QueryInputs, model_params, query_inputs
 
 __all__ = ["StatefulAccel", "QueryOutcome"]
@@ -112,9 +117,9 @@ class StatefulAccel:
         ``inputs``: its candidates (default: the seeded inputs of query ``index``, by default
         its position in this accelerator's stream). Returns its position."""
         if isinstance(arrival, bool) or not isinstance(arrival, int) or \
-                not self._last_arrival <= arrival <= MAX_ARRIVAL:
+                not self._last_arrival <= arrival <= MAX_CYCLE:
             raise ValueError(f"arrival must be an integer cycle in {self._last_arrival}.."
-                             f"{MAX_ARRIVAL} (arrivals never decrease), got {arrival!r}")
+                             f"{MAX_CYCLE} (arrivals never decrease), got {arrival!r}")
         q = self._next
         if inputs is None:
             inputs = query_inputs(self.pipeline, self.accel.embedding.rows, self.seed,

@@ -280,3 +280,25 @@ def test_studies_take_accel_mode(tmp_path, capsys):
     rc = main(["study", "load", f, "--qps", "3000", "--accel-mode", "fast", "-o",
                str(tmp_path / "y")])
     assert rc == 2 and "accel" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+def test_stateful_stream_beyond_the_rtl_arrival_bound():
+    """A serving simulation's stream runs past 2**31 cycles (17 s at 8 ns): the model takes
+    it, and a query far out behaves as the same query early (the accelerator idle before
+    both)."""
+    from rpaccel.accel import load_accel
+    from rpaccel.perfmodel.executor import MAX_ARRIVAL
+    from rpaccel.perfmodel.stateful import StatefulAccel
+    from rpaccel.query import load_pipeline
+
+    a, p = load_accel("tiny"), load_pipeline("tiny")
+    near, far = StatefulAccel(a, p, seed=2), StatefulAccel(a, p, seed=2)
+    for acc, t0 in ((near, 0), (far, 3 * MAX_ARRIVAL)):
+        acc.submit(t0)
+        acc.submit(t0 + 100_000)
+    for q in (0, 1):
+        assert far.outcome(q).latency == near.outcome(q).latency
+        assert far.outcome(q).end - far.outcome(q).arrival == \
+            near.outcome(q).end - near.outcome(q).arrival
+    with pytest.raises(ValueError, match="arrivals never decrease"):
+        far.submit(5)
