@@ -162,13 +162,14 @@ def _scratch():
             os.chdir(old)
 
 
-def _profile_file() -> str:
-    path = Path(tempfile.gettempdir()) / f"rpaccel-fuzz-profile-{os.getpid()}.json"
-    if not path.exists():
-        from rpaccel.perfmodel.reuse import profile_trace
-        from rpaccel.trace import read_trace
+@pytest.fixture(scope="module")
+def profile_file(tmp_path_factory) -> str:
+    """A valid reuse profile (of the shipped sample trace) for ``trace generate``."""
+    from rpaccel.perfmodel.reuse import profile_trace
+    from rpaccel.trace import read_trace
 
-        profile_trace(read_trace(ROOT / "examples/traces/criteo-sample.npz")).write(path)
+    path = tmp_path_factory.mktemp("fuzz") / "profile.json"
+    profile_trace(read_trace(ROOT / "examples/traces/criteo-sample.npz")).write(path)
     return str(path)
 
 
@@ -183,7 +184,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("cmd", sorted(COMMANDS))
-def test_fuzz_command(cmd, record_property):
+def test_fuzz_command(cmd, record_property, profile_file):
     parser = COMMANDS[cmd]
     count = ran = 0
 
@@ -193,7 +194,7 @@ def test_fuzz_command(cmd, record_property):
     def prop(argv):
         nonlocal count, ran
         count += 1
-        argv = [_profile_file() if a == "PROFILE" else a for a in argv]
+        argv = [profile_file if a == "PROFILE" else a for a in argv]
         with _scratch() as d:
             t0 = time.perf_counter()
             rc, out, err = run_cli(argv)

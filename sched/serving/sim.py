@@ -37,7 +37,7 @@ from rpaccel.sched.serving.group import accel_group
 from rpaccel.sched.serving.workload import arrivals
 
 __all__ = ["SimResult", "simulate", "check_pipeline", "max_qps_under_sla", "memory_estimate",
-           "check_memory", "machine_memory",
+           "bytes_per_query", "check_memory", "machine_memory",
            "fifo_pool", "pipeline_capacity_qps", "STAGE_LIMITS"]
 
 
@@ -85,11 +85,16 @@ def machine_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def bytes_per_query(stages: int) -> int:
+    """Peak bytes per query of a simulation of ``stages`` stages none split into pieces."""
+    return MEMORY_BYTES_FIXED + MEMORY_BYTES_PER_STAGE * stages
+
+
 def memory_estimate(pipeline: Pipeline, queries: int, mean_items: float | None = None) -> int:
     """Peak bytes :func:`simulate` needs for ``queries`` queries of ``pipeline`` (an upper
     bound, see :data:`MEMORY_BYTES_FIXED`); ``mean_items``: the mean query size, for stages
     split into batch pieces (default: the first stage's items)."""
-    per = MEMORY_BYTES_FIXED + MEMORY_BYTES_PER_STAGE * len(pipeline.stages)
+    per = bytes_per_query(len(pipeline.stages))
     n = mean_items if mean_items is not None else (pipeline.stages[0].items or 1)
     for st in pipeline.stages:
         if st.batch:

@@ -213,25 +213,14 @@ def _features(d: Path, rows: list[dict], rp_multi: list[dict], best, pipeline_of
 
 def _plots(d: Path, cmp_rows: list[dict], feats: list[dict], qps: float, sla_ms: float) -> None:
     plt = plots._plt()
-    import numpy as np
-
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     names = [c["platform"] for c in cmp_rows]
-    x = np.arange(len(names))
     # the figures of headline.md's table, written on their bars; no figure: no bar, a label
-    for ax, vals, unit, none, color in (
-            (a, [c["p95_ms_at_load"] for c in cmp_rows], "ms", "saturated", "tab:blue"),
-            (b, [c["lbt_qps"] or None for c in cmp_rows], "QPS", "never meets", "tab:orange")):
-        bars = ax.bar(x, [v or 0.0 for v in vals], color=color)
-        ax.bar_label(bars, labels=["" if v is None else plots.value_label(v) for v in vals],
-                     fontsize=8)
-        for i, v in enumerate(vals):
-            if v is None:
-                ax.text(i, 0, none, rotation=90, ha="center", va="bottom", fontsize=8,
-                        color="tab:red")
-        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    plots.labelled_bars(a, names, [c["p95_ms_at_load"] for c in cmp_rows], missing="saturated")
+    plots.labelled_bars(b, names, [c["lbt_qps"] or None for c in cmp_rows],
+                        missing="never meets", color="tab:orange")
+    for ax in (a, b):
         ax.grid(axis="y", alpha=0.3)
-        ax.margins(y=0.15)
     a.set_ylabel(f"p95 latency at {qps:g} QPS (ms)")
     b.set_ylabel(f"max QPS with p95 <= {sla_ms:g} ms")
     fig.suptitle("iso-quality: best configuration per platform")

@@ -135,27 +135,33 @@ def latency_cdf(curves: dict[str, np.ndarray], path: Path, *, title: str,
     return {n: colors[n] for n in curves}
 
 
-def bar(labels: list[str], values: list[float | None], path: Path, *, title: str,
-        ylabel: str, missing: str = "n/a", ref: float | None = 1.0) -> None:
-    """One bar per label, its value written on it; a value of None has no bar but the
-    ``missing`` text where the bar would stand (never a bar of height 0)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(labels)), 4))
+def labelled_bars(ax, labels: list[str], values: list[float | None], *, missing: str,
+                  color: str = "tab:blue") -> None:
+    """Bars on ``ax`` with their values written on them; a value of None has no bar but the
+    ``missing`` text where it would stand (never a bar of height 0); slanted tick labels."""
     x = np.arange(len(labels))
-    vals = [v if v is not None else 0.0 for v in values]
-    bars = ax.bar(x, vals, color="tab:blue")
+    bars = ax.bar(x, [v if v is not None else 0.0 for v in values], color=color)
     ax.bar_label(bars, labels=["" if v is None else value_label(v) for v in values],
                  fontsize=8)
     for i, v in enumerate(values):
         if v is None:
             ax.text(i, 0, missing, rotation=90, ha="center", va="bottom", fontsize=8,
                     color="tab:red")
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.margins(y=0.15)
+
+
+def bar(labels: list[str], values: list[float | None], path: Path, *, title: str,
+        ylabel: str, missing: str = "n/a", ref: float | None = 1.0) -> None:
+    """One bar per label, its value written on it; a value of None has no bar but the
+    ``missing`` text where the bar would stand (never a bar of height 0)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(labels)), 4))
+    labelled_bars(ax, labels, values, missing=missing)
     if ref is not None:
         ax.axhline(ref, color="k", lw=1)
-    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.margins(y=0.15)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

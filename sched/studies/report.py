@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rpaccel.outputs import atomic_folder, check_folder
+from rpaccel.outputs import atomic_folder
 
-__all__ = ["write_rows", "output_dir", "check_output_dir", "manifest"]
+__all__ = ["write_rows", "output_dir", "manifest"]
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
@@ -26,12 +26,6 @@ def write_rows(rows: list[dict], path: Path) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k, "") for k in cols})
-
-
-def check_output_dir(path: str | Path) -> Path:
-    """A study's output folder, checked before the study runs: new (or empty); missing parent
-    folders are created with it (:func:`rpaccel.outputs.check_folder`)."""
-    return check_folder("--output", path, new=True)
 
 
 #: A study's folder, created whole or not at all (:func:`rpaccel.outputs.atomic_folder`).

@@ -81,6 +81,13 @@ def _temp_name(final: Path) -> Path:
     return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
 
 
+def _temp_folder(final: Path) -> Path:
+    """A fresh hidden scratch folder's path beside ``final`` (any leftover removed)."""
+    tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return tmp
+
+
 class Staged:
     """The writes of one command (see :func:`staged`)."""
 
@@ -102,8 +109,7 @@ class Staged:
         files already there with other names are kept)."""
         final = Path(path)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = _temp_folder(final)
         tmp.mkdir()
         self._folders.append((tmp, final))
         return tmp
@@ -155,8 +161,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     """A study's output folder (new or empty), created whole or not at all: yields a scratch
     folder that becomes ``path`` only if the block succeeds."""
     final = check_folder("--output", path, new=True)
-    tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = _temp_folder(final)
     try:
         tmp.mkdir(parents=True)
     except OSError as e:

@@ -9,8 +9,7 @@ from pathlib import Path
 from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.query import FILTERS, load_pipeline
 from rpaccel.sched.studies import runs
-from rpaccel.sched.serving.sim import (MEMORY_BYTES_FIXED, MEMORY_BYTES_PER_STAGE, check_memory,
-                                       check_pipeline)
+from rpaccel.sched.serving.sim import bytes_per_query, check_memory, check_pipeline
 from rpaccel.sched.studies.config import (DeepRecSchedSettings, HeadlineSettings, LoadSettings,
                                           PlacementSettings, RecPipeSettings)
 
@@ -28,8 +27,7 @@ def _checked(handler):
         check_output_folder("--output", args.output, new=True)
         q, w = getattr(args, "queries", None), getattr(args, "workers", None) or 1
         if isinstance(q, int) and q > 0 and isinstance(w, int) and w > 0:
-            per = MEMORY_BYTES_FIXED + 3 * MEMORY_BYTES_PER_STAGE
-            check_memory(per * q * w, f"--queries {q:,} per point x --workers {w}",
+            check_memory(bytes_per_query(3) * q * w, f"--queries {q:,} per point x --workers {w}",
                          advice="lower --queries or --workers")
         return handler(args)
     return run
@@ -277,12 +275,9 @@ def cmd_headline(args: argparse.Namespace) -> int:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
-    from .common import print_json
-
     res = runs.fidelity_study(Path(args.output))
     if args.json:
-        print_json({"rows": res["rows"], "output": args.output})
-        return 0
+        return _emit_json(args.output, res)
     from rpaccel.sched.studies.fidelity import WORKLOADS
 
     print(f"{'step':<34}" + "".join(f"{w:>30}" for w, _ in WORKLOADS))
@@ -325,7 +320,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from rpaccel.accel import load_accel
     from rpaccel.perfmodel.policies import check_policy
     from rpaccel.sched.studies.cache import cache_study
-    from rpaccel.sched.studies.report import check_output_dir
     from rpaccel.workload import load_workload
 
     from .common import print_json
@@ -338,7 +332,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     tables = check_int("tables", args.tables, 1, 1024) if args.tables is not None else None
     seed = check_seed(args.seed, SIM_SEED_MAX)
     load_accel(args.accel, "--accel")
-    check_output_dir(args.output)
     wl = load_workload(args.workload)
     r = cache_study(wl, Path(args.output), policies=pols, capacities=caps, items=items,
                     tables=tables, accel=args.accel, seed=seed)
@@ -360,9 +353,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def cmd_modes(args: argparse.Namespace) -> int:
     from rpaccel.accel import load_accel
     from rpaccel.sched.studies.modes import modes_study
-    from rpaccel.sched.studies.report import check_output_dir
-
-    from .common import print_json
 
     q = check_int("queries", args.queries, 10, 1 << 20)
     loads = tuple(floats("loads", args.loads))
@@ -380,16 +370,14 @@ def cmd_modes(args: argparse.Namespace) -> int:
         from rpaccel.workload import load_workload
 
         wl = load_workload(args.workload)
-    check_output_dir(args.output)
     res = modes_study(Path(args.output), queries=q, seed=seed, workload=wl, loads=loads,
                       pipelines=pipes, accels=accels)
     if args.json:
-        print_json({"rows": res["rows"], "output": args.output})
-        return 0
+        return _emit_json(args.output, res)
     for r in res["rows"]:
         print(f"{r['pipeline']:<18} {r['accel']:<9} load {r['load']:>4.0%}  p95 exact "
               f"{r['exact_p95_ms']:8.3f} ms  profile {r['profile_p95_ms']:8.3f} ms  "
-              f"({r['p95_error_pct']:+.1f} %)")
+              + ("(n/a)" if r["p95_error_pct"] is None else f"({r['p95_error_pct']:+.1f} %)"))
     print(f"wrote {args.output}/modes.csv, modes.md, modes.png, manifest.json")
     return 0
 
