@@ -132,11 +132,14 @@ def test_power_and_qps_per_watt_in_study_rows():
     assert np.isfinite(rp["qps_per_w"]) and rp["qps_per_w"] > 10 * cpu["qps_per_w"]
 
 
+@pytest.mark.verify
 @pytest.mark.xdist_group("synth")
 def test_cost_area_accel_cli():
     """`rpaccel cost area --accel tiny`: the filters synthesised at the config, one per
     sub-array; the embedding unit (16 sets) fitted from its 2- and 4-set syntheses, keeping the
-    part that does not grow with the sets; every SRAM component; bad combinations exit 2."""
+    part that does not grow with the sets; every SRAM component. Opt-in (``make verify``: three
+    Yosys syntheses, about two CPU-minutes); ``make test`` synthesises a small GEMM engine
+    (``test_cli.py``)."""
     from rpaccel.config import TopkConfig
     from rpaccel.verif.synth import synth_stats
 
@@ -160,6 +163,11 @@ def test_cost_area_accel_cli():
     assert "2 / 4 sets synthesised" in c["embedding unit logic"]["how"]
     assert d["total_mm2"] == pytest.approx(rollup(a, filter_cells=fcells,
                                                   embedding_cells=2 * c2 - c4)["total_mm2"])
+
+
+def test_cost_area_accel_rollup_and_bad_combinations():
+    """Without synthesis: a filter's cells count once per sub-array, a platform without an
+    on-chip filter says so, and `cost area` needs exactly one of --unit and --accel (exit 2)."""
     tpu = rollup(load_accel("tpu-like"))
     assert tpu["components"]["filter units"]["how"] == "none (no on-chip filter)"
     for bad in (["--unit", "gemm", "--accel", "rpaccel"], []):

@@ -1,15 +1,18 @@
 """The GEMM co-verification matrix on Verilator through cocotb: every value bit-exact against
 the golden model, every cycle count exact against the perf model (stall-free and with seeded idle
-cycles and backpressure). One Verilator build and one simulator process per configuration."""
+cycles and backpressure). One Verilator build and one simulator process per configuration; the
+configurations in ``VERIFY_ONLY`` run under ``make verify``."""
 
 import pytest
 
-from rpaccel.verif.cases_gemm import describe
+from rpaccel.verif.cases_gemm import VERIFY_ONLY, describe
 from rpaccel.verif.suite import suite_cases, suite_results
 
 
 @pytest.mark.parametrize("label, cfg, name", [
-    pytest.param(*c, id=f"{c[0]}-{c[2]}", marks=pytest.mark.xdist_group(c[0]))
+    pytest.param(*c, id=f"{c[0]}-{c[2]}",
+                 marks=[pytest.mark.xdist_group(c[0])]
+                 + ([pytest.mark.verify] if c[0] in VERIFY_ONLY else []))
     for c in suite_cases("gemm")])
 def test_gemm_rtl(label, cfg, name):
     r = suite_results("gemm", label)[name]
