@@ -75,8 +75,7 @@ MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]
     ("m8s2-512", _accel(8, 2, max_m=128, k_max=128), P4, 128,
      [("a", 2, "per-sub-batch"), ("b", 1, "global")]),
     ("m8s4-3stage-items4", _accel(8, 4), P3, 64,
-     [("a", 2, "global"), ("b", 1, "per-sub-batch", 0.2),
-      ("s", 3, "per-sub-batch", {"gaps": [1500, 20000]})]),
+     [("b", 1, "global", 0.2), ("s", 3, "per-sub-batch", {"gaps": [1500, 20000]})]),
     ("m8s4-3stage-items", _accel(8, 4, max_m=128), P3, 256, [("a", 1, "per-sub-batch")]),
 ]
 
