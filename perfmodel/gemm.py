@@ -27,22 +27,23 @@ With B = 1 this is the single-buffered schedule: load, stream, wait G, load, ...
 next tile's weights shift in while the current tile streams, so when ``M >= rows + 2*cols - 2``
 the tiles stream back to back and the weight load and the fill are paid once.
 
-Output. The rows of N-tile ``nt`` are final once its last K-tile has passed the array:
-``A_nt = S_j + M + rows + cols`` with ``j = (nt+1)*k_tiles - 1`` is the first cycle on which
-they may be read (the last accumulator write was on the cycle before). The output reads one C row
-per cycle and presents it on ``c_out`` the cycle after, ``M * ceil(N/cols)`` beats in
-N-tile-major order. Beat ``i`` is read on ``r_i = max(A_i, x_{i-1})`` and transfers on the first
-cycle ``x_i > r_i`` with ``c_out.ready`` high (``x_{-1} = -inf``); ``valid`` stays high from the
-read until the transfer.
+Output. Row ``r`` of N-tile ``nt`` is final once its last K-tile's activation row ``r`` has
+passed the array: ``A_{nt,r} = S_j + r + 1 + rows + cols`` with ``j = (nt+1)*k_tiles - 1`` is the
+first cycle on which it may be read (its last accumulator write was on the cycle before). The
+output reads one C row per cycle and presents it on ``c_out`` the cycle after, ``M *
+ceil(N/cols)`` beats in N-tile-major order. Beat ``i`` is read on ``r_i = max(A_i, x_{i-1})`` and
+transfers on the first cycle ``x_i > r_i`` with ``c_out.ready`` high (``x_{-1} = -inf``);
+``valid`` stays high from the read until the transfer.
 
-* ``weight_buffering = 1`` (today's schedule, kept for comparison): every beat waits for the
-  last N-tile, ``A_i = A_{nt_last}``: the output starts ``rows + cols + 1`` cycles after the last A
-  read and the beats follow back to back. Each cycle with ``c_out.valid`` high and ``ready`` low
-  adds exactly one cycle.
-* ``weight_buffering = 2``: each N-tile's results drain while the next N-tile computes (the C
-  buffer has a second read port for the output): ``A_i`` is the beat's own N-tile's ``A_nt``.
-  Consecutive ``A_nt`` are at least ``k_tiles * M >= M`` cycles apart, so without backpressure
-  only the last N-tile's ``M`` beats are exposed.
+* ``c_read_ports = 1`` (the output shares the accumulator's read port): every beat waits for
+  the last row of the last tile, ``A_i = S_{T-1} + M + rows + cols``: the output starts ``rows +
+  cols + 1`` cycles after the last A read and the beats follow back to back. Each cycle with
+  ``c_out.valid`` high and ``ready`` low adds exactly one cycle.
+* ``c_read_ports = 2`` (a second read port for the output): ``A_i = A_{nt,r}``, every row as
+  soon as it is final, while the array computes the next rows and N-tiles. The ``A_i`` strictly
+  increase, so without backpressure every beat is read on its ``A_i`` and only the last one is
+  exposed: the count is the last A read + ``rows + cols`` + 1. The C buffer holds all
+  ``M * n_tiles`` rows, so backpressure delays only the output, never the array.
 
 :func:`gemm_cycles` evaluates the recurrence in O(1): the loader/streamer state, relative to
 ``S_j``, becomes periodic within a few tiles, and the rest is extrapolated
@@ -74,8 +75,8 @@ class GemmCycles:
     weight_load: int
     streaming: int
     fill_drain: int
-    output: int          # output beats on the critical path (all with buffering 1, the last
-    #                      N-tile's M with buffering 2: the others drain under compute)
+    output: int          # output beats on the critical path (all with one C read port, the
+    #                      last one with two: the others drain under compute)
     tiles: int
     k_tiles: int
     n_tiles: int
@@ -145,8 +146,8 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     weights before and between tiles: with single buffering every tile's load and the inter-tile
     gap; with double buffering only what the overlap does not hide), ``streaming`` (T * M),
     ``fill_drain`` (with single buffering the gaps and the final drain, as before; with double
-    buffering the final drain), ``output`` (the exposed beats: all ``M * n_tiles`` with single
-    buffering, the last N-tile's ``M`` with double buffering).
+    buffering the final drain), ``output`` (the exposed beats: all ``M * n_tiles`` with one C
+    read port, the last one with two).
     """
     m, k, n = cfg.check_shape(m, k, n)
     kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
@@ -159,10 +160,12 @@ def gemm_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> GemmCycles:
     if cfg.weight_buffering == 1:
         weight_load, fill_drain = t * cfg.cols, (t - 1) * cfg.tile_gap_cycles + cfg.drain_cycles
         assert weight_load + (t - 1) * cfg.tile_gap_cycles == waits
-        first_beat, exposed = end + cfg.drain_cycles + 1, beats
     else:
         weight_load, fill_drain = waits, cfg.drain_cycles
-        first_beat, exposed = _last_stream_start(cfg, m, kt) + m + cfg.drain_cycles + 1, m
+    if cfg.c_read_ports == 1:
+        first_beat, exposed = end + cfg.drain_cycles + 1, beats
+    else:
+        first_beat, exposed = _last_stream_start(cfg, m, kt) + cfg.drain_cycles + 2, 1
     total = end + cfg.drain_cycles + exposed
     assert total == control + weight_load + streaming + fill_drain + exposed
     return GemmCycles(total=total, control=control, weight_load=weight_load, streaming=streaming,
@@ -176,10 +179,10 @@ def beat_read_cycles(cfg: GemmConfig, m: int, k: int, n: int) -> list[int]:
     m, k, n = cfg.check_shape(m, k, n)
     kt, nt = cfg.k_tiles(k), cfg.n_tiles(n)
     _, S = tile_schedule(cfg, m, k, n)
-    ready = [S[(j + 1) * kt - 1] + m + cfg.drain_cycles for j in range(nt)]
-    if cfg.weight_buffering == 1:
-        ready = [ready[-1]] * nt
-    return [r for r in ready for _ in range(m)]
+    d = cfg.drain_cycles
+    if cfg.c_read_ports == 1:
+        return [S[-1] + m + d] * (m * nt)
+    return [S[(j + 1) * kt - 1] + r + 1 + d for j in range(nt) for r in range(m)]
 
 
 @dataclass(frozen=True, slots=True)

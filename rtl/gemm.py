@@ -29,9 +29,9 @@ streams A through the array tile after tile, tagging every activation with its t
 bank is FULL from the edge after its tile's last shift until the edge after that tile's last A
 read, then HOLDs ``rows + cols - 2`` cycles (the last activation passes the array) before the
 loader may refill it. With one bank this is the single-buffered load / stream / gap schedule;
-with two, loads overlap streaming, and the **output** reads each N-tile's C rows through a second
-C-buffer read port as soon as they are final, while the streamer goes on (with one bank it
-starts after the last tile). The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
+with two, loads overlap streaming. The **output** reads the C rows in beat order; with
+``c_read_ports=2`` through a second C-buffer read port, each row on the cycle after its final
+accumulator write, while the streamer goes on (with one port it starts after the last tile). The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
 models (see :mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the same
 :class:`rpaccel.config.GemmConfig`.
 
@@ -147,8 +147,9 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     abuf = SRAM(m, f"{prefix}a_buf", width=cfg.a_word_bits, depth=cfg.a_words)
     wbuf = SRAM(m, f"{prefix}w_buf", width=cfg.a_word_bits, depth=cfg.w_words)
     B = cfg.weight_buffering
-    # with double buffering the output drains under compute: a second C read port for it
-    cbuf = SRAM(m, f"{prefix}c_buf", width=cfg.c_word_bits, depth=cfg.c_words, read_ports=B)
+    # with two C read ports the output drains under compute through the second one
+    P = cfg.c_read_ports
+    cbuf = SRAM(m, f"{prefix}c_buf", width=cfg.c_word_bits, depth=cfg.c_words, read_ports=P)
 
     busy = Signal()
     m.d.comb += ports.busy.eq(busy)
@@ -258,12 +259,12 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     pa = [Signal(cbuf.abits, name=f"pipe{d}_caddr", reset_less=True) for d in range(depth)]
     pf = [Signal(name=f"pipe{d}_first", reset_less=True) for d in range(depth)]
     ps = [Signal(name=f"pipe{d}_bank", reset_less=True) for d in range(2)]   # bank tag
-    # buffering 2: the write that completes an N-tile (last K-tile, last row) and the GEMM
+    # two C read ports: a write of the last K-tile (its row is final) and the GEMM's last write
     pn, pz = ([[Signal(name=f"pipe{d}_{tag}", reset_less=True) for d in range(depth)]
-               for tag in ("ntile_done", "gemm_done")] if B == 2 else ([], []))
+               for tag in ("row_final", "gemm_done")] if P == 2 else ([], []))
     for d in range(1, depth):
         m.d.sync += [pv[d].eq(pv[d - 1]), pa[d].eq(pa[d - 1]), pf[d].eq(pf[d - 1])]
-        if B == 2:
+        if P == 2:
             m.d.sync += [pn[d].eq(pn[d - 1]), pz[d].eq(pz[d - 1])]
     if B == 2:
         m.d.sync += ps[1].eq(ps[0])
@@ -309,15 +310,17 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
     m.d.comb += [cbuf.we.eq(pv[wr]), cbuf.waddr.eq(pa[wr]), cbuf.wdata.eq(Cat(*sums))]
 
     # ---- output: read C words in order, valid held until the transfer ------------------------
-    # buffering 1: after the whole GEMM (state OUTPUT), through the accumulator's read port;
-    # buffering 2: each N-tile as soon as its last row is written (`avail` rows are final),
-    # through the second read port, while the streamer goes on with the next N-tile.
+    # one C read port: after the whole GEMM (state OUTPUT), through the accumulator's port;
+    # two: every row on the cycle after its final write (the last K-tile's; `avail` rows are
+    # final, in output order), through the second port, while the array goes on. The C buffer
+    # holds every N-tile's rows, so no write waits for the output: backpressure on c_out
+    # delays only the output.
     o_ptr = Signal(cbuf.abits + 1)
     o_valid = Signal()
     o_last = Signal()
     in_output = Signal()
     rd_fire = Signal()
-    if B == 1:
+    if P == 1:
         m.d.comb += [
             rd_fire.eq(in_output & (o_ptr != c_base) & (~o_valid | ports.c_out.ready)),
             ports.c_out.payload.data.eq(cbuf.rdata),
@@ -330,7 +333,7 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         avail = Signal(cbuf.abits + 1)
         fin = Signal()
         with m.If(pv[wr] & pn[wr]):
-            m.d.sync += avail.eq(avail + n_m)
+            m.d.sync += avail.eq(avail + 1)
         with m.If(pv[wr] & pz[wr]):
             m.d.sync += fin.eq(1)
         with m.If(cmd_fire):
@@ -350,7 +353,7 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         m.d.sync += o_valid.eq(0)
 
     # ---- event counters (GEMM_COUNTERS) -----------------------------------------------
-    c_rd = cbuf.re + (cbuf.re2 if B == 2 else 0)
+    c_rd = cbuf.re + (cbuf.re2 if P == 2 else 0)
     m.d.sync += [ports.a_reads.eq(ports.a_reads + abuf.re),
                  ports.w_reads.eq(ports.w_reads + wbuf.re),
                  ports.c_reads.eq(ports.c_reads + c_rd),
@@ -366,8 +369,8 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         """One A-buffer read cycle of the streamer (called inside its FSM states)."""
         m.d.comb += [abuf.re.eq(1), pv[0].eq(1), pa[0].eq(c_base + cnt),
                      pf[0].eq(first_k), ps[0].eq(st_bank[0])]
-        if B == 2:
-            m.d.comb += [pn[0].eq((kt_i == n_kt - 1) & (cnt == n_m - 1)),
+        if P == 2:
+            m.d.comb += [pn[0].eq(kt_i == n_kt - 1),
                          pz[0].eq(last_tile & (cnt == n_m - 1))]
         m.d.sync += cnt.eq(cnt + 1)
         with m.If(cnt == n_m - 1):
@@ -382,7 +385,7 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
             with m.Else():
                 m.d.sync += [kt_i.eq(kt_i + 1), a_base.eq(a_base + n_m)]
             with m.If(last_tile):
-                m.next = "DRAIN" if B == 1 else "OUTPUT"
+                m.next = "DRAIN" if P == 1 else "OUTPUT"
             with m.Else():
                 m.next = "WAIT"
         with m.Else():
@@ -409,13 +412,13 @@ def engine_logic(m: Module, cfg: GemmConfig, ports, array, prefix: str = "",
         with m.State("STREAM"):
             m.d.comb += streaming.eq(1)
             stream_cycle()
-        if B == 1:
+        if P == 1:
             with m.State("DRAIN"):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == cfg.drain_cycles - 1):
                     m.d.sync += cnt.eq(0)
                     m.next = "OUTPUT"
-        with m.State("OUTPUT"):   # buffering 2: the output runs beside the streamer from the start
+        with m.State("OUTPUT"):   # two C ports: the output runs beside the streamer from the start
             m.d.comb += in_output.eq(1)
             with m.If(ports.c_out.valid & ports.c_out.ready & o_last):
                 m.d.sync += [busy.eq(0), ports.done.eq(1), o_valid.eq(0)]

@@ -20,13 +20,14 @@ def test_model_json_matches_api():
     from rpaccel.config import GemmConfig
     from rpaccel.perfmodel import gemm_cycles
 
-    for buffering, total in [("1", 189), ("2", 101)]:     # hand-computed in test_perfmodel_gemm
+    # hand-computed in test_perfmodel_gemm
+    for buffering, ports, total in [("1", "1", 189), ("2", "1", 117), ("2", "2", 94)]:
         p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "8", "--k", "9", "--n", "10",
-                "--buffering", buffering, "--json")
+                "--buffering", buffering, "--c-ports", ports, "--json")
         assert p.returncode == 0, p.stderr
         out = json.loads(p.stdout)
         assert out["model_cycles"] == total
-        cfg = GemmConfig(rows=4, cols=4, weight_buffering=int(buffering))
+        cfg = GemmConfig(rows=4, cols=4, weight_buffering=int(buffering), c_read_ports=int(ports))
         assert out["breakdown"] == gemm_cycles(cfg, 8, 9, 10).as_dict()
     p = run("model", "gemm", "--rows", "4", "--cols", "4", "--m", "1", "--k", "1", "--n", "1",
             "--buffering", "3")
@@ -368,8 +369,8 @@ def test_model_gemm_split_and_bad_input():
             "--mkn", "1,1,1", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["model_cycles"] == 101 and out["split"] == [2, 2]
-    assert [s.get("model_cycles") for s in out["subarrays"]] == [101, 15, None, None]
+    assert out["model_cycles"] == 94 and out["split"] == [2, 2]
+    assert [s.get("model_cycles") for s in out["subarrays"]] == [94, 15, None, None]
     for args, needle in [
         (["--split", "3x1", "--m", "1", "--k", "1", "--n", "1"],
          "split must be GRxGC with GR dividing rows=8 and GC dividing cols=8, got 3x1"),

@@ -13,15 +13,18 @@ from rpaccel.config import GemmConfig
 from .seeds import scenario_seed
 
 #: Configurations the matrix covers: (name, config). Default widths (8-bit operands, 32-bit
-#: accumulators) on six array shapes, double-buffered (the default) and single-buffered on four
-#: of them, plus a narrow accumulator (16 bits = one full product) and wide operands, where sums
-#: over K overflow and the wrap-around semantics are exercised.
+#: accumulators) on six array shapes, double-buffered with two C read ports (the default);
+#: single-buffered on four of them (two with one C read port: the serial schedule); one C read
+#: port with double buffering on one; plus a narrow accumulator (16 bits = one full product) and
+#: wide operands, where sums over K overflow and the wrap-around semantics are exercised.
 SUITE: list[tuple[str, GemmConfig]] = [
     *((f"{r}x{c}", GemmConfig(rows=r, cols=c, max_m=256, max_k=512, max_n=512))
       for r, c in [(1, 1), (2, 3), (4, 4), (3, 8), (8, 8), (16, 16)]),
-    *((f"{r}x{c}_b1", GemmConfig(rows=r, cols=c, max_m=256, max_k=512, max_n=512,
-                                 weight_buffering=1))
-      for r, c in [(1, 1), (2, 3), (4, 4), (8, 8)]),
+    *((f"{r}x{c}_b1" + ("_c1" if p == 1 else ""),
+       GemmConfig(rows=r, cols=c, max_m=256, max_k=512, max_n=512, weight_buffering=1,
+                  c_read_ports=p))
+      for r, c, p in [(1, 1, 2), (2, 3, 2), (4, 4, 1), (8, 8, 1)]),
+    ("4x4_c1", GemmConfig(rows=4, cols=4, max_m=256, max_k=512, max_n=512, c_read_ports=1)),
     ("2x2_wrap16", GemmConfig(rows=2, cols=2, in_width=8, acc_width=16, max_m=64, max_k=512,
                               max_n=64)),
     ("3x2_i16_a40", GemmConfig(rows=3, cols=2, in_width=16, acc_width=40, max_m=64, max_k=512,
@@ -42,8 +45,9 @@ SUITE += [(label, cfg) for label, (cfg, _) in REGRESSIONS.items()]
 #: Split-capable arrays (the reconfigurable array): monolithic mode and split mode on the same
 #: hardware, square and non-square grids, both buffering modes.
 SPLIT_SUITE: list[tuple[str, GemmConfig]] = [
-    (f"{r}x{c}_s{gr}x{gc}" + ("_b1" if b == 1 else ""),
-     GemmConfig(rows=r, cols=c, max_m=64, max_k=64, max_n=64, split=(gr, gc), weight_buffering=b))
+    (f"{r}x{c}_s{gr}x{gc}" + ("_b1_c1" if b == 1 else ""),
+     GemmConfig(rows=r, cols=c, max_m=64, max_k=64, max_n=64, split=(gr, gc), weight_buffering=b,
+                c_read_ports=b))
     for r, c, gr, gc, b in [(4, 4, 2, 2, 2), (8, 8, 2, 2, 2), (8, 8, 4, 4, 2), (8, 6, 2, 1, 2),
                             (8, 6, 1, 2, 2), (16, 16, 4, 4, 2), (8, 8, 2, 2, 1)]]
 SUITE += SPLIT_SUITE
@@ -162,7 +166,8 @@ def describe(r: dict) -> str:
 def random_config(rng: np.random.Generator) -> GemmConfig:
     """A random valid engine: non-square arrays 1..16, operands 2..16 bits with a legal
     accumulator (2*in_width..64, sometimes exactly 2*in_width so sums wrap), small buffers,
-    single- or double-buffered weights; three in ten split-capable (a grid of up to 4x4)."""
+    single- or double-buffered weights, one or two C read ports; three in ten split-capable (a
+    grid of up to 4x4)."""
     iw = int(rng.integers(2, 17))
     acc = int(rng.choice([2 * iw, int(rng.integers(2 * iw, 65))]))
     rows, cols = int(rng.integers(1, 17)), int(rng.integers(1, 17))
@@ -171,10 +176,10 @@ def random_config(rng: np.random.Generator) -> GemmConfig:
         gr = int(rng.choice([d for d in range(1, 5) if rows % d == 0]))
         gc = int(rng.choice([d for d in range(1, 5) if cols % d == 0]))
         split = (gr, gc)
-    return GemmConfig(rows=rows, cols=cols, in_width=iw, acc_width=acc,
-                      max_m=int(rng.integers(1, 65)), max_k=int(rng.integers(1, 129)),
-                      max_n=int(rng.integers(1, 129)), weight_buffering=int(rng.integers(1, 3)),
-                      split=split)
+    shape = dict(max_m=int(rng.integers(1, 65)), max_k=int(rng.integers(1, 129)),
+                 max_n=int(rng.integers(1, 129)), weight_buffering=int(rng.integers(1, 3)))
+    return GemmConfig(rows=rows, cols=cols, in_width=iw, acc_width=acc, split=split, **shape,
+                      c_read_ports=int(rng.integers(1, 3)))
 
 
 def _dim(rng: np.random.Generator, cap: int, tile: int) -> int:

@@ -69,6 +69,8 @@ RUNGS: list[tuple[str, str, Callable[[AccelConfig], AccelConfig]]] = [
     ("weights resident", "fidelity.weights: re-fetched from DRAM per query -> preloaded",
      _fid(weights="resident")),
     ("double-buffered weights", "array.weight_buffering: 1 -> 2", _arr(weight_buffering=2)),
+    ("results drain under compute", "array.c_read_ports: 1 -> 2: a second C-buffer read port "
+     "streams every result row out as soon as it is final", _arr(c_read_ports=2)),
     ("int8 data", "fidelity.data: 4-byte FP32 -> 1-byte int8 embeddings", _fid(data="int8")),
     ("trace-driven cache hits", "fidelity.hits: fixed 0.5 miss rate -> the dynamic cache on "
      "the query's Zipf trace", _fid(hits="trace")),

@@ -231,6 +231,12 @@ class GemmConfig:
     weight_buffering:
         Weight banks per PE: 1 (load, stream, wait, load, ...) or 2 (TPU-style double
         buffering: the next weight tile shifts in while the current one streams). Default 2.
+    c_read_ports:
+        Read ports of the C (accumulator) buffer: 1 (the output reads the results through the
+        accumulator's port once the last tile has passed the array: every result beat is on
+        the critical path) or 2 (a second port for the output, which reads every result row on
+        the cycle after its final accumulator write, while the array goes on with the next rows
+        and tiles: only the last row's beat is exposed). Default 2.
     split:
         Split grid ``(GR, GC)`` of the reconfigurable array: the same PEs run either one GEMM
         over the whole array (monolithic mode) or ``GR * GC`` concurrent GEMMs on sub-arrays of
@@ -254,6 +260,10 @@ class GemmConfig:
     weight_buffering: int = _param("weight banks per PE: 1 single-buffered, 2 double-buffered "
                                    "(the next tile loads while the current one streams)", "banks",
                                    default=2, lo=1, hi=2, flag="--buffering")
+    c_read_ports: int = _param("C-buffer read ports: 1 the results drain after the last tile "
+                               "through the accumulator's port; 2 a second port drains every "
+                               "result row as soon as it is final, under compute", "ports",
+                               default=2, lo=1, hi=2, flag="--c-ports")
     split: tuple[int, int] = _param("split grid GRxGC: the array runs GR*GC independent "
                                     "sub-arrays of (rows/GR) x (cols/GC) PEs", "", default=(1, 1),
                                     sep="x")
@@ -411,11 +421,13 @@ class GemmConfig:
             del d["split"]
         if not self.weight_words:
             del d["weight_words"]
+        if self.c_read_ports == 2:
+            del d["c_read_ports"]
         return _config_key("gemm", d)
 
     def label(self) -> str:
         return (f"gemm_{self.rows}x{self.cols}_i{self.in_width}_a{self.acc_width}"
-                f"_b{self.weight_buffering}"
+                f"_b{self.weight_buffering}" + ("_c1" if self.c_read_ports == 1 else "")
                 + (f"_s{self.split[0]}x{self.split[1]}" if self.split != (1, 1) else "")
                 + (f"_w{self.weight_words}" if self.weight_words else ""))
 
