@@ -31,3 +31,25 @@ def rows_kernel(base, table, row, dim):
             v = _mix1(k + np.uint64(e)) >> np.uint64(56)
             out[i, e] = np.int8(np.int64(v) - 128)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def bucket_search(cdf, starts, u):
+    """``searchsorted(cdf, u, side="right")`` with a bucket index: ``starts[b]`` is the answer
+    for ``u = b / B`` (``B = len(starts) - 1``), so a key in bucket ``b`` is searched only
+    between ``starts[b]`` and ``starts[b + 1]``. ``u`` in [0, 1)."""
+    nb = starts.shape[0] - 1
+    out = np.empty(u.shape[0], dtype=np.int64)
+    for i in range(u.shape[0]):
+        x = u[i]
+        b = np.int64(x * nb)
+        lo = np.int64(starts[b])
+        hi = np.int64(starts[b + 1])
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cdf[mid] <= x:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo
+    return out

@@ -208,6 +208,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
         for i in range(beat_lo[b], beat_lo[b + 1]):
             beat_of[i] = b
     m_addr = np.full(mshrs, -1, dtype=np.int64)
+    n_alloc = 0                                             # MSHRs holding a row in flight
     m_owner = np.zeros(mshrs, dtype=np.int64)               # lookup that allocated it
     m_nwait = np.zeros(mshrs, dtype=np.int64)
     m_wait = np.zeros((mshrs, rob * widest), dtype=np.int64)
@@ -250,16 +251,15 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             req_m = q_ids[q_head]
         # 4. lookup: the longest prefix of the beat's remaining lookups that can go this cycle
         finishing = ir_beat < 0
+        moved = False
+        stop = -1
         if ir_beat >= 0:
             for x in range(banks):
                 bank_used[x] = 0
-            free = 0
-            for x in range(mshrs):
-                if m_addr[x] < 0:
-                    free += 1
+            free = mshrs - n_alloc
             end = beat_lo[ir_beat + 1]
             s = beat_lo[ir_beat] + ir_pos
-            stop = -1
+            s0 = s
             while s < end:
                 i = s
                 g = grow[i]
@@ -340,6 +340,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     while m_addr[m] >= 0:
                         m += 1
                     m_addr[m] = key
+                    n_alloc += 1
                     m_owner[m] = i
                     m_wait[m, 0] = i
                     m_nwait[m] = 1
@@ -348,10 +349,12 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     q_len += 1
                 s += 1
             ir_pos = s - beat_lo[ir_beat]
+            moved = s != s0
             if stop >= 0:
                 counters[4 + stop] += 1
             else:
                 finishing = True
+                moved = True
         # 5. accept the next request beat
         acc = False
         if (k < nbeats and present <= t and finishing and rob_count < rob and t >= ready_from):
@@ -365,6 +368,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 rdy[b] = max(rdy[b], t + _FILL_READY)
             m_nwait[fill_m] = 0
             m_addr[fill_m] = -1
+            n_alloc -= 1
             f_head = (f_head + 1) % mshrs
             f_len -= 1
         if resp_now:
@@ -401,7 +405,25 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             k += 1
             if k < nbeats:
                 present = t + 1 + idle[k]
-        t += 1
+        # 7. a cycle in which nothing moved repeats, unchanged but for its stall counter, until
+        # the next cycle an event can happen on: a fill, the head beat's readiness, a beat
+        # presented (or the start of acceptance), the horizon. Skip to it (exact: every rule
+        # above compares t with these times only). Not under a backpressure pattern.
+        if (ready_always and fill_m < 0 and not resp_now and req_m < 0 and not acc
+                and not moved):
+            nxt = horizon
+            if f_len > 0:
+                nxt = min(nxt, f_last[f_head])
+            if rob_count > 0 and pend[rob_head] == 0:
+                nxt = min(nxt, rdy[rob_head])
+            if k < nbeats and ir_beat < 0:
+                nxt = min(nxt, max(present, ready_from))
+            nxt = max(nxt, t + 1)
+            if stop >= 0:
+                counters[4 + stop] += nxt - t - 1
+            t = int(nxt)
+        else:
+            t += 1
     return t - 1
 
 

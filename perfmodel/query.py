@@ -154,9 +154,29 @@ def sorted_search(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Buckets of the Zipf sampler's index (:func:`_zipf_starts`): a power of two, so a key's
+#: bucket ``floor(u * B)`` and a bucket's edge ``b / B`` are exact in float64.
+ZIPF_BUCKETS = 1 << 20
+
+
+@functools.lru_cache(maxsize=8)
+def _zipf_starts(rows: int, skew: float) -> np.ndarray:
+    """Where each bucket's keys start in the Zipf CDF: ``searchsorted(cdf, b / B, "right")``
+    for b = 0..B (int64)."""
+    edges = np.arange(ZIPF_BUCKETS + 1, dtype=np.float64) / ZIPF_BUCKETS
+    return np.searchsorted(_zipf_cdf(rows, skew), edges, side="right").astype(np.int64)
+
+
 def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.ndarray:
     cdf = _zipf_cdf(rows, float(skew))
-    return np.minimum(sorted_search(cdf, rng.random(n)), rows - 1)
+    u = rng.random(n)
+    if n >= 4096 and rows >= 65536:      # compiled bucketed search: the same indices
+        from ._querykern import bucket_search
+
+        idx = bucket_search(cdf, _zipf_starts(rows, float(skew)), u)
+    else:
+        idx = sorted_search(cdf, u)
+    return np.minimum(idx, rows - 1)
 
 
 def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0,
@@ -186,11 +206,49 @@ def _act(acc: np.ndarray, shift: int) -> np.ndarray:
     return np.minimum(np.maximum(acc, 0) >> shift, 127).astype(np.int64)
 
 
+#: Largest integer below which every float32 sum of integers is exact.
+_F32_EXACT = 1 << 24
+
+
+def _f32_exact(k: int, bias: np.ndarray, acc_width: int) -> bool:
+    """Whether a layer with ``k`` int8-range inputs, these biases and this accumulator can run
+    wholly in float32: every partial sum of ``h.W + b`` stays below 2**24 in magnitude (so
+    float32 holds it exactly, in any summation order) and below the accumulator's range (so
+    the wrap is the identity)."""
+    bound = k * 128 * 128 + int(np.abs(bias.astype(np.int64)).max(initial=0))
+    return bound < _F32_EXACT and bound < (1 << (acc_width - 1))
+
+
+def _scores_f32(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: np.ndarray
+                ) -> np.ndarray:
+    """:func:`stage_scores` when every layer passes :func:`_f32_exact`: activations stay float32
+    between layers (``>> shift`` is a multiplication by ``2**-shift`` and a floor, both exact),
+    with no int64 round trips. Equal to the integer form (tested)."""
+    nb = len(model.bottom) - 1
+    h = dense.astype(np.float32)
+    layers = len(params.weights)
+    for i in range(layers):
+        if i == nb:
+            h = np.concatenate([h, emb.reshape(len(h), -1).astype(np.float32)], axis=1)
+        acc = h @ params.weights[i].astype(np.float32)
+        acc += params.biases[i].astype(np.float32)
+        if i == layers - 1:
+            return acc[:, 0].astype(np.int64)
+        np.maximum(acc, 0, out=acc)
+        acc *= np.float32(2.0 ** -params.shifts[i])
+        np.floor(acc, out=acc)
+        h = np.minimum(acc, 127, out=acc)
+    raise ValueError("a model has at least one layer")
+
+
 def stage_scores(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: np.ndarray,
                  acc_width: int, *, trace: list | None = None) -> np.ndarray:
     """Scores ``(n,)`` of n candidates: ``dense (n, D)``, ``emb (n, T, d)``. With ``trace`` (a
     list), every layer's input activations are appended to it (for dumps and debugging)."""
     nb = len(model.bottom) - 1
+    if trace is None and all(_f32_exact(w.shape[0], b, acc_width)
+                             for w, b in zip(params.weights, params.biases)):
+        return _scores_f32(model, params, dense, emb)
     h = dense.astype(np.int64)
     for i in range(nb):
         if trace is not None:

@@ -313,3 +313,57 @@ def test_embedding_rows_compiled_equals_numpy():
         parts = np.concatenate([embedding_rows(9, t[i:i + 4000], r[i:i + 4000], dim)
                                 for i in range(0, 20_000, 4000)])  # numpy
         assert long.dtype == np.int8 and (long == parts).all()
+
+
+@pytest.mark.parametrize("pipe", ["tiny", "s-l", "rm-large"])
+def test_float32_forward_equals_the_integer_one(pipe):
+    """The float32 forward pass (every layer's sums exact below 2**24) gives the integer form's
+    scores bit for bit (the integer form runs when activations are traced), on random dense
+    features and embeddings at the int8 extremes and in between (seeded)."""
+    from rpaccel.perfmodel.query import _f32_exact
+
+    p = load_pipeline(pipe)
+    acc = load_accel("rpaccel" if pipe != "tiny" else "tiny").array.acc_width
+    params = model_params(p, seed=3)
+    rng = np.random.default_rng(2026)
+    print(f"seed=2026 pipeline={pipe}")
+    for s, st in enumerate(p.stages):
+        m = st.spec
+        assert all(_f32_exact(w.shape[0], b, acc)
+                   for w, b in zip(params[s].weights, params[s].biases))
+        for lo, hi in [(-128, 128), (-128, -127), (127, 128)]:
+            dense = rng.integers(lo, hi, size=(300, m.dense)).astype(np.int8)
+            emb = rng.integers(lo, hi, size=(300, m.tables, m.dim)).astype(np.int8)
+            fast = stage_scores(m, params[s], dense, emb, acc)
+            slow = stage_scores(m, params[s], dense, emb, acc, trace=[])
+            assert fast.dtype == slow.dtype == np.int64 and (fast == slow).all()
+    # a layer whose sums could leave float32's exact range takes the integer path
+    assert not _f32_exact(1024, np.zeros(4, np.int32), 32)
+    assert not _f32_exact(16, np.zeros(4, np.int32), 16)
+
+
+@pytest.mark.parametrize("rows, skew", [(1 << 20, 1.0), (65536, 0.6)])
+def test_zipf_bucketed_search_equals_searchsorted(rows, skew):
+    """The compiled bucketed search of the Zipf sampler returns numpy's ``searchsorted(cdf, u,
+    "right")`` exactly: random keys, every bucket edge, keys equal to CDF entries and their
+    neighbours, and the largest float below 1 (seeded)."""
+    from rpaccel.perfmodel._querykern import bucket_search
+    from rpaccel.perfmodel.query import ZIPF_BUCKETS, _zipf_cdf, _zipf_starts
+
+    cdf, starts = _zipf_cdf(rows, skew), _zipf_starts(rows, skew)
+    rng = np.random.default_rng(11)
+    print(f"seed=11 rows={rows} skew={skew}")
+    picks = cdf[rng.integers(0, rows - 1, size=20_000)]
+    edges = rng.integers(0, ZIPF_BUCKETS, size=50_000) / ZIPF_BUCKETS
+    u = np.concatenate([rng.random(50_000), edges, np.nextafter(edges, 0),
+                        picks, np.nextafter(picks, 0), np.nextafter(picks, 1)[picks < 1],
+                        cdf[:1000], [np.nextafter(1.0, 0), 0.0]])
+    u = u[u < 1]
+    assert (bucket_search(cdf, starts, u) == np.searchsorted(cdf, u, side="right")).all()
+    # and the sampler's rows are the ones the plain search gives
+    from rpaccel.perfmodel.query import _zipf_rows
+
+    a = _zipf_rows(np.random.default_rng(5), 50_000, rows, skew)
+    b = np.minimum(np.searchsorted(cdf, np.random.default_rng(5).random(50_000), side="right"),
+                   rows - 1)
+    assert (a == b).all()

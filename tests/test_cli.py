@@ -344,7 +344,7 @@ def test_cost_area_counts_cells_and_srams():
             "c_buf": (cfg.c_word_bits, cfg.c_words)}
     assert {s["instance"]: (s["width"], s["depth"]) for s in out["sram"]} == want
     assert out["sram_bits"] == sum(w * d for w, d in want.values())
-    # double-buffered (the default): the C buffer's second read port drains results under compute
+    # two C read ports (the default): the second drains results under compute
     assert {s["instance"]: s["ports"] for s in out["sram"]} == {"a_buf": "1R1W", "w_buf": "1R1W",
                                                                  "c_buf": "2R1W"}
     # 4 PEs, each with two 8-bit weight registers, an 8-bit activation and a 32-bit partial sum
