@@ -209,6 +209,14 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             beat_of[i] = b
     m_addr = np.full(mshrs, -1, dtype=np.int64)
     n_alloc = 0                                             # MSHRs holding a row in flight
+    # the rows in flight by key (m_addr's inverse): open addressing, linear probing, at most a
+    # quarter full, deletion by backward shift (no tombstones)
+    hsize = 4
+    while hsize < 4 * mshrs:
+        hsize *= 2
+    hmask = hsize - 1
+    h_key = np.full(hsize, -1, dtype=np.int64)
+    h_val = np.zeros(hsize, dtype=np.int64)
     m_owner = np.zeros(mshrs, dtype=np.int64)               # lookup that allocated it
     m_nwait = np.zeros(mshrs, dtype=np.int64)
     m_wait = np.zeros((mshrs, rob * widest), dtype=np.int64)
@@ -279,9 +287,12 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     break
                 key = g * 4 + stages[i]                 # in flight for this stage?
                 hit_m = -1
-                for x in range(mshrs):
-                    if m_addr[x] == key:
-                        hit_m = x
+                hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
+                while h_key[hx] >= 0:
+                    if h_key[hx] == key:
+                        hit_m = h_val[hx]
+                        break
+                    hx = (hx + 1) & hmask
                 lo = way_lo[stages[i]]
                 nw = way_n[stages[i]]
                 tag = g // sets
@@ -296,9 +307,12 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     if dynamic and lines[st, lo + nw - 1] >= 0:
                         va = (lines[st, lo + nw - 1] * sets + st) * 4 + stages[i]
                         pending = False
-                        for x in range(mshrs):
-                            if m_addr[x] == va:
+                        hx = (va ^ (va >> 9) ^ (va >> 19)) & hmask
+                        while h_key[hx] >= 0:
+                            if h_key[hx] == va:
                                 pending = True
+                                break
+                            hx = (hx + 1) & hmask
                         if pending:
                             stop = STALL_VICTIM
                             break
@@ -341,6 +355,11 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                         m += 1
                     m_addr[m] = key
                     n_alloc += 1
+                    hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
+                    while h_key[hx] >= 0:
+                        hx = (hx + 1) & hmask
+                    h_key[hx] = key
+                    h_val[hx] = m
                     m_owner[m] = i
                     m_wait[m, 0] = i
                     m_nwait[m] = 1
@@ -367,6 +386,21 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 pend[b] -= 1
                 rdy[b] = max(rdy[b], t + _FILL_READY)
             m_nwait[fill_m] = 0
+            fk = m_addr[fill_m]
+            hx = (fk ^ (fk >> 9) ^ (fk >> 19)) & hmask
+            while h_key[hx] != fk:
+                hx = (hx + 1) & hmask
+            hj = hx
+            while True:                                 # backward-shift deletion
+                hj = (hj + 1) & hmask
+                if h_key[hj] < 0:
+                    break
+                hk = (h_key[hj] ^ (h_key[hj] >> 9) ^ (h_key[hj] >> 19)) & hmask
+                if (hx <= hj and (hk <= hx or hk > hj)) or (hx > hj and hk <= hx and hk > hj):
+                    h_key[hx] = h_key[hj]
+                    h_val[hx] = h_val[hj]
+                    hx = hj
+            h_key[hx] = -1
             m_addr[fill_m] = -1
             n_alloc -= 1
             f_head = (f_head + 1) % mshrs

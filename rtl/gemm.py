@@ -31,8 +31,9 @@ read, then HOLDs ``rows + cols - 2`` cycles (the last activation passes the arra
 loader may refill it. With one bank this is the single-buffered load / stream / gap schedule;
 with two, loads overlap streaming. The **output** reads the C rows in beat order; with
 ``c_read_ports=2`` through a second C-buffer read port, each row on the cycle after its final
-accumulator write, while the streamer goes on (with one port it starts after the last tile). The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles`
-models (see :mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the same
+accumulator write, while the streamer goes on (with one port it starts after the last tile).
+The schedule is the one :func:`rpaccel.perfmodel.gemm_cycles` models (see
+:mod:`rpaccel.perfmodel.gemm` for the recurrence); both read the same
 :class:`rpaccel.config.GemmConfig`.
 
 Reconfigurable array (``cfg.split != (1, 1)``): the PE array gets multiplexers at the block
