@@ -201,22 +201,25 @@ class AccelBulkHarness(wiring.Component):
         return m
 
 
-def build_accel(build: AccelBuild, root: Path | None = None, waves: bool = False):
+def build_accel(build: AccelBuild, root: Path | None = None, waves: bool = False,
+                opt_fast: str | None = None):
     """Verilator build of the harness for ``build`` (cached by its key and the RTL's digest;
-    ``waves``: the traced variant)."""
+    ``waves``: the traced variant; ``opt_fast``: the C++ optimisation, default
+    :data:`rpaccel.verif.toolchain.OPT_FAST`)."""
     from .run import build_harness
 
     return build_harness(AccelBulkHarness(build), build, TOPLEVEL, Path(__file__), root,
-                         waves=waves)
+                         waves=waves, opt_fast=opt_fast)
 
 
 def run_accel(build: AccelBuild, scenarios: list[dict], root: Path | None = None,
-              keep: bool = False, waves: str | None = None) -> list[dict]:
+              keep: bool = False, waves: str | None = None,
+              opt_fast: str | None = None) -> list[dict]:
     """Run scenarios (``seed``, ``queries``, ``policy``, optional ``dump``) on the RTL (``waves``:
-    a VCD of the run to this path); one result record
+    a VCD of the run to this path; ``opt_fast``: :func:`build_accel`'s); one result record
     each: ``rtl_cycles``, ``model_cycles``, ``cycles_match``, ``values_match``, ..."""
     from .run import run_built
 
-    info = build_accel(build, root, waves=bool(waves))
+    info = build_accel(build, root, waves=bool(waves), opt_fast=opt_fast)
     return run_built(build, info, "rpaccel.verif.tb_accel", scenarios, waves=waves, root=root,
                      keep=keep)

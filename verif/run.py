@@ -78,10 +78,12 @@ def build(unit: str | Unit, cfg, *, waves: bool = False, root: Path | None = Non
 
 
 def build_harness(harness, cfg, toplevel: str, source: Path,
-                  root: Path | None = None, waves: bool = False) -> toolchain.BuildInfo:
+                  root: Path | None = None, waves: bool = False,
+                  opt_fast: str | None = None) -> toolchain.BuildInfo:
     """Verilator build of a simulation harness (``harness``: an elaboratable wrapping a unit for
     ``cfg``, top module ``toplevel``), cached like the units' builds and keyed by the RTL and by
-    the harness's own ``source`` file. ``waves``: a traced variant (VCD)."""
+    the harness's own ``source`` file. ``waves``: a traced variant (VCD); ``opt_fast``: the C++
+    optimisation (:func:`rpaccel.verif.toolchain.build`)."""
     from rpaccel.rtl.emit import write_if_changed
     from rpaccel.rtl.sram import PUBLIC_VLT_PATH, SRAM_MODEL_PATH
 
@@ -100,7 +102,7 @@ def build_harness(harness, cfg, toplevel: str, source: Path,
             harness._MustUse__silence = True      # cached: never elaborated, on purpose
         t_gen = time.perf_counter() - t0
         info = toolchain.build([path, SRAM_MODEL_PATH, PUBLIC_VLT_PATH], toplevel,
-                               root / "sim" / vname, waves=waves)
+                               root / "sim" / vname, waves=waves, opt_fast=opt_fast)
     return toolchain.BuildInfo(info.build_dir, info.toplevel, info.seconds, info.cached,
                                gen_seconds=t_gen)
 

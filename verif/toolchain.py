@@ -79,13 +79,15 @@ def _digest(sources: list[Path], extra: dict) -> str:
 
 
 def build(sources: list[Path], toplevel: str, build_dir: Path, *, waves: bool = False,
-          quiet: bool = True, quick: bool = False) -> BuildInfo:
+          quiet: bool = True, quick: bool = False, opt_fast: str | None = None) -> BuildInfo:
     """Build ``sources`` with Verilator through ``cocotb_tools.runner`` unless ``build_dir``
-    already holds a build of exactly these sources and options (stamp file)."""
+    already holds a build of exactly these sources and options (stamp file). ``opt_fast``
+    overrides the C++ optimisation of the model's hot code (:data:`OPT_FAST`)."""
     verilator_env()
     build_dir = Path(build_dir)
     stamp = build_dir / "rpaccel.stamp"
     flags, opt = (QUICK_BUILD_FLAGS, QUICK_OPT_FAST) if quick else (BUILD_FLAGS, OPT_FAST)
+    opt = opt_fast or opt
     opts = {"waves": waves, "toplevel": toplevel, "flags": flags, "opt": opt}
     digest = _digest(sources, opts)
     if stamp.exists() and stamp.read_text() == digest and (build_dir / toplevel).exists():
