@@ -36,14 +36,14 @@ from rpaccel.query import Pipeline
 
 from .compiler import compile_query
 from .executor import ExecResult, _Engine, _query_lookups
+from .query import QueryInputs, model_params, query_inputs
+
+__all__ = ["StatefulAccel", "QueryOutcome"]
 
 #: The latest arrival cycle of a model-only stream (a serving simulation runs for hours of
 #: simulated time: 2**62 cycles at 8 ns is 1,170 years). Streams checked against the RTL keep
 #: its 32-bit arrival memory's bound (:data:`rpaccel.perfmodel.executor.MAX_ARRIVAL`).
 MAX_CYCLE = (1 << 62) - 1
-from .query import QueryInputs, model_params, query_inputs
-
-__all__ = ["StatefulAccel", "QueryOutcome"]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,13 @@ class RunSettings:
         return dataclasses.replace(self, **kw)
 
 
+def _accel_mode():
+    """The ``accel_mode`` field of the studies that simulate accelerator groups."""
+    return _param("how accelerator groups are timed: exact (every query on its accelerator's "
+                  "stateful model) or profile", default=None, choices=ACCEL_MODES,
+                  default_text="each group's own, else profile")
+
+
 @dataclass(frozen=True)
 class LoadSettings(RunSettings):
     """``rpaccel study load``: p95 against the offered load, per pipeline."""
@@ -50,10 +57,7 @@ class LoadSettings(RunSettings):
     arrival: str = _param("arrival process", default="poisson", choices=LOAD_ARRIVALS)
     sla_ms: float | None = _param("draw this p95 target on the plot", "ms", default=None, lo=0,
                                   lo_open=True, default_text="none")
-    accel_mode: str | None = _param("how accelerator groups are timed: exact (every query on "
-                                    "its accelerator's stateful model) or profile",
-                                    default=None, choices=ACCEL_MODES,
-                                    default_text="each group's own, else profile")
+    accel_mode: str | None = _accel_mode()
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,7 @@ class PlacementSettings(RunSettings):
 
     cpu_cores: int = _param("CPU cores shared by the CPU stages", "cores", default=32, lo=1,
                             hi=STAGE_LIMITS["engines"])
-    accel_mode: str | None = _param("how accelerator groups are timed: exact (every query on "
-                                    "its accelerator's stateful model) or profile",
-                                    default=None, choices=ACCEL_MODES,
-                                    default_text="each group's own, else profile")
+    accel_mode: str | None = _accel_mode()
 
 
 @dataclass(frozen=True)

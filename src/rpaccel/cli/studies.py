@@ -53,6 +53,12 @@ def _emit_json(output: str, res) -> int:
     return 0
 
 
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    """A study's ``--json``: the output of :func:`_emit_json`."""
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: the summary and the folder's files")
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("study", help="system studies: tables, PNG plots, JSON manifest")
     sts = st.add_subparsers(dest="study", required=True, parser_class=Parser)
@@ -65,8 +71,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="the sparse ids of every pipeline's accelerator stages: a workload "
                          "preset, .toml, trace or reuse profile (default: each pipeline's)")
     sl.add_argument("-o", "--output", required=True, help="new output folder")
-    sl.add_argument("--json", action="store_true",
-                    help="print one JSON object: the summary and the folder's files")
+    _json_flag(sl)
     sl.set_defaults(handler=_checked(cmd_load))
     sp = sts.add_parser("placement", help="RecPipe placement search over CPU/GPU/accelerator")
     sp.add_argument("--models", required=True, help="stage models, e.g. rm-small,rm-large")
@@ -85,13 +90,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          ".toml, trace or reuse profile; default Zipf ranks)")
     add_config_flags(sp, PlacementSettings, "study settings")
     sp.add_argument("-o", "--output", required=True, help="new output folder")
-    sp.add_argument("--json", action="store_true",
-                    help="print one JSON object: the summary and the folder's files")
+    _json_flag(sp)
     sp.set_defaults(handler=_checked(cmd_placement))
     sf = sts.add_parser("fidelity", help="the fidelity ladder: RecPipe artifact's formula -> "
                                          "rpaccel's executor, one switch at a time")
     sf.add_argument("-o", "--output", required=True, help="new output folder")
-    sf.add_argument("--json", action="store_true", help="print the rows as JSON")
+    _json_flag(sf)
     sf.set_defaults(handler=_checked(cmd_fidelity))
     sc = sts.add_parser("embcache", help="hit rate vs capacity for several skews (+ splits)")
     sc.add_argument("--skews", default="0.6,0.9,1.2", help="comma-separated Zipf skews")
@@ -104,8 +108,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--lookups", type=int, default=2_000_000, help="lookups per trace")
     sc.add_argument("--seed", type=int, default=0, help="trace seed, >= 0")
     sc.add_argument("-o", "--output", required=True, help="new output folder")
-    sc.add_argument("--json", action="store_true",
-                    help="print one JSON object: the summary and the folder's files")
+    _json_flag(sc)
     sc.set_defaults(handler=_checked(cmd_embcache))
     scc = sts.add_parser("cache", help="replacement policies against OPT, static/dynamic and "
                                        "per-stage splits, cold vs warm, on one workload")
@@ -142,7 +145,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     smo.add_argument("--accels", default="rpaccel,tpu-like",
                      help="accelerator presets (default rpaccel,tpu-like)")
     smo.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    smo.add_argument("--json", action="store_true", help="print the rows as JSON")
+    _json_flag(smo)
     smo.set_defaults(handler=_checked(cmd_modes))
     sr = sts.add_parser("recpipe", help="RecPipe's iso-quality design-space exploration: "
                                         "funnels x placements -> NDCG@64, p95, best per "
@@ -155,23 +158,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          ".toml, trace or reuse profile; CPU/GPU service times do not depend "
                          "on them)")
     sr.add_argument("-o", "--output", required=True, help="new output folder")
-    sr.add_argument("--json", action="store_true",
-                    help="print one JSON object: the summary and the folder's files")
+    _json_flag(sr)
     sr.set_defaults(handler=_checked(cmd_recpipe))
     sh = sts.add_parser("headline", help="RecPipe's headline: RPAccel vs the TPU-like baseline "
                                          "(and CPU, GPU) at iso-quality, and each feature's "
                                          "contribution (Markdown report + PNGs)")
     add_config_flags(sh, HeadlineSettings, "study settings")
     sh.add_argument("-o", "--output", required=True, help="new output folder")
-    sh.add_argument("--json", action="store_true",
-                    help="print one JSON object: the summary and the folder's files")
+    _json_flag(sh)
     sh.set_defaults(handler=_checked(cmd_headline))
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     add_config_flags(sd, DeepRecSchedSettings, "study settings")
     sd.add_argument("-o", "--output", required=True, help="new output folder")
-    sd.add_argument("--json", action="store_true",
-                    help="print one JSON object: the summary and the folder's files")
+    _json_flag(sd)
     sd.set_defaults(handler=_checked(cmd_deeprecsched))
 
 
