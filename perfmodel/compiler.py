@@ -92,7 +92,7 @@ def compile_query(accel: AccelConfig, pipeline: Pipeline, sub_batch: int | None 
                 cmds.append(Command("GATHER", f"g{s}", {
                     "q": q, "s": s, "sb": j, "items": plan.sub_batch, "tables": m.tables,
                     "base": table_base(pipeline, s),
-                    "beats": plan.sub_batch * ceil_div(m.tables, lanes), "slot": G % 2},
+                    "beats": plan.sub_batch * ceil_div(m.lookups, lanes), "slot": G % 2},
                     pop=gp, push=(f"x{s}",)))
                 # MLP
                 rows = pl.chunk_rows[s]

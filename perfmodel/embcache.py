@@ -5,7 +5,8 @@ Policy (shared by the RTL and every model here):
 
 * A lookup of row ``r < static_rows`` (after frequency re-indexing) is a **static hit**; it never
   touches the dynamic cache.
-* Otherwise the global row ``g = table * rows + row`` maps to set ``g mod sets`` of the dynamic
+* Otherwise the global row ``g = table_bases[table] + row`` (``table * rows + row`` for uniform
+  tables; :meth:`~rpaccel.config.EmbCacheConfig.global_row`) maps to set ``g mod sets`` of the dynamic
   cache; the request's stage owns ``stage_ways[stage]`` ways of every set (way partitioning).
   A hit makes the line most recently used (**true LRU**); a miss fetches the row from DRAM and
   fills the stage's first invalid way, else its least recently used way.
@@ -93,7 +94,7 @@ class CacheModel:
             return STATIC
         if not cfg.dynamic:
             return MISS
-        g = table * cfg.rows + row
+        g = cfg.global_row(table, row)
         key = (g % cfg.sets, stage)
         lst = self.lines.setdefault(key, [])
         tag = g // cfg.sets
@@ -509,6 +510,13 @@ def _trace_arrays(cfg: EmbCacheConfig, tables, rows, stages):
             raise ValueError(f"row ids must be in [0, {cfg.rows - 1}]")
         if tables.min() < 0 or tables.max() >= cfg.tables:
             raise ValueError(f"table ids must be in [0, {cfg.tables - 1}]")
+        if cfg.table_rows:
+            bad = rows >= np.asarray(cfg.table_sizes, dtype=np.int64)[tables]
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"row ids must be below their table's rows (table_rows): "
+                                 f"lookup {i} reads row {int(rows[i])} of table "
+                                 f"{int(tables[i])}, which has {cfg.table_sizes[tables[i]]}")
         if stages.min() < 0 or stages.max() >= cfg.stages:
             raise ValueError(f"stage ids must be in [0, {cfg.stages - 1}]")
     return tables, rows, stages
@@ -532,6 +540,14 @@ def _beat_bounds(cfg: EmbCacheConfig, n: int, beat_sizes) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
 
+def global_rows(cfg: EmbCacheConfig, tables: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """DRAM addresses (global rows) of lookups: ``table_bases[table] + row``
+    (:meth:`EmbCacheConfig.global_row`, vectorised)."""
+    if not cfg.table_rows:
+        return tables * cfg.rows + rows
+    return np.asarray(cfg.table_bases, dtype=np.int64)[tables] + rows
+
+
 def empty_lines(cfg: EmbCacheConfig) -> np.ndarray:
     """The dynamic cache's tag state after reset (every line invalid): ``sets x ways`` tags,
     MRU-first within each stage's ways, -1 for an invalid line."""
@@ -553,7 +569,7 @@ def _nb_call(cfg: EmbCacheConfig, tables, rows, stages, *, start: int, ready_fro
         np.ascontiguousarray(idle, dtype=np.int64)
     if len(idle) < nbeats:
         raise ValueError(f"idle must give one count per request beat ({nbeats})")
-    grow = tables * cfg.rows + rows
+    grow = global_rows(cfg, tables, rows)
     lo = np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64)
     wn = np.asarray(cfg.stage_ways, dtype=np.int64)
     size = n if record else 0
@@ -670,7 +686,7 @@ def _kernel():
         import numba
 
         @numba.njit(cache=False, nogil=True)
-        def run(tables, rows, stages, n_rows, static_rows, sets, dynamic, way_lo, way_n, ways):
+        def run(tables, rows, stages, bases, static_rows, sets, dynamic, way_lo, way_n, ways):
             lines = np.full((sets, ways), -1, dtype=np.int64)   # per set: MRU-first per stage
             counts = np.zeros(3, dtype=np.int64)
             for i in range(rows.shape[0]):
@@ -681,7 +697,7 @@ def _kernel():
                 if not dynamic:
                     counts[2] += 1
                     continue
-                g = tables[i] * n_rows + r
+                g = bases[tables[i]] + r
                 st = g % sets
                 tag = g // sets
                 lo = way_lo[stages[i]]
@@ -717,7 +733,8 @@ def hit_counts(cfg: EmbCacheConfig, tables: Sequence[int], rows: Sequence[int],
         c = _counts_python(cfg, tables, rows, stages)
     elif engine == "numba":
         lo = np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64)
-        c = _kernel()(tables, rows, stages, cfg.rows, cfg.static_rows, cfg.sets, cfg.dynamic,
+        c = _kernel()(tables, rows, stages, np.asarray(cfg.table_bases, dtype=np.int64),
+                      cfg.static_rows, cfg.sets, cfg.dynamic,
                       lo, np.asarray(cfg.stage_ways, dtype=np.int64), cfg.ways)
     else:
         raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
@@ -737,7 +754,7 @@ def ordered_dict_counts(cfg: EmbCacheConfig, tables, rows, stages=None) -> dict[
         if not cfg.dynamic:
             misses += 1
             continue
-        g = t * cfg.rows + r
+        g = cfg.global_row(t, r)
         key = (g % cfg.sets, s)
         od = caches.get(key)
         if od is None:
@@ -812,7 +829,9 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
     ``zipf``: power-law rows (``skew``), re-indexed by frequency; ``conflicts``: more distinct
     rows than ways, all in one set; ``all_miss``: distinct non-static rows; ``all_hit``: static
     rows only (or one line per set for a dynamic-only cache); ``bursts``: non-static rows, each
-    repeated 2-4 times in a row (a non-blocking unit merges the repeats into one miss).
+    repeated 2-4 times in a row (a non-blocking unit merges the repeats into one miss). With
+    per-table rows (``table_rows``) every row is folded into its table (``row mod
+    table_rows[table]``).
     """
     if kind not in TRACE_KINDS:
         raise ValueError(f"trace must be one of {list(TRACE_KINDS)}, got {kind!r}")
@@ -845,7 +864,10 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
         r = np.repeat(rng.integers(cfg.static_rows, cfg.rows, size=n), reps)[:n]
         t = np.repeat(rng.integers(0, cfg.tables, size=n), reps)[:n]
     s = rng.integers(0, cfg.stages, size=n)
-    return t.astype(np.int64), np.asarray(r, dtype=np.int64), s.astype(np.int64)
+    t, r = t.astype(np.int64), np.asarray(r, dtype=np.int64)
+    if cfg.table_rows:                  # per-table rows: each row folded into its table
+        r = r % np.asarray(cfg.table_sizes, dtype=np.int64)[t]
+    return t, r, s.astype(np.int64)
 
 
 def hit_rate_sweep(base: EmbCacheConfig, tables: np.ndarray, rows: np.ndarray,

@@ -38,7 +38,7 @@ from .compiler import Program, compile_query
 from .embcache import empty_lines, nb_gather
 from .gemm import gemm_cycles, gemm_events
 from .topk import topk_compares
-from .query import QueryInputs, model_params, query_inputs, run_query
+from .query import QueryInputs, column_rows, model_params, query_inputs, run_query
 
 __all__ = ["execute", "ExecResult", "model_accel", "check_arrivals", "arrivals_from_gaps",
            "MAX_ARRIVAL"]
@@ -117,16 +117,18 @@ def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -
         reach = [np.arange(pipe.items[0])]
     base = 0
     for s, st in enumerate(pipe.stages):
-        T = st.spec.tables
+        m = st.spec
+        L = m.lookups
         plan = pl.plans[s]
-        per = gather_beats(T, lanes)
+        per = gather_beats(L, lanes)
+        tabs = base + np.array(m.lookup_tables(), dtype=np.int64)
         for j in range(plan.sub_batches):
             ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
-            rows = inp.sparse[ids, :T].reshape(-1)
-            tables = np.tile(np.arange(base, base + T), len(ids))
+            rows = inp.sparse[ids, :L].reshape(-1)
+            tables = np.tile(tabs, len(ids))
             stages = np.full(len(rows), pl.cache_stage[s], dtype=np.int64)
             out[(q, s, j)] = (tables, rows, stages, np.tile(per, len(ids)))
-        base += T
+        base += m.tables
     return out
 
 
@@ -274,6 +276,7 @@ class _Engine:
             for k_ in ("static_hits", "dynamic_hits", "misses"):
                 pq[k_] += cnt[k_]
             ev["lookups"] += len(rows)
+            ev["pooled_outputs"] += a["items"] * a["tables"]
             ev["item_records"] += a["items"]
             ev["dram_requests"] += cnt["misses"]
             ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
@@ -387,7 +390,8 @@ def execute(prog: Program, *, seed: int = 0, inputs: list[QueryInputs] | None = 
             from .feed import WorkloadFeed
 
             feed = WorkloadFeed(pipe.workload, pipe, emb, seed)
-        inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(prog.queries)]
+        inputs = [query_inputs(pipe, column_rows(prog.accel, pipe), seed, q, feed)
+                  for q in range(prog.queries)]
     looks = _lookups(prog, inputs, seed)
     # compiled kernel for big runs; plain Python below (numba's compile costs seconds)
     kernel = "numba" if sum(len(v[1]) for v in looks.values()) > 20_000 else "python"

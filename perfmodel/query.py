@@ -1,7 +1,8 @@
 """What a query computes on the integrated RPAccel: the numpy golden model (the contract).
 
 A query carries ``N = items[0]`` candidates; candidate i has ``D`` int8 dense features and
-``T_max`` sparse ids (``T_max`` = the most tables any stage has; stage s uses the first ``T_s``).
+``T_max`` sparse ids (``T_max`` = the most lookups any stage has; stage s uses the first
+``L_s = sum(pooling_s)``: table 0's ids, then table 1's, ...).
 Stage s runs its own DLRM-style model (:class:`rpaccel.accel.ModelSpec`) on the ``items[s]``
 candidates that reach it and keeps the best ``items[s+1]`` (the last stage: ``k_out``), with the
 funnel's rules (:mod:`rpaccel.perfmodel.funnel`: score descending, ties to the lower candidate
@@ -11,7 +12,9 @@ Model of stage s, per candidate (integer inference, operands int8, acc_width-bit
 
 * embeddings: ``e_t = E_{s,t}[id_t][:d]`` for t < T_s: stage s's own table t (global table
   ``sum_{r<s} T_r + t`` of the embedding unit) at the candidate's t-th sparse id, its first ``d``
-  int8 elements (a table row holds the unit's ``dim >= d`` elements);
+  int8 elements (a table row holds the unit's ``dim >= d`` elements); a pooled table t
+  (``pooling[t] = L > 1``) sums its L ids' rows and saturates to int8
+  (:func:`rpaccel.query.pool_acc_bits`, :func:`pool_rows`);
 * every layer ``acc = h . W + b`` (W int8 ``K x N``, b int32 ``N``) wrapping at acc_width; every
   layer but the top MLP's last outputs ``sat(relu(acc) >> shift)`` to int8 (arithmetic shift; so
   ``0..127``); the top MLP's last layer's ``acc`` (N = 1) is the score;
@@ -33,11 +36,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rpaccel.accel import AccelConfig
-from rpaccel.query import ModelSpec, Pipeline, stage_plan
+from rpaccel.query import POOL_MAX, POOL_MIN, ModelSpec, Pipeline, stage_plan
 
 from .funnel import stage_step
 
 __all__ = ["StageParams", "model_params", "embedding_rows", "query_inputs", "QueryInputs",
+           "column_rows", "pool_rows",
            "stage_scores", "QueryResult", "run_query", "table_base", "wrap", "layer_shift",
            "host_idle_cycles", "host_stall_cycles", "STALL_HORIZON"]
 
@@ -179,18 +183,54 @@ def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.n
     return np.minimum(idx, rows - 1)
 
 
-def query_inputs(pipeline: Pipeline, table_rows: int, seed: int, query: int = 0,
-                 feed=None) -> QueryInputs:
+def column_rows(accel: AccelConfig, pipeline: Pipeline) -> int | tuple[int, ...]:
+    """The rows each sparse-id column is drawn over: ``embedding.rows`` for uniform tables;
+    with per-table rows (``embedding.table_rows``), per column the fewest rows of the tables
+    that read it (column c is lookup c of every stage, which may read tables of different
+    sizes)."""
+    emb = accel.embedding
+    if not emb.table_rows:
+        return emb.rows
+    cols = [emb.rows] * pipeline.sparse
+    sizes = emb.table_sizes
+    for s, st in enumerate(pipeline.stages):
+        tb = table_base(pipeline, s)
+        for c, t in enumerate(st.spec.lookup_tables()):
+            cols[c] = min(cols[c], sizes[tb + t])
+    return tuple(cols)
+
+
+def query_inputs(pipeline: Pipeline, table_rows: int | tuple[int, ...], seed: int,
+                 query: int = 0, feed=None) -> QueryInputs:
     """Seeded inputs of query ``query``: uniform int8 dense features; sparse ids Zipf(skew)
-    over ``table_rows`` rows per table (row 0 hottest), or a workload's
+    over ``table_rows`` rows per column (row 0 hottest; an int: every column, a tuple: per
+    column, :func:`column_rows`), or a workload's
     (:class:`rpaccel.perfmodel.feed.WorkloadFeed` ``feed``)."""
     rng = np.random.default_rng([seed, 7, query])
     n = pipeline.items[0]
     dense = rng.integers(-128, 128, size=(n, pipeline.dense), dtype=np.int64).astype(np.int8)
     if feed is not None:
         return QueryInputs(dense, feed.sparse(query, rng))
-    sparse = _zipf_rows(rng, n * pipeline.sparse, table_rows, pipeline.ids_skew)
-    return QueryInputs(dense, sparse.reshape(n, pipeline.sparse).astype(np.int64))
+    T = pipeline.sparse
+    if isinstance(table_rows, int):
+        sparse = _zipf_rows(rng, n * T, table_rows, pipeline.ids_skew)
+        return QueryInputs(dense, sparse.reshape(n, T).astype(np.int64))
+    if len(table_rows) != T:
+        raise ValueError(f"table_rows must have one entry per sparse column ({T}), got "
+                         f"{len(table_rows)}")
+    out = np.empty((n, T), dtype=np.int64)
+    for r in sorted(set(table_rows)):        # columns of equal rows: one draw, in column order
+        cols = [c for c, x in enumerate(table_rows) if x == r]
+        out[:, cols] = _zipf_rows(rng, n * len(cols), r, pipeline.ids_skew).reshape(n, len(cols))
+    return QueryInputs(dense, out)
+
+
+def pool_rows(emb: np.ndarray, pooling: tuple[int, ...]) -> np.ndarray:
+    """Pooled embeddings ``(n, T, d)`` int8 of gathered rows ``(n, sum(pooling), d)``: each
+    table's rows summed and saturated (:func:`rpaccel.query.pool_acc_bits`' rule)."""
+    starts = np.concatenate([[0], np.cumsum(pooling)[:-1]]).astype(np.intp)
+    sums = np.add.reduceat(emb.astype(np.int64), starts, axis=1)
+    return np.clip(sums, POOL_MIN, POOL_MAX).astype(np.int8)
 
 
 def _layer(h: np.ndarray, w: np.ndarray, b: np.ndarray, acc_width: int) -> np.ndarray:
@@ -297,11 +337,13 @@ def run_query(accel: AccelConfig, pipeline: Pipeline, params: list[StageParams],
         m = st.spec
         ids = cand[0]
         tb = table_base(pipeline, s)
-        sp = inputs.sparse[ids, :m.tables]
-        tabs = tb + np.broadcast_to(np.arange(m.tables), sp.shape)
+        sp = inputs.sparse[ids, :m.lookups]
+        tabs = tb + np.broadcast_to(np.array(m.lookup_tables()), sp.shape)
         emb = embedding_rows(seed, tabs.ravel(), sp.ravel(), m.dim)   # the first d of dim
-        sc = stage_scores(m, params[s], inputs.dense[ids], emb.reshape(len(ids), m.tables, m.dim),
-                          accel.array.acc_width)
+        emb = emb.reshape(len(ids), m.lookups, m.dim)
+        if m.pooled:
+            emb = pool_rows(emb, m.pooling)
+        sc = stage_scores(m, params[s], inputs.dense[ids], emb, accel.array.acc_width)
         res.stage_items.append(ids)
         res.stage_scores.append(sc)
         cand = stage_step(sc[None, :], cand, pipeline.items, s, policy=pol, sub_batch=b,

@@ -36,7 +36,7 @@ from rpaccel.query import Pipeline
 
 from .compiler import compile_query
 from .executor import ExecResult, _Engine, _query_lookups
-from .query import QueryInputs, model_params, query_inputs
+from .query import QueryInputs, column_rows, model_params, query_inputs
 
 __all__ = ["StatefulAccel", "QueryOutcome"]
 
@@ -91,6 +91,7 @@ class StatefulAccel:
         self._params = model_params(self.pipeline, seed) if len(self.pipeline.stages) > 1 \
             else None
         self._feed = None
+        self._rows = column_rows(accel, self.pipeline)
         if self.pipeline.workload is not None:
             from .feed import WorkloadFeed
 
@@ -122,7 +123,7 @@ class StatefulAccel:
                              f"{MAX_CYCLE} (arrivals never decrease), got {arrival!r}")
         q = self._next
         if inputs is None:
-            inputs = query_inputs(self.pipeline, self.accel.embedding.rows, self.seed,
+            inputs = query_inputs(self.pipeline, self._rows, self.seed,
                                   q if index is None else index, self._feed)
         looks = _query_lookups(self._prog, q, inputs, self.seed, self._params)
         self._engine.advance(until=arrival)

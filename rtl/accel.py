@@ -39,7 +39,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rpaccel.accel import AccelConfig
-from rpaccel.query import Pipeline, Placement
+from rpaccel.query import POOL_MAX, POOL_MIN, Pipeline, Placement, pool_acc_bits
 from rpaccel.config import GEMM_COUNTERS, ceil_div
 from rpaccel.isa import (DST_CODES, OP_CODES, RTL_COUNTERS, SRC_CODES, command_layout,
                          queue_links, queue_order)
@@ -54,6 +54,8 @@ __all__ = ["RPAccelTop", "rtl_check", "MAX_COMMANDS"]
 
 #: Depth of each queue's command memory.
 MAX_COMMANDS = 1024
+#: Lookups per item the RTL gather engine indexes (an 8-bit lookup counter).
+RTL_MAX_LOOKUPS = 255
 
 
 def _write(m: Module, regs, index, value, enable) -> None:
@@ -75,6 +77,14 @@ def rtl_check(accel: AccelConfig, pipeline: Pipeline, placement: Placement) -> N
     if accel.result_bytes() > accel.host_bytes_per_cycle:
         raise ValueError("the RTL top needs a result (id + score) to fit one host beat")
     accel.embedding.check_rtl()
+    for s, st in enumerate(pipeline.stages):
+        if st.spec.lookups > RTL_MAX_LOOKUPS:
+            raise ValueError(f"stage[{s}].model: {st.spec.lookups} lookups per item; the RTL "
+                             f"gather engine indexes at most {RTL_MAX_LOOKUPS} (the perf model "
+                             f"has no such limit)")
+    if accel.embedding.rows > 1 << 16:
+        raise ValueError(f"embedding.rows must be <= 65536 for the RTL top (its gather engine "
+                         f"carries 16-bit row ids), got {accel.embedding.rows}")
 
 
 class _Context:
@@ -352,7 +362,7 @@ class GatherEngine:
         cst = Signal(2)
         for s in range(S):
             with m.If(g_stage == s):
-                m.d.comb += [nbp.eq(ceil_div(stages[s]["T"], lanes)), T_cur.eq(stages[s]["T"]),
+                m.d.comb += [nbp.eq(ceil_div(stages[s]["L"], lanes)), T_cur.eq(stages[s]["L"]),
                              cst.eq(pl.cache_stage[s])]
         m.d.comb += base_cur.eq(g_cmd.base)
         head_ids = Signal(16 * TM)
@@ -363,9 +373,15 @@ class GatherEngine:
         m.d.comb += req.valid.eq(pres)
         for j in range(lanes):
             slot = req.payload.slots[j]
-            tt = Signal(8, name=f"gslot{j}_t")
-            m.d.comb += tt.eq(pb * lanes + j)
-            m.d.comb += [slot.valid.eq(tt < T_cur), slot.table.eq(base_cur + tt),
+            tt = Signal(8, name=f"gslot{j}_t")           # the item's lookup index
+            tab = Signal(8, name=f"gslot{j}_table")      # its table within the stage
+            m.d.comb += [tt.eq(pb * lanes + j), tab.eq(tt)]
+            for s in range(S):
+                if stages[s]["model"].pooled:
+                    lt = stages[s]["model"].lookup_tables()
+                    with m.If(g_stage == s):
+                        m.d.comb += tab.eq(Array(Const(t, 8) for t in lt)[tt])
+            m.d.comb += [slot.valid.eq(tt < T_cur), slot.table.eq(base_cur + tab),
                          slot.row.eq(head_ids.word_select(tt[:max(1, (TM - 1).bit_length())]
                                                           if TM > 1 else 0, 16)),
                          slot.stage.eq(cst), slot.tag.eq(0)]
@@ -394,7 +410,45 @@ class GatherEngine:
             m.d.sync += [g_busy.eq(0), f_on.eq(0), rp.eq(0), rb.eq(0)]
         for s in range(S):
             m.d.comb += done[f"g{s}"].eq(g_last & (g_stage == s))
+        # pooled embeddings (rpaccel.query.pool_acc_bits): table t's lookups [off, off + L) sit
+        # in beats off // lanes .. (off + L - 1) // lanes of the item; its row arrives summed
+        # (a one-hot table: the lane's row itself) on the response of its last beat
+        pooled_out = []                        # per (stage, table): its pooled row is written
+        emb_data = {}                          # (stage, table) -> the int8 row written
+        for s, st in enumerate(stages):
+            md, d = st["model"], st["d"]
+            off = 0
+            for t, L in enumerate(md.pooling):
+                b0, b1 = off // lanes, (off + L - 1) // lanes
+                last = Signal(name=f"gpool{s}_{t}_last")
+                m.d.comb += last.eq(resp.valid & (g_stage == s) & (rb == b1))
+                pooled_out.append(last)
+                if L == 1:
+                    emb_data[s, t] = resp.payload.slots[off % lanes].data[:d * 8]
+                    off += L
+                    continue
+                AB = pool_acc_bits(L)
+                acc = [Signal(signed(AB), name=f"gpool{s}_{t}_acc{e}", reset_less=True)
+                       for e in range(d)]
+                k = [Signal(16, name=f"gpool{s}_{t}_k{j}") for j in range(lanes)]
+                inr = [Signal(name=f"gpool{s}_{t}_in{j}") for j in range(lanes)]
+                for j in range(lanes):
+                    m.d.comb += [k[j].eq(rb * lanes + j),
+                                 inr[j].eq((k[j] >= off) & (k[j] < off + L))]
+                row = Signal(d * 8, name=f"gpool{s}_{t}_row")
+                for e in range(d):
+                    terms = [Mux(inr[j], resp.payload.slots[j].data[e * 8:(e + 1) * 8].as_signed(),
+                                 0) for j in range(lanes)]
+                    new = Signal(signed(AB), name=f"gpool{s}_{t}_sum{e}")
+                    m.d.comb += new.eq(Mux(rb == b0, 0, acc[e]) + sum(terms))
+                    with m.If(resp.valid & (g_stage == s) & (rb >= b0) & (rb < b1)):
+                        m.d.sync += acc[e].eq(new)
+                    sat = Mux(new > POOL_MAX, POOL_MAX, Mux(new < POOL_MIN, POOL_MIN, new))
+                    m.d.comb += row[e * 8:(e + 1) * 8].eq(sat[:8])
+                emb_data[s, t] = row
+                off += L
         segs = []                               # per stage, per sub-array: segment SRAMs
+        i_out = 0
         for s, st in enumerate(stages):
             per_b = []
             for bi in range(st["g"]):
@@ -406,14 +460,13 @@ class GatherEngine:
                 c = st["c"]
                 for t, sr in enumerate(es):
                     hit = Signal(name=f"gw{s}_{bi}_{t}")
-                    j_lane = t % lanes
-                    m.d.comb += hit.eq(resp.valid & (g_stage == s) & (rb == t // lanes)
-                                       & (rp // c == bi))
+                    m.d.comb += hit.eq(pooled_out[i_out + t] & (rp // c == bi))
                     m.d.comb += [sr.we.eq(hit), sr.waddr.eq(Mux(g_cmd.slot, c, 0) + rp % c),
-                                 sr.wdata.eq(resp.payload.slots[j_lane].data[:st["d"] * 8])]
+                                 sr.wdata.eq(emb_data[s, t])]
+            i_out += st["T"]
             segs.append(per_b)
 
-        x.add(lanes=lanes, req=req, segs=segs)
+        x.add(lanes=lanes, req=req, segs=segs, pooled_out=pooled_out)
 
 
 class StageEngine:
@@ -694,6 +747,7 @@ class EventCounters:
         inc = {"host_beats_in": fire_in, "host_beats_out": top.host_out.valid,
                "lookups": Mux(req.valid & req.ready,
                               sum(req.payload.slots[j].valid for j in range(lanes)), 0),
+               "pooled_outputs": sum(x.pooled_out),
                "dram_requests": top.mem_req.valid & top.mem_req.ready,
                "topk_items": sum(Mux(t.i.valid & t.i.ready,
                                      sum(t.i.payload["items"][j].v for j in range(accel.topk.lanes)),
@@ -792,7 +846,7 @@ class RPAccelTop(wiring.Component):
             c = pl.chunk_rows[s]
             stages.append(dict(
                 model=md, layers=layers, nb=len(md.bottom) - 1, subs=list(range(first, first + g)),
-                g=g, c=c, plan=pl.plans[s], T=md.tables, d=md.dim,
+                g=g, c=c, plan=pl.plans[s], T=md.tables, L=md.lookups, d=md.dim,
                 nt_d=ceil_div(md.dim, R),
                 max_nt=max(sub.n_tiles(n) for _, _, _, n in layers),
                 nbias=sum(sub.n_tiles(n) for _, _, _, n in layers)))

@@ -12,7 +12,8 @@ below for ``lanes = mshrs = 1``, else the non-blocking unit of :mod:`rpaccel.rtl
 * **Blocking**: one request at a time; a miss issues one DRAM request and waits for its beats.
 
 Ports: ``req`` {table, row, stage, tag}; ``resp`` {data, tag, hit, static} in request order;
-``pre`` (static preload words, sequential); ``mem_req`` {addr = table * rows + row};
+``pre`` (static preload words, sequential); ``mem_req`` {addr = the global row,
+``table_bases[table] + row``};
 ``mem_resp`` (row beats, low bits first); counters ``hits_static``, ``hits_dynamic``,
 ``misses``, ``mem_bytes``. After reset the cache clears its tag store for ``sets`` cycles
 before it accepts requests. Timing: :mod:`rpaccel.perfmodel.embcache`.
@@ -26,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from rpaccel.config import EmbCacheConfig
 
-from .embunit import nonblocking_logic
+from .embunit import global_addr, nonblocking_logic
 from .layouts import amaranth_layout
 from .sram import SRAM
 
@@ -86,7 +87,7 @@ class EmbeddingCache(wiring.Component):
         r_stage = Signal.like(p.stage)
         r_tag = Signal.like(p.tag)
         g = Signal(cfg.addr_bits)
-        m.d.comb += g.eq(r_table * cfg.rows + r_row)
+        m.d.comb += g.eq(global_addr(cfg, r_table, r_row))
         r_set = Signal(max(1, self._set_bits))
         r_tagv = Signal(self._tag_bits)
         m.d.comb += [r_set.eq(g[:self._set_bits] if self._set_bits else 0),
@@ -96,7 +97,7 @@ class EmbeddingCache(wiring.Component):
 
         fire_req = self.req.valid & self.req.ready
         p_g = Signal(cfg.addr_bits)
-        m.d.comb += p_g.eq(p.table * cfg.rows + p.row)
+        m.d.comb += p_g.eq(global_addr(cfg, p.table, p.row))
         m.d.comb += [t_rd.addr.eq(p_g[:self._set_bits] if self._set_bits else 0),
                      t_rd.en.eq(fire_req)]
         with m.If(fire_req):

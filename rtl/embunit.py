@@ -30,7 +30,15 @@ from rpaccel.config import EmbCacheConfig
 
 from .sram import SRAM
 
-__all__ = ["nonblocking_logic"]
+__all__ = ["nonblocking_logic", "global_addr"]
+
+
+def global_addr(cfg: EmbCacheConfig, table, row):
+    """The DRAM address of a lookup, :meth:`EmbCacheConfig.global_row`: ``table * rows + row``
+    for uniform tables, else ``table_bases[table] + row`` (a constant table of bases)."""
+    if not cfg.table_rows:
+        return table * cfg.rows + row
+    return Array(Const(b, cfg.addr_bits) for b in cfg.table_bases)[table] + row
 
 
 def _pow2(n: int) -> int:
@@ -136,7 +144,7 @@ def nonblocking_logic(m: Module, cfg: EmbCacheConfig, io) -> None:
         sl = ir.slots[j]
         ln = {}
         g = Signal(cfg.addr_bits, name=f"l{j}_addr")
-        m.d.comb += g.eq(sl.table * cfg.rows + sl.row)
+        m.d.comb += g.eq(global_addr(cfg, sl.table, sl.row))
         st = Signal(max(1, set_bits), name=f"l{j}_set")
         tg = Signal(tag_bits, name=f"l{j}_tag")
         m.d.comb += [st.eq(g[:set_bits] if set_bits else 0),

@@ -111,7 +111,7 @@ def dram_model(m: Module, cfg: EmbCacheConfig, mem_req, mem_resp, now) -> None:
     from rpaccel.rtl.sram import SRAM
 
     B, MB = cfg.beats_per_row, cfg.mem_bits
-    dram = SRAM(m, "dram_mem", width=B * MB, depth=cfg.tables * cfg.rows)
+    dram = SRAM(m, "dram_mem", width=B * MB, depth=cfg.total_rows)
     OUT = cfg.dram_outstanding
     D = 1 << max(1, (OUT - 1).bit_length())
     fa = [Signal(cfg.addr_bits, name=f"dq{x}_addr") for x in range(D)]

@@ -25,7 +25,7 @@ from rpaccel.isa import RTL_COUNTERS, queue_order
 from rpaccel.perfmodel.compiler import compile_query, program_words
 from rpaccel.perfmodel.executor import arrivals_from_gaps, execute
 from rpaccel.perfmodel.gemm import pack_w
-from rpaccel.perfmodel.query import (embedding_rows, host_idle_cycles, host_stall_cycles,
+from rpaccel.perfmodel.query import (column_rows, embedding_rows, host_idle_cycles, host_stall_cycles,
                                      model_params, query_inputs, run_query, table_base)
 
 from .accelbulk import AccelBuild
@@ -93,9 +93,9 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
                     word = sum((int(x) & 0xFFFFFFFF) << (32 * j) for j, x in enumerate(chunk))
                     bmem[pl.bbase[s][li] + nt].value = word
     for t in range(emb.tables):
-        for r in range(emb.rows):
+        for r in range(emb.table_sizes[t]):
             w = _row_word(seed, t, r, emb.dim)
-            dut.dram_mem.mem[t * emb.rows + r].value = w
+            dut.dram_mem.mem[emb.global_row(t, r)].value = w
             if r < emb.static_rows:
                 for j in range(emb.lanes):
                     getattr(top.emb, f"static_buf{j}").mem[t * emb.static_rows + r].value = w
@@ -105,7 +105,7 @@ async def run_scenario(dut, build: AccelBuild, sc: dict) -> dict:
         from rpaccel.workload import load_workload
 
         feed = WorkloadFeed(load_workload(sc["workload"]), pipe, emb, seed)
-    inputs = [query_inputs(pipe, emb.rows, seed, q, feed) for q in range(Q)]
+    inputs = [query_inputs(pipe, column_rows(accel, pipe), seed, q, feed) for q in range(Q)]
     beats = host_beats(build, inputs)
     for i, w in enumerate(beats):
         dut.host_mem.mem[i].value = w
@@ -220,9 +220,9 @@ def _dump(out: Path, build, prog, params, inputs, seed, got, surv, res) -> None:
         m = st.spec
         base = table_base(pipe, s)
         for t in range(m.tables):
-            arrays[f"s{s}_table{t}"] = embedding_rows(
-                seed, np.full(accel.embedding.rows, base + t), np.arange(accel.embedding.rows),
-                m.dim)
+            n_rows = accel.embedding.table_sizes[base + t]
+            arrays[f"s{s}_table{t}"] = embedding_rows(seed, np.full(n_rows, base + t),
+                                                      np.arange(n_rows), m.dim)
         for li in range(len(m.layers())):
             arrays[f"s{s}_w{li}"] = params[s].weights[li]
             arrays[f"s{s}_b{li}"] = params[s].biases[li]
@@ -235,7 +235,8 @@ def _dump(out: Path, build, prog, params, inputs, seed, got, surv, res) -> None:
             "queries": len(inputs), "acc_width": accel.array.acc_width,
             "sub_batch": prog.sub_batch, "filter": prog.policy,
             "items": pipe.items, "k_out": pipe.k_out,
-            "stages": [{"tables": st.spec.tables, "layers": len(st.spec.layers()),
+            "stages": [{"tables": st.spec.tables, "pooling": list(st.spec.pooling),
+                        "layers": len(st.spec.layers()),
                         "bottom_layers": len(st.spec.bottom) - 1} for st in pipe.stages],
             "rtl_cycles": res["rtl_cycles"], "model_cycles": res["model_cycles"]}
     (out / "accel.json").write_text(json.dumps(meta, indent=1))

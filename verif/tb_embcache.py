@@ -79,9 +79,15 @@ def scenario_data(cfg: EmbCacheConfig, sc: dict):
     t, r, s = make_trace(cfg, sc.get("trace", "zipf"), sc["lookups"], seed, sc.get("skew", 1.0))
     rng = np.random.default_rng([seed, 1])
     words_all = [int.from_bytes(rng.bytes(cfg.row_bytes), "little") & ((1 << cfg.row_bits) - 1)
-                 for _ in range(cfg.tables * cfg.rows)]
+                 for _ in range(cfg.total_rows)]
     tags = rng.integers(0, 1 << cfg.tag_width, size=len(r))
     return t, r, s, words_all, tags
+
+
+def static_word(cfg: EmbCacheConfig, words_all: list[int], table: int, row: int) -> int:
+    """Static-buffer word ``table * static_rows + row``: the table's row, or 0 past a table
+    smaller than ``static_rows`` (never read: its rows are all below its size)."""
+    return words_all[cfg.global_row(table, row)] if row < cfg.table_sizes[table] else 0
 
 
 def request_words(cfg: EmbCacheConfig, t, r, s, tags) -> list[int]:
@@ -115,7 +121,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
     ready_from = get_cycle() + 1 + cfg.clear_cycles      # the tag-store clear after reset
     await RisingEdge(dut.clk)
     pre = StreamDriver(dut, "pre", dut.clk, PERIOD_NS)
-    await pre.send([words_all[tb * cfg.rows + row] for tb in range(cfg.tables)
+    await pre.send([static_word(cfg, words_all, tb, row) for tb in range(cfg.tables)
                     for row in range(cfg.static_rows)])
 
     idle, bp = sc.get("idle", 0.0), sc.get("backpressure", 0.0)
@@ -166,7 +172,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
                                                 "victim_stalls", "mshr_full_stalls")]
     accepted = [accepted_beats[i // L] for i in range(n) if i // L < len(accepted_beats)]
     got_resp = [got_beats[i // L] for i in range(n) if i // L < len(got_beats)]
-    exp_mem = [(x.mem_request, int(t[i]) * cfg.rows + int(r[i])) for i, x in enumerate(model)
+    exp_mem = [(x.mem_request, cfg.global_row(int(t[i]), int(r[i]))) for i, x in enumerate(model)
                if x.kind == MISS]
     cycles_ok = (checker.check_cycles("request", accepted, [x.accept for x in model])
                  and checker.check_cycles("response", got_resp, [x.respond for x in model])
@@ -182,7 +188,7 @@ async def run_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
                             [f["valid"] for f in fields] + [x["valid"] for x in pad],
                             [1] * len(fields) + [0] * len(pad))
     vecs = [f["data"] for f in fields]
-    want = [{"data": words_all[int(t[i]) * cfg.rows + int(r[i])], "tag": int(tags[i]),
+    want = [{"data": words_all[cfg.global_row(int(t[i]), int(r[i]))], "tag": int(tags[i]),
              "kind": model[i].kind} for i in range(n)]
     values_ok = checker.check_values(
         "response", [{"data": f["data"], "tag": f["tag"], "kind": k} for f, k in zip(fields, kinds)],
@@ -233,7 +239,7 @@ async def run_bulk_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
         mem = getattr(dut.unit, f"static_buf{j}").mem
         for tb in range(cfg.tables):
             for row in range(cfg.static_rows):
-                mem[tb * cfg.static_rows + row].value = words_all[tb * cfg.rows + row]
+                mem[tb * cfg.static_rows + row].value = static_word(cfg, words_all, tb, row)
     t_load = time.perf_counter() - t0
     dut.rst.value = 0
     await RisingEdge(dut.clk)
@@ -255,7 +261,7 @@ async def run_bulk_scenario(dut, cfg: EmbCacheConfig, sc: dict) -> dict:
               for x in cfg.resp_layout.unpack(int(dut.resp_mem.mem[b].value))["slots"]][:n]
     kinds = [STATIC if f["static"] else MERGED if f["merged"] else HIT if f["hit"] else MISS
              for f in fields]
-    want = [{"data": words_all[int(t[i]) * cfg.rows + int(r[i])], "tag": int(tags[i]),
+    want = [{"data": words_all[cfg.global_row(int(t[i]), int(r[i]))], "tag": int(tags[i]),
              "kind": int(tl.kind[i])} for i in range(n)]
     values_ok = checker.check_values(
         "response", [{"data": f["data"], "tag": f["tag"], "kind": k} for f, k in zip(fields, kinds)],

@@ -28,6 +28,9 @@ count                       RTL   energy
                                   a row may fill a beat only in part)
 ``lookups``                 yes   a tag check, plus one row read from the cache (hits) or one row
                                   written into it (misses, after the DRAM read)
+``pooled_outputs``          yes   with ``lookups``: a pooled table's ``L - 1`` additional rows are
+                                  summed, ``vector_op`` per element of the unit's ``dim``
+                                  (``(lookups - pooled_outputs) x dim``; 0 for one-hot models)
 ``host_bytes_in/out``       no    ``host_link_byte`` each (the payload bytes of the RTL-counted
                                   ``host_beats_in/out``)
 ``item_records``            no    one candidate record (dense + 4 x tables bytes) read by a gather,
@@ -188,6 +191,7 @@ def query_energy(accel: AccelConfig, events: dict[str, int], embedding: dict[str
         "item_memory": events["item_records"] * ib * e(cap["items"]),
         "embedding_cache": events["lookups"] * a["tag_check"]
         + events["lookups"] * emb.row_bytes * e(cap["cache"]),
+        "pooling": (events["lookups"] - events["pooled_outputs"]) * emb.dim * a["vector_op"],
         "dram": events["dram_requests"] * emb.row_bytes * a["dram_byte"],
         "host_link": (events["host_bytes_in"] + events["host_bytes_out"]) * a["host_link_byte"],
     }

@@ -66,20 +66,20 @@ def run_executor(accel: AccelConfig, pipe: Pipeline, sub_batch: int, queries: in
 
 
 def _lookups(accel: AccelConfig, pipe: Pipeline, spec: ModelSpec, n: int):
-    from rpaccel.perfmodel.query import query_inputs
+    from rpaccel.perfmodel.query import column_rows, query_inputs
 
     emb = accel.embedding
-    T = spec.tables
+    L = spec.lookups
     feed = None
     if pipe.workload is not None:
         from rpaccel.perfmodel.feed import WorkloadFeed
 
         feed = WorkloadFeed(pipe.workload, pipe, emb, 0)
-    sparse = query_inputs(pipe, emb.rows, 0, 0, feed).sparse[:n, :T]
+    sparse = query_inputs(pipe, column_rows(accel, pipe), 0, 0, feed).sparse[:n, :L]
     lanes = emb.lanes
-    per = gather_beats(T, lanes)
-    return (np.tile(np.arange(T), n), sparse.reshape(-1), np.zeros(n * T, dtype=np.int64),
-            np.tile(per, n))
+    per = gather_beats(L, lanes)
+    return (np.tile(np.array(spec.lookup_tables(), dtype=np.int64), n), sparse.reshape(-1),
+            np.zeros(n * L, dtype=np.int64), np.tile(per, n))
 
 
 def serial_cycles(accel: AccelConfig, spec: ModelSpec, n: int, k_out: int,
@@ -107,14 +107,14 @@ def serial_cycles(accel: AccelConfig, spec: ModelSpec, n: int, k_out: int,
         if f.hits == "trace":
             miss = cnt["misses"] / len(r)
     layers = [(k, nn) for _, _, k, nn in spec.layers()]
-    art = artifact_terms(layers, spec.dim, spec.tables, np.float64(n), rows=eng.rows,
+    art = artifact_terms(layers, spec.dim, spec.lookups, np.float64(n), rows=eng.rows,
                          cols=eng.cols, dram_gib_s=f.dram_gib_s, dram_latency=emb.dram_latency,
                          clock_ns=accel.clock_ns, weight_sram_bytes=f.weight_sram_bytes,
                          element_bytes=4 if f.data == "fp32" else 1, miss_rate=miss,
                          sram_bytes_per_cycle=f.sram_bytes_per_cycle,
                          on_chip_filter=accel.on_chip_filter)
     art = {k: float(v) for k, v in art.items()}
-    item_bytes = record_bytes(spec.dense, spec.tables)
+    item_bytes = record_bytes(spec.dense, spec.lookups)
     if f.host == "formula":
         out["host_in"] = art["pcie_in"]
     else:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import EmbCacheConfig, GemmConfig, TopkConfig, _config_key, ceil_div, check_int
-from .query import ID_BYTES, RECPIPE_RM, _strict, check_skew, record_bytes
+from .query import ID_BYTES, MAX_POOLING, RECPIPE_RM, _strict, check_skew, record_bytes
 
 __all__ = ["AccelConfig", "Fidelity", "Serve", "PRESETS", "FIDELITY_SWITCHES", "accel_toml",
            "load_accel", "accel_from_dict"]
@@ -160,7 +160,12 @@ class AccelConfig:
     ``weight_bytes``: the weight memory of each sub-array (and of the monolithic array): every
     layer of the stage's model is stored there once, tiled for the array (``k_tiles * n_tiles *
     cols`` words of ``rows * in_width`` bits per layer); a model that does not fit is a compile
-    error. ``max_items``: item memory capacity (candidates per query, per query slot).
+    error. ``max_items``: item memory capacity (candidates per query, per query slot, of
+    :attr:`max_record_bytes` each; a pipeline with longer records fits fewer).
+    ``max_pooling``: lookups per (item, table) the gather engine sums (SparseLengthsSum,
+    :func:`rpaccel.query.pool_acc_bits`); 1 = pooling disabled (one-hot tables only).
+    ``max_lookups``: sparse ids per item the gather engine's id buffer holds (0: one per table
+    of the embedding unit).
     ``host_latency`` / ``host_bytes_per_cycle``: the host link, each direction (a beat sent on
     cycle c arrives on c + latency)."""
 
@@ -172,6 +177,8 @@ class AccelConfig:
     host_bytes_per_cycle: int = 128
     weight_bytes: int = 1 << 19
     max_items: int = 4096
+    max_pooling: int = 1
+    max_lookups: int = 0
     on_chip_filter: bool = True
     fidelity: Fidelity = Fidelity()
     serve: Serve = Serve()
@@ -187,6 +194,8 @@ class AccelConfig:
         check_int("host_bytes_per_cycle", self.host_bytes_per_cycle, 1, 1 << 16)
         check_int("weight_bytes", self.weight_bytes, 1, 1 << 32)
         check_int("max_items", self.max_items, 1, 1 << 16)
+        check_int("max_pooling", self.max_pooling, 1, MAX_POOLING)
+        check_int("max_lookups", self.max_lookups, 0, 1 << 16)
         a, e, t = self.array, self.embedding, self.topk
         if a.in_width != 8:
             raise ValueError(f"array.in_width must be 8 (int8 operands: the query contract), "
@@ -218,6 +227,12 @@ class AccelConfig:
         g = self.group_array(split)
         return self.weight_bytes // (g.rows * g.in_width // 8)
 
+    @property
+    def lookups_per_item(self) -> int:
+        """Sparse ids per item the gather engine holds (``max_lookups``, default one per
+        table)."""
+        return self.max_lookups or self.embedding.tables
+
     def result_bytes(self) -> int:
         """Bytes of one result on the host link: an int32 id and the score."""
         return ID_BYTES + ceil_div(self.array.acc_width, 8)
@@ -242,6 +257,8 @@ class AccelConfig:
         return {"name": self.name, "clock_ns": self.clock_ns, "host_latency": self.host_latency,
                 "host_bytes_per_cycle": self.host_bytes_per_cycle,
                 "weight_bytes": self.weight_bytes, "max_items": self.max_items,
+                **({"max_pooling": self.max_pooling} if self.max_pooling != 1 else {}),
+                **({"max_lookups": self.max_lookups} if self.max_lookups else {}),
                 "on_chip_filter": self.on_chip_filter,
                 "array": self.array.to_dict(),
                 "embedding": {k: v for k, v in self.embedding.to_dict().items()
@@ -271,7 +288,7 @@ def accel_from_dict(data: dict, where: str = "accelerator config") -> AccelConfi
     """Build an :class:`AccelConfig` from a mapping (TOML tables ``array``, ``embedding``,
     ``topk``); unknown keys are errors naming the key and ``where``."""
     top = {"name", "clock_ns", "host_latency", "host_bytes_per_cycle", "weight_bytes",
-           "max_items", "on_chip_filter", "array", "embedding", "topk", "fidelity", "serve"}
+           "max_items", "max_pooling", "max_lookups", "on_chip_filter", "array", "embedding", "topk", "fidelity", "serve"}
     data = _strict(data, top, where)
     for need in ("array", "embedding", "topk"):
         if need not in data:

@@ -652,10 +652,19 @@ class EmbCacheConfig:
     dim, elem_width:
         Elements per embedding row and bits per element; a row is ``dim * elem_width`` bits.
     tables, rows:
-        Embedding tables and rows per table (a power of two); rows are re-indexed by descending
-        access frequency, so row ``r < static_rows`` is in the static cache.
+        Embedding tables and the row address's range (a power of two: a lookup's row field is
+        ``log2(rows)`` bits); rows are re-indexed by descending access frequency, so row
+        ``r < static_rows`` is in the static cache.
+    table_rows:
+        Each table's rows (its cardinality, ``1..rows``); empty: every table has ``rows``. The
+        address map packs the tables: table t's row r is global row (DRAM address)
+        ``table_bases[t] + r`` with ``table_bases[t] = sum(table_rows[:t])``; its dynamic-cache
+        set is the address's low ``log2(sets)`` bits and its tag the rest
+        (``addr_bits - log2(sets)`` bits).
     static_rows:
-        Hottest rows per table held by the static cache (0 = dynamic-only).
+        Hottest rows per table held by the static cache (0 = dynamic-only); a table smaller than
+        ``static_rows`` holds all its rows there (the static set is ``min(static_rows,
+        table_rows[t])`` rows; its buffer keeps ``static_rows`` words per table).
     sets, ways:
         Dynamic cache geometry (``sets`` a power of two; one row per line; true LRU).
     dynamic:
@@ -701,6 +710,9 @@ class EmbCacheConfig:
                             lo=2, hi=256)
     dram_outstanding: int = _param("DRAM requests in flight at most", "requests", default=16,
                                    lo=1, hi=1024)
+    table_rows: tuple[int, ...] = _param("rows of each table, e.g. 256,64,128 (one entry per "
+                                         "table, each 1..rows; empty: rows for every table)",
+                                         "rows", default=())
 
     #: Cycles from accepting a hitting request (static or dynamic) to its response being valid.
     hit_latency = 2
@@ -724,6 +736,17 @@ class EmbCacheConfig:
             check_int("stage_ways entries", w, 1, self.ways)
         if sum(sw) != self.ways:
             raise ValueError(f"stage_ways {list(sw)} must sum to ways={self.ways}")
+        tr = tuple(self.table_rows)
+        object.__setattr__(self, "table_rows", tr)
+        if tr:
+            if len(tr) != self.tables:
+                raise ValueError(f"table_rows must have one entry per table (tables="
+                                 f"{self.tables}), got {len(tr)}")
+            for t, r in enumerate(tr):
+                if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= self.rows:
+                    raise ValueError(f"table_rows[{t}] must be an integer in 1..rows={self.rows} "
+                                     f"(the row address is {max(1, (self.rows - 1).bit_length())}"
+                                     f" bits), got {r!r}")
 
     @property
     def row_bits(self) -> int:
@@ -742,8 +765,31 @@ class EmbCacheConfig:
         return len(self.stage_ways)
 
     @property
+    def table_sizes(self) -> tuple[int, ...]:
+        """Every table's rows (``table_rows``, or ``rows`` for each)."""
+        return self.table_rows or (self.rows,) * self.tables
+
+    @property
+    def table_bases(self) -> tuple[int, ...]:
+        """Global row (DRAM address) of each table's row 0: the tables packed in order."""
+        out, b = [], 0
+        for r in self.table_sizes:
+            out.append(b)
+            b += r
+        return tuple(out)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.table_sizes)
+
+    @property
     def addr_bits(self) -> int:
-        return max(1, (self.tables * self.rows - 1).bit_length())
+        """Bits of a global row (the DRAM address ``table_bases[table] + row``)."""
+        return max(1, (self.total_rows - 1).bit_length())
+
+    def global_row(self, table: int, row: int) -> int:
+        """The DRAM address of (table, row): ``table_bases[table] + row``."""
+        return (table * self.rows if not self.table_rows else self.table_bases[table]) + row
 
     #: Non-blocking unit (``not blocking``), see :mod:`rpaccel.perfmodel.embcache`: cycles from
     #: accepting a beat to its first lookup cycle; from a static or dynamic hit's lookup cycle to
@@ -822,12 +868,17 @@ class EmbCacheConfig:
 
     def check_lookup(self, table: Any, row: Any, stage: Any = 0) -> None:
         check_int("table", table, 0, self.tables - 1)
-        check_int("row", row, 0, self.rows - 1)
+        check_int("row", row, 0, self.table_sizes[table] - 1)
         check_int("stage", stage, 0, self.stages - 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields (``table_rows`` only when given: uniform tables keep their keys)."""
         d = dataclasses.asdict(self)
         d["stage_ways"] = list(self.stage_ways)
+        if self.table_rows:
+            d["table_rows"] = list(self.table_rows)
+        else:
+            del d["table_rows"]
         return d
 
     def key(self) -> str:
@@ -837,6 +888,8 @@ class EmbCacheConfig:
         return (f"embcache_d{self.dim}x{self.elem_width}_t{self.tables}_s{self.static_rows}"
                 f"_{self.sets}x{self.ways}{'' if self.dynamic else 'nodyn'}"
                 f"_st{len(self.stage_ways)}"
+                + (f"_tr{_config_key('rows', {'r': list(self.table_rows)})[:6]}"
+                   if self.table_rows else "")
                 + ("" if self.blocking else f"_l{self.lanes}m{self.mshrs}r{self.rob_beats}"))
 
 

@@ -41,9 +41,13 @@ the next command of the queue may issue from done + 1 unless said otherwise):
     tables ``base .. base + tables - 1``) through the embedding unit: the candidates' ids are read
     through the candidate list and the item memory into a prefetch queue, and request beats are
     presented back to back from ``t + GATHER_START``, one candidate per beat group:
-    ``ceil(tables / lanes)`` beats, the last partial (``beats`` in all). Responses (in request
-    order, the unit's reorder buffer) are written into interaction-buffer slot ``slot`` on the
-    cycle they transfer. done = the last response's cycle, from the unit's exact model
+    ``ceil(lookups / lanes)`` beats, the last partial (``beats`` in all), where ``lookups =
+    sum(pooling)`` is the stage model's sparse ids per item (one per table unless it pools:
+    table 0's ids first, then table 1's, ...). Responses (in request order, the unit's reorder
+    buffer) are written into interaction-buffer slot ``slot`` on the cycle they transfer; a
+    pooled table's rows are summed as they arrive (:func:`rpaccel.query.pool_acc_bits`) and its
+    saturated sum is written on the cycle its last row's beat transfers, so pooling adds beats,
+    not latency. done = the last response's cycle, from the unit's exact model
     (:func:`rpaccel.perfmodel.embcache.nb_gather`; hit, miss and merge from the cache state).
 ``LOADA q s sb layer src m k kt words``
     Every sub-array of the stage's group loads its ``m`` rows of the layer's input into its A
@@ -192,7 +196,9 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
 
 #: The event counters the RTL top exposes (port ``counters``, 32 bits each, in this order) and
 #: the executor counts under the same names (:class:`rpaccel.perfmodel.executor.ExecResult`
-#: ``events``): host-link beats in and out, embedding lookups (valid request slots), DRAM row
+#: ``events``): host-link beats in and out, embedding lookups (valid request slots), pooled
+#: outputs (embedding vectors written to the interaction buffers, one per item and table, after
+#: summing the table's lookups), DRAM row
 #: requests (the embedding unit's misses) and DRAM data beats, items entering the top-k units
 #: and their score comparisons (the filters' ``compares`` counters, summed), and at the GEMM
 #: engine's ports, summed over the sub-arrays: A words streamed in (every sub-array of a group
@@ -201,6 +207,7 @@ def encode(cmd: Command, links: dict, fields: dict[str, int]) -> int:
 #: streaming one row into the array: ``rows x cols`` PE multiply-accumulates; W-buffer reads;
 #: C-buffer reads and writes), summed. The testbench checks them equal on the co-verification
 #: matrix; the energy model (:mod:`rpaccel.sched.cost.energy`) prices these counts.
-RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "dram_requests", "dram_beats",
+RTL_COUNTERS = ("host_beats_in", "host_beats_out", "lookups", "pooled_outputs",
+                "dram_requests", "dram_beats",
                 "topk_items", "topk_compares", "a_words", "gemm_commands", "c_beats",
                 *GEMM_COUNTERS)

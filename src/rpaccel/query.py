@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from .models import Model
 
 __all__ = ["FILTERS", "DEFAULT_FILTER", "ID_BYTES", "DEFAULT_K_OUT", "DEFAULT_SKEW",
-           "MAX_CANDIDATES", "STAGE_LIMITS", "record_bytes", "check_filter", "check_skew",
+           "MAX_CANDIDATES", "STAGE_LIMITS", "MAX_POOLING", "POOL_MIN", "POOL_MAX",
+           "pool_acc_bits", "record_bytes", "check_filter", "check_skew",
            "ModelSpec", "RECPIPE_RM", "StageSpec", "Pipeline", "model_spec", "as_spec",
            "as_model", "StagePlan", "stage_plan", "stage_sub_batch", "check_funnel",
            "host_beats", "gather_beats", "pad_to_sub_batch", "Placement", "place", "split_mode",
@@ -92,6 +93,21 @@ def record_bytes(dense: int, sparse: int) -> int:
     return dense + ID_BYTES * sparse
 
 
+#: Lookups pooled per (item, table) at most (a model's ``pooling`` entries).
+MAX_POOLING = 256
+#: Range of a pooled embedding element: the MLP's int8 operand.
+POOL_MIN, POOL_MAX = -128, 127
+
+
+def pool_acc_bits(lookups: int) -> int:
+    """**The pooling rule** (SparseLengthsSum on int8 rows), read by the RTL gather engine, the
+    golden model and the docs: a table's ``L`` rows are summed element by element, exactly, in
+    a signed accumulator of ``8 + ceil(log2 L)`` bits (no sum of ``L`` int8 values overflows
+    it), and the sum saturates to the int8 operand range ``[POOL_MIN, POOL_MAX]`` (no rounding:
+    a sum is an integer). ``L = 1`` is the plain lookup (the row's element itself)."""
+    return 8 + (lookups - 1).bit_length()
+
+
 def check_filter(name: str, value: Any) -> str:
     if value not in FILTERS:
         raise ValueError(f"{name} must be one of {', '.join(FILTERS)}, got {value!r}")
@@ -109,18 +125,34 @@ def check_skew(name: str, value: Any) -> float:
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
     """A DLRM-style integer model: dense input width ``dense``; bottom MLP ``bottom =
-    [dense, b1, ..., d]``; ``tables`` embedding tables of dim ``d = bottom[-1]`` (one lookup per
-    table per item); interaction = the concatenation ``[bottom_out, e_1, ..., e_T]`` of width
-    ``(T + 1) * d`` (the RecPipe artifact's choice); top MLP ``top = [(T + 1) * d, t1, ..., 1]``."""
+    [dense, b1, ..., d]``; ``tables`` embedding tables of dim ``d = bottom[-1]``; ``pooling``:
+    the lookups pooled per (item, table), one entry per table (empty: 1 each, one-hot), summed
+    by :func:`pool_acc_bits`'s rule; interaction = the concatenation ``[bottom_out, e_1, ...,
+    e_T]`` of width ``(T + 1) * d`` (the RecPipe artifact's choice); top MLP ``top = [(T + 1) *
+    d, t1, ..., 1]``. An item carries ``lookups = sum(pooling)`` sparse ids: table 0's first,
+    then table 1's, and so on."""
 
     dense: int
     bottom: tuple[int, ...]
     tables: int
     top: tuple[int, ...]
+    pooling: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_int("model.dense", self.dense, 1, 4096)
         check_int("model.tables", self.tables, 1, 64)
+        pool = self.pooling
+        if isinstance(pool, int) and not isinstance(pool, bool):
+            pool = (pool,) * self.tables
+        if not isinstance(pool, (list, tuple)):
+            raise ValueError(f"model.pooling must be a list of lookups per table, got {pool!r}")
+        pool = tuple(pool) or (1,) * self.tables
+        if len(pool) != self.tables:
+            raise ValueError(f"model.pooling must have one entry per table ({self.tables}), got "
+                             f"{len(pool)}")
+        for p in pool:
+            check_int("model.pooling entries (lookups per table)", p, 1, MAX_POOLING)
+        object.__setattr__(self, "pooling", pool)
         for name in ("bottom", "top"):
             v = getattr(self, name)
             if not isinstance(v, (list, tuple)) or len(v) < 2:
@@ -143,6 +175,19 @@ class ModelSpec:
     def dim(self) -> int:
         return self.bottom[-1]
 
+    @property
+    def lookups(self) -> int:
+        """Sparse ids per item: ``sum(pooling)``."""
+        return sum(self.pooling)
+
+    @property
+    def pooled(self) -> bool:
+        return any(p != 1 for p in self.pooling)
+
+    def lookup_tables(self) -> list[int]:
+        """The table of each of an item's lookups, in id order."""
+        return [t for t, p in enumerate(self.pooling) for _ in range(p)]
+
     def layers(self) -> list[tuple[str, int, int, int]]:
         """``(mlp, index, K, N)`` of every GEMM layer: the bottom MLP's, then the top MLP's."""
         out = [("bottom", i, k, n) for i, (k, n) in enumerate(zip(self.bottom, self.bottom[1:]))]
@@ -153,8 +198,11 @@ class ModelSpec:
         return sum(k * n for _, _, k, n in self.layers())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dense": self.dense, "bottom": list(self.bottom), "tables": self.tables,
-                "top": list(self.top)}
+        d = {"dense": self.dense, "bottom": list(self.bottom), "tables": self.tables,
+             "top": list(self.top)}
+        if self.pooled:
+            d["pooling"] = list(self.pooling)
+        return d
 
 
 def _rm(dim: int, bottom: tuple[int, ...], top_hidden: int) -> ModelSpec:
@@ -176,7 +224,8 @@ def model_spec(model: "Model") -> ModelSpec:
     """The integer DLRM form of a catalog model: RecPipe's RM-small/med/large as
     :data:`RECPIPE_RM`; any other model that is a concatenation DLRM (one lookup per table,
     equal dims, bottom MLP ending at the dim, top MLP from (T+1)*d to 1, no attention or RNN
-    GEMMs) by its fields. Table rows are the accelerator's ``embedding.rows``."""
+    GEMMs) by its fields; pooled tables (DeepRecInfra's DLRM-RMC1/2/3) keep their lookups per
+    table as ``pooling``. Table rows are the accelerator's (``embedding.table_rows``)."""
     if model.name in RECPIPE_RM:
         return RECPIPE_RM[model.name]
     why = None
@@ -186,8 +235,6 @@ def model_spec(model: "Model") -> ModelSpec:
         why = f"it has GEMM layers outside its MLPs ({what} per item)"
     elif model.interaction != "cat":
         why = "its interaction is not a concatenation"
-    elif any(t.lookups != 1 for t in model.tables):
-        why = "it pools several lookups per table"
     elif len(dims) != 1:
         why = "its tables have different dims"
     elif not model.bottom_mlp or not model.top_mlp:
@@ -196,7 +243,9 @@ def model_spec(model: "Model") -> ModelSpec:
         try:
             return ModelSpec(dense=model.dense_in or model.bottom_mlp[0],
                              bottom=model.bottom_mlp, tables=sum(t.count for t in model.tables),
-                             top=model.top_mlp)
+                             top=model.top_mlp,
+                             pooling=tuple(t.lookups for t in model.tables
+                                           for _ in range(t.count)))
         except ValueError as e:
             why = str(e)
     raise ValueError(f"model {model.name!r} cannot run on an rpaccel platform: {why}")
@@ -486,8 +535,9 @@ class Pipeline:
 
     @property
     def sparse(self) -> int:
-        """Sparse ids per item: the most tables any stage has (stage s uses the first T_s)."""
-        return max(s.spec.tables for s in self.stages)
+        """Sparse ids per item: the most lookups any stage has (stage s uses the first
+        ``lookups_s``; one per table unless its model pools)."""
+        return max(s.spec.lookups for s in self.stages)
 
     @property
     def record_bytes(self) -> int:
@@ -624,8 +674,8 @@ def stage_plan(pipeline: Pipeline, sub_batch: int | None = None, policy: str | N
 
 
 def gather_beats(tables: int, lanes: int) -> list[int]:
-    """Lookups in each beat of one item's gather: its ``tables`` ids, ``lanes`` per beat (the
-    last beat the remainder)."""
+    """Lookups in each beat of one item's gather: its ``tables`` ids (its model's lookups:
+    ``sum(pooling)``), ``lanes`` per beat (the last beat the remainder)."""
     return [lanes] * (tables // lanes) + ([tables % lanes] if tables % lanes else [])
 
 
@@ -675,7 +725,10 @@ def place(accel: "AccelConfig", pipeline: Pipeline, sub_batch: int | None = None
       ``n_tiles`` words of ``cols`` int32 per layer, layer after layer (``bbase``).
     * **Embeddings.** Stage s's tables are the unit's tables ``sum_{r<s} T_r ..``; their total
       <= ``embedding.tables``; ``d_s <= embedding.dim``; the unit's way partition has one entry
-      (shared by every stage) or one per stage.
+      (shared by every stage) or one per stage. A pooled model needs ``max_pooling`` >= its
+      largest pooling factor (1: pooling disabled) and ``max_lookups`` >= its lookups per item.
+    * **Item memory.** A query slot holds ``max_items`` records of the accelerator's
+      ``max_record_bytes``: ``items[0]`` records of the pipeline's record must fit in it.
     * **Filters.** Each stage's top-k unit keeps at most ``topk.k_max`` (global:
       ``items[s+1]``; per-sub-batch: the quota; last stage: ``k_out``); candidates per query <=
       ``max_items``.
@@ -711,6 +764,26 @@ def place(accel: "AccelConfig", pipeline: Pipeline, sub_batch: int | None = None
     if total_tables > emb.tables:
         raise ValueError(f"embedding.tables must be >= the stages' {total_tables} tables, got "
                          f"{emb.tables}")
+    for s, st in enumerate(pipeline.stages):
+        m = st.spec
+        if m.pooled and accel.max_pooling == 1:
+            raise ValueError(f"stage[{s}].model pools up to {max(m.pooling)} lookups per table, "
+                             f"but the accelerator's max_pooling = 1 (pooling disabled): allowed "
+                             f"pooling 1 (one lookup per table)")
+        if max(m.pooling) > accel.max_pooling:
+            raise ValueError(f"stage[{s}].model.pooling = {max(m.pooling)} lookups per table "
+                             f"exceeds max_pooling = {accel.max_pooling}: allowed 1.."
+                             f"{accel.max_pooling}")
+        if m.lookups > accel.lookups_per_item:
+            raise ValueError(f"stage[{s}].model: {m.lookups} lookups per item exceed the gather "
+                             f"engine's id buffer (max_lookups = {accel.lookups_per_item}): "
+                             f"allowed 1..{accel.lookups_per_item}")
+    slot = accel.max_items * accel.max_record_bytes
+    if pipeline.items[0] * pipeline.record_bytes > slot:
+        raise ValueError(f"stage[0].items: {pipeline.items[0]} records of "
+                         f"{pipeline.record_bytes} bytes exceed the item memory's query slot "
+                         f"(max_items x {accel.max_record_bytes} = {slot} bytes): allowed "
+                         f"1..{slot // pipeline.record_bytes} items")
     if emb.stages not in (1, S):
         raise ValueError(f"embedding.stage_ways must have 1 entry or one per stage ({S}), got "
                          f"{list(emb.stage_ways)}")
