@@ -7,7 +7,8 @@ Together they cover: arrays 4x4 split 2x2 and 8x8 split 2x2 / 4x4, the whole arr
 d 4..8, layers of 4..32, items 32..512, k_out 4..16); sub-batch = items and items / 4; both
 filter policies; embedding lanes 1 and 4; caches that hit (static rows, skew) and that miss
 (no static rows, a small dynamic cache, uniform ids); several back-to-back queries; a host that
-idles between beats and takes results with backpressure.
+idles between beats and takes results with backpressure; pooled gathers (pooling 1, 2, 3 and 8)
+over tables of different sizes.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]
     ("m8s4-3stage-items4", _accel(8, 4), P3, 64,
      [("b", 1, "global", 0.2), ("s", 3, "per-sub-batch", {"gaps": [1500, 20000]})]),
     ("m8s4-3stage-items", _accel(8, 4, max_m=128), P3, 256, [("a", 1, "per-sub-batch")]),
+    # pooled gathers: pooling 1, 3, 8 (stage 0) and 3, 1, 8, 2 (stage 1) over tables of 8..256
+    # rows; a warm stream (the second query overlaps the first)
+    ("tiny-pooled", "tiny-pooled", "tiny-pooled", 16,
+     [("a", 1, "global"), ("c", 2, "per-sub-batch", {"gaps": [2500]})]),
 ]
 
 #: Matrix builds whose RTL simulation takes minutes (512 first-stage items; a 256-item
@@ -141,8 +146,9 @@ def _builds(entries):
 
 
 def random_build(seed: int):
-    """A random tiny accelerator and pipeline (1..3 stages) that fits, with its options; the
-    campaign's generator. Returns ``(AccelBuild, scenario)``."""
+    """A random tiny accelerator and pipeline (1..3 stages) that fits, with its options (half
+    of them with pooled tables, pooling 1..8, over tables of 8..128 rows); the campaign's
+    generator. Returns ``(AccelBuild, scenario)``."""
     from .accelbulk import AccelBuild
 
     rng = np.random.default_rng([seed, 11])
@@ -173,8 +179,17 @@ def random_build(seed: int):
              "skew": float(rng.choice([0.0, 1.0, 1.5])), "stage": stages}
         b = int(items[0] // int(rng.choice([1, 4])))
         pol = str(rng.choice(["global", "per-sub-batch"]))
+        pooled = rng.random() < 0.5          # pooled gathers over tables of different sizes
+        if pooled:
+            for st in stages:
+                st["model"]["pooling"] = [int(x) for x in
+                                          rng.choice([1, 2, 3, 8], size=st["model"]["tables"])]
+            a["max_pooling"], a["max_lookups"] = 8, 64
         try:
             a["embedding"]["tables"] = max(16, sum(st["model"]["tables"] for st in stages))
+            if pooled:
+                a["embedding"]["table_rows"] = [int(x) for x in rng.integers(
+                    8, a["embedding"]["rows"] + 1, size=a["embedding"]["tables"])]
             build = AccelBuild(accel_from_dict(copy.deepcopy(a)), pipeline_from_dict(p), b)
             build.placement
             from rpaccel.query import place

@@ -10,8 +10,8 @@ from rpaccel.perfmodel.embcache import TRACE_KINDS, make_trace
 from .seeds import scenario_seed
 
 #: Embedding-cache configurations: static + dynamic with 2 DRAM beats per row; direct-mapped
-#: dynamic-only with DRAM latency 1; static-only with a large, slow DRAM; two tables and two
-#: pipeline stages sharing a way-partitioned cache.
+#: dynamic-only with DRAM latency 1; static-only with a large, slow DRAM; two tables of different
+#: sizes (the packed address map) and two pipeline stages sharing a way-partitioned cache.
 SUITE: list[tuple[str, EmbCacheConfig]] = [
     ("d8_s8_4x2", EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2,
                                  dram_latency=5, mem_bits=64)),
@@ -20,21 +20,21 @@ SUITE: list[tuple[str, EmbCacheConfig]] = [
     ("static_only_lat60", EmbCacheConfig(dim=16, elem_width=8, rows=128, static_rows=16,
                                          dynamic=False, sets=1, ways=1, dram_latency=60,
                                          dram_interval=3, mem_bits=32)),
-    ("t2_stages_1_3", EmbCacheConfig(dim=8, tables=2, rows=128, static_rows=4, sets=8, ways=4,
-                                     stage_ways=(1, 3), dram_latency=12, dram_interval=2,
-                                     mem_bits=64)),
+    ("t2_rows_stages_1_3", EmbCacheConfig(dim=8, tables=2, rows=128, table_rows=(40, 128),
+                                          static_rows=4, sets=8, ways=4, stage_ways=(1, 3),
+                                          dram_latency=12, dram_interval=2, mem_bits=64)),
 ]
 
 #: The non-blocking unit: lanes 1, 2, 4, 8 and MSHRs 1, 2, 8 over static + dynamic,
-#: dynamic-only, static-only and stage-partitioned caches; DRAM latency 1..120, beat intervals
+#: dynamic-only, static-only and stage-partitioned caches (with tables of 3 and 128 rows); DRAM latency 1..120, beat intervals
 #: 1..4, outstanding limits; reorder buffers from 2 to 16 beats.
 NB_SUITE: list[tuple[str, EmbCacheConfig]] = [
     ("nb_l2_m2", EmbCacheConfig(dim=8, rows=256, static_rows=8, sets=4, ways=2, dram_latency=5,
                                 mem_bits=64, lanes=2, mshrs=2, rob_beats=4)),
-    ("nb_l4_m8_parts", EmbCacheConfig(dim=8, tables=2, rows=128, static_rows=4, sets=8, ways=4,
-                                      stage_ways=(1, 3), dram_latency=12, dram_interval=2,
-                                      mem_bits=64, lanes=4, mshrs=8, rob_beats=8,
-                                      dram_outstanding=4)),
+    ("nb_l4_m8_parts_rows", EmbCacheConfig(dim=8, tables=2, rows=128, table_rows=(128, 3),
+                                           static_rows=4, sets=8, ways=4, stage_ways=(1, 3),
+                                           dram_latency=12, dram_interval=2, mem_bits=64,
+                                           lanes=4, mshrs=8, rob_beats=8, dram_outstanding=4)),
     ("nb_l8_m8_static_only", EmbCacheConfig(dim=16, elem_width=8, rows=128, static_rows=16,
                                             dynamic=False, sets=1, ways=1, dram_latency=60,
                                             dram_interval=3, mem_bits=32, lanes=8, mshrs=8,
@@ -94,7 +94,8 @@ def describe(r: dict) -> str:
 def random_config(rng: np.random.Generator) -> EmbCacheConfig:
     """Static-only, dynamic-only or both; 1..4 tables; partitioned ways for up to 3 stages;
     DRAM latency 1..120, beat interval 1..4, rows of 1..6 beats; half of them non-blocking
-    (lanes 1..8, MSHRs 1..16, reorder buffer 2..16 beats, 1..16 DRAM requests in flight)."""
+    (lanes 1..8, MSHRs 1..16, reorder buffer 2..16 beats, 1..16 DRAM requests in flight); half
+    of the multi-table ones with tables of different sizes (``table_rows``, 1..rows each)."""
     kind = str(rng.choice(["both", "both", "static_only", "dynamic_only"]))
     tables = int(rng.integers(1, 5))
     rows = int(1 << rng.integers(4, 9))
@@ -119,6 +120,8 @@ def random_config(rng: np.random.Generator) -> EmbCacheConfig:
         mshrs = int(rng.choice([1, 2, 4, 8, 16]))
         base.update(lanes=lanes, mshrs=2 if lanes == mshrs == 1 else mshrs,
                     rob_beats=int(rng.integers(2, 17)), dram_outstanding=int(rng.integers(1, 17)))
+    if tables > 1 and rng.integers(0, 2):
+        base["table_rows"] = tuple(int(x) for x in rng.integers(1, rows + 1, size=tables))
     return EmbCacheConfig(**base)
 
 

@@ -115,7 +115,11 @@ def ladder_configs() -> list[AccelConfig]:
     for _, _, f in RUNGS:
         a = f(a)
         out.append(a)
-    last = dataclasses.replace(out[-1], name=_RP.name)
+    # the gather engine's pooling capacity is the preset's: the ladder's one-hot RecPipe models
+    # do not use it (no rung's figure depends on it)
+    last = dataclasses.replace(out[-1], name=_RP.name, max_pooling=_RP.max_pooling,
+                               max_lookups=_RP.max_lookups)
+    out[-1] = last
     if last != _RP:
         raise RuntimeError("the fidelity ladder does not end at the rpaccel preset")
     return out
