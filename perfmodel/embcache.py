@@ -822,6 +822,13 @@ def reindex_by_frequency(tables: np.ndarray, rows: np.ndarray, n_rows: int,
 TRACE_KINDS = ("zipf", "conflicts", "all_miss", "all_hit", "bursts")
 
 
+def non_static_rows(cfg: EmbCacheConfig) -> int:
+    """Rows outside the static set, over all tables (the longest all-miss trace)."""
+    if not cfg.table_rows:
+        return cfg.rows - cfg.static_rows
+    return sum(max(0, s - cfg.static_rows) for s in cfg.table_sizes)
+
+
 def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 1.0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded request trace ``(tables, rows, stages)`` for the testbench, the CLI and studies.
@@ -830,8 +837,8 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
     rows than ways, all in one set; ``all_miss``: distinct non-static rows; ``all_hit``: static
     rows only (or one line per set for a dynamic-only cache); ``bursts``: non-static rows, each
     repeated 2-4 times in a row (a non-blocking unit merges the repeats into one miss). With
-    per-table rows (``table_rows``) every row is folded into its table (``row mod
-    table_rows[table]``).
+    per-table rows (``table_rows``) the all-miss trace draws distinct non-static rows of every
+    table, and the other traces fold each row into its table (``row mod table_rows[table]``).
     """
     if kind not in TRACE_KINDS:
         raise ValueError(f"trace must be one of {list(TRACE_KINDS)}, got {kind!r}")
@@ -848,11 +855,19 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
         r = rng.choice(cands, size=n)
         t = rng.integers(0, cfg.tables, size=n)
     elif kind == "all_miss":
-        if n > cfg.rows - cfg.static_rows:
-            raise ValueError(f"lookups must be <= {cfg.rows - cfg.static_rows} for an all-miss "
-                             f"trace (distinct non-static rows)")
-        r = cfg.static_rows + rng.permutation(cfg.rows - cfg.static_rows)[:n]
-        t = rng.integers(0, cfg.tables, size=n)
+        free = non_static_rows(cfg)
+        if n > free:
+            raise ValueError(f"lookups must be <= {free} for an all-miss trace (distinct "
+                             f"non-static rows)")
+        if cfg.table_rows:            # distinct (table, row) pairs over the non-static rows
+            pairs = [(t_, r_) for t_, size in enumerate(cfg.table_sizes)
+                     for r_ in range(cfg.static_rows, size)]
+            pick = rng.permutation(len(pairs))[:n]
+            t = np.array([pairs[i][0] for i in pick], dtype=np.int64)
+            r = np.array([pairs[i][1] for i in pick], dtype=np.int64)
+        else:
+            r = cfg.static_rows + rng.permutation(cfg.rows - cfg.static_rows)[:n]
+            t = rng.integers(0, cfg.tables, size=n)
     elif kind == "all_hit":
         hi = cfg.static_rows if cfg.static_rows else min(cfg.sets, cfg.rows)
         r = rng.integers(0, hi, size=n)
@@ -865,7 +880,7 @@ def make_trace(cfg: EmbCacheConfig, kind: str, n: int, seed: int, skew: float = 
         t = np.repeat(rng.integers(0, cfg.tables, size=n), reps)[:n]
     s = rng.integers(0, cfg.stages, size=n)
     t, r = t.astype(np.int64), np.asarray(r, dtype=np.int64)
-    if cfg.table_rows:                  # per-table rows: each row folded into its table
+    if cfg.table_rows and kind != "all_miss":   # per-table rows: rows folded into their table
         r = r % np.asarray(cfg.table_sizes, dtype=np.int64)[t]
     return t, r, s.astype(np.int64)
 

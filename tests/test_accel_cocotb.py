@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from rpaccel.verif.cases_accel import TEST_OPT_FAST, VERIFY_ONLY, matrix_builds
+from rpaccel.verif.cases_accel import CLI_SHARED, TEST_OPT_FAST, VERIFY_ONLY, matrix_builds
 
 BUILDS = {label: (build, scs) for label, build, scs in matrix_builds()}
 
@@ -17,13 +17,14 @@ def _results(label: str) -> dict:
     from rpaccel.verif.accelbulk import run_accel
 
     build, scs = BUILDS[label]
-    opt = None if label == "tiny" else TEST_OPT_FAST      # the CLI shares the tiny build
+    opt = None if label in CLI_SHARED else TEST_OPT_FAST   # the CLI shares these builds
     return {r["name"]: r for r in run_accel(build, scs, opt_fast=opt)}
 
 
 @pytest.mark.parametrize("label, name", [
     pytest.param(label, sc["name"], id=f"{label}-{sc['name']}",
-                 marks=[pytest.mark.xdist_group(f"accel-{label}")]
+                 marks=[pytest.mark.xdist_group("accel-tiny" if label in CLI_SHARED
+                                                else f"accel-{label}")]
                  + ([pytest.mark.verify] if label in VERIFY_ONLY else []))
     for label, (_, scs) in BUILDS.items() for sc in scs])
 def test_accel_rtl(label, name):

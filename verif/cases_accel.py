@@ -22,7 +22,7 @@ from rpaccel.query import load_pipeline, pipeline_from_dict
 
 from .seeds import scenario_seed
 
-__all__ = ["MATRIX", "VERIFY_ONLY", "TEST_OPT_FAST", "matrix_builds", "random_build", "MIDSIZE",
+__all__ = ["MATRIX", "VERIFY_ONLY", "TEST_OPT_FAST", "CLI_SHARED", "matrix_builds", "random_build", "MIDSIZE",
            "midsize_build"]
 
 
@@ -88,6 +88,10 @@ MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]
 #: Matrix builds whose RTL simulation takes minutes (512 first-stage items; a 256-item
 #: sub-batch over three stages): co-verified by ``make verify``, linted by ``make test``.
 VERIFY_ONLY = frozenset({"m8s2-512", "m8s4-3stage-items"})
+
+#: Matrix builds that `rpaccel sim accel --config X --pipeline X` reuses (the shipped presets):
+#: compiled at the default optimisation, in the tests' one "accel-tiny" worker group.
+CLI_SHARED = frozenset({"tiny", "tiny-pooled"})
 
 #: C++ optimisation of the matrix builds only the tests use: their scenarios are short, so the
 #: build dominates, and -O1 compiles in about 30 % less time than the default -O2 (the 3-stage

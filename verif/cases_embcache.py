@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rpaccel.config import EmbCacheConfig
-from rpaccel.perfmodel.embcache import TRACE_KINDS, make_trace
+from rpaccel.perfmodel.embcache import TRACE_KINDS, make_trace, non_static_rows
 
 from .seeds import scenario_seed
 
@@ -127,7 +127,9 @@ def random_config(rng: np.random.Generator) -> EmbCacheConfig:
 
 def random_scenario(cfg: EmbCacheConfig, rng: np.random.Generator) -> dict:
     trace = str(rng.choice(TRACE_KINDS))
-    hi = 80 if trace != "all_miss" else min(80, cfg.rows - cfg.static_rows)
+    if trace == "all_miss" and not non_static_rows(cfg):
+        trace = "all_hit"                 # every row of every table is static
+    hi = 80 if trace != "all_miss" else min(80, non_static_rows(cfg))
     return {"seed": int(rng.integers(0, 1 << 31)), "trace": trace,
             "skew": round(float(rng.uniform(0.6, 1.2)), 3), "lookups": int(rng.integers(1, hi + 1)),
             "idle": float(rng.choice([0.0, 0.0, 0.25, 0.5])),

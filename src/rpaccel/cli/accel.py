@@ -206,7 +206,9 @@ def cmd_model_accel(args: argparse.Namespace) -> int:
         rows.append((f"queue {name}", f"{qs['commands']} commands, busy {qs['busy']:,}, "
                                       f"waiting {qs['wait']:,}"))
     e = r.embedding
-    rows.append(("embedding", f"{e['static_hits']:,} static + {e['dynamic_hits']:,} dynamic "
+    rows.append(("embedding", f"{r.events['lookups']:,} lookups into "
+                              f"{r.events['pooled_outputs']:,} vectors: "
+                              f"{e['static_hits']:,} static + {e['dynamic_hits']:,} dynamic "
                               f"hits, {e['merged']:,} merged, {e['misses']:,} misses"))
     ev = r.events
     rows.append(("events", f"{ev['macs']:,} MACs, {ev['dram_beats']:,} DRAM beats, "
