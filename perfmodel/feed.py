@@ -21,7 +21,11 @@ of query q for an accelerator, in three steps:
    ``static_rows + (id - static_rows) mod (rows - static_rows)``, so no cold id lands in the
    static region. :attr:`WorkloadFeed.folded` counts the tables folded.
 
-An accelerator gathers one lookup per (item, table): a pooled workload is refused in one line.
+**Pooling.** The columns are the lookups of the pipeline's widest stage
+(:attr:`rpaccel.query.Pipeline.widest_stage`): column c reads table ``lookup_tables()[c]`` of
+its model, whose ``pooling`` must equal the workload's (a fixed count per table; a trace must be
+one-hot): the L columns of a pooled table are L independent draws of its popularity, and share
+its static set. With per-table rows (``table_rows``) a column folds into its own table's rows.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from rpaccel.query import Pipeline
 from rpaccel.trace import Trace
 from rpaccel.workload import TableLoad, Workload
 
-from .query import sorted_search
+from .query import column_rows, sorted_search
 
 __all__ = ["WorkloadFeed", "PROFILE_QUERIES", "EXACT_RANKS", "rank_sampler", "workload_trace"]
 
@@ -97,9 +101,14 @@ class WorkloadFeed:
     def __init__(self, workload: Workload, pipeline: Pipeline, emb: EmbCacheConfig, seed: int):
         self.workload, self.seed = workload, seed
         self.n, self.T = pipeline.items[0], pipeline.sparse
-        workload.check_accel()
-        workload.check_tables(self.T)
-        self.R, self.S = emb.rows, emb.static_rows
+        wide = pipeline.widest_stage.spec
+        self.col_table = wide.lookup_tables()          # column -> its table
+        nt = wide.tables
+        workload.check_accel(wide.pooling)
+        workload.check_tables(nt)
+        self.S = emb.static_rows
+        cr = column_rows(emb, pipeline)
+        self.R = [cr] * self.T if isinstance(cr, int) else list(cr)
         wl = workload
         if wl.profile is not None:
             from .reuse import generate
@@ -108,37 +117,40 @@ class WorkloadFeed:
         self.streams: list[np.ndarray] | None = None
         if wl.trace is not None:
             tr: Trace = wl.trace
-            self.streams = [tr.per_table(t) for t in range(self.T)]
+            self.streams = [tr.per_table(t) for t in range(nt)]
             empty = [t for t, s in enumerate(self.streams) if len(s) == 0]
             if empty:
                 raise ValueError(f"--workload {workload.name}: table {empty[0]} has no lookups "
                                  "in the trace")
-            self.rows = list(tr.table_rows()[:self.T])
+            self.rows = list(tr.table_rows()[:nt])
         else:
-            self.tabs = [wl.table(t) for t in range(self.T)]
+            self.tabs = [wl.table(t) for t in range(nt)]
             self.rows = [tb.rows for tb in self.tabs]
             self.samplers = [rank_sampler(tb) for tb in self.tabs]
             self.scatter = [_scatter(tb.rows, t) for t, tb in enumerate(self.tabs)]
-        self.folded = sum(r > self.R for r in self.rows)
-        self.maps = [None] * self.T
+        self.folded = sum(r > min(self.R[c] for c in range(self.T) if self.col_table[c] == t)
+                          for t, r in enumerate(self.rows))
+        self.maps = [None] * nt
         if not workload.ranked:
             prof = np.concatenate([self.raw(q, np.random.default_rng([seed, 9, q]))
                                    for q in range(PROFILE_QUERIES)])
-            self.maps = [self._static_map(prof[:, t]) for t in range(self.T)]
+            ct = np.array(self.col_table)
+            self.maps = [self._static_map(prof[:, ct == t].ravel()) for t in range(nt)]
 
     def raw(self, q: int, rng: np.random.Generator) -> np.ndarray:
         """Raw ids ``(N, T)`` of query q (``rng``: its generator, for synthetic draws)."""
         if self.streams is not None:
             pos = q * self.n + np.arange(self.n)
-            return np.stack([s[pos % len(s)] for s in self.streams], axis=1)
+            return np.stack([self.streams[t][pos % len(self.streams[t])]
+                             for t in self.col_table], axis=1)
         u = rng.random(self.n * self.T).reshape(self.n, self.T)
         out = np.empty((self.n, self.T), dtype=np.int64)
-        for t in range(self.T):
-            r = self.samplers[t](u[:, t])
+        for c, t in enumerate(self.col_table):
+            r = self.samplers[t](u[:, c])
             if not self.workload.ranked:
                 a, b = self.scatter[t]
                 r = (r * a + b) % self.rows[t]
-            out[:, t] = r
+            out[:, c] = r
         return out
 
     def _static_map(self, ids: np.ndarray):
@@ -152,8 +164,8 @@ class WorkloadFeed:
     def sparse(self, q: int, rng: np.random.Generator) -> np.ndarray:
         """The accelerator's ids ``(N, T)`` of query q."""
         x = self.raw(q, rng)
-        for t in range(self.T):
-            col = x[:, t]
+        for c, t in enumerate(self.col_table):
+            col = x[:, c]
             m = self.maps[t]
             if m is not None and len(m[0]):
                 hs, slot, disp, freed = m
@@ -164,14 +176,15 @@ class WorkloadFeed:
                 d = ~is_hot & (col < len(hs))
                 out[d] = freed[np.searchsorted(disp, col[d])]
                 col = out
-            if self.rows[t] > self.R:
+            R = self.R[c]
+            if self.rows[t] > R:
                 col = col.copy()
-                if self.S >= self.R:                  # every row static: fold over them all
-                    col %= self.R
+                if self.S >= R:                      # every row static: fold over them all
+                    col %= R
                 else:
                     f = col >= self.S
-                    col[f] = self.S + (col[f] - self.S) % (self.R - self.S)
-            x[:, t] = col
+                    col[f] = self.S + (col[f] - self.S) % (R - self.S)
+            x[:, c] = col
         return x
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rpaccel.accel import AccelConfig
+from rpaccel.config import EmbCacheConfig
 from rpaccel.query import POOL_MAX, POOL_MIN, ModelSpec, Pipeline, stage_plan
 
 from .funnel import stage_step
@@ -183,12 +184,13 @@ def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.n
     return np.minimum(idx, rows - 1)
 
 
-def column_rows(accel: AccelConfig, pipeline: Pipeline) -> int | tuple[int, ...]:
+def column_rows(accel: "AccelConfig | EmbCacheConfig", pipeline: Pipeline
+                ) -> int | tuple[int, ...]:
     """The rows each sparse-id column is drawn over: ``embedding.rows`` for uniform tables;
     with per-table rows (``embedding.table_rows``), per column the fewest rows of the tables
     that read it (column c is lookup c of every stage, which may read tables of different
     sizes)."""
-    emb = accel.embedding
+    emb = getattr(accel, "embedding", accel)
     if not emb.table_rows:
         return emb.rows
     cols = [emb.rows] * pipeline.sparse

@@ -213,3 +213,45 @@ def test_one_hot_spec_is_unchanged():
     assert m.pooling == (1, 1) and not m.pooled and m.lookups == 2
     assert "pooling" not in m.to_dict()
     assert ModelSpec(dense=4, bottom=(4, 4), tables=2, top=(12, 1), pooling=3).pooling == (3, 3)
+
+
+def _pooled_workload(pooling, pooling_max=None):
+    from rpaccel.workload import workload_from_dict
+
+    tabs = [{"rows": r, "pooling": p, "skew": 1.1} for r, p in zip([300, 64, 1000, 16], pooling)]
+    if pooling_max:
+        tabs[2]["pooling_max"] = pooling_max
+    return workload_from_dict({"name": "pooled", "table": tabs}, where="test workload")
+
+
+def test_a_pooled_workload_feeds_a_pooled_pipeline():
+    """The widest stage (stage 1: pooling 3, 1, 8, 2) names the columns: each is a draw of its
+    table, folded into the accelerator's rows of the column (tables of 8..256 rows)."""
+    from rpaccel.perfmodel.executor import model_accel
+    from rpaccel.perfmodel.feed import WorkloadFeed
+    from rpaccel.perfmodel.query import column_rows
+
+    accel = load_accel(POOLED)
+    pipe = load_pipeline(POOLED).accel_program().with_workload(_pooled_workload([3, 1, 8, 2]))
+    assert pipe.widest_stage is pipe.stages[1]
+    feed = WorkloadFeed(pipe.workload, pipe, accel.embedding, 5)
+    assert feed.col_table == [0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3]
+    ids = feed.sparse(0, np.random.default_rng(1))
+    assert ids.shape == (64, 14) and (ids >= 0).all()
+    assert (ids < np.array(column_rows(accel, pipe))[None, :]).all()
+    # the 1,000-row table folds into its columns' rows, so no column is constant
+    assert feed.folded >= 1 and all(len(set(ids[:, c])) > 1 for c in range(14))
+    r = model_accel(accel, pipe, seed=5)
+    assert r.events["lookups"] == 64 * 12 + 16 * 14
+
+
+@pytest.mark.parametrize("pooling,pmax,msg", [
+    ([3, 1, 4, 2], None, "table 2 pools 4 lookups per item, but the pipeline's model pools 8"),
+    ([3, 1, 8, 2], 12, "table 2 pools 8..12 lookups per item"),
+])
+def test_a_workload_pooling_otherwise_is_refused(pooling, pmax, msg):
+    from rpaccel.perfmodel.executor import model_accel
+
+    pipe = load_pipeline(POOLED).accel_program().with_workload(_pooled_workload(pooling, pmax))
+    with pytest.raises(ValueError, match=msg):
+        model_accel(load_accel(POOLED), pipe, seed=0)

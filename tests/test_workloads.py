@@ -298,12 +298,13 @@ def _apply(feed: WorkloadFeed, raw: np.ndarray) -> np.ndarray:
         feed.raw = orig
 
 
-def test_pooled_workload_refused_on_the_accelerator():
+def test_pooled_workload_needs_the_models_pooling():
     from rpaccel.accel import load_accel
     from rpaccel.perfmodel.executor import model_accel
     from rpaccel.query import load_pipeline
 
-    with pytest.raises(ValueError, match="pools several lookups per item"):
+    with pytest.raises(ValueError, match="table 0 pools 80 lookups per item, but the "
+                                         "pipeline's model pools 1"):
         model_accel(load_accel("tiny"), load_pipeline("tiny"),
                     workload=load_workload("deeprecinfra-rmc1"))
 
@@ -407,7 +408,8 @@ def test_pipeline_names_its_workload(tmp_path, capsys):
     assert rc == 0 and json.loads(out)["workload"] == "criteo-kaggle", err
     rc, out, err = _run(capsys, "simulate", "examples/pipelines/tiny.toml", "--qps", "100",
                         "--queries", "200", "--workload", "deeprecinfra-rmc3")
-    assert rc == 2 and "pools several lookups" in err and err.count("\n") == 1
+    assert rc == 2 and "pools 20 lookups per item, but the pipeline's model pools 1" in err \
+        and err.count("\n") == 1
 
 
 def test_shipped_sample_trace(capsys):

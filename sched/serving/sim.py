@@ -61,8 +61,9 @@ def check_pipeline(pipeline: Pipeline) -> Pipeline:
         grp = accel_group(pipeline, tuple(g))
         grp.check()
         if pipeline.workload is not None:
-            pipeline.workload.check_accel()
-            pipeline.workload.check_tables(grp.pipeline.sparse, grp.where)
+            wide = grp.pipeline.widest_stage.spec
+            pipeline.workload.check_accel(wide.pooling)
+            pipeline.workload.check_tables(wide.tables, grp.where)
     return pipeline
 
 

@@ -540,6 +540,13 @@ class Pipeline:
         return max(s.spec.lookups for s in self.stages)
 
     @property
+    def widest_stage(self) -> StageSpec:
+        """The (first) stage with the most lookups per item: its tables name the sparse-id
+        columns (column c is lookup c of its model, ``lookup_tables()[c]``) when a workload
+        supplies them."""
+        return max(self.stages, key=lambda s: s.spec.lookups)
+
+    @property
     def record_bytes(self) -> int:
         """Bytes of one candidate record (:func:`record_bytes`)."""
         return record_bytes(self.dense, self.sparse)

@@ -129,12 +129,30 @@ class Workload:
             return ln is not None and bool((ln != 1).any())
         return any(t.pooled for t in self.tables)
 
-    def check_accel(self) -> None:
-        """An accelerator gathers one lookup per (item, table): a pooled workload is refused."""
-        if self.pooled():
-            raise ValueError(f"--workload {self.name}: pools several lookups per item in a "
-                             "table; the rpaccel: accelerator gathers one lookup per (item, "
-                             "table) (pooled gathers are not built)")
+    def check_accel(self, pooling: tuple[int, ...] = ()) -> None:
+        """An accelerator gathers each table's lookups of its model (``pooling``, one entry per
+        table; empty: one each): a workload must pool each table exactly so, with a fixed
+        count (a trace only one lookup per item and table)."""
+        if self.trace is not None or self.profile is not None:
+            if self.pooled():
+                raise ValueError(f"--workload {self.name}: a trace with several lookups per "
+                                 "item in a table; the rpaccel: accelerator takes traces of "
+                                 "one lookup per (item, table)")
+            if any(p != 1 for p in pooling):
+                raise ValueError(f"--workload {self.name}: a trace of one lookup per (item, "
+                                 f"table), but the pipeline's model pools {max(pooling)}")
+            return
+        for t in range(len(pooling) if pooling else self.n_tables() or 1):
+            tab = self.table(t)
+            want = pooling[t] if pooling else 1
+            if tab.pooling_max is not None:
+                raise ValueError(f"--workload {self.name}: table {t} pools {tab.pooling}.."
+                                 f"{tab.pooling_max} lookups per item; the rpaccel: "
+                                 f"accelerator gathers a fixed count per table")
+            if tab.pooling != want:
+                raise ValueError(f"--workload {self.name}: table {t} pools {tab.pooling} "
+                                 f"lookups per item, but the pipeline's model pools {want} "
+                                 f"(model pooling must equal the workload's)")
 
     def check_tables(self, tables: int, what: str = "the pipeline") -> None:
         n = self.n_tables()
