@@ -17,8 +17,9 @@ Fidelity` switches:
 A one-stage query of n items is compiled as one stage on ``serve.subarrays`` sub-arrays (0: the
 whole array in monolithic mode), in sub-batches of ``serve.sub_batch`` items (0 or >= n: one sub-batch); n is padded up to a multiple of the
 sub-batch (the host pads the last sub-batch, the hardware computes it whole), and a query of
-more than ``max_items`` items runs as several back-to-back passes, their cycles added. It
-returns ``min(serve.k_out, n)`` results. The query inputs are those of seed 0 (deterministic).
+more items than a query slot of the item memory holds (``max_items``, fewer for long records:
+:meth:`~rpaccel.accel.AccelConfig.slot_items`) runs as several back-to-back passes, their
+cycles added. It returns ``min(serve.k_out, n)`` results. The query inputs are those of seed 0 (deterministic).
 
 Results are cached per distinct (config, model, items): a simulation of a million queries calls
 the executor once per distinct query size.
@@ -193,7 +194,7 @@ class RPAccelPlatform(Platform):
         if hit is not None:
             return hit
         a = self.accel
-        cap = a.max_items
+        cap = a.slot_items(record_bytes(spec.dense, spec.lookups))
         b = a.serve.sub_batch
         if 0 < b < cap:
             cap = cap // b * b

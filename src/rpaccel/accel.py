@@ -244,6 +244,11 @@ class AccelConfig:
         (:func:`rpaccel.query.record_bytes`)."""
         return record_bytes(RECPIPE_RM["rm-small"].dense, self.embedding.tables)
 
+    def slot_items(self, record: int) -> int:
+        """Candidates of ``record`` bytes that one query slot of the item memory holds:
+        ``max_items`` records of :attr:`max_record_bytes`, so fewer of longer records."""
+        return max(1, min(self.max_items, self.max_items * self.max_record_bytes // record))
+
     @property
     def item_memory_bytes(self) -> int:
         """The item memory: two query slots of ``max_items`` records of

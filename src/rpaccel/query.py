@@ -785,12 +785,13 @@ def place(accel: "AccelConfig", pipeline: Pipeline, sub_batch: int | None = None
             raise ValueError(f"stage[{s}].model: {m.lookups} lookups per item exceed the gather "
                              f"engine's id buffer (max_lookups = {accel.lookups_per_item}): "
                              f"allowed 1..{accel.lookups_per_item}")
-    slot = accel.max_items * accel.max_record_bytes
-    if pipeline.items[0] * pipeline.record_bytes > slot:
+    fit = accel.slot_items(pipeline.record_bytes)
+    if pipeline.items[0] > fit:
         raise ValueError(f"stage[0].items: {pipeline.items[0]} records of "
                          f"{pipeline.record_bytes} bytes exceed the item memory's query slot "
-                         f"(max_items x {accel.max_record_bytes} = {slot} bytes): allowed "
-                         f"1..{slot // pipeline.record_bytes} items")
+                         f"(max_items x {accel.max_record_bytes} = "
+                         f"{accel.max_items * accel.max_record_bytes} bytes): allowed 1..{fit} "
+                         f"items")
     if emb.stages not in (1, S):
         raise ValueError(f"embedding.stage_ways must have 1 entry or one per stage ({S}), got "
                          f"{list(emb.stage_ways)}")
