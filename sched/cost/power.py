@@ -13,8 +13,9 @@ def pipeline_power(pipeline, records: dict, measured, achieved_qps: float | None
                    ) -> dict[str, float | None]:
     """Average power (W) of a simulated pipeline and its QPS per watt: every pool's engines
     are powered for the whole run (CPU cores at ``cpu_core_w``, GPUs at ``gpu_w``,
-    accelerators at their static power), plus each accelerator's dynamic energy per query x
-    the achieved QPS. None when a pool has no energy model (the ``recpipe-artifact`` slices,
+    accelerators at their static power, an offload pool at its platform's), plus each
+    accelerator's dynamic energy per query (an offload accelerator's: of the queries it
+    takes) x the achieved QPS. None when a pool has no energy model (the ``recpipe-artifact`` slices,
     fidelity switches not all exact)."""
     import numpy as np
 
@@ -50,5 +51,16 @@ def pipeline_power(pipeline, records: dict, measured, achieved_qps: float | None
         else:
             return {"power_w": None, "qps_per_w": None}
         if st.gpu_threshold is not None:
-            watts += st.gpu_engines * t.gpu_w
+            if st.gpu_platform.startswith("rpaccel:"):     # offload to an accelerator
+                from rpaccel.sched.serving.sim import gpu_offload
+
+                acc = get_platform(st.gpu_platform)
+                big = n[gpu_offload(st, n)]
+                e = acc.energy_j(st.catalog, big) if len(big) else np.zeros(0)
+                if np.isnan(e).any():
+                    return {"power_w": None, "qps_per_w": None}
+                watts += st.gpu_engines * acc.static_w() + \
+                    float(np.sum(e)) / max(1, len(n)) * achieved_qps
+            else:
+                watts += st.gpu_engines * t.gpu_w
     return {"power_w": watts, "qps_per_w": achieved_qps / watts if watts > 0 else None}

@@ -14,7 +14,15 @@ Arrivals (``arrivals(kind, qps, n, seed)``, seconds from 0):
 Sizes (``sizes(kind, n, seed, ...)``, items per query):
 
 * ``fixed`` (``mean``), ``normal`` (``mean``, ``sd``), ``lognormal`` (``mu``, ``sigma``, in log
-  space), ``file`` (one value per line, picked uniformly: inverse-CDF sampling).
+  space), ``file`` (one value per line of a percentile table, picked uniformly: inverse-CDF
+  sampling; DeepRecSys's ``file`` mode, whose production table is not published).
+* ``pareto``: a Pareto-tailed mixture. With probability ``1 - tail`` a lognormal(``mu``,
+  ``sigma``) draw (DeepRecSys's shipped shape), with probability ``tail`` a Pareto draw of index
+  ``alpha`` starting at the lognormal's 95th percentile ``exp(mu + 1.645 sigma)``. DeepRecSys
+  (ISCA 2020) reports production query sizes with a heavier tail than a lognormal fit, a
+  minority of large queries carrying much of the work, but publishes neither the table nor a
+  fit: ``tail`` and ``alpha`` are ours, and a smaller ``alpha`` is a heavier tail (the mean is
+  infinite below 1 before the clip).
 * DeepRecSys post-processing for the random kinds: ``int(max(min(x, max_size), 1))`` -- clip to
   [1, max_size] (1024 by default), then truncate.
 """
@@ -28,7 +36,7 @@ import numpy as np
 __all__ = ["arrivals", "sizes", "read_column", "ARRIVAL_KINDS", "SIZE_KINDS"]
 
 ARRIVAL_KINDS = ("poisson", "poisson-ms", "constant", "file")
-SIZE_KINDS = ("fixed", "normal", "lognormal", "file")
+SIZE_KINDS = ("fixed", "normal", "lognormal", "file", "pareto")
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -95,6 +103,9 @@ def arrivals(kind: str, qps: float, n: int, seed: int = 0, *, path: str | None =
 LOGNORMAL_MU = 5.1
 LOGNORMAL_SIGMA = 0.2
 SIZE_CAP = 1024
+#: The Pareto-tailed mixture's defaults: the share of tail draws and the tail index (ours).
+PARETO_TAIL = 0.1
+PARETO_ALPHA = 1.5
 
 
 def size_cap(mean: float | None) -> int:
@@ -105,7 +116,8 @@ def size_cap(mean: float | None) -> int:
 
 def sizes(kind: str, n: int, seed: int = 0, *, mean: float = 4096, sd: float = 0.0,
           mu: float = LOGNORMAL_MU, sigma: float = LOGNORMAL_SIGMA, max_size: int = SIZE_CAP,
-          path: str | None = None) -> np.ndarray:
+          path: str | None = None, tail: float = PARETO_TAIL, alpha: float = PARETO_ALPHA
+          ) -> np.ndarray:
     """``n`` query sizes (items, int64 >= 1)."""
     if kind not in SIZE_KINDS:
         raise ValueError(f"size must be one of {list(SIZE_KINDS)}, got {kind!r}")
@@ -131,4 +143,12 @@ def sizes(kind: str, n: int, seed: int = 0, *, mean: float = 4096, sd: float = 0
         if sigma < 0:
             raise ValueError(f"size sigma must be >= 0, got {sigma}")
         x = rng.lognormal(mu, sigma, size=n)
+        if kind == "pareto":
+            if not 0 <= tail <= 1:
+                raise ValueError(f"size tail must be a share in [0, 1], got {tail}")
+            if not 0 < alpha <= 100:
+                raise ValueError(f"size alpha must be in (0, 100], got {alpha}")
+            is_tail = rng.random(n) < tail
+            x0 = np.exp(mu + 1.645 * sigma)
+            x = np.where(is_tail, x0 * (1.0 - rng.random(n)) ** (-1.0 / alpha), x)
     return np.maximum(np.minimum(x, max_size), 1).astype(np.int64)   # clip, then truncate

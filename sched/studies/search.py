@@ -17,7 +17,8 @@ from rpaccel.query import DEFAULT_FILTER, FILTERS, Pipeline, StageSpec
 
 from rpaccel.sched.serving.sim import check_pipeline, max_qps_under_sla, simulate
 from rpaccel.sched.studies.sweep import run_points
-from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, arrivals, size_cap, sizes
+from rpaccel.sched.serving.workload import (LOGNORMAL_MU, LOGNORMAL_SIGMA, PARETO_ALPHA,
+                                            PARETO_TAIL, arrivals, size_cap, sizes)
 
 __all__ = ["sim_point", "load_sweep", "placements", "rpaccel_placements", "placement_search",
            "pareto_front",
@@ -35,7 +36,8 @@ def _sizes(point: dict) -> np.ndarray:
     mean = sz.get("mean", pipe.stages[0].items)
     return sizes(kind, point["queries"], point["seed"], mean=mean or 1, sd=sz.get("sd", 0.0),
                  mu=sz.get("mu", LOGNORMAL_MU), sigma=sz.get("sigma", LOGNORMAL_SIGMA),
-                 max_size=size_cap(mean))
+                 max_size=size_cap(mean), tail=sz.get("tail", PARETO_TAIL),
+                 alpha=sz.get("alpha", PARETO_ALPHA), path=sz.get("path"))
 
 
 def sim_point(point: dict) -> dict:
@@ -221,18 +223,24 @@ DEEPRECSYS_SLA_MS = {"ncf": 5, "wnd": 25, "mt-wnd": 25, "dlrm-rmc1": 100, "dlrm-
 
 
 def _lbt_point(point: dict) -> dict:
-    """Latency-bounded throughput of one configuration (a sweep point)."""
+    """Latency-bounded throughput of one configuration (a sweep point), and its power and QPS
+    per watt at that load (:func:`rpaccel.sched.cost.power.pipeline_power`)."""
+    from rpaccel.sched.cost.power import pipeline_power
+
     pipe: Pipeline = point["pipeline"]
     s = _sizes(point)
     qps, r = max_qps_under_sla(pipe, point["sla_s"], sizes=s, arrival=point.get("arrival", "poisson"),
                                seed=point["seed"], percentile=point.get("percentile", 95.0))
+    pw = pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps) \
+        if r is not None else {"power_w": None, "qps_per_w": None}
     return {**point.get("tags", {}), "lbt_qps": qps,
-            "p95_s": r.p95_s if r is not None else None}
+            "p95_s": r.p95_s if r is not None else None, **pw}
 
 
 def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
                  batch_configs: tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
                  gpu_configs: tuple[int, ...] = (),
+                 accel: str | None = None, accel_configs: tuple[int, ...] = (),
                  baseline_batch: int = 1024, queries: int = 4000, seed: int = 0,
                  size: dict | None = None, workers: int = 1, dask: str | None = None,
                  progress: bool | None = None, cpu: str = "cpu") -> dict[str, Any]:
@@ -242,9 +250,13 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
     Phase 1 hill-climbs the per-core batch size over ``batch_configs`` in order, scoring each by
     latency-bounded throughput (highest QPS whose p95 meets the SLA, found by bisection instead
     of the paper's load ladder), and stops at the first configuration that scores worse than the
-    previous one (DeepRecSys's greedy rule). Phase 2 does the same over GPU offload thresholds
-    (``gpu_configs``), with the chosen batch. Every configuration is scored (the table shows the
-    exhaustive best too). Baseline: a fixed batch of ``baseline_batch`` items, no GPU.
+    previous one (DeepRecSys's greedy rule). Phase 2 does the same over offload thresholds, with
+    the chosen batch: queries of at least the threshold go whole to one GPU (``gpu_configs``)
+    or, as DeepRecSys routes them to a GPU, to one accelerator (``accel``, an ``rpaccel:``
+    platform; ``accel_configs``). Every configuration is scored (the table shows the exhaustive
+    best too). Baseline: a fixed batch of ``baseline_batch`` items, no offload; the poor static
+    setting is the worst batch of ``batch_configs``. A model the accelerator cannot run has no
+    accelerator phase (``accel_note`` says why).
     """
     sla = (sla_ms if sla_ms is not None else DEEPRECSYS_SLA_MS.get(model))
     if sla is None:
@@ -253,35 +265,79 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
         raise ValueError(f"sla must be > 0 ms, got {sla}")
     size = size or {"kind": "lognormal", "mu": LOGNORMAL_MU, "sigma": LOGNORMAL_SIGMA}
 
-    def pt(batch: int, thr: int | None) -> dict:
-        st = StageSpec(model, cpu, engines, batch=batch, gpu_threshold=thr)
-        return {"pipeline": Pipeline((st,), name=f"{model} b{batch} g{thr}"),
+    def pt(batch: int, thr: int | None, offload: str = "gpu") -> dict:
+        st = StageSpec(model, cpu, engines, batch=batch, gpu_threshold=thr,
+                       gpu_platform=offload)
+        return {"pipeline": Pipeline((st,), name=f"{model} b{batch} {offload}{thr}"),
                 "sla_s": sla / 1e3, "queries": queries, "seed": seed, "size": size,
-                "tags": {"batch": batch, "gpu_threshold": thr}}
+                "tags": {"batch": batch, "offload": offload if thr is not None else None,
+                         "gpu_threshold": thr}}
 
     cfgs = sorted(set(batch_configs) | {baseline_batch}, key=lambda b: list(batch_configs).index(b)
                   if b in batch_configs else -1)
     rows = run_points(_lbt_point, [pt(b, None) for b in cfgs], workers=workers, dask=dask,
                       progress=progress, label=f"deeprecsched {model} batch")
     score = {r["batch"]: r["lbt_qps"] for r in rows}
+    by_batch = {r["batch"]: r for r in rows}
     chosen = _climb(list(batch_configs), score)
-    gpu_rows, chosen_thr = [], None
-    if gpu_configs:
-        gpu_rows = run_points(_lbt_point, [pt(chosen, t) for t in gpu_configs], workers=workers,
-                              dask=dask, progress=progress, label=f"deeprecsched {model} gpu")
-        gscore = {r["gpu_threshold"]: r["lbt_qps"] for r in gpu_rows}
-        thr = _climb(list(gpu_configs), gscore)
-        if gscore[thr] > score[chosen]:
-            chosen_thr = thr
-    tuned = score[chosen] if chosen_thr is None else max(score[chosen], gscore[chosen_thr])
+    out: dict[str, Any] = {"model": model, "cpu": cpu, "sla_ms": sla, "engines": engines,
+                           "baseline_batch": baseline_batch}
+    phases = [("gpu", "gpu", gpu_configs)]
+    accel_note = None
+    if accel is not None and accel_configs:
+        from rpaccel.models import get_model
+        from rpaccel.query import model_spec
+        from rpaccel.sched.platforms.hosts import get_platform
+
+        try:
+            model_spec(get_model(model))              # runs on it? (a one-line reason if not)
+            get_platform(accel).service_time(get_model(model), np.array([min(accel_configs)]))
+            phases.append(("accel", accel, accel_configs))
+        except ValueError as e:
+            accel_note = str(e)
+    best = {"cpu": (None, score[chosen], by_batch[chosen])}
+    off_rows: list[dict] = []
+    for label, plat, thrs in phases:
+        if not thrs:
+            continue
+        got = run_points(_lbt_point, [pt(chosen, t, plat) for t in thrs], workers=workers,
+                         dask=dask, progress=progress, label=f"deeprecsched {model} {label}")
+        off_rows += got
+        sc = {r["gpu_threshold"]: r["lbt_qps"] for r in got}
+        thr = _climb(list(thrs), sc)
+        best[label] = (thr, sc[thr], next(r for r in got if r["gpu_threshold"] == thr))
+    # what decides the gain: how much a smaller batch changes the per-item cost, and whether
+    # the p95 query fits the SLA in one piece
+    from rpaccel.models import get_model
+    from rpaccel.sched.platforms.hosts import get_platform
+
+    cpu_plat, mdl = get_platform(cpu), get_model(model)
+    per_item = [float(cpu_plat.service_time(mdl, np.array([b]))[0]) / b for b in batch_configs]
+    p95_size = int(np.percentile(_sizes(pt(baseline_batch, None)), 95))
+    out.update({"item_cost_spread": max(per_item) / min(per_item), "p95_size": p95_size,
+                "p95_query_ms": float(cpu_plat.service_time(
+                    mdl, np.array([min(p95_size, baseline_batch)]))[0]) * 1e3})
     base = score[baseline_batch]
-    return {"model": model, "cpu": cpu, "sla_ms": sla, "engines": engines,
-            "baseline_batch": baseline_batch,
-            "baseline_qps": base, "chosen_batch": chosen, "chosen_gpu_threshold": chosen_thr,
-            "tuned_qps": tuned, "gain": tuned / base if base > 0 else math.inf,
-            "exhaustive_best_batch": max(batch_configs, key=lambda b: score[b]),
-            "gain_vs_static": {b: (tuned / score[b] if score[b] > 0 else math.inf) for b in cfgs},
-            "rows": rows + gpu_rows}
+    poor = min(score[b] for b in batch_configs)
+    cpu_tuned = score[chosen]
+    tuned = max(q for _, q, _ in best.values())
+    gthr = best["gpu"][0] if "gpu" in best and best["gpu"][1] > cpu_tuned else None
+    out.update({
+        "baseline_qps": base, "poor_static_qps": poor, "chosen_batch": chosen,
+        "cpu_tuned_qps": cpu_tuned,
+        "gain_cpu": cpu_tuned / base if base > 0 else math.inf,
+        "gain_cpu_vs_poor": cpu_tuned / poor if poor > 0 else math.inf,
+        "chosen_gpu_threshold": gthr, "tuned_qps": tuned,
+        "gain": tuned / base if base > 0 else math.inf,
+        "exhaustive_best_batch": max(batch_configs, key=lambda b: score[b]),
+        "gain_vs_static": {b: (tuned / score[b] if score[b] > 0 else math.inf) for b in cfgs},
+        "accel_note": accel_note})
+    for label, (thr, q, r) in best.items():
+        out[f"{label}_threshold"] = thr
+        out[f"{label}_qps"] = q
+        out[f"{label}_qps_per_w"] = r.get("qps_per_w")
+    out["rows"] = rows + off_rows
+    return out
 
 
 def _climb(order: list, score: dict) -> Any:

@@ -169,6 +169,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sh.set_defaults(handler=_checked(cmd_headline))
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
+    sd.add_argument("--accel", metavar="rpaccel[:FILE]",
+                    help="also route queries above a tuned size threshold to one RPAccel (the "
+                         "rpaccel preset, or an accelerator file), as DeepRecSys routes them to "
+                         "a GPU; models it cannot run say why")
+    sd.add_argument("--tails", default="0",
+                    help="query-size tails to sweep: 0 for DeepRecSys's lognormal, else the "
+                         "Pareto index of a Pareto-tailed mixture (smaller is heavier), e.g. "
+                         "0,3,2,1.5,1.2 (default 0)")
     add_config_flags(sd, DeepRecSchedSettings, "study settings")
     sd.add_argument("-o", "--output", required=True, help="new output folder")
     _json_flag(sd)
@@ -236,17 +244,30 @@ def cmd_placement(args: argparse.Namespace) -> int:
 def cmd_deeprecsched(args: argparse.Namespace) -> int:
     st = config_from_args(DeepRecSchedSettings, args)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    summary = runs.deeprecsched_study(models, Path(args.output), sla_ms=st.sla_ms,
-                                      engines=st.engines, gpu=st.gpu, queries=st.queries,
-                                      seed=st.seed, workers=st.workers, dask=st.dask,
-                                      cpu=st.cpu, size_sigma=st.size_sigma)
+    accel = args.accel
+    if accel is not None:
+        if accel != "rpaccel" and not accel.startswith("rpaccel:"):
+            raise ValueError(f"--accel must be rpaccel or rpaccel:FILE, got {accel!r}")
+        accel = "rpaccel:rpaccel" if accel == "rpaccel" else accel
+    try:
+        tails = [float(x) for x in args.tails.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"tails must be comma-separated numbers (0, or a Pareto index in "
+                         f"(0, 100]), got {args.tails!r}") from None
+    res = runs.deeprecsched_study(models, Path(args.output), sla_ms=st.sla_ms,
+                                  engines=st.engines, gpu=st.gpu, queries=st.queries,
+                                  seed=st.seed, workers=st.workers, dask=st.dask,
+                                  cpu=st.cpu, size_sigma=st.size_sigma, accel=accel,
+                                  tails=tuple(tails))
+    summary = res["models"]
     if args.json:
-        return _emit_json(args.output, {"models": summary})
+        return _emit_json(args.output, res)
     for r in summary:
         def qps(x):
             return f"{x:9.1f} QPS" if x else "     none"
         gain = f"{r['gain']:.2f}x" if r["baseline_qps"] and r["tuned_qps"] else "n/a"
-        print(f"  {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline b{r['baseline_batch']} "
+        print(f"  {r['tail']:<14} {r['model']:<10} SLA {r['sla_ms']:>5g} ms  baseline "
+              f"b{r['baseline_batch']} "
               f"{qps(r['baseline_qps'])}  tuned b{r['chosen_batch']} {qps(r['tuned_qps'])}  "
               f"gain {gain}")
     print(f"wrote {args.output}/")

@@ -15,7 +15,8 @@ from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.query import load_pipeline
 from rpaccel.sched.serving.sim import (check_memory, check_pipeline, max_qps_under_sla,
                                        memory_estimate, simulate)
-from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_KINDS,
+from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA,
+                                    PARETO_ALPHA, PARETO_TAIL, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
 
 from rpaccel.outputs import atomic_file
@@ -52,6 +53,12 @@ def add_commands(sub: argparse._SubParsersAction, model_sub: argparse._SubParser
     sm.add_argument("--size-sigma", type=float,
                     help=f"lognormal sigma (log space, default {LOGNORMAL_SIGMA})")
     sm.add_argument("--size-file", help="query sizes, one per line, sampled uniformly")
+    sm.add_argument("--size-tail", type=float,
+                    help=f"pareto: share of queries from the Pareto tail, 0..1 (default "
+                         f"{PARETO_TAIL})")
+    sm.add_argument("--size-alpha", type=float,
+                    help=f"pareto: tail index, smaller is heavier, (0, 100] (default "
+                         f"{PARETO_ALPHA})")
     sm.add_argument("--sla-ms", type=float,
                     help="also search the highest QPS whose p95 meets this SLA (ms)")
     sm.add_argument("--warmup", type=int, help="queries left out of the metrics (default 10%%, <= 1000)")
@@ -131,9 +138,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # each size flag belongs to its kinds: giving it for another kind is a contradiction
     for flag, val, kinds in (("--size-mean", args.size_mean, ("fixed", "normal")),
                              ("--size-sd", args.size_sd, ("normal",)),
-                             ("--size-mu", args.size_mu, ("lognormal",)),
-                             ("--size-sigma", args.size_sigma, ("lognormal",)),
+                             ("--size-mu", args.size_mu, ("lognormal", "pareto")),
+                             ("--size-sigma", args.size_sigma, ("lognormal", "pareto")),
                              ("--size-file", args.size_file, ("file",)),
+                             ("--size-tail", args.size_tail, ("pareto",)),
+                             ("--size-alpha", args.size_alpha, ("pareto",)),
                              ("--arrival-file", args.arrival_file, ())):
         if val is None:
             continue
@@ -149,9 +158,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} must be a finite number, got {val}")
     if args.size == "normal" and args.size_sd is not None and args.size_sd < 0:
         raise ValueError(f"--size-sd must be >= 0, got {args.size_sd}")
-    if args.size == "lognormal" and args.size_sigma is not None and args.size_sigma < 0:
+    if args.size in ("lognormal", "pareto") and args.size_sigma is not None and \
+            args.size_sigma < 0:
         raise ValueError(f"--size-sigma must be >= 0, got {args.size_sigma}")
-    typical = mean if args.size != "lognormal" else math.exp(
+    typical = mean if args.size not in ("lognormal", "pareto") else math.exp(
         (args.size_mu if args.size_mu is not None else LOGNORMAL_MU)
         + (args.size_sigma if args.size_sigma is not None else LOGNORMAL_SIGMA) ** 2 / 2)
     check_memory(memory_estimate(pipe, q, typical), f"--queries {q:,}", args.memory_limit_gb)
@@ -159,7 +169,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
               sd=args.size_sd if args.size_sd is not None else 0.0,
               mu=args.size_mu if args.size_mu is not None else LOGNORMAL_MU,
               sigma=args.size_sigma if args.size_sigma is not None else LOGNORMAL_SIGMA,
-              max_size=size_cap(mean), path=args.size_file)
+              max_size=size_cap(mean), path=args.size_file,
+              tail=args.size_tail if args.size_tail is not None else PARETO_TAIL,
+              alpha=args.size_alpha if args.size_alpha is not None else PARETO_ALPHA)
     import time
 
     t_wall = time.perf_counter()
