@@ -216,7 +216,11 @@ def test_embedding_bag_conversion():
 
 def test_presets():
     assert set(WORKLOAD_PRESETS) == {"uniform-1m", "criteo-kaggle", "deeprecinfra-rmc1",
-                                     "deeprecinfra-rmc2", "deeprecinfra-rmc3"}
+                                     "deeprecinfra-rmc2", "deeprecinfra-rmc3", "criteo-sample",
+                                     "criteo-reuse"}
+    # the trace and reuse-profile presets find their files beside them (also when installed)
+    assert len(load_workload("criteo-sample").trace) == 52_000
+    assert len(load_workload("criteo-reuse").profile.table_shares) == 26
     ck = load_workload("criteo-kaggle")
     rows = [t.rows for t in ck.tables]
     # the published Criteo Kaggle cardinalities: 26 tables, largest 10,131,227, smallest 3

@@ -236,7 +236,8 @@ def load_workload(spec: str | Path) -> Workload:
     if isinstance(spec, str) and spec in WORKLOAD_PRESETS:
         p = WORKLOAD_PRESETS[spec]
         return dataclasses.replace(workload_from_dict(
-            load_data(p, "workload"), where=f"workload preset {spec}"), origin=spec)
+            load_data(p, "workload"), where=f"workload preset {spec}", base=p.parent),
+            origin=spec)
     p = Path(spec)
     if p.suffix in (".npz", ".parquet") and p.is_file():
         from rpaccel.trace import read_trace
