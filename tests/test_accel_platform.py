@@ -302,34 +302,51 @@ def test_rpaccel_placement_search(tmp_path):
 
 
 def test_study_headline(tmp_path):
-    """`rpaccel study headline` on a small budget: the report, its tables and PNGs; RPAccel's
-    best multi-stage configuration is iso-quality and multi-stage, the baseline is tpu-like
-    RM-large [4096], the ratios follow from the comparison table, features are ablated."""
+    """`rpaccel study headline` on a small budget, one workload, both accelerator timings: the
+    report, its tables and PNGs; one comparison row per (workload, accel mode, platform);
+    RPAccel's best multi-stage configuration is iso-quality and multi-stage, the baseline is
+    tpu-like RM-large [4096], exact mode re-measures the same configurations, the ratios follow
+    from the comparison table, features are ablated."""
     import csv
 
     out = tmp_path / "hl"
-    r = _cli("study", "headline", "--queries", "400", "--quality-queries", "200", "-o", str(out))
-    assert "RPAccel vs tpu-like" in r.stdout
+    r = _cli("study", "headline", "--queries", "400", "--quality-queries", "200",
+             "--exact-queries", "30", "--workloads", "criteo-sample", "-o", str(out))
+    assert "criteo-sample    exact    RPAccel vs tpu-like" in r.stdout
     for f in ("headline.md", "comparison.csv", "candidates.csv", "features.csv", "quality.csv",
               "headline.png", "features.png", "manifest.json",
               "configs/accel-no-static.toml", "configs/accel-no-sub-batching.toml"):
         assert (out / f).stat().st_size > 0, f
     rd = lambda f: list(csv.DictReader((out / f).read_text().splitlines()))    # noqa: E731
-    cmp = {c["platform"]: c for c in rd("comparison.csv")}
-    rp, tpu = cmp["rpaccel (multi-stage)"], cmp["tpu-like (RM-large [4096])"]
-    assert "->" in rp["lbt_config"] and "rpaccel[" in rp["lbt_config"]
-    assert tpu["lbt_config"] == "rm-large [4096] (global) on tpu-like"
+    rows = rd("comparison.csv")
+    keys = [(c["workload"], c["accel_mode"], c["platform"]) for c in rows]
+    assert len(keys) == len(set(keys)) and {k[1] for k in keys} == {"profile", "exact"}
+    cmp = {(c["accel_mode"], c["platform"]): c for c in rows}
     md = (out / "headline.md").read_text()
-    x = float(rp["lbt_qps"]) / float(tpu["lbt_qps"])
-    assert f"| {x:.2f} |" in md
+    for mode in ("profile", "exact"):
+        rp, tpu = cmp[mode, "rpaccel (multi-stage)"], cmp[mode, "tpu-like (RM-large [4096])"]
+        assert "->" in rp["lbt_config"] and "rpaccel[" in rp["lbt_config"]
+        assert tpu["lbt_config"] == "rm-large [4096] (global) on tpu-like"
+        x = float(rp["lbt_qps"]) / float(tpu["lbt_qps"])
+        assert f"| criteo-sample | {mode} |" in md and f"| {x:.2f} |" in md
+    # exact mode re-measures the configurations profile mode found best
+    assert cmp["exact", "rpaccel (multi-stage)"]["lbt_config"] == \
+        cmp["profile", "rpaccel (multi-stage)"]["lbt_config"]
+    # the CPU does not depend on the accelerator timing
+    assert cmp["exact", "cpu"]["p95_ms_at_load"] == cmp["profile", "cpu"]["p95_ms_at_load"]
+    assert "Why the figures differ" in md and ("gather-bound" in md or "GEMM-bound" in md)
     feats = rd("features.csv")
     assert feats[0]["configuration"] == "all features" and len(feats) == 4
+    assert {f["workload"] for f in feats} == {"criteo-sample"}
     # the ablated accelerator files load and differ from the preset in the ablated field only
     a = load_accel(str(out / "configs" / "accel-no-static.toml"))
     assert a.embedding.static_rows == 0 and a.array == load_accel("rpaccel").array
     bad = _cli("study", "headline", "--qps", "0", "-o", str(tmp_path / "bad"), ok=False)
     assert bad.returncode == 2 and "qps must be > 0" in bad.stderr
     assert not (tmp_path / "bad").exists()
+    bad = _cli("study", "headline", "--workloads", "nosuch", "-o", str(tmp_path / "bad"),
+               ok=False)
+    assert bad.returncode == 2 and "nosuch" in bad.stderr and not (tmp_path / "bad").exists()
 
 
 def test_model_stage_on_tiny_equals_model_accel(tmp_path):

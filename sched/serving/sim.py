@@ -402,6 +402,10 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
             for name, b in busy.items():
                 util_busy[name] = util_busy.get(name, 0.0) + b
                 engines[name] = st.engines
+            gp = get_platform(st.platform)
+            if not gp.on_chip_filter:         # the host sorts the scores (one-stage groups)
+                t = t + np.asarray(gp.sort_time(n), dtype=np.float64)
+                stage_done = [*stage_done[:-1], t.copy()]
             for i, d in zip(g, stage_done):
                 rec[f"stage{i}_done_s"] = d
             continue

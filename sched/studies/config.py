@@ -119,3 +119,6 @@ class HeadlineSettings(QualitySettings):
                         "queries/s", default=400.0, lo=0, lo_open=True)
     sla_ms: float = _param("p95 target for the throughput comparison", "ms", default=10.0,
                            lo=0, lo_open=True)
+    exact_queries: int = _param("queries per exact-mode point (the best configurations "
+                                "re-measured on stateful accelerators)", "queries", default=300,
+                                lo=10, hi=1 << 20)

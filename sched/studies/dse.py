@@ -158,8 +158,9 @@ def dse_placements(models: tuple[str, ...], items: tuple[int, ...], sub_batch: i
     out: list[tuple[Pipeline, str | None]] = [(p, None) for p in
                                               studies.placements(list(models), list(items))]
     if len(models) == 1:
-        out.append((Pipeline((StageSpec(models[0], "rpaccel:tpu-like", 1, items=items[0]),),
-                             name="tpu-like"), "global"))
+        # an accelerator group on the whole array: it sees a workload's ids, and exact mode
+        out.append((Pipeline((StageSpec(models[0], "rpaccel:tpu-like", 1, items=items[0],
+                                        subarrays=0),), name="tpu-like"), "global"))
     try:
         rp = studies.rpaccel_placements(list(models), [[i] for i in items],
                                         sub_batches=(min(sub_batch, items[0]),),
