@@ -310,8 +310,8 @@ def test_study_headline(tmp_path):
     import csv
 
     out = tmp_path / "hl"
-    r = _cli("study", "headline", "--queries", "400", "--quality-queries", "200",
-             "--exact-queries", "30", "--workloads", "criteo-sample", "-o", str(out))
+    r = _cli("study", "headline", "--queries", "300", "--quality-queries", "200",
+             "--exact-queries", "20", "--workloads", "criteo-sample", "-o", str(out))
     assert "criteo-sample    exact    RPAccel vs tpu-like" in r.stdout
     for f in ("headline.md", "comparison.csv", "candidates.csv", "features.csv", "quality.csv",
               "headline.png", "features.png", "manifest.json",

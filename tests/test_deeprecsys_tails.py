@@ -58,7 +58,7 @@ def test_rpaccel_offload_power_adds_the_accelerators():
 def test_study_deeprecsched_tails_and_accel(tmp_path, capsys):
     out = tmp_path / "drs"
     rc = main(["study", "deeprecsched", "-o", str(out), "--models", "dlrm-rmc1,din",
-               "--tails", "0,0.5", "--accel", "rpaccel", "--queries", "400", "--json"])
+               "--tails", "0,0.5", "--accel", "rpaccel", "--queries", "200", "--json"])
     o, err = capsys.readouterr()
     assert rc == 0, err
     res = json.loads(o)

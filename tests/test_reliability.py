@@ -53,7 +53,8 @@ def test_every_command_refuses_a_growing_funnel(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--size", "fixed", "--size-mu", "5.1"], "--size-mu applies to --size lognormal, not --size fixed"),
+    (["--size", "fixed", "--size-mu", "5.1"],
+     "--size-mu applies to --size lognormal or pareto, not --size fixed"),
     (["--size", "lognormal", "--size-sd", "3"], "--size-sd applies to --size normal"),
     (["--size", "lognormal", "--size-sigma", "nan"], "--size-sigma must be a finite number"),
     (["--size", "normal", "--size-sd", "inf"], "--size-sd must be a finite number"),
@@ -70,26 +71,33 @@ def test_headline_report_states_the_truth():
     """The report's generated sentences on cases with known answers: a platform that never
     meets the target is listed as never meeting it; one that meets it is not; a figure is
     printed with its configuration, and "none" stands for no figure."""
+    from types import SimpleNamespace
+
+    from rpaccel.sched.studies.config import HeadlineSettings
     from rpaccel.sched.studies.headline import _report
 
-    rows = [{"platform": "rpaccel (multi-stage)", "p95_ms_at_load": 1.5,
+    w = {"workload": "w1", "accel_mode": "profile"}
+    rows = [{**w, "platform": "rpaccel (multi-stage)", "p95_ms_at_load": 1.5,
              "qps_per_w_at_load": 50.0, "p95_config": "rp 2+2", "lbt_qps": 900.0,
              "lbt_config": "rp 3+1"},
-            {"platform": "cpu", "p95_ms_at_load": None, "qps_per_w_at_load": None,
-             "p95_config": "cpu x8", "lbt_qps": 0.0, "lbt_config": "cpu x8"},
-            {"platform": "gpu", "p95_ms_at_load": 4.0, "qps_per_w_at_load": 2.0,
-             "p95_config": "gpu", "lbt_qps": 100.0, "lbt_config": "gpu"}]
-    ratios = {"cpu": {"latency_x": None, "throughput_x": float("inf")},
-              "gpu": {"latency_x": 4.0 / 1.5, "throughput_x": 9.0}}
-    feats = [{"configuration": "no static hot set", "ndcg@64": 0.93, "p95_ms_at_load": None,
-              "lbt_qps": 0.0}]
-    md = _report(rows, ratios, feats, 0.92, 400.0, 10.0, 1000, "synthetic")
+            {**w, "platform": "tpu-like (RM-large [4096])", "p95_ms_at_load": 6.0,
+             "qps_per_w_at_load": 5.0, "p95_config": "tpu", "lbt_qps": 300.0,
+             "lbt_config": "tpu"},
+            {**w, "platform": "cpu", "p95_ms_at_load": None, "qps_per_w_at_load": None,
+             "p95_config": "cpu x8", "lbt_qps": 0.0, "lbt_config": None}]
+    ratios = {("w1", "profile"): {"tpu-like (RM-large [4096])": {"latency_x": 4.0,
+                                                                "throughput_x": 3.0},
+                                  "cpu": {"latency_x": None, "throughput_x": float("inf")}}}
+    feats = [{"workload": "w1", "configuration": "no static hot set", "ndcg@64": 0.93,
+              "p95_ms_at_load": None, "lbt_qps": 0.0}]
+    md = _report(rows, ratios, {}, feats, 0.92, HeadlineSettings(), [SimpleNamespace(name="w1")],
+                 ("profile",))
     never = [line for line in md.splitlines() if line.startswith("Never meets")]
-    assert len(never) == 1 and never[0].endswith(": cpu.") and "gpu" not in never[0]
-    assert "Meets p95" not in md
-    assert "| rpaccel (multi-stage) | 1.500 | 50.0 | rp 2+2 | 900.0 | rp 3+1 |" in md
-    assert "| cpu | none | none | cpu x8 | none | cpu x8 |" in md
-    assert "| no static hot set | 0.9300 | none | none |" in md
+    assert len(never) == 1 and never[0].endswith(": cpu.") and "tpu" not in never[0]
+    assert "| w1 | profile | 1.500 | 6.000 | 4.00 | 900 | 300 | 3.00 | 3x / 6x |" in md
+    assert "| profile | rpaccel (multi-stage) | 1.500 | 50.0 | rp 2+2 | 900.0 | rp 3+1 |" in md
+    assert "| profile | cpu | none | none | cpu x8 | none | none |" in md
+    assert "| w1 | no static hot set | 0.9300 | none | none |" in md
     assert "None" not in md and " 0.0 |" not in md
 
 

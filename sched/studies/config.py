@@ -120,5 +120,5 @@ class HeadlineSettings(QualitySettings):
     sla_ms: float = _param("p95 target for the throughput comparison", "ms", default=10.0,
                            lo=0, lo_open=True)
     exact_queries: int = _param("queries per exact-mode point (the best configurations "
-                                "re-measured on stateful accelerators)", "queries", default=300,
+                                "re-measured on stateful accelerators)", "queries", default=200,
                                 lo=10, hi=1 << 20)

@@ -73,7 +73,7 @@ HEADLINE_WORKLOADS = ("uniform-1m", "criteo-kaggle", "criteo-reuse", "criteo-sam
 #: ``--accel-mode`` of the headline: one timing of the accelerators, or both.
 HEADLINE_MODES = ("profile", "exact", "both")
 #: Bisection steps of an exact-mode throughput search (in [0, 2x the profile figure]).
-EXACT_ITERS = 6
+EXACT_ITERS = 5
 _RP, _TPU = "rpaccel (multi-stage)", "tpu-like (RM-large [4096])"
 
 
@@ -343,7 +343,7 @@ def _roofline_rows(wls) -> list[dict]:
 def _roofline_report(roof: list[dict]) -> str:
     from rpaccel.sched.studies.roofline import ROOFLINE_GOAL
 
-    lines = ["## RPAccel against its own roofline", "",
+    lines = ["", "## RPAccel against its own roofline", "",
              "One query on the `rpaccel` preset (executor, cold cache, seed 0). Bound = max(MAC "
              "bound, embedding bound): MACs / PEs; rows fetched x row bytes / DRAM bytes per "
              "cycle, and rows fetched x DRAM latency / MSHRs (`rpaccel.sched.studies.roofline`)."
@@ -367,6 +367,7 @@ def _roofline_report(roof: list[dict]) -> str:
         for r in ck:
             if r["gap_x"] <= ROOFLINE_GOAL:
                 continue
+            lines.append("")
             if r["bound_by"] == "MACs":
                 lines.append(f"{r['pipeline']} is bound by its MACs, but the array is "
                              f"{_f(r['array_utilisation'], '{:.0%}')} utilised while it runs "
@@ -543,8 +544,15 @@ def _report(cmp_out, ratios, causes, feats, iso, st, wls, modes) -> str:
             if c["workload"] != w.name:
                 continue
             lines.append(f"| {c['accel_mode']} | {c['platform']} | {_f(c['p95_ms_at_load'])} | "
-                         f"{_f(c['qps_per_w_at_load'], '{:.1f}')} | {c['p95_config']} | "
-                         f"{_f(c['lbt_qps'] or None, '{:.1f}')} | {c['lbt_config']} |")
+                         f"{_f(c['qps_per_w_at_load'], '{:.1f}')} | {c['p95_config'] or 'none'} | "
+                         f"{_f(c['lbt_qps'] or None, '{:.1f}')} | {c['lbt_config'] or 'none'} |")
+        for m in modes:
+            never = [c["platform"] for c in cmp_out if c["workload"] == w.name
+                     and c["accel_mode"] == m and not c["lbt_qps"]]
+            if never:
+                lines += ["", f"Never meets p95 <= {sla_ms:g} ms at any load tried ({m} mode; "
+                          f"no latency-bounded throughput, so RPAccel's throughput ratio against "
+                          f"it is unbounded, shown as inf): {', '.join(never)}."]
         lines.append("")
     lines += ["## What each RPAccel feature contributes (profile mode, one off at a time)", "",
               "| workload | configuration | NDCG@64 | p95 at load (ms) | max QPS under p95 "
