@@ -245,7 +245,7 @@ def _deeprecsched_report(path: Path, summary: list[dict], off: list[dict], tails
               f"tails (smaller Pareto indices) put more queries above the SLA in one piece.", ""]
     lines += [f"## Offload ({_tail_label(tails[0])} sizes)", "",
               "| model | CPU QPS | CPU QPS/W | +GPU thr | CPU+GPU QPS | CPU+GPU QPS/W | "
-              f"+RPAccel thr | CPU+RPAccel QPS | CPU+RPAccel QPS/W |",
+              "+RPAccel thr | CPU+RPAccel QPS | CPU+RPAccel QPS/W |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in off:
         lines.append(f"| {r['model']} | {f(r['cpu_qps'], '{:,.0f}')} | "
