@@ -448,22 +448,27 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
 
 def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,
                       arrival: str = "poisson", seed: int = 0, percentile: float = 95.0,
-                      iters: int = 24) -> tuple[float, SimResult | None]:
+                      iters: int = 24, hi: float | None = None
+                      ) -> tuple[float, SimResult | None]:
     """Highest arrival rate whose latency percentile meets ``sla_s`` (and is not saturated).
 
-    Bisection in QPS with common random numbers (the same seed at every rate); the upper bracket
-    starts at the pipeline's capacity (engines / mean busy time per query, tightest pool).
+    Bisection in QPS with common random numbers (the same seed at every rate, also the query
+    inputs' in exact mode); the upper bracket is ``hi``, by default the pipeline's capacity
+    (engines / mean busy time per query, tightest pool).
     """
     if not isinstance(sla_s, (int, float)) or not sla_s > 0:
         raise ValueError(f"sla must be > 0 seconds, got {sla_s!r}")
     if not 0 < percentile < 100:
         raise ValueError(f"percentile must be in (0, 100), got {percentile}")
     q = len(sizes)
-    cap = min(pipeline_capacity_qps(pipeline, sizes), 1e9)
-    lo, hi, best = 0.0, cap, None
+    if hi is None:
+        hi = min(pipeline_capacity_qps(pipeline, sizes), 1e9)
+    elif not hi > 0:
+        raise ValueError(f"hi must be a rate > 0 queries/s, got {hi!r}")
+    lo, best = 0.0, None
     for _ in range(iters):
         mid = (lo + hi) / 2
-        r = simulate(pipeline, arrivals(arrival, mid, q, seed), sizes)
+        r = simulate(pipeline, arrivals(arrival, mid, q, seed), sizes, seed=seed)
         lat = r.records["latency_s"][r.records["measured"]]
         ok = (not r.saturated) and float(np.percentile(lat, percentile)) <= sla_s
         if ok:

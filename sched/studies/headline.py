@@ -91,17 +91,15 @@ def _exact_point(pt: dict) -> dict:
     figure] (:data:`EXACT_ITERS` steps, common random numbers)."""
     pipe = _with_mode(pt["pipeline"], "exact")
     n0 = pipe.stages[0].items
-    q, seed, sla = pt["queries"], pt["seed"], pt["sla_s"]
+    q, seed = pt["queries"], pt["seed"]
     s = sizes("fixed", q, mean=n0)
     r = simulate(pipe, arrivals("poisson", pt["qps"], q, seed), s, seed=seed)
-    lo, hi = 0.0, 2.0 * pt["profile_lbt"]
-    for _ in range(EXACT_ITERS if hi > 0 else 0):
-        mid = (lo + hi) / 2
-        m = simulate(pipe, arrivals("poisson", mid, q, seed), s, seed=seed)
-        ok = (not m.saturated) and m.p95_s <= sla
-        lo, hi = (mid, hi) if ok else (lo, mid)
+    lbt = 0.0
+    if pt["profile_lbt"] > 0:
+        lbt, _ = max_qps_under_sla(pipe, pt["sla_s"], sizes=s, seed=seed, iters=EXACT_ITERS,
+                                   hi=2.0 * pt["profile_lbt"])
     return {**pt["tags"], "p95_ms": r.p95_s * 1e3, "saturated": r.saturated,
-            "lbt_qps": lo, "qps_per_w_at_load": None}
+            "lbt_qps": lbt, "qps_per_w_at_load": None}
 
 
 def _compare(rows: list[dict]) -> list[dict]:
@@ -158,22 +156,11 @@ def _cause(pipe: Pipeline) -> dict:
     """Where one query's time goes on its accelerator (the executor, seed 0, the workload's
     ids): cycles, busy cycles gathering and in GEMMs, and the embedding hit rate."""
     from rpaccel.perfmodel.executor import model_accel
+    from rpaccel.sched.serving.group import accel_group
 
-    from rpaccel.query import StageSpec
-
-    plat = get_platform(pipe.stages[0].platform)
-    sv = plat.accel.serve
-    if pipe.groups():
-        prog = pipe.program(pad=True, skew=sv.skew, sub_batch=sv.sub_batch or None)
-    else:                       # a one-stage platform query, as the platform serves it
-        st0 = pipe.stages[0]
-        n = st0.items
-        b = min(sv.sub_batch, n) if sv.sub_batch else n
-        prog = Pipeline((StageSpec(model=st0.spec, items=-(-n // b) * b,
-                                   subarrays=sv.subarrays),),
-                        k_out=min(sv.k_out, n), sub_batch=b, workload=pipe.workload,
-                        skew=None if pipe.workload is not None else sv.skew)
-    r = model_accel(plat.accel, prog, seed=0)
+    grp = accel_group(pipe, tuple(pipe.groups()[0]))     # the program the group is timed by
+    prog, sb = grp.program(pipe.stages[0].items)
+    r = model_accel(grp.accel, prog, sub_batch=sb, seed=0)
     e = r.embedding
     look = r.events["lookups"]
     return {"cycles": r.cycles, "gather_busy": sum(st["gather"] for st in r.stages),

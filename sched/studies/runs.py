@@ -235,11 +235,18 @@ def _deeprecsched_report(path: Path, summary: list[dict], off: list[dict], tails
                    f"tail swept."), ""]
     spread = max(r["item_cost_spread"] for r in summary)
     fit = [r for r in summary if r["p95_query_ms"] <= r["sla_ms"]]
-    lines += [f"Why: on the CPU platform a smaller batch never costs less per item (up to "
-              f"{(spread - 1) * 100:.1f} % more at the smallest batch tried), so batch tuning "
-              f"adds parallelism but never capacity beyond the largest batch's. It pays only "
-              f"where the fixed batch misses the SLA: when the p95 query, in one piece, takes "
-              f"longer than the SLA. That holds on {len(summary) - len(fit)} of {len(summary)} (model, tail) "
+    if all(r["item_cost_falls_with_batch"] for r in summary):
+        cost = (f"on the CPU platform a smaller batch never costs less per item (up to "
+                f"{(spread - 1) * 100:.1f} % more at the smallest batch tried), so batch tuning "
+                f"adds parallelism but never capacity beyond the largest batch's")
+    else:
+        odd = sorted({r["model"] for r in summary if not r["item_cost_falls_with_batch"]})
+        cost = (f"on the CPU platform the cost per item varies by up to "
+                f"{(spread - 1) * 100:.1f} % between the batch sizes tried, and a smaller "
+                f"batch is cheaper per item for {', '.join(odd)}, where tuning can also add "
+                f"capacity")
+    lines += [f"Why: {cost}. Batch tuning pays most where the fixed batch misses the SLA: "
+              f"when the p95 query, in one piece, takes longer than the SLA. That holds on {len(summary) - len(fit)} of {len(summary)} (model, tail) "
               f"points (the `p95_query_ms` and `sla_ms` columns of gains.csv); elsewhere the "
               f"pool's capacity bounds the load and the tuned batch gains little. Heavier "
               f"tails (smaller Pareto indices) put more queries above the SLA in one piece.", ""]

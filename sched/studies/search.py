@@ -286,11 +286,9 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
     accel_note = None
     if accel is not None and accel_configs:
         from rpaccel.models import get_model
-        from rpaccel.query import model_spec
         from rpaccel.sched.platforms.hosts import get_platform
 
-        try:
-            model_spec(get_model(model))              # runs on it? (a one-line reason if not)
+        try:                                      # runs on it? (a one-line reason if not)
             get_platform(accel).service_time(get_model(model), np.array([min(accel_configs)]))
             phases.append(("accel", accel, accel_configs))
         except ValueError as e:
@@ -314,7 +312,11 @@ def deeprecsched(model: str, *, sla_ms: float | None = None, engines: int = 32,
     cpu_plat, mdl = get_platform(cpu), get_model(model)
     per_item = [float(cpu_plat.service_time(mdl, np.array([b]))[0]) / b for b in batch_configs]
     p95_size = int(np.percentile(_sizes(pt(baseline_batch, None)), 95))
-    out.update({"item_cost_spread": max(per_item) / min(per_item), "p95_size": p95_size,
+    by_size = [c for _, c in sorted(zip(batch_configs, per_item))]
+    out.update({"item_cost_spread": max(per_item) / min(per_item),
+                # a smaller batch never costs less per item (capacity peaks at the largest)
+                "item_cost_falls_with_batch": all(a >= b for a, b in zip(by_size, by_size[1:])),
+                "p95_size": p95_size,
                 "p95_query_ms": float(cpu_plat.service_time(
                     mdl, np.array([min(p95_size, baseline_batch)]))[0]) * 1e3})
     base = score[baseline_batch]
