@@ -115,8 +115,12 @@ def test_artifact_cli_and_sizes_beyond_one_pass():
     one = p.cycles(get_model("rm-small"), 4096)["cycles"]
     two = p.cycles(get_model("rm-small"), 8192)
     assert two["cycles"] == 2 * one and two["passes"] == 2
-    # padding: 1000 items run as 4 sub-batches of 256 (1024 items)
-    assert p.cycles(get_model("rm-small"), 1000)["items_padded"] == 1024
+    # padding: 1000 items run as 4 sub-batches of 256 (1024 items); below one sub-batch of
+    # 1,024 (the rpaccel preset's), a query runs whole
+    assert get_platform("rpaccel:rpaccel-sb256").cycles(get_model("rm-small"),
+                                                        1000)["items_padded"] == 1024
+    assert p.cycles(get_model("rm-small"), 1000)["items_padded"] == 1000
+    assert p.cycles(get_model("rm-small"), 3000)["items_padded"] == 3072
 
 
 def test_no_contention_simulation_equals_the_executor():
@@ -241,8 +245,9 @@ def test_host_sort_in_simulation():
 
 
 def test_fidelity_ladder(tmp_path):
-    """`rpaccel study fidelity`: starts at the artifact's printed numbers, ends at the rpaccel
-    preset's executor figures, one switch per rung; table, Markdown and PNG written."""
+    """`rpaccel study fidelity`: starts at the artifact's printed numbers, ends at the
+    rpaccel-sb256 preset's executor figures, one switch per rung; table, Markdown and PNG
+    written."""
     from rpaccel.sched.studies.fidelity import RUNGS, SERVING_RUNGS, ladder_configs
 
     cfgs = ladder_configs()
@@ -256,14 +261,14 @@ def test_fidelity_ladder(tmp_path):
     large, sl = "RM-large [4096] cycles", "S->L [4096, 512] cycles"
     assert rows[0][large] == 261_343.0                   # RECPIPE.md 4.1
     assert rows[0]["S->L [4096, 512] ms"] == round(0.4466 + 0.3994, 4)   # hc1 + hc1, 4.2
-    plat = get_platform("rpaccel:rpaccel")
+    plat = get_platform("rpaccel:rpaccel-sb256")
     hw = rows[len(RUNGS) - 1]                            # the last hardware rung
     assert hw[large] == plat.cycles(get_model("rm-large"), 4096)["cycles"]
-    assert hw[sl] == model_accel(load_accel("rpaccel"), accel_pipeline("s-l")).cycles
+    assert hw[sl] == model_accel(load_accel("rpaccel-sb256"), accel_pipeline("s-l")).cycles
     # the serving rungs: a warm stream without overlap, then a loaded one (queueing included),
     # each against a stream of the executor with the same arrivals
     warm, loaded = rows[len(RUNGS)], rows[len(RUNGS) + 1]
-    ex = model_accel(load_accel("rpaccel"), accel_pipeline("s-l"), queries=16,
+    ex = model_accel(load_accel("rpaccel-sb256"), accel_pipeline("s-l"), queries=16,
                      arrivals=[i * 2 * int(hw[sl]) for i in range(16)])
     assert warm[sl] == round(sum(ex.latency[8:]) / 8, 1)
     assert loaded[sl] > warm[sl] and loaded[large] > warm[large]

@@ -212,8 +212,7 @@ def default_table() -> EnergyTable:
 def static_w(accel: AccelConfig, table: EnergyTable | None = None) -> float:
     """Static power of one accelerator (W): ``static.mw_per_mm2`` x its area from the roll-up
     (:func:`rpaccel.area.rollup`: array, filter units at their measured cells per entry, and
-    SRAMs; the embedding unit's logic, about 1 % of the presets' area, needs a synthesis and is
-    not counted here)."""
+    SRAMs; the embedding unit's logic, about 1 % of the presets' area, is not counted here)."""
     from rpaccel.area import rollup
 
     t = table or default_table()

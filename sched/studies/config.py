@@ -16,9 +16,14 @@ from rpaccel.query import ACCEL_MODES, STAGE_LIMITS
 from rpaccel.sched.serving.workload import LOGNORMAL_MU, LOGNORMAL_SIGMA, SIZE_CAP
 
 __all__ = ["RunSettings", "LoadSettings", "PlacementSettings", "DeepRecSchedSettings",
-           "QualitySettings", "RecPipeSettings", "HeadlineSettings", "QUALITY_DATA",
+           "QualitySettings", "RecPipeSettings", "HeadlineSettings", "TuneSettings",
+           "QUALITY_DATA", "HEADLINE_WORKLOADS",
            "LOAD_ARRIVALS"]
 
+#: The workloads the headline is measured on by default (workload presets): uniform
+#: Zipf ids, Criteo Kaggle's cardinalities, lookups generated from the shipped sample's reuse
+#: profile, and the shipped sample trace itself.
+HEADLINE_WORKLOADS = ("uniform-1m", "criteo-kaggle", "criteo-reuse", "criteo-sample")
 #: Quality data sources of the RecPipe studies.
 QUALITY_DATA = ("synthetic", "movielens")
 #: Arrival processes of a load sweep.
@@ -122,3 +127,21 @@ class HeadlineSettings(QualitySettings):
     exact_queries: int = _param("queries per exact-mode point (the best configurations "
                                 "re-measured on stateful accelerators)", "queries", default=200,
                                 lo=10, hi=1 << 20)
+
+
+@dataclass(frozen=True)
+class TuneSettings(RunSettings):
+    """``rpaccel study tune``: the accelerator's own knobs searched at equal area, per workload
+    (:mod:`rpaccel.sched.studies.tune`)."""
+
+    queries: int = _param("back-to-back queries per evaluation (the first --warmup of them "
+                          "warm the caches and are not measured)", "queries", default=8, lo=2,
+                          hi=10_000)
+    warmup: int = _param("queries per evaluation that only warm the caches", "queries",
+                         default=2, lo=0, hi=lambda c: c.queries - 1,
+                         range_text="0..queries-1")
+    budget_mm2: float | None = _param("area budget of a configuration (the area roll-up, "
+                                      "recpipe-12nm)", "mm^2", default=None, lo=0,
+                                      lo_open=True, default_text="the base accelerator's own")
+    passes: int = _param("hill-climbing passes over the knobs (stops early when a pass "
+                         "changes nothing)", "passes", default=2, lo=1, hi=10)

@@ -3,12 +3,12 @@ one named switch at a time (``rpaccel study fidelity``).
 
 Rung 0 is the ``artifact`` preset (every :class:`~rpaccel.accel.Fidelity` switch on the
 artifact's side, hardconf_1's hardware); each later rung changes one thing, and the last is the
-``rpaccel`` preset exactly (checked). Up to the sub-batch rung every stage of a funnel is a
+``rpaccel-sb256`` preset exactly (checked: the ``rpaccel`` hardware, sub-batches of 256). Up to the sub-batch rung every stage of a funnel is a
 separate invocation of the whole accelerator, its times added, as the artifact adds its stage
 times; the split-array rung runs the funnel as one program with each stage on its own sub-arrays
 (the ``s-l`` pipeline preset) and a one-stage query on the ``serve.subarrays`` sub-arrays.
 
-Two serving rungs follow on the ``rpaccel`` preset (:data:`SERVING_RUNGS`), measured on a
+Two serving rungs follow on that preset (:data:`SERVING_RUNGS`), measured on a
 stream of :data:`STREAM` queries (seed 0, query i's own inputs) on one stateful accelerator
 (:class:`rpaccel.perfmodel.stateful.StatefulAccel`); each reports the mean over the stream's
 second half:
@@ -59,7 +59,9 @@ def _both(*fs) -> Callable[[AccelConfig], AccelConfig]:
     return f
 
 
-_RP = load_accel("rpaccel")
+#: The ladder's top: the ``rpaccel`` hardware serving in sub-batches of 256 (the pipeline
+#: presets' sub-batch; the ``rpaccel`` preset serves one-stage queries in 1,024).
+_RP = load_accel("rpaccel-sb256")
 
 #: (name, what changes, transform). Applied in order to the ``artifact`` preset.
 RUNGS: list[tuple[str, str, Callable[[AccelConfig], AccelConfig]]] = [
@@ -109,7 +111,7 @@ WORKLOADS = [("RM-large [4096]", "rm-large"), ("S->L [4096, 512]", "s-l")]
 
 
 def ladder_configs() -> list[AccelConfig]:
-    """The accelerator config of every rung; the last equals the ``rpaccel`` preset."""
+    """The accelerator config of every rung; the last equals the ``rpaccel-sb256`` preset."""
     a = load_accel("artifact")
     out = []
     for _, _, f in RUNGS:
@@ -121,7 +123,7 @@ def ladder_configs() -> list[AccelConfig]:
                                max_lookups=_RP.max_lookups)
     out[-1] = last
     if last != _RP:
-        raise RuntimeError("the fidelity ladder does not end at the rpaccel preset")
+        raise RuntimeError(f"the fidelity ladder does not end at the {_RP.name} preset")
     return out
 
 

@@ -30,7 +30,7 @@ from rpaccel.query import Pipeline
 from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.sched.serving.sim import max_qps_under_sla, simulate
 from rpaccel.sched.serving.workload import arrivals, sizes
-from rpaccel.sched.studies.config import HeadlineSettings
+from rpaccel.sched.studies.config import HEADLINE_WORKLOADS, HeadlineSettings
 from rpaccel.sched.studies.dse import dse_placements, funnel_quality
 from rpaccel.sched.studies.report import manifest, output_dir, write_rows
 from rpaccel.sched.studies.sweep import run_points
@@ -66,10 +66,6 @@ def _platform(placement: str) -> str:
     return p(placement)
 
 
-#: The workloads the headline is measured on by default (workload presets): today's uniform
-#: Zipf ids, Criteo Kaggle's cardinalities, lookups generated from the shipped sample's reuse
-#: profile, and the shipped sample trace itself.
-HEADLINE_WORKLOADS = ("uniform-1m", "criteo-kaggle", "criteo-reuse", "criteo-sample")
 #: ``--accel-mode`` of the headline: one timing of the accelerators, or both.
 HEADLINE_MODES = ("profile", "exact", "both")
 #: Bisection steps of an exact-mode throughput search (in [0, 2x the profile figure]).

@@ -22,10 +22,14 @@ RecPipe's roll-up; they are not a substitute for synthesis in the technology.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["Technology", "TECHNOLOGIES", "get_technology", "area_um2", "rollup",
-           "accel_sram_bytes", "RECPIPE_ROLLUP_MM2", "FILTER_CELLS_PER_ENTRY"]
+           "accel_sram_bytes", "RECPIPE_ROLLUP_MM2", "FILTER_CELLS_PER_ENTRY",
+           "EMBEDDING_FEATURES", "EMBEDDING_MODEL_FILE", "embedding_features",
+           "embedding_cells_model"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,58 @@ CELLS_PER_EXTRA_SUBARRAY = (1_003_712 - _OUR_32X32_CELLS) / 15
 #: --k-max 256 --lanes 1 --score-width 32 --id-width 16 --signed``). The cells are linear in
 #: the entries (503, 495, 492 per entry at 16, 64, 256).
 FILTER_CELLS_PER_ENTRY = 125_946 / 256
+
+
+# -- the embedding unit's logic, without a synthesis ----------------------------------------------
+#: Structural terms of the non-blocking embedding unit's logic that does not grow with the cache
+#: sets (the part the roll-up counts, see ``rpaccel.verif.synth.embedding_logic_cells``), with
+#: L lanes, M MSHRs, RP reorder-buffer entries (rob_beats rounded up to a power of two), RB row
+#: bits and A global-row address bits:
+#:
+#: * ``const``: control;
+#: * ``rob``: the reorder buffer's registers, ``RP x L x (RB + request tag + MSHR id + 6 flags)``;
+#: * ``rob_static``: its static-hit write path, ``RP x L x RB`` when there is a static cache;
+#: * ``lane_mshr``: every lane's in-flight compare against every MSHR, ``L x M x A``;
+#: * ``mshr``: the MSHRs' addresses and queues, ``M x A``;
+#: * ``lane_way``: every lane's tag compare and victim choice, ``L x ways x A``;
+#: * ``lane_row``: every lane's data path, ``L x RB``;
+#: * ``row``: the fill path, ``RB``.
+EMBEDDING_FEATURES = ("const", "rob", "rob_static", "lane_mshr", "mshr", "lane_way", "lane_row",
+                      "row")
+#: The fitted coefficients (cells per unit of each term), the synthesised points they come from
+#: and the held-out checks; written by ``tools/fit_embunit_cells.py``.
+EMBEDDING_MODEL_FILE = str(Path(__file__).parent / "presets" / "embunit-cells.json")
+
+
+def embedding_features(emb) -> dict[str, float]:
+    """The terms of :data:`EMBEDDING_FEATURES` for an embedding-cache config."""
+    L, M, RB, A = emb.lanes, emb.mshrs, emb.row_bits, emb.addr_bits
+    RP = 1 << max(0, (emb.rob_beats - 1).bit_length())
+    mid = max(1, (M - 1).bit_length())
+    return {"const": 1.0, "rob": RP * L * (RB + emb.tag_width + mid + 6),
+            "rob_static": RP * L * RB if emb.static_rows else 0, "lane_mshr": L * M * A,
+            "mshr": M * A, "lane_way": L * emb.ways * A, "lane_row": L * RB, "row": RB}
+
+
+def embedding_cells_model(emb) -> tuple[int, str]:
+    """The embedding unit's logic cells (the part independent of the cache sets) from the
+    fitted structural model, and how: ``sum(coefficient x term)`` over
+    :func:`embedding_features`, with the coefficients of :data:`EMBEDDING_MODEL_FILE`."""
+    fit = _embedding_fit()
+    f = embedding_features(emb)
+    cells = round(sum(fit["coefficients"][k] * f[k] for k in EMBEDDING_FEATURES))
+    held = ", ".join(f"{k} {v['error']:+.1%}" for k, v in fit["held_out"].items())
+    return max(cells, 0), (f"structural model fitted to {len(fit['points'])} syntheses "
+                           f"(held out: {held})")
+
+
+_FIT: list[dict] = []
+
+
+def _embedding_fit() -> dict:
+    if not _FIT:
+        _FIT.append(json.loads(Path(EMBEDDING_MODEL_FILE).read_text()))
+    return _FIT[0]
 
 
 def accel_sram_bytes(accel) -> dict[str, int]:

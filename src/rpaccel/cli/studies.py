@@ -1,4 +1,4 @@
-"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|cache|fidelity|headline``): parse, call
+"""Study commands (``rpaccel study load|placement|recpipe|deeprecsched|embcache|cache|fidelity|headline|tune``): parse, call
 :mod:`rpaccel.sched.studies.runs`, print the summary."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from rpaccel.config import SIM_SEED_MAX, check_int, check_seed
 from rpaccel.query import FILTERS, load_pipeline
 from rpaccel.sched.studies import runs
 from rpaccel.sched.serving.sim import bytes_per_query, check_memory, check_pipeline
-from rpaccel.sched.studies.config import (DeepRecSchedSettings, HeadlineSettings, LoadSettings,
-                                          PlacementSettings, RecPipeSettings)
+from rpaccel.sched.studies.config import (HEADLINE_WORKLOADS, DeepRecSchedSettings,
+                                          HeadlineSettings, LoadSettings, PlacementSettings,
+                                          RecPipeSettings, TuneSettings)
 
 from .common import Parser, check_output_folder, floats, ints
 from .flags import add_config_flags, config_from_args
@@ -164,7 +165,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                          "(and CPU, GPU) at iso-quality, and each feature's "
                                          "contribution (Markdown report + PNGs)")
     add_config_flags(sh, HeadlineSettings, "study settings")
-    sh.add_argument("--workloads", default="uniform-1m,criteo-kaggle,criteo-reuse,criteo-sample",
+    sh.add_argument("--workloads", default=",".join(HEADLINE_WORKLOADS),
                     help="workloads the headline is measured on: presets or files, comma-"
                          "separated (default: uniform-1m, criteo-kaggle, criteo-reuse (generated "
                          "from the sample's reuse profile), criteo-sample (the shipped trace))")
@@ -175,6 +176,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sh.add_argument("-o", "--output", required=True, help="new output folder")
     _json_flag(sh)
     sh.set_defaults(handler=_checked(cmd_headline))
+    su = sts.add_parser("tune", help="the accelerator's own knobs (MSHRs, lanes, static/dynamic "
+                                     "split, ways, sub-array split, sub-batch) searched at equal "
+                                     "area, per workload; whether the preset should change")
+    add_config_flags(su, TuneSettings, "study settings")
+    su.add_argument("--accel", default="rpaccel", metavar="PRESET|FILE",
+                    help="the base accelerator the search starts from (default rpaccel)")
+    su.add_argument("--workloads", default=",".join(HEADLINE_WORKLOADS),
+                    help="workloads to tune for: presets or files, comma-separated (default: "
+                         "the headline's)")
+    su.add_argument("--knobs", default=None,
+                    help="the knobs searched, comma-separated (default all: mshrs, lanes, "
+                         "static-dynamic, ways, split, sub-batch, one-stage)")
+    su.add_argument("-o", "--output", required=True, help="new output folder")
+    _json_flag(su)
+    su.set_defaults(handler=_checked(cmd_tune))
     sd = sts.add_parser("deeprecsched", help="DeepRecSched gain over a fixed batch, per model")
     sd.add_argument("--models", default="ncf,wnd,mt-wnd,dlrm-rmc1,dlrm-rmc2,dlrm-rmc3,din,dien")
     sd.add_argument("--accel", metavar="rpaccel[:FILE]",
@@ -303,6 +319,35 @@ def cmd_headline(args: argparse.Namespace) -> int:
         print(f"  {v['workload']:<16} {v['accel_mode']:<8} RPAccel vs tpu-like: latency "
               f"{lx:>7} lower, throughput {tx:>7} higher")
     print(f"wrote {args.output}/headline.md")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    settings = config_from_args(TuneSettings, args)
+    from rpaccel.accel import load_accel
+    from rpaccel.sched.studies.tune import tune_study
+    from rpaccel.workload import load_workload
+
+    base = load_accel(args.accel, "--accel")
+    names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if not names:
+        raise ValueError("--workloads must name at least one workload")
+    wls = tuple(load_workload(w) for w in names)
+    from rpaccel.sched.studies.tune import KNOBS
+
+    knobs = KNOBS if args.knobs is None else tuple(k.strip() for k in args.knobs.split(","))
+    res = tune_study(Path(args.output), settings, workloads=wls, base=base, knobs=knobs)
+    if args.json:
+        return _emit_json(args.output, res)
+    for r in res["best"]:
+        if r["role"] == "best":
+            b = next(x for x in res["best"] if x["workload"] == r["workload"]
+                     and x["role"] == "base")
+            print(f"  {r['workload']:<16} best {r['score'] / b['score']:.3f}x over the base: "
+                  f"{r['config']}")
+    print(f"  {'change the preset' if res['change_preset'] else 'keep the preset'}: "
+          f"{res['recommended']} ({res['recommended_gain_x']:.3f}x)")
+    print(f"wrote {args.output}/tune.md")
     return 0
 
 
