@@ -49,6 +49,7 @@ EXAMPLES: dict[str, str] = {
     "study recpipe": "rpaccel study recpipe -o out/recpipe",
     "study headline": "rpaccel study headline -o out/headline",
     "study deeprecsched": "rpaccel study deeprecsched -o out/drs",
+    "study tune": "rpaccel study tune -o out/tune --budget-mm2 40",
     "cost area": "rpaccel cost area --accel tiny --json",
     "cost energy": "rpaccel cost energy --config rpaccel --pipeline s-l",
     "quality": "rpaccel quality --pipeline examples/pipelines/sl-cpu.toml --queries 300",
