@@ -64,7 +64,7 @@ def test_embedding_model_on_a_new_synthesis():
 
 def test_tune_knobs_keep_the_embedding_capacity():
     """The static/dynamic trade keeps tables x static rows + sets x ways lines; a change of
-    ways keeps the dynamic cache's lines."""
+    ways keeps the dynamic cache's lines; a change of sets changes the area."""
     b = load_accel("rpaccel")
     e = b.embedding
     s = T._state(b, b.serve.sub_batch, b.serve.subarrays)
@@ -76,9 +76,14 @@ def test_tune_knobs_keep_the_embedding_capacity():
         assert sets & (sets - 1) == 0
     for w in T.knob_values("ways", s, b):
         st = T.moved(s, "ways", w)
-        assert st["static-dynamic"][1] * w == e.sets * e.ways
+        assert st["sets"] * w == e.sets * e.ways
         acc = T.build(b, st)[0]
         assert acc.embedding.sets * acc.embedding.ways == e.sets * e.ways
+    # the sets knob changes the capacity, and the area with it
+    sets = T.knob_values("sets", s, b)
+    assert sets == [e.sets // 4, e.sets // 2, e.sets, 2 * e.sets, 4 * e.sets]
+    areas = [T.accel_area_mm2(T.build(b, T.moved(s, "sets", x))[0]) for x in sets]
+    assert areas == sorted(areas) and len(set(areas)) == len(areas)
 
 
 def test_tune_small_study(tmp_path):

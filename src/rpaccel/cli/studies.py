@@ -177,8 +177,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _json_flag(sh)
     sh.set_defaults(handler=_checked(cmd_headline))
     su = sts.add_parser("tune", help="the accelerator's own knobs (MSHRs, lanes, static/dynamic "
-                                     "split, ways, sub-array split, sub-batch) searched at equal "
-                                     "area, per workload; whether the preset should change")
+                                     "split, sets, ways, sub-array split, sub-batch) searched "
+                                     "within an area budget, per workload; whether the preset "
+                                     "should change")
     add_config_flags(su, TuneSettings, "study settings")
     su.add_argument("--accel", default="rpaccel", metavar="PRESET|FILE",
                     help="the base accelerator the search starts from (default rpaccel)")
@@ -187,7 +188,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          "the headline's)")
     su.add_argument("--knobs", default=None,
                     help="the knobs searched, comma-separated (default all: mshrs, lanes, "
-                         "static-dynamic, ways, split, sub-batch, one-stage)")
+                         "static-dynamic, sets, ways, split, sub-batch, one-stage)")
     su.add_argument("-o", "--output", required=True, help="new output folder")
     _json_flag(su)
     su.set_defaults(handler=_checked(cmd_tune))
