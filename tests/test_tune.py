@@ -127,6 +127,8 @@ def test_tune_small_study(tmp_path):
     (["--queries", "3", "--warmup", "3"], "warmup"),
     (["--knobs", "mshrs,colour"], "knobs must be one or more of"),
     (["--workloads", "nosuch"], "nosuch"),
+    (["--accel", "tpu-like", "--queries", "2", "--warmup", "1", "--workloads", "uniform-1m"],
+     "accel: the base accelerator cannot run"),
 ])
 def test_tune_bad_input(tmp_path, bad, msg):
     out = tmp_path / "bad"

@@ -162,7 +162,7 @@ def evaluate(pt: dict) -> dict:
     qps = []
     for label, pipe in pipes.items():
         try:
-            r = model_accel(acc, pipe, sub_batch=sb, seed=pt["seed"], queries=Q,
+            r = model_accel(acc, pipe, sub_batch=sb or None, seed=pt["seed"], queries=Q,
                             workload=pt["workload"])
         except ValueError as e:
             return {**out, "error": f"{label}: {e}"}
@@ -231,6 +231,9 @@ class _Evaluator:
 def _climb(ev: _Evaluator, wl, start: dict, passes: int, knobs) -> tuple[dict, dict, list[dict]]:
     """Hill climb from ``start`` on one workload: the best state, its result and the path."""
     cur, res = start, ev(wl, [start], "base")[0]
+    if "score" not in res:
+        raise ValueError(f"accel: the base accelerator cannot run the tune's pipelines on "
+                         f"{wl.name}: {res['error']}")
     path = [{"workload": wl.name, "pass": 0, "knob": "base", "value": _label(cur),
              "score": res.get("score"), "area_mm2": res["area_mm2"]}]
     for p in range(1, passes + 1):
@@ -276,7 +279,9 @@ def tune_study(out: Path, settings: TuneSettings | None = None, *, workloads, ba
     if budget < area0 * (1 - 1e-12):
         raise ValueError(f"budget_mm2 must be >= the base accelerator's area ({area0:.3f} mm^2: "
                          f"the search starts there), got {budget:g}")
-    start = _state(acc0, acc0.serve.sub_batch, acc0.serve.subarrays)
+    # a base serving whole queries (sub_batch 0) starts from the pipelines' own sub-batch
+    start = _state(acc0, acc0.serve.sub_batch or load_pipeline("rm-large").sub_batch,
+                   acc0.serve.subarrays)
     with output_dir(out) as d:
         ev = _Evaluator(acc0, st, budget, progress)
         bests, paths = {}, []
@@ -374,7 +379,7 @@ def _roofline(acc0, start, top, workloads) -> list[dict]:
         acc, sb, pipes = build(acc0, s)
         for wl in workloads:
             for label, pipe in pipes.items():
-                r = roofline(acc, pipe.with_options(sub_batch=sb).with_workload(wl))
+                r = roofline(acc, pipe.with_options(sub_batch=sb or None).with_workload(wl))
                 out.append({"role": role, "workload": wl.name, "pipeline": label,
                             "cycles": r["cycles"], "bound": r["bound"], "bound_by": r["bound_by"],
                             "gap_x": r["gap_x"]})
