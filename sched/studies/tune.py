@@ -129,26 +129,36 @@ def _pow2(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0
 
 
-def build(base: AccelConfig, state: dict) -> tuple[AccelConfig, int, dict[str, Pipeline]]:
-    """The accelerator, the sub-batch and the two pipelines (accelerator programs) of
-    ``state``."""
-    static, sets, ways = state["static"], state["sets"], state["ways"]
+def _accel(base: AccelConfig, state: dict) -> AccelConfig:
+    """The accelerator of ``state`` (its ``[serve]`` table included)."""
     emb = dataclasses.replace(base.embedding, mshrs=state["mshrs"], lanes=state["lanes"],
-                              static_rows=static, sets=sets, ways=ways, stage_ways=())
+                              static_rows=state["static"], sets=state["sets"],
+                              ways=state["ways"], stage_ways=())
     split = tuple(state["split"])
-    arr = dataclasses.replace(base.array, split=split)
     n = split[0] * split[1]
     one = 0 if state["one-stage"] == 0 else n         # "all": every sub-array
-    acc = dataclasses.replace(base, array=arr, embedding=emb,
-                              serve=dataclasses.replace(base.serve, sub_batch=state["sub-batch"],
-                                                        subarrays=one))
+    return dataclasses.replace(base, array=dataclasses.replace(base.array, split=split),
+                               embedding=emb,
+                               serve=dataclasses.replace(base.serve, subarrays=one,
+                                                         sub_batch=state["sub-batch"]))
+
+
+def build(base: AccelConfig, state: dict) -> tuple[AccelConfig, int, dict[str, Pipeline]]:
+    """The accelerator, the sub-batch and the two pipelines (:data:`_PIPES`, accelerator
+    programs) of ``state``."""
+    acc = _accel(base, state)
+    n, one = acc.array.subarrays, acc.serve.subarrays
     rm = load_pipeline("rm-large").accel_program()
     rm = dataclasses.replace(rm, stages=(dataclasses.replace(rm.stages[0], subarrays=one),))
     sl = load_pipeline("s-l").accel_program()
     s0 = max(1, n // 4)
     sl = dataclasses.replace(sl, stages=(dataclasses.replace(sl.stages[0], subarrays=s0),
                                          dataclasses.replace(sl.stages[1], subarrays=n - s0)))
-    return acc, state["sub-batch"], {"RM-large [4096]": rm, "S->L [4096, 512]": sl}
+    return acc, state["sub-batch"], dict(zip(_PIPES, (rm, sl)))
+
+
+#: The two pipelines a configuration is scored on.
+_PIPES = ("RM-large [4096]", "S->L [4096, 512]")
 
 
 def evaluate(pt: dict) -> dict:
@@ -162,7 +172,7 @@ def evaluate(pt: dict) -> dict:
     qps = []
     for label, pipe in pipes.items():
         try:
-            r = model_accel(acc, pipe, sub_batch=sb or None, seed=pt["seed"], queries=Q,
+            r = model_accel(acc, pipe, sub_batch=sb, seed=pt["seed"], queries=Q,
                             workload=pt["workload"])
         except ValueError as e:
             return {**out, "error": f"{label}: {e}"}
@@ -206,8 +216,7 @@ class _Evaluator:
             k = (wl.name, _key(s))
             if k in self.seen:
                 continue
-            acc = build(self.base, s)[0]
-            area = accel_area_mm2(acc)
+            area = accel_area_mm2(_accel(self.base, s))
             if area > self.budget * (1 + 1e-12):
                 self.seen[k] = {"area_mm2": area, "error": f"over budget ({area:.3f} mm^2)"}
                 continue
@@ -254,9 +263,6 @@ def _climb(ev: _Evaluator, wl, start: dict, passes: int, knobs) -> tuple[dict, d
     return cur, res, path
 
 
-_PIPES = ("RM-large [4096]", "S->L [4096, 512]")
-
-
 def tune_study(out: Path, settings: TuneSettings | None = None, *, workloads, base="rpaccel",
                knobs=KNOBS, progress: bool | None = None, **kw) -> dict:
     """Run the search and write its folder: ``tune.csv`` (every evaluation), ``path.csv`` (each
@@ -269,7 +275,7 @@ def tune_study(out: Path, settings: TuneSettings | None = None, *, workloads, ba
     bad = [k for k in knobs if k not in KNOBS]
     if bad or not knobs:
         raise ValueError(f"knobs must be one or more of {', '.join(KNOBS)}, got "
-                         f"{', '.join(map(str, bad)) or 'none'}")
+                         f"{', '.join(map(repr, bad)) or 'none'}")
     knobs = tuple(k for k in KNOBS if k in knobs)
     acc0 = base if isinstance(base, AccelConfig) else load_accel(base, "--accel")
     if not workloads:
@@ -322,7 +328,7 @@ def tune_study(out: Path, settings: TuneSettings | None = None, *, workloads, ba
         cfg = d / "configs"
         cfg.mkdir()
         for name, s in [*((f"best-{w}", s) for w, s in bests.items()), ("recommended", top)]:
-            a = build(acc0, s)[0]
+            a = _accel(acc0, s)
             (cfg / f"{name}.toml").write_text(
                 f"# rpaccel study tune: {_label(s)}\n"
                 + accel_toml(dataclasses.replace(a, name=f"{acc0.name}-{name}")))
@@ -379,7 +385,7 @@ def _roofline(acc0, start, top, workloads) -> list[dict]:
         acc, sb, pipes = build(acc0, s)
         for wl in workloads:
             for label, pipe in pipes.items():
-                r = roofline(acc, pipe.with_options(sub_batch=sb or None).with_workload(wl))
+                r = roofline(acc, pipe.with_options(sub_batch=sb).with_workload(wl))
                 out.append({"role": role, "workload": wl.name, "pipeline": label,
                             "cycles": r["cycles"], "bound": r["bound"], "bound_by": r["bound_by"],
                             "gap_x": r["gap_x"]})
