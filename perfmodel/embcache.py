@@ -64,6 +64,7 @@ MSHR-full stall cycles.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -203,11 +204,15 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     n = grow.shape[0]
     nbeats = beat_lo.shape[0] - 1
     beat_of = np.zeros(n, dtype=np.int64)
-    widest = 1
     for b in range(nbeats):
-        widest = max(widest, beat_lo[b + 1] - beat_lo[b])
         for i in range(beat_lo[b], beat_lo[b + 1]):
             beat_of[i] = b
+    # sets is a power of two: set = low bits, tag = high bits; banks need not be (lanes)
+    smask = sets - 1
+    sshift = 0
+    while (1 << sshift) < sets:
+        sshift += 1
+    bmask = banks - 1 if banks & (banks - 1) == 0 else -1
     m_addr = np.full(mshrs, -1, dtype=np.int64)
     n_alloc = 0                                             # MSHRs holding a row in flight
     # the rows in flight by key (m_addr's inverse): open addressing, linear probing, at most a
@@ -219,8 +224,10 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     h_key = np.full(hsize, -1, dtype=np.int64)
     h_val = np.zeros(hsize, dtype=np.int64)
     m_owner = np.zeros(mshrs, dtype=np.int64)               # lookup that allocated it
-    m_nwait = np.zeros(mshrs, dtype=np.int64)
-    m_wait = np.zeros((mshrs, rob * widest), dtype=np.int64)
+    # the lookups waiting on each MSHR's fill: a list per MSHR, linked through w_next (the
+    # order a fill wakes them in does not matter: it only lowers pend and raises rdy)
+    m_whead = np.full(mshrs, -1, dtype=np.int64)
+    w_next = np.empty(max(1, n), dtype=np.int64)
     q_ids = np.zeros(mshrs, dtype=np.int64)                 # allocated, not yet requested
     q_head = 0
     q_len = 0
@@ -237,6 +244,9 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     ir_beat = -1
     ir_pos = 0
     k = 0
+    blk = -1                                            # a stalled lookup's cached verdict
+    c_static = c_hit = c_merged = c_miss = c_req = 0    # counters, in registers
+    blk_stop = -1
     present = start + (idle[0] if nbeats > 0 else 0)
     done = 0
     t = start
@@ -262,13 +272,21 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
         finishing = ir_beat < 0
         moved = False
         stop = -1
-        if ir_beat >= 0:
+        if ir_beat >= 0 and blk == beat_lo[ir_beat] + ir_pos:
+            # the same first lookup as last cycle, which stalled on its victim or on the
+            # MSHRs, and nothing it reads has changed since (no lookup went, no fill ended):
+            # it stalls again for the same reason
+            stop = blk_stop
+            counters[4 + stop] += 1
+        elif ir_beat >= 0:
             for x in range(banks):
                 bank_used[x] = 0
             free = mshrs - n_alloc
             end = beat_lo[ir_beat + 1]
             s = beat_lo[ir_beat] + ir_pos
             s0 = s
+            pb = pend[ir_beat]                      # the beat's counts, in registers
+            rb = rdy[ir_beat]
             while s < end:
                 i = s
                 g = grow[i]
@@ -276,13 +294,13 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     if record:
                         kind[i] = STATIC
                         lookup[i] = t
-                    counters[0] += 1
-                    pend[ir_beat] -= 1
-                    rdy[ir_beat] = max(rdy[ir_beat], t + _HIT_READY)
+                    c_static += 1
+                    pb -= 1
+                    rb = max(rb, t + _HIT_READY)
                     s += 1
                     continue
-                st = g % sets
-                bk = st % banks
+                st = g & smask
+                bk = st & bmask if bmask >= 0 else st % banks
                 if bank_used[bk] != 0:
                     stop = STALL_BANK
                     break
@@ -296,7 +314,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     hx = (hx + 1) & hmask
                 lo = way_lo[stages[i]]
                 nw = way_n[stages[i]]
-                tag = g // sets
+                tag = g >> sshift
                 pos = -1
                 if dynamic:
                     for w in range(nw):
@@ -306,7 +324,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 if hit_m < 0 and pos < 0:
                     # a miss: its victim must not be in flight, and it needs a free MSHR
                     if dynamic and lines[st, lo + nw - 1] >= 0:
-                        va = (lines[st, lo + nw - 1] * sets + st) * 4 + stages[i]
+                        va = ((lines[st, lo + nw - 1] << sshift) + st) * 4 + stages[i]
                         pending = False
                         hx = (va ^ (va >> 9) ^ (va >> 19)) & hmask
                         while h_key[hx] >= 0:
@@ -334,23 +352,23 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 if hit_m >= 0:                          # its row is in flight: merge
                     if record:
                         kind[i] = MERGED
-                    counters[2] += 1
+                    c_merged += 1
                     if hit_m == fill_m:                 # ... and arrives this very cycle
-                        pend[ir_beat] -= 1
-                        rdy[ir_beat] = max(rdy[ir_beat], t + _FILL_READY)
+                        pb -= 1
+                        rb = max(rb, t + _FILL_READY)
                     else:
-                        m_wait[hit_m, m_nwait[hit_m]] = i
-                        m_nwait[hit_m] += 1
+                        w_next[i] = m_whead[hit_m]
+                        m_whead[hit_m] = i
                 elif was_hit:
                     if record:
                         kind[i] = HIT
-                    counters[1] += 1
-                    pend[ir_beat] -= 1
-                    rdy[ir_beat] = max(rdy[ir_beat], t + _HIT_READY)
+                    c_hit += 1
+                    pb -= 1
+                    rb = max(rb, t + _HIT_READY)
                 else:                                   # a miss takes the lowest free MSHR
                     if record:
                         kind[i] = MISS
-                    counters[3] += 1
+                    c_miss += 1
                     m = 0
                     while m_addr[m] >= 0:
                         m += 1
@@ -362,14 +380,19 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     h_key[hx] = key
                     h_val[hx] = m
                     m_owner[m] = i
-                    m_wait[m, 0] = i
-                    m_nwait[m] = 1
+                    w_next[i] = -1
+                    m_whead[m] = i
                     free -= 1
-                    q_ids[(q_head + q_len) % mshrs] = m
+                    qi = q_head + q_len
+                    q_ids[qi - mshrs if qi >= mshrs else qi] = m
                     q_len += 1
                 s += 1
+            pend[ir_beat] = pb
+            rdy[ir_beat] = rb
             ir_pos = s - beat_lo[ir_beat]
             moved = s != s0
+            blk = s if (not moved and stop != STALL_BANK) else -1
+            blk_stop = stop
             if stop >= 0:
                 counters[4 + stop] += 1
             else:
@@ -381,12 +404,14 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             acc = True
         # 6. end of the cycle: registers take their new values
         if fill_m >= 0:
-            for x in range(m_nwait[fill_m]):
-                i = m_wait[fill_m, x]
+            blk = -1                                    # the MSHRs and rows in flight change
+            i = m_whead[fill_m]
+            while i >= 0:
                 b = beat_of[i]
                 pend[b] -= 1
                 rdy[b] = max(rdy[b], t + _FILL_READY)
-            m_nwait[fill_m] = 0
+                i = w_next[i]
+            m_whead[fill_m] = -1
             fk = m_addr[fill_m]
             hx = (fk ^ (fk >> 9) ^ (fk >> 19)) & hmask
             while h_key[hx] != fk:
@@ -404,7 +429,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             h_key[hx] = -1
             m_addr[fill_m] = -1
             n_alloc -= 1
-            f_head = (f_head + 1) % mshrs
+            f_head = 0 if f_head + 1 == mshrs else f_head + 1
             f_len -= 1
         if resp_now:
             b = rob_head
@@ -415,17 +440,20 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             rob_count -= 1
             done += 1
         if req_m >= 0:
-            q_head = (q_head + 1) % mshrs
+            q_head = 0 if q_head + 1 == mshrs else q_head + 1
             q_len -= 1
             d0 = max(t + lat, prev_last + interval)
             last = d0 + (beats_per_row - 1) * interval
             prev_last = last
-            f_ids[(f_head + f_len) % mshrs] = req_m
-            f_last[(f_head + f_len) % mshrs] = last
+            fi = f_head + f_len
+            if fi >= mshrs:
+                fi -= mshrs
+            f_ids[fi] = req_m
+            f_last[fi] = last
             f_len += 1
             if record:
                 memreq[m_owner[req_m]] = t
-            counters[7] += 1
+            c_req += 1
         if ir_beat >= 0 and finishing:
             ir_beat = -1
         if acc:
@@ -459,6 +487,11 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             t = int(nxt)
         else:
             t += 1
+    counters[0] += c_static
+    counters[1] += c_hit
+    counters[2] += c_merged
+    counters[3] += c_miss
+    counters[7] += c_req
     return t - 1
 
 
@@ -480,7 +513,7 @@ def _nb_kernel():
     if _NB_KERNEL is None:
         import numba
 
-        _NB_KERNEL = numba.njit(cache=False, nogil=True)(_nb_run)
+        _NB_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(_nb_run)
     return _NB_KERNEL
 
 
@@ -621,17 +654,47 @@ def nb_timeline(cfg: EmbCacheConfig, tables, rows, stages=None, *, start: int = 
 
 
 def nb_gather(cfg: EmbCacheConfig, tables, rows, stages, beat_sizes, lines: np.ndarray, *,
-              start: int, record: bool = False, engine: str = "numba"):
+              start: int, record: bool = False, engine: str = "numba", checked: bool = False):
     """One burst of lookups on the non-blocking unit, idle at ``start`` (no lookup in flight),
     from the tag state ``lines`` (:func:`empty_lines` after reset; updated in place to the state
     after the burst). Beat b carries ``beat_sizes[b]`` lookups; beats are presented back to back
     from ``start`` and ``resp`` is always ready. Returns ``(last_response_cycle, counters,
     timeline)``; ``timeline`` is an :class:`NBTimeline` with ``record``, else None. The
-    integrated accelerator's gathers (:mod:`rpaccel.perfmodel.executor`) run through here."""
-    out, counters, last = _nb_call(cfg, tables, rows, stages, start=start, ready_from=start,
-                                   idle=None, ready=None, record=record, engine=engine,
-                                   beat_sizes=beat_sizes, lines=lines)
-    return last, counters, (NBTimeline(*out, counters=counters) if record else None)
+    integrated accelerator's gathers (:mod:`rpaccel.perfmodel.executor`) run through here.
+
+    ``checked``: the caller guarantees int64 arrays of equal lengths with every id in range and
+    beat sizes in 1..lanes summing to the length (the executor's gathers, built from validated
+    pipelines); the compiled kernel then runs without re-validating them."""
+    if not (checked and engine == "numba" and not record and not cfg.blocking):
+        out, counters, last = _nb_call(cfg, tables, rows, stages, start=start,
+                                       ready_from=start, idle=None, ready=None, record=record,
+                                       engine=engine, beat_sizes=beat_sizes, lines=lines)
+        return last, counters, (NBTimeline(*out, counters=counters) if record else None)
+    n = len(rows)
+    beat_lo = np.empty(len(beat_sizes) + 1, dtype=np.int64)
+    beat_lo[0] = 0
+    np.cumsum(beat_sizes, out=beat_lo[1:])
+    lo, wn, ready_arr, none = _lean_consts(cfg)
+    counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
+    per_lookup = cfg.dram_latency + (cfg.beats_per_row + 1) * cfg.dram_interval + 8
+    last = _nb_kernel()(global_rows(cfg, tables, rows), rows, stages, beat_lo, lines,
+                        cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn, cfg.ways, cfg.mshrs,
+                        cfg.rob_beats, cfg.banks, cfg.dram_latency, cfg.dram_interval,
+                        cfg.beats_per_row, cfg.dram_outstanding, start, start,
+                        np.zeros(max(1, len(beat_lo) - 1), dtype=np.int64), ready_arr, True,
+                        start + 64 + n * per_lookup, False, none, none, none, none, none,
+                        counters)
+    if last < 0:  # pragma: no cover - the horizon bounds every lookup's worst case
+        raise RuntimeError("the gather did not finish within its horizon")
+    return last, dict(zip(_COUNTER_NAMES, counters.tolist())), None
+
+
+@functools.lru_cache(maxsize=32)
+def _lean_consts(cfg: EmbCacheConfig):
+    """Per configuration, the kernel's constant arguments (stage way bases and counts)."""
+    lo = np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64)
+    wn = np.asarray(cfg.stage_ways, dtype=np.int64)
+    return lo, wn, np.zeros(1, dtype=np.int8), np.full(0, -1, dtype=np.int64)
 
 
 def embcache_cycles(cfg: EmbCacheConfig, tables, rows, stages=None) -> dict:

@@ -187,6 +187,8 @@ class _Engine:
         self.looks: dict = {}
         self.sent, self.beat_no = -1, 0
         self.left = 0
+        self._cand: dict[str, int | None] = dict.fromkeys(self.order)
+        self._dirty: set[str] = set(self.order)
 
     def add(self, commands, looks: dict, arrivals: dict[int, int]) -> None:
         """Queue commands (of whole queries), their gathers' lookups and arrival cycles."""
@@ -194,45 +196,57 @@ class _Engine:
             self.queues[c.queue].append((self.n_cmds, c))
             self.n_cmds += 1
         self.left += len(commands)
+        self._dirty.update(self.order)
         self.looks.update(looks)
         for q, x in arrivals.items():
             self.arrival[q] = x
             self.per_q[q] = {"lookups": 0, "static_hits": 0, "dynamic_hits": 0, "misses": 0}
 
+    def _candidate(self, qn: str) -> int | None:
+        """The cycle queue ``qn``'s head command can issue on, or None (empty, or a token it
+        pops has not been pushed yet)."""
+        q = self.queues[qn]
+        if not q:
+            return None
+        c = q[0][1]
+        t = self.free[qn]
+        for p, n in c.pop.items():
+            if not n:
+                continue
+            lst = self.avail.get((p, qn))
+            k = self.used.get((p, qn), 0) + n - 1
+            if lst is None or k >= len(lst):
+                return None
+            if lst[k] > t:
+                t = lst[k]
+        if c.op == "GATHER" and self.emb_free > t:
+            t = self.emb_free
+        return t
+
     def advance(self, until: int | None = None) -> None:
-        """Issue every command that can issue before cycle ``until`` (all: ``None``)."""
-        queues, free = self.queues, self.free
-        avail, used = self.avail, self.used
+        """Issue every command that can issue before cycle ``until`` (all: ``None``).
+
+        A queue's candidate cycle (:meth:`_candidate`) depends only on its head command, its
+        ``free`` cycle, the tokens pushed to it and used by it, and (a GATHER) the embedding
+        unit's free cycle; it is recomputed only when one of these changed (``_dirty``)."""
+        cand, dirty, order = self._cand, self._dirty, self.order
         while self.left:
-            best = None
-            for qn in self.order:
-                if not queues[qn]:
-                    continue
-                c = queues[qn][0][1]
-                t = free[qn]
-                ok = True
-                for p, n in c.pop.items():
-                    if not n:
-                        continue
-                    lst = avail.get((p, qn), [])
-                    k = used.get((p, qn), 0) + n - 1
-                    if k >= len(lst):
-                        ok = False
-                        break
-                    t = max(t, lst[k])
-                if not ok:
-                    continue
-                if c.op == "GATHER":
-                    t = max(t, self.emb_free)
-                if best is None or t < best[0]:
-                    best = (t, qn)
-            if best is None:
+            if dirty:
+                for qn in dirty:
+                    cand[qn] = self._candidate(qn)
+                dirty.clear()
+            best_t, best_q = None, None
+            for qn in order:                       # ties: the first queue in priority order
+                t = cand[qn]
+                if t is not None and (best_t is None or t < best_t):
+                    best_t, best_q = t, qn
+            if best_t is None:
                 if until is None:
                     raise RuntimeError("deadlock: no queue can issue (a compiler bug)")
                 return
-            if until is not None and best[0] >= until:
+            if until is not None and best_t >= until:
                 return
-            self._issue(*best)
+            self._issue(best_t, best_q)
 
     def _issue(self, t: int, qn: str) -> None:
         accel, pl, emb, topk, ev = self.accel, self.pl, self.emb, self.topk, self.ev
@@ -266,7 +280,7 @@ class _Engine:
         elif c.op == "GATHER":
             tables, rows, stg, beats = self.looks.pop((a["q"], a["s"], a["sb"]))
             last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
-                                     start=t + GATHER_START, engine=self.kernel)
+                                     start=t + GATHER_START, engine=self.kernel, checked=True)
             done = last
             self.emb_free = done + 1
             for k_ in self.ecount:
@@ -344,6 +358,10 @@ class _Engine:
                     self.used[(p, qn)] = 0
         for to in c.push:
             self.avail.setdefault((qn, to), []).append(done + 1)
+        self._dirty.add(qn)
+        self._dirty.update(c.push)
+        if c.op == "GATHER":                   # the embedding unit's free cycle moved
+            self._dirty.update(self.order)
         self.left -= 1
         if self.timeline:
             self.tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in
