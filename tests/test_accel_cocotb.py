@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from rpaccel.verif.cases_accel import CLI_SHARED, TEST_OPT_FAST, VERIFY_ONLY, matrix_builds
+from rpaccel.verif.cases_accel import CLI_SHARED, VERIFY_ONLY, matrix_builds
 
 BUILDS = {label: (build, scs) for label, build, scs in matrix_builds()}
 
@@ -17,8 +17,7 @@ def _results(label: str) -> dict:
     from rpaccel.verif.accelbulk import run_accel
 
     build, scs = BUILDS[label]
-    opt = None if label in CLI_SHARED else TEST_OPT_FAST   # the CLI shares these builds
-    return {r["name"]: r for r in run_accel(build, scs, opt_fast=opt)}
+    return {r["name"]: r for r in run_accel(build, scs)}
 
 
 @pytest.mark.parametrize("label, name", [

@@ -22,7 +22,7 @@ from rpaccel.query import load_pipeline, pipeline_from_dict
 
 from .seeds import scenario_seed
 
-__all__ = ["MATRIX", "VERIFY_ONLY", "TEST_OPT_FAST", "CLI_SHARED", "matrix_builds", "random_build", "MIDSIZE",
+__all__ = ["MATRIX", "VERIFY_ONLY", "CLI_SHARED", "matrix_builds", "random_build", "MIDSIZE",
            "midsize_build"]
 
 
@@ -89,15 +89,9 @@ MATRIX: list[tuple[str, dict | str, dict | str, int, list[tuple[str, int, str]]]
 #: sub-batch over three stages): co-verified by ``make verify``, linted by ``make test``.
 VERIFY_ONLY = frozenset({"m8s2-512", "m8s4-3stage-items"})
 
-#: Matrix builds that `rpaccel sim accel --config X --pipeline X` reuses (the shipped presets):
-#: compiled at the default optimisation, in the tests' one "accel-tiny" worker group.
+#: Matrix builds that `rpaccel sim accel --config X --pipeline X` reuses (the shipped presets),
+#: in the tests' one "accel-tiny" worker group.
 CLI_SHARED = frozenset({"tiny", "tiny-pooled"})
-
-#: C++ optimisation of the matrix builds only the tests use: their scenarios are short, so the
-#: build dominates, and -O1 compiles in about 30 % less time than the default -O2 (the 3-stage
-#: m8s4 build: its two scenarios simulate in 7 s instead of 4). The tiny build keeps the default:
-#: `rpaccel sim accel --config tiny --pipeline tiny` reuses it.
-TEST_OPT_FAST = "-O1"
 
 
 #: The mid-size proof (``make verify``): a 32x32 array split 2x2 (four 16x16 sub-arrays), a
