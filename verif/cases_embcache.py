@@ -51,7 +51,7 @@ NB_SUITE: list[tuple[str, EmbCacheConfig]] = [
 ]
 SUITE += NB_SUITE
 
-#: Co-verified by ``make verify`` only (``make test`` lints them), to keep the suite within its
+#: Co-verified by ``make verify`` only (``make lint`` lints them), to keep the suite within its
 #: budget: 16-element rows over 8 lanes and a 60-cycle DRAM (``make test`` keeps the blocking
 #: static-only configuration and the other 8-lane one), and 4 lanes on one MSHR behind a
 #: 120-cycle DRAM (``make test`` keeps the one-lane unit with 8 MSHRs and the 2-lane one with 2).

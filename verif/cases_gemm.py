@@ -52,7 +52,7 @@ SPLIT_SUITE: list[tuple[str, GemmConfig]] = [
                             (8, 6, 1, 2, 2), (16, 16, 4, 4, 2), (8, 8, 2, 2, 1)]]
 SUITE += SPLIT_SUITE
 
-#: Co-verified by ``make verify`` only (``make test`` lints them), to keep the suite within its
+#: Co-verified by ``make verify`` only (``make lint`` lints them), to keep the suite within its
 #: budget: the 16x16 array split 4x4 (a minute of simulation; ``make test`` covers the 4x4 split
 #: on the 8x8 array) and the 8x6 array split 1x2 (``make test`` covers the non-square split 2x1).
 VERIFY_ONLY = frozenset({"16x16_s4x4", "8x6_s1x2"})
