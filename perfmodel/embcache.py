@@ -391,7 +391,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             rdy[ir_beat] = rb
             ir_pos = s - beat_lo[ir_beat]
             moved = s != s0
-            blk = s if (not moved and stop != STALL_BANK) else -1
+            blk = s if (not moved and stop > STALL_BANK) else -1   # a victim or MSHR stall
             blk_stop = stop
             if stop >= 0:
                 counters[4 + stop] += 1
