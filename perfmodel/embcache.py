@@ -603,16 +603,13 @@ def _nb_call(cfg: EmbCacheConfig, tables, rows, stages, *, start: int, ready_fro
     if len(idle) < nbeats:
         raise ValueError(f"idle must give one count per request beat ({nbeats})")
     grow = global_rows(cfg, tables, rows)
-    lo = np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64)
-    wn = np.asarray(cfg.stage_ways, dtype=np.int64)
     size = n if record else 0
     out = [np.full(size, -1, dtype=np.int64) for _ in range(5)]
     counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
     if engine not in ("numba", "python"):
         raise ValueError(f"engine must be 'numba' or 'python', got {engine!r}")
     run = _nb_kernel() if engine == "numba" else _nb_run
-    per_lookup = cfg.dram_latency + (cfg.beats_per_row + 1) * cfg.dram_interval + 8
-    horizon = max(start, ready_from) + int(idle[:nbeats].sum()) + 64 + n * per_lookup
+    horizon = _horizon(cfg, max(start, ready_from) + int(idle[:nbeats].sum()), n)
     for _ in range(8):
         ready_arr = np.zeros(1, dtype=np.int8)
         if ready is not None:
@@ -622,10 +619,8 @@ def _nb_call(cfg: EmbCacheConfig, tables, rows, stages, *, start: int, ready_fro
             a.fill(-1)
         counters.fill(0)
         state = lines0.copy()
-        last = run(grow, rows, stages, beat_lo, state, cfg.static_rows, cfg.dynamic, cfg.sets,
-                   lo, wn, cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
-                   cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start,
-                   ready_from, idle, ready_arr, ready is None, horizon, record, *out, counters)
+        last = _run(run, cfg, grow, rows, stages, beat_lo, state, start, ready_from, idle,
+                    ready_arr, ready is None, horizon, record, out, counters)
         if last >= 0:
             if lines is not None:
                 lines[...] = state
@@ -670,31 +665,41 @@ def nb_gather(cfg: EmbCacheConfig, tables, rows, stages, beat_sizes, lines: np.n
                                        ready_from=start, idle=None, ready=None, record=record,
                                        engine=engine, beat_sizes=beat_sizes, lines=lines)
         return last, counters, (NBTimeline(*out, counters=counters) if record else None)
-    n = len(rows)
     beat_lo = np.empty(len(beat_sizes) + 1, dtype=np.int64)
     beat_lo[0] = 0
     np.cumsum(beat_sizes, out=beat_lo[1:])
-    lo, wn, ready_arr, none = _lean_consts(cfg)
     counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
-    per_lookup = cfg.dram_latency + (cfg.beats_per_row + 1) * cfg.dram_interval + 8
-    last = _nb_kernel()(global_rows(cfg, tables, rows), rows, stages, beat_lo, lines,
-                        cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn, cfg.ways, cfg.mshrs,
-                        cfg.rob_beats, cfg.banks, cfg.dram_latency, cfg.dram_interval,
-                        cfg.beats_per_row, cfg.dram_outstanding, start, start,
-                        np.zeros(max(1, len(beat_lo) - 1), dtype=np.int64), ready_arr, True,
-                        start + 64 + n * per_lookup, False, none, none, none, none, none,
-                        counters)
+    none = np.full(0, -1, dtype=np.int64)          # no per-lookup records
+    last = _run(_nb_kernel(), cfg, global_rows(cfg, tables, rows), rows, stages, beat_lo, lines,
+                start, start, np.zeros(len(beat_sizes) or 1, dtype=np.int64),
+                np.zeros(1, dtype=np.int8), True, _horizon(cfg, start, len(rows)), False,
+                [none] * 5, counters)
     if last < 0:  # pragma: no cover - the horizon bounds every lookup's worst case
         raise RuntimeError("the gather did not finish within its horizon")
     return last, dict(zip(_COUNTER_NAMES, counters.tolist())), None
 
 
+def _horizon(cfg: EmbCacheConfig, begin: int, n: int) -> int:
+    """A cycle no run of ``n`` lookups presented from ``begin`` reaches with ``resp`` always
+    ready: every lookup missing alone, one after the other."""
+    return begin + 64 + n * (cfg.dram_latency + (cfg.beats_per_row + 1) * cfg.dram_interval + 8)
+
+
 @functools.lru_cache(maxsize=32)
-def _lean_consts(cfg: EmbCacheConfig):
-    """Per configuration, the kernel's constant arguments (stage way bases and counts)."""
-    lo = np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64)
-    wn = np.asarray(cfg.stage_ways, dtype=np.int64)
-    return lo, wn, np.zeros(1, dtype=np.int8), np.full(0, -1, dtype=np.int64)
+def _way_arrays(cfg: EmbCacheConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each stage's first way and number of ways (the kernel's way partitioning)."""
+    return (np.cumsum((0,) + cfg.stage_ways[:-1]).astype(np.int64),
+            np.asarray(cfg.stage_ways, dtype=np.int64))
+
+
+def _run(run, cfg: EmbCacheConfig, grow, rows, stages, beat_lo, lines, start, ready_from, idle,
+         ready_arr, ready_always, horizon, record, out, counters) -> int:
+    """``run`` (:func:`_nb_run` or its compiled form) on a configuration's parameters."""
+    lo, wn = _way_arrays(cfg)
+    return run(grow, rows, stages, beat_lo, lines, cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn,
+               cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
+               cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start, ready_from,
+               idle, ready_arr, ready_always, horizon, record, *out, counters)
 
 
 def embcache_cycles(cfg: EmbCacheConfig, tables, rows, stages=None) -> dict:
