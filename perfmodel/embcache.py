@@ -202,6 +202,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     slots); ``lines`` (sets x ways, MRU-first per partition, -1 invalid) is the dynamic cache's
     tag state at the start, updated in place."""
     n = grow.shape[0]
+    lf = lines.reshape(lines.shape[0] * lines.shape[1])     # the tags, flat (a view)
     nbeats = beat_lo.shape[0] - 1
     beat_of = np.zeros(n, dtype=np.int64)
     for b in range(nbeats):
@@ -214,6 +215,10 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
         sshift += 1
     bmask = banks - 1 if banks & (banks - 1) == 0 else -1
     m_addr = np.full(mshrs, -1, dtype=np.int64)
+    # free MSHRs on a stack (which free one a miss takes is invisible outside the unit)
+    m_free = np.empty(mshrs, dtype=np.int64)
+    for m in range(mshrs):
+        m_free[m] = mshrs - 1 - m
     n_alloc = 0                                             # MSHRs holding a row in flight
     # the rows in flight by key (m_addr's inverse): open addressing, linear probing, at most a
     # quarter full, deletion by backward shift (no tombstones)
@@ -238,7 +243,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     prev_last = -_BIG
     pend = np.zeros(nbeats, dtype=np.int64)                 # lookups of a beat not yet timed
     rdy = np.zeros(nbeats, dtype=np.int64)                  # cycle all timed ones are ready
-    bank_used = np.zeros(banks, dtype=np.int64)
+    bank_used = np.full(banks, -1, dtype=np.int64)          # the cycle a lookup last used it
     rob_head = 0
     rob_count = 0
     ir_beat = -1
@@ -247,6 +252,10 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     blk = -1                                            # a stalled lookup's cached verdict
     c_static = c_hit = c_merged = c_miss = c_req = 0    # counters, in registers
     blk_stop = -1
+    c_stall = np.zeros(3, dtype=np.int64)
+    mm_i = -1                   # the stalled lookup whose reads are kept (only fills since)
+    mm_hit = mm_pos = mm_vkey = -1
+    mm_vpend = False
     present = start + (idle[0] if nbeats > 0 else 0)
     done = 0
     t = start
@@ -277,10 +286,8 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             # MSHRs, and nothing it reads has changed since (no lookup went, no fill ended):
             # it stalls again for the same reason
             stop = blk_stop
-            counters[4 + stop] += 1
+            c_stall[stop] += 1
         elif ir_beat >= 0:
-            for x in range(banks):
-                bank_used[x] = 0
             free = mshrs - n_alloc
             end = beat_lo[ir_beat + 1]
             s = beat_lo[ir_beat] + ir_pos
@@ -301,45 +308,58 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     continue
                 st = g & smask
                 bk = st & bmask if bmask >= 0 else st % banks
-                if bank_used[bk] != 0:
+                if bank_used[bk] == t:
                     stop = STALL_BANK
                     break
-                key = g * 4 + stages[i]                 # in flight for this stage?
-                hit_m = -1
-                hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
-                while h_key[hx] >= 0:
-                    if h_key[hx] == key:
-                        hit_m = h_val[hx]
-                        break
-                    hx = (hx + 1) & hmask
-                lo = way_lo[stages[i]]
-                nw = way_n[stages[i]]
+                sg = stages[i]
+                key = g * 4 + sg
+                lo = way_lo[sg]
+                nw = way_n[sg]
                 tag = g >> sshift
-                pos = -1
-                if dynamic:
-                    for w in range(nw):
-                        if lines[st, lo + w] == tag:
-                            pos = w
+                va = -1
+                pending = False
+                sb = st * ways + lo
+                if i == mm_i:
+                    # it stalled last cycle and only fills happened since: its reads, kept
+                    hit_m = mm_hit
+                    pos = mm_pos
+                    va = mm_vkey
+                    pending = mm_vpend
+                else:
+                    hit_m = -1                              # in flight for this stage?
+                    hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
+                    while h_key[hx] >= 0:
+                        if h_key[hx] == key:
+                            hit_m = h_val[hx]
                             break
-                if hit_m < 0 and pos < 0:
-                    # a miss: its victim must not be in flight, and it needs a free MSHR
-                    if dynamic and lines[st, lo + nw - 1] >= 0:
-                        va = ((lines[st, lo + nw - 1] << sshift) + st) * 4 + stages[i]
-                        pending = False
+                        hx = (hx + 1) & hmask
+                    pos = -1
+                    if dynamic:
+                        for w in range(nw):
+                            if lf[sb + w] == tag:
+                                pos = w
+                                break
+                    if hit_m < 0 and pos < 0 and dynamic and lf[sb + nw - 1] >= 0:
+                        # a miss: its victim must not be in flight
+                        va = ((lf[sb + nw - 1] << sshift) + st) * 4 + sg
                         hx = (va ^ (va >> 9) ^ (va >> 19)) & hmask
                         while h_key[hx] >= 0:
                             if h_key[hx] == va:
                                 pending = True
                                 break
                             hx = (hx + 1) & hmask
-                        if pending:
-                            stop = STALL_VICTIM
-                            break
-                    if free == 0:
-                        stop = STALL_MSHR
-                        break
+                if hit_m < 0 and pos < 0 and (pending or free == 0):
+                    # a miss whose victim is in flight, or with no free MSHR
+                    stop = STALL_VICTIM if pending else STALL_MSHR
+                    mm_i = i
+                    mm_hit = hit_m
+                    mm_pos = pos
+                    mm_vkey = va
+                    mm_vpend = pending
+                    break
+                mm_i = -1
                 # the lookup goes: update the replacement state (true LRU, request order)
-                bank_used[bk] = 1
+                bank_used[bk] = t
                 if record:
                     lookup[i] = t
                 was_hit = pos >= 0
@@ -347,8 +367,8 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     if pos < 0:
                         pos = nw - 1
                     for w in range(pos, 0, -1):
-                        lines[st, lo + w] = lines[st, lo + w - 1]
-                    lines[st, lo] = tag
+                        lf[sb + w] = lf[sb + w - 1]
+                    lf[sb] = tag
                 if hit_m >= 0:                          # its row is in flight: merge
                     if record:
                         kind[i] = MERGED
@@ -369,9 +389,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     if record:
                         kind[i] = MISS
                     c_miss += 1
-                    m = 0
-                    while m_addr[m] >= 0:
-                        m += 1
+                    m = m_free[mshrs - 1 - n_alloc]
                     m_addr[m] = key
                     n_alloc += 1
                     hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
@@ -394,7 +412,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             blk = s if (not moved and stop > STALL_BANK) else -1   # a victim or MSHR stall
             blk_stop = stop
             if stop >= 0:
-                counters[4 + stop] += 1
+                c_stall[stop] += 1
             else:
                 finishing = True
                 moved = True
@@ -413,6 +431,10 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 i = w_next[i]
             m_whead[fill_m] = -1
             fk = m_addr[fill_m]
+            if mm_hit == fill_m:
+                mm_hit = -1
+            if mm_vkey == fk:
+                mm_vpend = False
             hx = (fk ^ (fk >> 9) ^ (fk >> 19)) & hmask
             while h_key[hx] != fk:
                 hx = (hx + 1) & hmask
@@ -429,6 +451,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             h_key[hx] = -1
             m_addr[fill_m] = -1
             n_alloc -= 1
+            m_free[mshrs - 1 - n_alloc] = fill_m
             f_head = 0 if f_head + 1 == mshrs else f_head + 1
             f_len -= 1
         if resp_now:
@@ -483,7 +506,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 nxt = min(nxt, max(present, ready_from))
             nxt = max(nxt, t + 1)
             if stop >= 0:
-                counters[4 + stop] += nxt - t - 1
+                c_stall[stop] += nxt - t - 1
             t = int(nxt)
         else:
             t += 1
@@ -492,6 +515,8 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     counters[2] += c_merged
     counters[3] += c_miss
     counters[7] += c_req
+    for x in range(3):
+        counters[4 + x] += c_stall[x]
     return t - 1
 
 
