@@ -189,12 +189,15 @@ class _Engine:
         self.left = 0
         self._cand: dict[str, int | None] = dict.fromkeys(self.order)
         self._dirty: set[str] = set(self.order)
+        self._gather_queues: set[str] = set()     # the queues holding GATHERs
 
     def add(self, commands, looks: dict, arrivals: dict[int, int]) -> None:
         """Queue commands (of whole queries), their gathers' lookups and arrival cycles."""
         for c in commands:
             self.queues[c.queue].append((self.n_cmds, c))
             self.n_cmds += 1
+            if c.op == "GATHER":
+                self._gather_queues.add(c.queue)
         self.left += len(commands)
         self._dirty.update(self.order)
         self.looks.update(looks)
@@ -228,7 +231,8 @@ class _Engine:
 
         A queue's candidate cycle (:meth:`_candidate`) depends only on its head command, its
         ``free`` cycle, the tokens pushed to it and used by it, and (a GATHER) the embedding
-        unit's free cycle; it is recomputed only when one of these changed (``_dirty``)."""
+        unit's free cycle; it is recomputed only when one of these changed (``_dirty``; the
+        embedding unit's free cycle: only queues holding GATHERs)."""
         cand, dirty, order = self._cand, self._dirty, self.order
         while self.left:
             if dirty:
@@ -361,7 +365,7 @@ class _Engine:
         self._dirty.add(qn)
         self._dirty.update(c.push)
         if c.op == "GATHER":                   # the embedding unit's free cycle moved
-            self._dirty.update(self.order)
+            self._dirty.update(self._gather_queues)
         self.left -= 1
         if self.timeline:
             self.tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in
