@@ -14,7 +14,7 @@ export PYTHONSAFEPATH := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export RPACCEL_BUILD := $(CURDIR)/build
 
-.PHONY: all venv sim test verify verilog lint bench docs clean distclean help
+.PHONY: all venv sim test verify verilog lint bench bench-exact docs clean distclean help
 
 all: test
 
@@ -25,6 +25,7 @@ help:
 	@echo "make verilog  write Verilog for every configuration of the matrix into build/verilog/"
 	@echo "make lint     verilator --lint-only -Wall on every generated file"
 	@echo "make bench    benchmarks; figures printed and written to build/results/ (copied to docs/_data/bench/)"
+	@echo "make bench-exact  the exact-mode placement sweep (27 placements x 5 loads x 2,000 queries, 2 workers, about an hour)"
 	@echo "make docs     the documentation site (Sphinx + MyST), warnings as errors, into build/docs/"
 	@echo "make clean    remove build outputs (keeps .venv);  make distclean also removes .venv"
 
@@ -66,6 +67,10 @@ bench: $(STAMP)
 	$(BIN)/python -m rpaccel.perfmodel.bench_cache
 	$(BIN)/python -m rpaccel.verif.bench
 	mkdir -p docs/_data/bench && cp build/results/bench*.json docs/_data/bench/
+
+bench-exact: $(STAMP)
+	$(BIN)/python -m rpaccel.sched.bench_exact
+	mkdir -p docs/_data/bench && cp build/results/bench_exact_sweep.json docs/_data/bench/
 
 # The documentation site: warnings (broken links and references included) are errors.
 docs: $(STAMP)
