@@ -46,10 +46,11 @@ at the start of the cycle; the updates take effect at its end. Per cycle t:
    finds lines only in its own ways) it is **merged** and waits for that fill (if the fill
    is on t, it is ready from t + 1); else a dynamic hit reads its line; else it is a **miss**,
    which needs its victim line not in flight (**victim stall**) and a free MSHR (**MSHR-full
-   stall**), takes the lowest free one and queues a DRAM request. Static and dynamic hits are
-   ready from t + 2. The first lookup that cannot go ends the prefix; the stall counter of its
-   reason counts the cycle. Every lookup that goes updates the replacement state (true LRU)
-   immediately, in request order, so the hit/miss sequence is exactly the policy's
+   stall**), takes a free one (the RTL the lowest; which one is invisible outside the unit)
+   and queues a DRAM request. Static and dynamic hits are ready from t + 2. The first lookup
+   that cannot go ends the prefix; the stall counter of its reason counts the cycle. Every
+   lookup that goes updates the replacement state (true LRU) immediately, in request order,
+   so the hit/miss sequence is exactly the policy's
    (:class:`CacheModel`); whether a policy hit is a *hit* or a *merge* depends on timing.
 5. *Accept*: a request beat transfers on t if the lookup register is empty or finishes its beat
    on t, and the reorder buffer has a free entry (at the start of t). Its first lookup cycle is
@@ -253,9 +254,9 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     c_static = c_hit = c_merged = c_miss = c_req = 0    # counters, in registers
     blk_stop = -1
     c_stall = np.zeros(3, dtype=np.int64)
-    mm_i = -1                   # the stalled lookup whose reads are kept (only fills since)
-    mm_hit = mm_pos = mm_vkey = -1
-    mm_vpend = False
+    mm_i = -1                   # a stalled miss whose victim is kept (only fills since)
+    mm_vkey = -1                # ... its victim's key (-1: none)
+    mm_vpend = False            # ... and whether that victim is in flight
     present = start + (idle[0] if nbeats > 0 else 0)
     done = 0
     t = start
@@ -320,9 +321,11 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 pending = False
                 sb = st * ways + lo
                 if i == mm_i:
-                    # it stalled last cycle and only fills happened since: its reads, kept
-                    hit_m = mm_hit
-                    pos = mm_pos
+                    # it stalled last cycle on its victim or the MSHRs, and only fills ended
+                    # since: still a miss (nothing was allocated), the same victim (no line
+                    # moved), in flight or not as the fills left it
+                    hit_m = -1
+                    pos = -1
                     va = mm_vkey
                     pending = mm_vpend
                 else:
@@ -352,8 +355,6 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     # a miss whose victim is in flight, or with no free MSHR
                     stop = STALL_VICTIM if pending else STALL_MSHR
                     mm_i = i
-                    mm_hit = hit_m
-                    mm_pos = pos
                     mm_vkey = va
                     mm_vpend = pending
                     break
@@ -385,7 +386,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     c_hit += 1
                     pb -= 1
                     rb = max(rb, t + _HIT_READY)
-                else:                                   # a miss takes the lowest free MSHR
+                else:                                   # a miss takes a free MSHR
                     if record:
                         kind[i] = MISS
                     c_miss += 1
@@ -431,8 +432,6 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 i = w_next[i]
             m_whead[fill_m] = -1
             fk = m_addr[fill_m]
-            if mm_hit == fill_m:
-                mm_hit = -1
             if mm_vkey == fk:
                 mm_vpend = False
             hx = (fk ^ (fk >> 9) ^ (fk >> 19)) & hmask
