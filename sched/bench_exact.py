@@ -32,16 +32,16 @@ def main(out_dir: Path | None = None, *, queries: int = 2000, workers: int = 2) 
                            filters=("global",), accel_mode="exact")
     dt = time.perf_counter() - t
     n = len(res["placements"]) * len(LOADS) * queries
-    best = [{"qps": r["qps"], "placement": r["config"], "p95_ms": round(r["p95_s"] * 1e3, 3)}
-            for r in res["best_per_load"]]
+    best = {f"{r['qps']:g} QPS": {"placement": r["config"], "p95_ms": round(r["p95_s"] * 1e3, 3)}
+            for r in res["best_per_load"]}
     fig = {"placements": len(res["placements"]), "loads": list(LOADS),
            "queries_per_point": queries, "workers": workers, "wall_s": round(dt, 1),
            "simulated_queries_per_s": round(n / dt, 1), "best_per_load": best}
     print(f"exact-mode placement sweep: {fig['placements']} placements x {len(LOADS)} loads x "
           f"{queries:,} queries on {workers} workers in {dt:,.0f} s ({n / dt:.1f} simulated "
           f"queries/s)", flush=True)
-    for b in best:
-        print(f"  {b['qps']:5.0f} QPS: best p95 {b['p95_ms']:.3f} ms  {b['placement']}")
+    for load, b in best.items():
+        print(f"  {load:>8}: best p95 {b['p95_ms']:.3f} ms  {b['placement']}")
     write_figures(out_dir, "bench_exact_sweep.json", fig)
     return fig
 
