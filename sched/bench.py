@@ -32,6 +32,14 @@ from pathlib import Path
 from rpaccel.perfmodel.bench import results_dir, write_figures
 
 
+#: The Fig-12-sized RPAccel placement search (27 placements): the models and stage items, and
+#: the knobs of :func:`rpaccel.sched.studies.search.placement_search` (also the exact-mode sweep,
+#: :mod:`rpaccel.sched.bench_exact`).
+FIG12_PLACEMENTS = (["rm-small", "rm-large"], [[4096], [256, 512, 1024]])
+FIG12_KNOBS = {"rpaccel": "rpaccel", "splits": [(1, 3), (2, 2), (3, 1)],
+               "sub_batches": (128, 256, 512), "filters": ("global",)}
+
+
 def main(out_dir: Path | None = None) -> dict:
     from rpaccel.query import Pipeline, StageSpec
 
@@ -73,10 +81,8 @@ def main(out_dir: Path | None = None) -> dict:
 
     loads = [1000 / g for g in (0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 10)]
     t = time.perf_counter()
-    res = placement_search(["rm-small", "rm-large"], [[4096], [256, 512, 1024]], loads,
-                           queries=10_000, workers=2, progress=False, rpaccel="rpaccel",
-                           splits=[(1, 3), (2, 2), (3, 1)], sub_batches=(128, 256, 512),
-                           filters=("global",))
+    res = placement_search(*FIG12_PLACEMENTS, loads, queries=10_000, workers=2, progress=False,
+                           **FIG12_KNOBS)
     dt = time.perf_counter() - t
     fig["placement_rpaccel_27x11x10k"] = {"placements": len(res["placements"]),
                                           "loads": len(loads), "wall_s": round(dt, 2),

@@ -23,13 +23,12 @@ LOADS = (100.0, 200.0, 300.0, 400.0, 500.0)
 
 
 def main(out_dir: Path | None = None, *, queries: int = 2000, workers: int = 2) -> dict:
+    from rpaccel.sched.bench import FIG12_KNOBS, FIG12_PLACEMENTS
     from rpaccel.sched.studies.search import placement_search
 
     t = time.perf_counter()
-    res = placement_search(["rm-small", "rm-large"], [[4096], [256, 512, 1024]], list(LOADS),
-                           queries=queries, workers=workers, progress=True, rpaccel="rpaccel",
-                           splits=[(1, 3), (2, 2), (3, 1)], sub_batches=(128, 256, 512),
-                           filters=("global",), accel_mode="exact")
+    res = placement_search(*FIG12_PLACEMENTS, list(LOADS), queries=queries, workers=workers,
+                           progress=True, accel_mode="exact", **FIG12_KNOBS)
     dt = time.perf_counter() - t
     n = len(res["placements"]) * len(LOADS) * queries
     best = {f"{r['qps']:g} QPS": {"placement": r["config"], "p95_ms": round(r["p95_s"] * 1e3, 3)}
