@@ -215,7 +215,7 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     while (1 << sshift) < sets:
         sshift += 1
     bmask = banks - 1 if banks & (banks - 1) == 0 else -1
-    m_addr = np.full(mshrs, -1, dtype=np.int64)
+    m_addr = np.full(mshrs, -1, dtype=np.int64)               # the key each MSHR holds
     # free MSHRs on a stack (which free one a miss takes is invisible outside the unit)
     m_free = np.empty(mshrs, dtype=np.int64)
     for m in range(mshrs):
@@ -448,7 +448,6 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     h_val[hx] = h_val[hj]
                     hx = hj
             h_key[hx] = -1
-            m_addr[fill_m] = -1
             n_alloc -= 1
             m_free[mshrs - 1 - n_alloc] = fill_m
             f_head = 0 if f_head + 1 == mshrs else f_head + 1
