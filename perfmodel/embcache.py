@@ -64,8 +64,11 @@ MSHR-full stall cycles.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import inspect
+import textwrap
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -186,6 +189,10 @@ _BIG = 1 << 62
 #: The contract (:class:`EmbCacheConfig`): a hit's slot is ready this many cycles after its
 #: lookup, a waiting slot this many after its fill.
 _HIT_READY = EmbCacheConfig.nb_hit_ready
+#: A dynamic line in flight holds ``tag + ((mshr + 1) << _MSHR_SHIFT)`` while its row is fetched
+#: (tags are below 2**31: global rows are); the tag state between runs holds bare tags.
+_MSHR_SHIFT = 40
+_TAG_MASK = (1 << _MSHR_SHIFT) - 1
 _FILL_READY = EmbCacheConfig.nb_fill_ready
 
 
@@ -328,6 +335,21 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     pos = -1
                     va = mm_vkey
                     pending = mm_vpend
+                elif dynamic:
+                    # a row in flight keeps its line (its victim stalls), marked with its MSHR
+                    hit_m = -1
+                    pos = -1
+                    for w in range(nw):
+                        v = lf[sb + w]
+                        if v & _TAG_MASK == tag:
+                            pos = w
+                            hit_m = (v >> _MSHR_SHIFT) - 1
+                            break
+                    if pos < 0 and lf[sb + nw - 1] >= 0:
+                        # a miss: its victim must not be in flight
+                        v = lf[sb + nw - 1]
+                        va = (((v & _TAG_MASK) << sshift) + st) * 4 + sg
+                        pending = v > _TAG_MASK
                 else:
                     hit_m = -1                              # in flight for this stage?
                     hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
@@ -337,20 +359,6 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                             break
                         hx = (hx + 1) & hmask
                     pos = -1
-                    if dynamic:
-                        for w in range(nw):
-                            if lf[sb + w] == tag:
-                                pos = w
-                                break
-                    if hit_m < 0 and pos < 0 and dynamic and lf[sb + nw - 1] >= 0:
-                        # a miss: its victim must not be in flight
-                        va = ((lf[sb + nw - 1] << sshift) + st) * 4 + sg
-                        hx = (va ^ (va >> 9) ^ (va >> 19)) & hmask
-                        while h_key[hx] >= 0:
-                            if h_key[hx] == va:
-                                pending = True
-                                break
-                            hx = (hx + 1) & hmask
                 if hit_m < 0 and pos < 0 and (pending or free == 0):
                     # a miss whose victim is in flight, or with no free MSHR
                     stop = STALL_VICTIM if pending else STALL_MSHR
@@ -367,9 +375,12 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                 if dynamic:
                     if pos < 0:
                         pos = nw - 1
+                        v = tag + ((m_free[mshrs - 1 - n_alloc] + 1) << _MSHR_SHIFT)
+                    else:
+                        v = lf[sb + pos]
                     for w in range(pos, 0, -1):
                         lf[sb + w] = lf[sb + w - 1]
-                    lf[sb] = tag
+                    lf[sb] = v
                 if hit_m >= 0:                          # its row is in flight: merge
                     if record:
                         kind[i] = MERGED
@@ -393,11 +404,12 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     m = m_free[mshrs - 1 - n_alloc]
                     m_addr[m] = key
                     n_alloc += 1
-                    hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
-                    while h_key[hx] >= 0:
-                        hx = (hx + 1) & hmask
-                    h_key[hx] = key
-                    h_val[hx] = m
+                    if not dynamic:
+                        hx = (key ^ (key >> 9) ^ (key >> 19)) & hmask
+                        while h_key[hx] >= 0:
+                            hx = (hx + 1) & hmask
+                        h_key[hx] = key
+                        h_val[hx] = m
                     m_owner[m] = i
                     w_next[i] = -1
                     m_whead[m] = i
@@ -434,20 +446,30 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
             fk = m_addr[fill_m]
             if mm_vkey == fk:
                 mm_vpend = False
-            hx = (fk ^ (fk >> 9) ^ (fk >> 19)) & hmask
-            while h_key[hx] != fk:
-                hx = (hx + 1) & hmask
-            hj = hx
-            while True:                                 # backward-shift deletion
-                hj = (hj + 1) & hmask
-                if h_key[hj] < 0:
-                    break
-                hk = (h_key[hj] ^ (h_key[hj] >> 9) ^ (h_key[hj] >> 19)) & hmask
-                if (hx <= hj and (hk <= hx or hk > hj)) or (hx > hj and hk <= hx and hk > hj):
-                    h_key[hx] = h_key[hj]
-                    h_val[hx] = h_val[hj]
-                    hx = hj
-            h_key[hx] = -1
+            if dynamic:                                 # its line is no longer in flight
+                fg = fk >> 2
+                fb = (fg & smask) * ways + way_lo[fk & 3]
+                fv = (fg >> sshift) + ((fill_m + 1) << _MSHR_SHIFT)
+                w = 0
+                while lf[fb + w] != fv:
+                    w += 1
+                lf[fb + w] = fv & _TAG_MASK
+            else:
+                hx = (fk ^ (fk >> 9) ^ (fk >> 19)) & hmask
+                while h_key[hx] != fk:
+                    hx = (hx + 1) & hmask
+                hj = hx
+                while True:                             # backward-shift deletion
+                    hj = (hj + 1) & hmask
+                    if h_key[hj] < 0:
+                        break
+                    hk = (h_key[hj] ^ (h_key[hj] >> 9) ^ (h_key[hj] >> 19)) & hmask
+                    if (hx <= hj and (hk <= hx or hk > hj)) or (hx > hj and hk <= hx and
+                                                                hk > hj):
+                        h_key[hx] = h_key[hj]
+                        h_val[hx] = h_val[hj]
+                        hx = hj
+                h_key[hx] = -1
             n_alloc -= 1
             m_free[mshrs - 1 - n_alloc] = fill_m
             f_head = 0 if f_head + 1 == mshrs else f_head + 1
@@ -531,12 +553,38 @@ def pause_counts(pause: Callable[[], bool], nbeats: int) -> np.ndarray:
 _NB_KERNEL = None
 
 
+class _UnsignedIndices(ast.NodeTransformer):
+    """Wraps every (non-slice) array index in ``_U`` = ``np.uint64``: compiled, an unsigned
+    index needs no check for a negative value (numba wraps signed ones, on every access)."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Subscript:
+        self.generic_visit(node)
+        if not isinstance(node.slice, (ast.Slice, ast.Tuple)):
+            node.slice = ast.Call(ast.Name("_U", ast.Load()), [node.slice], [])
+        return node
+
+
+def _unsigned_indices(fn):
+    """``fn`` with unsigned array indices (:class:`_UnsignedIndices`), for compiling only: the
+    same function wherever every index is non-negative, as in :func:`_nb_run` (whose Python form
+    stays the reference; the suite checks the two engines equal)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError):  # pragma: no cover - no source shipped: compile it as it is
+        return fn
+    tree = ast.fix_missing_locations(_UnsignedIndices().visit(tree))
+    scope = {**fn.__globals__, "_U": np.uint64}
+    exec(compile(tree, inspect.getsourcefile(fn) or "<kernel>", "exec"), scope)
+    return scope[fn.__name__]
+
+
 def _nb_kernel():
     global _NB_KERNEL
     if _NB_KERNEL is None:
         import numba
 
-        _NB_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(_nb_run)
+        _NB_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(
+            _unsigned_indices(_nb_run))
     return _NB_KERNEL
 
 
