@@ -122,12 +122,17 @@ def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -
         plan = pl.plans[s]
         per = gather_beats(L, lanes)
         tabs = base + np.array(m.lookup_tables(), dtype=np.int64)
+        shared: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for j in range(plan.sub_batches):
             ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
             rows = inp.sparse[ids, :L].reshape(-1)
-            tables = np.tile(tabs, len(ids))
-            stages = np.full(len(rows), pl.cache_stage[s], dtype=np.int64)
-            out[(q, s, j)] = (tables, rows, stages, np.tile(per, len(ids)))
+            if len(ids) not in shared:      # equal for every sub-batch of this size (and
+                # only read): one copy
+                shared[len(ids)] = (np.tile(tabs, len(ids)),
+                                    np.full(len(rows), pl.cache_stage[s], dtype=np.int64),
+                                    np.tile(per, len(ids)))
+            tables, stages, beats = shared[len(ids)]
+            out[(q, s, j)] = (tables, rows, stages, beats)
         base += m.tables
     return out
 

@@ -270,9 +270,12 @@ def _scores_f32(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: n
     h = dense.astype(np.float32)
     layers = len(params.weights)
     for i in range(layers):
-        if i == nb:
-            h = np.concatenate([h, emb.reshape(len(h), -1).astype(np.float32)], axis=1)
-        acc = h @ params.weights[i].astype(np.float32)
+        w = params.weights[i].astype(np.float32)
+        if i == nb:     # [h, emb] @ w without the concatenation: exact in any order (above)
+            acc = h @ w[:h.shape[1]]
+            acc += emb.reshape(len(h), -1).astype(np.float32) @ w[h.shape[1]:]
+        else:
+            acc = h @ w
         acc += params.biases[i].astype(np.float32)
         if i == layers - 1:
             return acc[:, 0].astype(np.int64)
