@@ -302,3 +302,41 @@ def test_stateful_stream_beyond_the_rtl_arrival_bound():
             near.outcome(q).end - near.outcome(q).arrival
     with pytest.raises(ValueError, match="arrivals never decrease"):
         far.submit(5)
+
+
+@pytest.mark.parametrize("kind,qps,q,warmup,chunk,stage0", [
+    ("poisson", 5000, 300, None, 64, {}),
+    ("poisson-ms", 9000, 200, 7, 50, {"engines": 2, "dispatch": "join-shortest-queue"}),
+    ("constant", 12000, 150, 0, 1 << 16, {"engines": 2, "dispatch": "least-work-left"}),
+])
+def test_streamed_simulation_equals_the_recorded_one(kind, qps, q, warmup, chunk, stage0):
+    """`simulate_stream` (arrivals in chunks, finished queries forgotten, no records) gives
+    `simulate`'s summary number for number; its chunked arrivals are `arrivals`'."""
+    from rpaccel.sched.serving.sim import simulate, simulate_stream, stream_group
+    from rpaccel.sched.serving.workload import arrival_chunks, arrivals
+
+    p = _tiny_system(**stage0)
+    n0 = p.stages[0].items
+    assert stream_group(p, "exact") == [0, 1] and stream_group(p, "profile") is None
+    a = arrivals(kind, qps, q, 4)
+    assert np.array_equal(np.concatenate(list(arrival_chunks(kind, qps, q, 4, chunk=chunk))), a)
+    want = simulate(p, a, [n0] * q, warmup=warmup, accel_mode="exact", seed=4).summary()
+    got = simulate_stream(p, kind, qps, q, n0, warmup=warmup, accel_mode="exact", seed=4,
+                          chunk=chunk).summary()
+    assert got == want
+
+
+def test_streamed_simulation_bad_input():
+    from rpaccel.sched.serving.sim import simulate_stream
+    from rpaccel.sched.serving.workload import arrival_chunks
+
+    p = _tiny_system()
+    n0 = p.stages[0].items
+    with pytest.raises(ValueError, match="one accelerator group in exact mode"):
+        simulate_stream(p, "poisson", 100.0, 10, n0, accel_mode="profile")
+    with pytest.raises(ValueError, match=r"warmup must be in \[0, 9\]"):
+        simulate_stream(p, "poisson", 100.0, 10, n0, warmup=10, accel_mode="exact")
+    with pytest.raises(ValueError, match="arrival must be one of"):
+        next(arrival_chunks("file", 100.0, 10))
+    with pytest.raises(ValueError, match="qps must be a number > 0"):
+        next(arrival_chunks("poisson", -1.0, 10))

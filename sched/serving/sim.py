@@ -36,7 +36,7 @@ from rpaccel.sched.platforms.hosts import Platform, get_platform
 from rpaccel.sched.serving.group import accel_group
 from rpaccel.sched.serving.workload import arrivals
 
-__all__ = ["SimResult", "simulate", "check_pipeline", "max_qps_under_sla", "memory_estimate",
+__all__ = ["SimResult", "simulate", "simulate_stream", "stream_group", "check_pipeline", "max_qps_under_sla", "memory_estimate",
            "bytes_per_query", "check_memory", "machine_memory",
            "fifo_pool", "pipeline_capacity_qps", "STAGE_LIMITS"]
 
@@ -267,92 +267,127 @@ def _group_jobs(pipeline: Pipeline, g: list[int], arrive: np.ndarray, n_items: n
     return done, stage_done, out
 
 
-def _group_jobs_exact(pipeline: Pipeline, g: list[int], arrive: np.ndarray,
-                      n_items: np.ndarray, seed: int, progress: bool = False):
+class _ExactGroup:
     """An accelerator group in exact mode: every query runs on one of the group's ``engines``
     stateful accelerators (:class:`rpaccel.perfmodel.stateful.StatefulAccel`, each warm
-    across its queries) at its arrival cycle (rounded to the nearest cycle), picked by the
-    stage's ``dispatch`` (round-robin; join-shortest-queue: fewest unfinished queries;
-    least-work-left: least no-contention service left; ties to the lowest-numbered); query i's
-    inputs are those of ``seed`` and index i. Outputs as :func:`_group_jobs`, plus the
-    accelerator each query ran on."""
-    from rpaccel.perfmodel.stateful import StatefulAccel
+    across its queries) at its arrival cycle (rounded to the nearest cycle, counted from the
+    first arrival ``t0``), picked by the stage's ``dispatch`` (round-robin; join-shortest-queue:
+    fewest unfinished queries; least-work-left: least no-contention service left; ties to the
+    lowest-numbered); query i's inputs are those of ``seed`` and index i. Queries are submitted
+    in arrival order; a finished query is reported once and forgotten, so the state stays
+    bounded however many queries run."""
 
-    st0 = pipeline.stages[g[0]]
-    grp = accel_group(pipeline, tuple(g))
+    def __init__(self, pipeline: Pipeline, g: list[int], size: int, seed: int, t0: float
+                 ) -> None:
+        from rpaccel.perfmodel.stateful import StatefulAccel
+
+        st0 = pipeline.stages[g[0]]
+        self.grp = grp = accel_group(pipeline, tuple(g))
+        prog, sb = grp.program(size)
+        self.clock = grp.accel.clock_ns * 1e-9
+        self.E = st0.engines
+        self.accs = [StatefulAccel(grp.accel, prog, sub_batch=sb, seed=seed)
+                     for _ in range(self.E)]
+        self.service = grp.profile(size)["latency"]      # no-contention cycles of one query
+        self.dispatch = st0.dispatch or "round-robin"
+        self.t0 = t0
+        self.S = len(g)
+        self.g, self.st0 = g, st0
+        self.local: list[dict[int, int]] = [{} for _ in range(self.E)]   # engine: local -> i
+        self.n = 0
+
+    def submit(self, i: int, arrival_s: float) -> int:
+        """Query ``i`` arriving at ``arrival_s``; returns the accelerator it runs on."""
+        c = int(round((arrival_s - self.t0) / self.clock))
+        E = self.E
+        if self.dispatch == "round-robin" or E == 1:
+            e = self.n % E
+        else:
+            loads = []
+            for k, acc in enumerate(self.accs):
+                left = acc.unfinished(c)
+                if self.dispatch == "join-shortest-queue":
+                    loads.append((len(left), k))
+                else:
+                    sv = self.service
+                    work = sum(sv if fb is None or fb > c else max(0, sv - (c - fb))
+                               for _, fb in left)
+                    loads.append((work, k))
+            e = min(loads)[1]
+        self.local[e][self.accs[e].submit(c, index=int(i))] = int(i)
+        self.n += 1
+        self.last_cycle = c
+        return e
+
+    def finished(self, until_last: bool = True):
+        """``(i, end_s, [stage ends_s])`` of every query finished by the last arrival's cycle
+        (all queries: ``until_last`` False, which runs the accelerators to the end)."""
+        for e, acc in enumerate(self.accs):
+            for ql in acc.finished(self.last_cycle if until_last else None):
+                o = acc.outcome(ql)
+                ends = [self.t0 + acc.stage_done(ql, k) * self.clock for k in range(self.S)]
+                acc.forget(ql)
+                yield self.local[e].pop(ql), self.t0 + o.end * self.clock, ends
+
+    def busy(self) -> dict[str, float]:
+        """Busy seconds per resource name (as :func:`_group_jobs`)."""
+        busy: dict[str, float] = {}
+        for acc in self.accs:
+            for qn, b in acc.busy().items():
+                key = "emb" if qn.startswith("g") else qn
+                busy[key] = busy.get(key, 0.0) + b * self.clock
+        out = {}
+        g, st0 = self.g, self.st0
+        span = f"stage{g[0]}" if len(g) == 1 else f"stage{g[0]}-{g[-1]}"
+        for r in self.grp.resources:
+            b = busy.get(r, 0.0)
+            if r.startswith("x"):
+                name = f"stage{g[int(r[1:])]}:{st0.platform_name}"
+            else:
+                name = f"{span}:{st0.platform_name}:{r}"
+            out[name] = float(b)
+        return out
+
+
+def _exact_size(pipeline: Pipeline, g: list[int], n_items: np.ndarray) -> int:
     sizes = np.unique(n_items)
     if len(sizes) != 1:
-        raise ValueError(f"{grp.where}: exact mode runs one query size per accelerator group "
-                         f"(got {len(sizes)} sizes); use --size fixed or --accel-mode profile")
-    n0 = int(sizes[0])
-    prog, sb = grp.program(n0)
-    clock = grp.accel.clock_ns * 1e-9
-    E = st0.engines
-    accs = [StatefulAccel(grp.accel, prog, sub_batch=sb, seed=seed) for _ in range(E)]
-    service = grp.profile(n0)["latency"]                 # no-contention cycles of one query
-    dispatch = st0.dispatch or "round-robin"
+        raise ValueError(f"{accel_group(pipeline, tuple(g)).where}: exact mode runs one query "
+                         f"size per accelerator group (got {len(sizes)} sizes); use --size "
+                         f"fixed or --accel-mode profile")
+    return int(sizes[0])
+
+
+def _group_jobs_exact(pipeline: Pipeline, g: list[int], arrive: np.ndarray,
+                      n_items: np.ndarray, seed: int, progress: bool = False):
+    """An accelerator group in exact mode (:class:`_ExactGroup`). Outputs as
+    :func:`_group_jobs`, plus the accelerator each query ran on."""
+    n0 = _exact_size(pipeline, g, n_items)
     q_total = len(arrive)
     order = np.argsort(arrive, kind="stable")
     t0 = float(arrive[order[0]]) if q_total else 0.0
-    local: list[list[int]] = [[] for _ in range(E)]      # per engine: global query index
+    grp = _ExactGroup(pipeline, g, n0, seed, t0)
     engine_of = np.empty(q_total, dtype=np.int64)
     end = np.empty(q_total)
     stage_end = [np.empty(q_total) for _ in g]
-    S = len(g)
 
-    def collect(e: int, until: int | None) -> None:
-        acc = accs[e]
-        for ql in acc.finished(until):
-            i = local[e][ql]
-            o = acc.outcome(ql)
-            end[i] = t0 + o.end * clock
-            for k in range(S):
-                stage_end[k][i] = t0 + acc.stage_done(ql, k) * clock
-            acc.forget(ql)
+    def collect(until_last: bool) -> None:
+        for i, e_s, ends in grp.finished(until_last):
+            end[i] = e_s
+            for k, x in enumerate(ends):
+                stage_end[k][i] = x
 
     it = order
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(order, desc=f"exact {grp.where}", unit="query", leave=False)
+        it = tqdm(order, desc=f"exact {grp.grp.where}", unit="query", leave=False)
     for n, i in enumerate(it):
-        c = int(round((float(arrive[i]) - t0) / clock))
-        if dispatch == "round-robin" or E == 1:
-            e = n % E
-        else:
-            loads = []
-            for k, acc in enumerate(accs):
-                left = acc.unfinished(c)
-                if dispatch == "join-shortest-queue":
-                    loads.append((len(left), k))
-                else:
-                    work = sum(service if fb is None or fb > c else max(0, service - (c - fb))
-                               for _, fb in left)
-                    loads.append((work, k))
-            e = min(loads)[1]
-        local[e].append(int(i))
-        engine_of[i] = e
-        accs[e].submit(c, index=int(i))
+        engine_of[i] = grp.submit(int(i), float(arrive[i]))
         if n % 64 == 63:
-            for k in range(E):
-                collect(k, c)
-    for k in range(E):
-        collect(k, None)
-    busy: dict[str, float] = {}
-    for acc in accs:
-        for qn, b in acc.busy().items():
-            key = "emb" if qn.startswith("g") else qn
-            busy[key] = busy.get(key, 0.0) + b * clock
-    out = {}
-    span = f"stage{g[0]}" if len(g) == 1 else f"stage{g[0]}-{g[-1]}"
-    for r in grp.resources:
-        b = busy.get(r, 0.0)
-        if r.startswith("x"):
-            name = f"stage{g[int(r[1:])]}:{st0.platform_name}"
-        else:
-            name = f"{span}:{st0.platform_name}:{r}"
-        out[name] = float(b)
-    return end, stage_end, out, engine_of
+            collect(True)
+    collect(False)
+    return end, stage_end, grp.busy(), engine_of
 
 
 def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
@@ -444,6 +479,111 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
                      offered_qps=offered, achieved_qps=achieved, utilization=util,
                      saturated=bool(rho >= 1.0 or growing), queries=q, measured=int(m.sum()),
                      records=rec)
+
+
+def stream_group(pipeline: Pipeline, accel_mode: str | None = None) -> list[int] | None:
+    """The stages of ``pipeline`` if they form one accelerator group timed in exact mode (the
+    case :func:`simulate_stream` runs), else None."""
+    groups = pipeline.groups()
+    if len(groups) != 1 or len(groups[0]) != len(pipeline.stages):
+        return None
+    g = list(groups[0])
+    st = pipeline.stages[g[0]]
+    if not (st.platform or "").startswith("rpaccel:"):
+        return None
+    return g if (accel_mode or st.accel_mode or "profile") == "exact" else None
+
+
+#: Bytes :func:`simulate_stream` holds per query: the measured latencies (for exact
+#: percentiles); everything else is bounded (arrivals in chunks, finished queries forgotten).
+STREAM_BYTES_PER_QUERY = 8
+#: Its bounded part (the accelerators, one chunk of arrivals, the interpreter), an upper bound.
+STREAM_BYTES_FIXED = 400_000_000
+
+
+def simulate_stream(pipeline: Pipeline, arrival: str, qps: float, queries: int, size: int, *,
+                    warmup: int | None = None, accel_mode: str | None = None, seed: int = 0,
+                    progress: bool = False, chunk: int = 1 << 16) -> SimResult:
+    """:func:`simulate` of ``queries`` queries of ``size`` items arriving as
+    :func:`~rpaccel.sched.serving.workload.arrivals` ``(arrival, qps, queries, seed)`` on a
+    pipeline that is one accelerator group in exact mode (:func:`stream_group`), in bounded
+    memory: arrivals are drawn ``chunk`` at a time, each finished query is folded into the
+    statistics and forgotten, and only the measured latencies are kept
+    (:data:`STREAM_BYTES_PER_QUERY`). The result is the same as :func:`simulate`'s, number for
+    number (tested), without per-query records."""
+    from rpaccel.sched.serving.workload import arrival_chunks
+
+    g = stream_group(pipeline, accel_mode)
+    if g is None:
+        raise ValueError("simulate_stream runs a pipeline that is one accelerator group in "
+                         "exact mode (use simulate)")
+    if accel_mode is not None and accel_mode not in ACCEL_MODES:
+        raise ValueError(f"accel-mode must be one of {list(ACCEL_MODES)}, got {accel_mode!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"query size must be an integer >= 1, got {size!r}")
+    q = queries
+    if warmup is None:
+        warmup = min(1000, q // 10)
+    if not 0 <= warmup < q:
+        raise ValueError(f"warmup must be in [0, {q - 1}], got {warmup}")
+    gp = get_platform(pipeline.stages[g[0]].platform)    # the host sorts (as simulate)
+    sort = 0.0 if gp.on_chip_filter else float(np.asarray(gp.sort_time(np.array([size])))[0])
+    arrive_at: dict[int, float] = {}            # queries submitted and not finished
+    lat = np.empty(q - warmup)                  # measured latencies, by query index
+    t_max = -math.inf
+    ends_min, ends_max = math.inf, -math.inf
+    first = last = 0.0
+    grp = None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=q, desc="exact (streamed)", unit="query", leave=False)
+
+    def fold(until_last: bool) -> None:
+        nonlocal t_max, ends_min, ends_max
+        for i, e_s, _ in grp.finished(until_last):
+            t = e_s + sort
+            a = arrive_at.pop(i)
+            if t > t_max:
+                t_max = t
+            if i >= warmup:
+                lat[i - warmup] = t - a
+                ends_min, ends_max = min(ends_min, t), max(ends_max, t)
+
+    i = 0
+    for times in arrival_chunks(arrival, qps, q, seed, chunk=chunk):
+        if grp is None:
+            first = float(times[0])
+            grp = _ExactGroup(pipeline, g, size, seed, first)
+        for a in times.tolist():
+            arrive_at[i] = a
+            grp.submit(i, a)
+            i += 1
+            if i % 64 == 0:
+                fold(True)
+        last = float(times[-1])
+        if bar is not None:
+            bar.update(len(times))
+    fold(False)
+    if bar is not None:
+        bar.close()
+    busy = grp.busy()
+    engines = {k: pipeline.stages[g[0]].engines for k in busy}
+    span = t_max - first if q > 1 else t_max
+    util = {k: b / (engines[k] * span) if span > 0 else 0.0 for k, b in busy.items()}
+    arr_span = last - first
+    offered = (q - 1) / arr_span if arr_span > 0 else None
+    achieved = len(lat) / (ends_max - ends_min) if ends_max > ends_min else None
+    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else 0.0) for k, b in busy.items())
+    quarters = np.array_split(lat, 4) if len(lat) >= 8 else [lat]
+    growing = (len(quarters) == 4 and quarters[3].mean() > 2 * quarters[1].mean()
+               and quarters[3].mean() > quarters[2].mean() > quarters[1].mean())
+    return SimResult(mean_s=float(lat.mean()), p50_s=float(np.percentile(lat, 50)),
+                     p95_s=float(np.percentile(lat, 95)), p99_s=float(np.percentile(lat, 99)),
+                     offered_qps=offered, achieved_qps=achieved, utilization=util,
+                     saturated=bool(rho >= 1.0 or growing), queries=q, measured=len(lat),
+                     records={})
 
 
 def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,

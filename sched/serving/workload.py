@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["arrivals", "sizes", "read_column", "ARRIVAL_KINDS", "SIZE_KINDS"]
+__all__ = ["arrivals", "arrival_chunks", "sizes", "read_column", "ARRIVAL_KINDS", "SIZE_KINDS"]
 
 ARRIVAL_KINDS = ("poisson", "poisson-ms", "constant", "file")
 SIZE_KINDS = ("fixed", "normal", "lognormal", "file", "pareto")
@@ -96,6 +96,34 @@ def arrivals(kind: str, qps: float, n: int, seed: int = 0, *, path: str | None =
     else:
         gaps = np.full(n, 1.0 / qps)
     return np.cumsum(gaps)
+
+
+def arrival_chunks(kind: str, qps: float, n: int, seed: int = 0, *, chunk: int = 1 << 16):
+    """:func:`arrivals` (not ``file``) in pieces of at most ``chunk`` times: the same values
+    (the generator draws in sequence and the sum runs on from the previous piece's last time),
+    in memory bounded by ``chunk``."""
+    if kind == "file" or kind not in ARRIVAL_KINDS:
+        raise ValueError(f"arrival must be one of {[k for k in ARRIVAL_KINDS if k != 'file']} "
+                         f"here, got {kind!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"queries must be an integer >= 1, got {n!r}")
+    if not isinstance(qps, (int, float)) or not np.isfinite(qps) or qps <= 0:
+        raise ValueError(f"qps must be a number > 0, got {qps!r}")
+    rng = _rng(seed, 1)
+    last = None
+    for lo in range(0, n, chunk):
+        m = min(chunk, n - lo)
+        if kind == "poisson":
+            gaps = rng.exponential(1.0 / qps, size=m)
+        elif kind == "poisson-ms":
+            gaps = rng.poisson(1000.0 / qps, size=m) * 1e-3
+        else:
+            gaps = np.full(m, 1.0 / qps)
+        if last is not None:
+            gaps[0] = last + gaps[0]
+        t = np.cumsum(gaps)
+        last = t[-1]
+        yield t
 
 
 #: DeepRecSys's query-size distribution: lognormal in log space (mu, sigma), clipped to at most

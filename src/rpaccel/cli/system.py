@@ -13,8 +13,10 @@ from rpaccel.sched.platforms.calibrate import DEFAULT_BATCHES, calibrate
 from rpaccel.models import get_model
 from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.query import load_pipeline
-from rpaccel.sched.serving.sim import (check_memory, check_pipeline, max_qps_under_sla,
-                                       memory_estimate, simulate)
+from rpaccel.sched.serving.sim import (STREAM_BYTES_FIXED, STREAM_BYTES_PER_QUERY,
+                                       check_memory, check_pipeline, max_qps_under_sla,
+                                       memory_estimate, simulate, simulate_stream,
+                                       stream_group)
 from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA,
                                     PARETO_ALPHA, PARETO_TAIL, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
@@ -164,6 +166,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     typical = mean if args.size not in ("lognormal", "pareto") else math.exp(
         (args.size_mu if args.size_mu is not None else LOGNORMAL_MU)
         + (args.size_sigma if args.size_sigma is not None else LOGNORMAL_SIGMA) ** 2 / 2)
+    # one accelerator group in exact mode, fixed sizes, no records: streamed, bounded memory
+    streamed = (not args.records and args.size == "fixed" and args.arrival != "file"
+                and stream_group(pipe, args.accel_mode) is not None)
+    if streamed:
+        check_memory(STREAM_BYTES_FIXED + STREAM_BYTES_PER_QUERY * q, f"--queries {q:,}",
+                     args.memory_limit_gb)
+        return _simulate_streamed(args, pipe, q, seed, int(mean))
     check_memory(memory_estimate(pipe, q, typical), f"--queries {q:,}", args.memory_limit_gb)
     s = sizes(args.size, q, seed, mean=mean if mean is not None else 1,
               sd=args.size_sd if args.size_sd is not None else 0.0,
@@ -181,13 +190,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t_wall
     if args.records:
         r.write_records(args.records)
+    return _report_simulation(args, pipe, q, seed, r, r.records, r.records["measured"], wall,
+                              s)
+
+
+def _simulate_streamed(args: argparse.Namespace, pipe, q: int, seed: int, size: int) -> int:
+    import time
+
+    import numpy as np
+
+    t_wall = time.perf_counter()
+    r = simulate_stream(pipe, args.arrival, args.qps, q, size, warmup=args.warmup,
+                        accel_mode=args.accel_mode, seed=seed, progress=not args.json)
+    wall = time.perf_counter() - t_wall
+    items = {"items": np.full(r.measured, size, dtype=np.int64)}     # every measured query
+    return _report_simulation(args, pipe, q, seed, r, items, slice(None), wall,
+                              np.full(q, size, dtype=np.int64) if args.sla_ms is not None
+                              else None)
+
+
+def _report_simulation(args: argparse.Namespace, pipe, q: int, seed: int, r, records,
+                       measured, wall: float, s) -> int:
+    """Print a simulation's summary; ``s``: the query sizes (for ``--sla-ms``)."""
     from rpaccel.sched.cost.power import pipeline_power
 
     out = {"pipeline": pipe.name, "qps": args.qps, "queries": q, "seed": seed,
            "workload": pipe.workload.name if pipe.workload is not None else None,
            "accel_mode": args.accel_mode or "per group",
            "arrival": args.arrival, **r.summary(),
-           **pipeline_power(pipe, r.records, r.records["measured"], r.achieved_qps)}
+           **pipeline_power(pipe, records, measured, r.achieved_qps)}
     out["sim_wall_s"] = wall
     out["simulated_queries_per_s"] = q / wall if wall > 0 else None
     if args.sla_ms is not None:
