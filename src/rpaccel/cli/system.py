@@ -13,10 +13,9 @@ from rpaccel.sched.platforms.calibrate import DEFAULT_BATCHES, calibrate
 from rpaccel.models import get_model
 from rpaccel.sched.platforms.hosts import get_platform
 from rpaccel.query import load_pipeline
-from rpaccel.sched.serving.sim import (STREAM_BYTES_FIXED, STREAM_BYTES_PER_QUERY,
-                                       check_memory, check_pipeline, max_qps_under_sla,
-                                       memory_estimate, simulate, simulate_stream,
-                                       stream_group)
+from rpaccel.sched.serving.sim import (STREAM_BYTES_PER_QUERY, check_memory, check_pipeline,
+                                       max_qps_under_sla, memory_estimate, simulate,
+                                       simulate_stream, stream_group)
 from rpaccel.sched.serving.workload import (ARRIVAL_KINDS, LOGNORMAL_MU, LOGNORMAL_SIGMA,
                                     PARETO_ALPHA, PARETO_TAIL, SIZE_KINDS,
                                     arrivals, size_cap, sizes)
@@ -170,8 +169,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     streamed = (not args.records and args.size == "fixed" and args.arrival != "file"
                 and stream_group(pipe, args.accel_mode) is not None)
     if streamed:
-        check_memory(STREAM_BYTES_FIXED + STREAM_BYTES_PER_QUERY * q, f"--queries {q:,}",
-                     args.memory_limit_gb)
+        check_memory(STREAM_BYTES_PER_QUERY * q, f"--queries {q:,}", args.memory_limit_gb)
         return _simulate_streamed(args, pipe, q, seed, int(mean))
     check_memory(memory_estimate(pipe, q, typical), f"--queries {q:,}", args.memory_limit_gb)
     s = sizes(args.size, q, seed, mean=mean if mean is not None else 1,
