@@ -340,3 +340,15 @@ def test_streamed_simulation_bad_input():
         next(arrival_chunks("file", 100.0, 10))
     with pytest.raises(ValueError, match="qps must be a number > 0"):
         next(arrival_chunks("poisson", -1.0, 10))
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--warmup", "10"], "warmup must be in [0, 9], got 10"),
+    (["--size-mean", "100.5"], "size mean must be an integer >= 1 for fixed sizes, got 100.5"),
+])
+def test_streamed_simulate_cli_bad_input(capsys, flags, message):
+    """The streamed path (exact mode, one accelerator group, no --records) keeps the CLI's
+    rules: one line, exit 2, nothing printed on stdout."""
+    rc, out, err = _run(capsys, "simulate", "examples/pipelines/tiny.toml", "--qps", "100",
+                        "--queries", "10", "--accel-mode", "exact", *flags, "--json")
+    assert rc == 2 and out == "" and message in err and err.count("\n") == 1

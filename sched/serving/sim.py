@@ -295,6 +295,7 @@ class _ExactGroup:
         self.g, self.st0 = g, st0
         self.local: list[dict[int, int]] = [{} for _ in range(self.E)]   # engine: local -> i
         self.n = 0
+        self.last_cycle = 0
 
     def submit(self, i: int, arrival_s: float) -> int:
         """Query ``i`` arriving at ``arrival_s``; returns the accelerator it runs on."""

@@ -170,7 +170,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 and stream_group(pipe, args.accel_mode) is not None)
     if streamed:
         check_memory(STREAM_BYTES_PER_QUERY * q, f"--queries {q:,}", args.memory_limit_gb)
-        return _simulate_streamed(args, pipe, q, seed, int(mean))
+        size = int(sizes("fixed", 1, seed, mean=mean)[0])      # the fixed size's own checks
+        return _simulate_streamed(args, pipe, q, seed, size)
     check_memory(memory_estimate(pipe, q, typical), f"--queries {q:,}", args.memory_limit_gb)
     s = sizes(args.size, q, seed, mean=mean if mean is not None else 1,
               sd=args.size_sd if args.size_sd is not None else 0.0,
