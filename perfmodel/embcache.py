@@ -339,12 +339,11 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
                     # a row in flight keeps its line (its victim stalls), marked with its MSHR
                     hit_m = -1
                     pos = -1
-                    for w in range(nw):
-                        v = lf[sb + w]
-                        if v & _TAG_MASK == tag:
-                            pos = w
-                            hit_m = (v >> _MSHR_SHIFT) - 1
-                            break
+                    for w in range(nw):     # a tag is in a set once: no early exit (the
+                        # compiled scan has no data-dependent branch)
+                        pos = w if lf[sb + w] & _TAG_MASK == tag else pos
+                    if pos >= 0:
+                        hit_m = (lf[sb + pos] >> _MSHR_SHIFT) - 1
                     if pos < 0 and lf[sb + nw - 1] >= 0:
                         # a miss: its victim must not be in flight
                         v = lf[sb + nw - 1]
