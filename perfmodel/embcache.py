@@ -189,11 +189,11 @@ _BIG = 1 << 62
 #: The contract (:class:`EmbCacheConfig`): a hit's slot is ready this many cycles after its
 #: lookup, a waiting slot this many after its fill.
 _HIT_READY = EmbCacheConfig.nb_hit_ready
+_FILL_READY = EmbCacheConfig.nb_fill_ready
 #: A dynamic line in flight holds ``tag + ((mshr + 1) << _MSHR_SHIFT)`` while its row is fetched
 #: (tags are below 2**31: global rows are); the tag state between runs holds bare tags.
 _MSHR_SHIFT = 40
 _TAG_MASK = (1 << _MSHR_SHIFT) - 1
-_FILL_READY = EmbCacheConfig.nb_fill_ready
 
 
 def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_lo, way_n,
