@@ -42,14 +42,14 @@ def bucket_search(cdf, starts, u):
     out = np.empty(u.shape[0], dtype=np.int64)
     for i in range(u.shape[0]):
         x = u[i]
-        b = np.int64(x * nb)
+        b = np.uint64(x * nb)
         lo = np.int64(starts[b])
-        hi = np.int64(starts[b + 1])
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if cdf[mid] <= x:
-                lo = mid + 1
-            else:
-                hi = mid
+        n = np.int64(starts[b + np.uint64(1)]) - lo
+        while n > 0:                    # the half to keep by selects, not branches
+            half = n >> 1
+            m = lo + half
+            c = cdf[np.uint64(m)] <= x
+            lo = m + 1 if c else lo
+            n = n - half - 1 if c else half
         out[i] = lo
     return out
