@@ -458,28 +458,37 @@ def simulate(pipeline: Pipeline, arrive: np.ndarray, sizes: np.ndarray, *,
     latency = t - arrive
     rec["latency_s"] = latency
     m = np.arange(q) >= warmup
-    lat = latency[m]
-    span = float(t.max() - arrive.min()) if q > 1 else float(t.max())
-    util = {k: b / (engines[k] * span) if span > 0 else 0.0 for k, b in util_busy.items()}
-    arr_span = float(arrive.max() - arrive.min())
+    rec["measured"] = m
+    ends = t[m]
+    return _result(latency[m], util_busy, engines, float(arrive.min()), float(arrive.max()),
+                   float(t.max()), float(ends.min()), float(ends.max()), q, rec)
+
+
+def _result(lat: np.ndarray, busy: dict[str, float], engines: dict[str, int], arr_lo: float,
+            arr_hi: float, end_max: float, m_end_lo: float, m_end_hi: float, q: int,
+            records: dict) -> SimResult:
+    """A run's :class:`SimResult` from its measured latencies ``lat``, busy seconds and
+    engines per pool, first and last arrival, last completion, the measured queries' first and
+    last completion, and the query count (what :func:`simulate` and :func:`simulate_stream`
+    both reduce their runs to)."""
+    span = end_max - arr_lo if q > 1 else end_max
+    util = {k: b / (engines[k] * span) if span > 0 else 0.0 for k, b in busy.items()}
+    arr_span = arr_hi - arr_lo
     offered = (q - 1) / arr_span if arr_span > 0 else None
     # DeepRecSys's measured QPS: measured queries / span of their completion times.
-    ends = t[m]
-    achieved = len(ends) / float(ends.max() - ends.min()) if ends.max() > ends.min() else None
+    achieved = len(lat) / (m_end_hi - m_end_lo) if m_end_hi > m_end_lo else None
     # Saturation: a pool's offered work exceeds its capacity over the arrival span, or latency
     # keeps growing through the run (last quarter's mean > 2x the second quarter's).
     # (with every query arriving at once there is no rate to judge: only growth counts)
-    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else 0.0)
-              for k, b in util_busy.items())
+    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else 0.0) for k, b in busy.items())
     quarters = np.array_split(lat, 4) if len(lat) >= 8 else [lat]
     growing = (len(quarters) == 4 and quarters[3].mean() > 2 * quarters[1].mean()
                and quarters[3].mean() > quarters[2].mean() > quarters[1].mean())
-    rec["measured"] = m
     return SimResult(mean_s=float(lat.mean()), p50_s=float(np.percentile(lat, 50)),
                      p95_s=float(np.percentile(lat, 95)), p99_s=float(np.percentile(lat, 99)),
                      offered_qps=offered, achieved_qps=achieved, utilization=util,
-                     saturated=bool(rho >= 1.0 or growing), queries=q, measured=int(m.sum()),
-                     records=rec)
+                     saturated=bool(rho >= 1.0 or growing), queries=q, measured=len(lat),
+                     records=records)
 
 
 def stream_group(pipeline: Pipeline, accel_mode: str | None = None) -> list[int] | None:
@@ -571,20 +580,7 @@ def simulate_stream(pipeline: Pipeline, arrival: str, qps: float, queries: int, 
         bar.close()
     busy = grp.busy()
     engines = {k: pipeline.stages[g[0]].engines for k in busy}
-    span = t_max - first if q > 1 else t_max
-    util = {k: b / (engines[k] * span) if span > 0 else 0.0 for k, b in busy.items()}
-    arr_span = last - first
-    offered = (q - 1) / arr_span if arr_span > 0 else None
-    achieved = len(lat) / (ends_max - ends_min) if ends_max > ends_min else None
-    rho = max((b / (engines[k] * arr_span) if arr_span > 0 else 0.0) for k, b in busy.items())
-    quarters = np.array_split(lat, 4) if len(lat) >= 8 else [lat]
-    growing = (len(quarters) == 4 and quarters[3].mean() > 2 * quarters[1].mean()
-               and quarters[3].mean() > quarters[2].mean() > quarters[1].mean())
-    return SimResult(mean_s=float(lat.mean()), p50_s=float(np.percentile(lat, 50)),
-                     p95_s=float(np.percentile(lat, 95)), p99_s=float(np.percentile(lat, 99)),
-                     offered_qps=offered, achieved_qps=achieved, utilization=util,
-                     saturated=bool(rho >= 1.0 or growing), queries=q, measured=len(lat),
-                     records={})
+    return _result(lat, busy, engines, first, last, t_max, ends_min, ends_max, q, {})
 
 
 def max_qps_under_sla(pipeline: Pipeline, sla_s: float, *, sizes: np.ndarray,

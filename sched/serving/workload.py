@@ -86,16 +86,7 @@ def arrivals(kind: str, qps: float, n: int, seed: int = 0, *, path: str | None =
         if len(t) < n:
             raise ValueError(f"arrival file {path}: has {len(t)} times, {n} queries requested")
         return t[:n]
-    if not isinstance(qps, (int, float)) or not np.isfinite(qps) or qps <= 0:
-        raise ValueError(f"qps must be a number > 0, got {qps!r}")
-    rng = _rng(seed, 1)
-    if kind == "poisson":
-        gaps = rng.exponential(1.0 / qps, size=n)
-    elif kind == "poisson-ms":
-        gaps = rng.poisson(1000.0 / qps, size=n) * 1e-3
-    else:
-        gaps = np.full(n, 1.0 / qps)
-    return np.cumsum(gaps)
+    return next(arrival_chunks(kind, qps, n, seed, chunk=n))          # one piece: all of them
 
 
 def arrival_chunks(kind: str, qps: float, n: int, seed: int = 0, *, chunk: int = 1 << 16):
