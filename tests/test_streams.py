@@ -334,6 +334,8 @@ def test_streamed_simulation_bad_input():
     n0 = p.stages[0].items
     with pytest.raises(ValueError, match="one accelerator group in exact mode"):
         simulate_stream(p, "poisson", 100.0, 10, n0, accel_mode="profile")
+    with pytest.raises(ValueError, match="accel-mode must be one of"):
+        simulate_stream(p, "poisson", 100.0, 10, n0, accel_mode="fast")
     with pytest.raises(ValueError, match=r"warmup must be in \[0, 9\]"):
         simulate_stream(p, "poisson", 100.0, 10, n0, warmup=10, accel_mode="exact")
     with pytest.raises(ValueError, match="arrival must be one of"):

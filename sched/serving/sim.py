@@ -523,12 +523,12 @@ def simulate_stream(pipeline: Pipeline, arrival: str, qps: float, queries: int, 
     number (tested), without per-query records."""
     from rpaccel.sched.serving.workload import arrival_chunks
 
+    if accel_mode is not None and accel_mode not in ACCEL_MODES:
+        raise ValueError(f"accel-mode must be one of {list(ACCEL_MODES)}, got {accel_mode!r}")
     g = stream_group(pipeline, accel_mode)
     if g is None:
         raise ValueError("simulate_stream runs a pipeline that is one accelerator group in "
                          "exact mode (use simulate)")
-    if accel_mode is not None and accel_mode not in ACCEL_MODES:
-        raise ValueError(f"accel-mode must be one of {list(ACCEL_MODES)}, got {accel_mode!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"query size must be an integer >= 1, got {size!r}")
     q = queries
