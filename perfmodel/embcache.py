@@ -190,9 +190,11 @@ _BIG = 1 << 62
 #: lookup, a waiting slot this many after its fill.
 _HIT_READY = EmbCacheConfig.nb_hit_ready
 _FILL_READY = EmbCacheConfig.nb_fill_ready
-#: A dynamic line in flight holds ``tag + ((mshr + 1) << _MSHR_SHIFT)`` while its row is fetched
-#: (tags are below 2**31: global rows are); the tag state between runs holds bare tags.
-_MSHR_SHIFT = 40
+#: A dynamic line in flight holds ``tag + ((x + 1) << _MSHR_SHIFT)`` while its row is fetched, x
+#: its MSHR (:func:`_nb_run`) or its miss's index in the run (:func:`_ev_run`, so a run holds
+#: fewer than 2**31 lookups); tags are below 2**31 (global rows are: 128 tables of 2**24 rows at
+#: most). The tag state between runs holds bare tags.
+_MSHR_SHIFT = 32
 _TAG_MASK = (1 << _MSHR_SHIFT) - 1
 
 
@@ -539,6 +541,166 @@ def _nb_run(grow, rows, stages, beat_lo, lines, static_rows, dynamic, sets, way_
     return t - 1
 
 
+def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n, ways, mshrs,
+            rob, banks, lat, interval, beats_per_row, max_out, start, ready_from, idle, record,
+            accept, lookup, kind, respond, memreq, counters):
+    """The non-blocking unit lookup by lookup: the same run as :func:`_nb_run` (dynamic cache,
+    ``resp`` always ready), computed as a recurrence over the lookups in request order instead
+    of stepping cycles. Same arguments, results and return value (the last response cycle).
+
+    Every rule of the module docstring becomes a bound on a lookup's cycle, known by the time
+    the lookup is reached, because each depends only on earlier lookups:
+
+    * beat k is accepted at ``A_k = max(present_k, ready_from, E_{k-1}, R_{k-rob} + 1)``
+      (presented, the lookup register finishing its beat ``E_{k-1}``, a free reorder-buffer
+      entry: beat k - rob responded); its first lookup cycle is ``A_k + 1``;
+    * a lookup goes on the first cycle, from its predecessor's (the prefix rule), on which its
+      bank is unused (only a predecessor of the same cycle can use it), its victim is not in
+      flight (its fill ``F_v`` is before) and, for miss j, an MSHR is free: miss j - mshrs
+      filled on a cycle before (fills come back in request order, so the MSHRs free up in
+      that order); each cycle it waits counts one stall of the first reason that holds, in
+      the order bank, victim, MSHR;
+    * miss j's DRAM request transfers at ``Q_j = max(L_j + 1, Q_{j-1} + 1, F_{j-max_out} + 1)``
+      and fills at ``F_j`` (the channel's spacing); the line it installs holds
+      ``tag + ((j + 1) << _MSHR_SHIFT)``, and a ring keeps the fill cycles of the last misses,
+      enough to cover every miss that can still be in flight (those after miss j - mshrs, by
+      the MSHR rule), so a lookup of a line with ``F >= L`` merges and is ready from ``F + 1``;
+    * beat k responds at ``R_k = max(R_{k-1} + 1, A_k + 1, its lookups' ready cycles)``.
+
+    The run ends with bare tags in ``lines``, as it began.
+    """
+    n = grow.shape[0]
+    lf = lines.reshape(lines.shape[0] * lines.shape[1])
+    nl = lf.shape[0]
+    nbeats = beat_lo.shape[0] - 1
+    smask = sets - 1
+    sshift = 0
+    while (1 << sshift) < sets:
+        sshift += 1
+    bmask = banks - 1 if banks & (banks - 1) == 0 else -1
+    ring = mshrs if mshrs > max_out else max_out
+    f_ring = np.zeros(ring, dtype=np.int64)             # fill cycles of the last misses
+    r_ring = np.zeros(rob, dtype=np.int64)              # response cycles of the last beats
+    bank_used = np.full(banks, -1, dtype=np.int64)
+    c_static = c_hit = c_merged = c_miss = 0
+    s_bank = s_victim = s_mshr = 0
+    j = 0                                               # misses so far
+    jm = 0                                              # j mod ring
+    prev_q = -_BIG
+    prev_last = -_BIG
+    prev_r = -_BIG
+    end_prev = -_BIG
+    present = start + (idle[0] if nbeats > 0 else 0)
+    last = start - 1
+    for k in range(nbeats):
+        a = present if present > ready_from else ready_from
+        a = a if a > end_prev else end_prev
+        if k >= rob:
+            ra = r_ring[k % rob] + 1
+            a = a if a > ra else ra
+        if k + 1 < nbeats:
+            present = a + 1 + idle[k + 1]
+        c = a + 1
+        rb = a + 1
+        for i in range(beat_lo[k], beat_lo[k + 1]):
+            if rows[i] < static_rows:
+                c_static += 1
+                rb = rb if rb > c + _HIT_READY else c + _HIT_READY
+                if record:
+                    kind[i] = STATIC
+                    lookup[i] = c
+                continue
+            g = grow[i]
+            st = g & smask
+            bk = st & bmask if bmask >= 0 else st % banks
+            if bank_used[bk] == c:
+                s_bank += 1
+                c += 1
+            sg = stages[i]
+            lo = way_lo[sg]
+            nw = way_n[sg]
+            tag = g >> sshift
+            sb = st * ways + lo
+            pos = -1
+            for w in range(nw):
+                pos = w if lf[sb + w] & _TAG_MASK == tag else pos
+            if pos >= 0:
+                v = lf[sb + pos]
+                mi = (v >> _MSHR_SHIFT) - 1             # the miss that fetched it (-1: none)
+                f = f_ring[mi % ring] if mi >= 0 and mi + mshrs >= j else -_BIG
+                if f >= c:                              # in flight: merge
+                    c_merged += 1
+                    r = f + _FILL_READY
+                    if record:
+                        kind[i] = MERGED
+                else:
+                    c_hit += 1
+                    r = c + _HIT_READY
+                    if record:
+                        kind[i] = HIT
+                for w in range(pos, 0, -1):
+                    lf[sb + w] = lf[sb + w - 1]
+                lf[sb] = v
+            else:
+                v = lf[sb + nw - 1]                     # the victim (invalid: never in flight)
+                mi = (v >> _MSHR_SHIFT) - 1
+                fv = f_ring[mi % ring] if v >= 0 and mi >= 0 and mi + mshrs >= j else -_BIG
+                if fv >= c:
+                    s_victim += fv - c + 1
+                    c = fv + 1
+                if j >= mshrs:
+                    fm = f_ring[(jm + ring - mshrs) % ring]
+                    if fm >= c:
+                        s_mshr += fm - c + 1
+                        c = fm + 1
+                q = c + 1
+                q = q if q > prev_q + 1 else prev_q + 1
+                if j >= max_out:
+                    fo = f_ring[(jm + ring - max_out) % ring] + 1
+                    q = q if q > fo else fo
+                d0 = q + lat
+                d0 = d0 if d0 > prev_last + interval else prev_last + interval
+                f = d0 + (beats_per_row - 1) * interval
+                prev_last = f
+                prev_q = q
+                f_ring[jm] = f
+                jm = jm + 1 if jm + 1 < ring else 0
+                c_miss += 1
+                r = f + _FILL_READY
+                for w in range(nw - 1, 0, -1):
+                    lf[sb + w] = lf[sb + w - 1]
+                lf[sb] = tag + ((j + 1) << _MSHR_SHIFT)
+                j += 1
+                if record:
+                    kind[i] = MISS
+                    memreq[i] = q
+            bank_used[bk] = c
+            rb = rb if rb > r else r
+            if record:
+                lookup[i] = c
+        end_prev = c
+        rk = prev_r + 1
+        rk = rk if rk > rb else rb
+        r_ring[k % rob] = rk
+        prev_r = rk
+        if record:
+            for i in range(beat_lo[k], beat_lo[k + 1]):
+                accept[i] = a
+                respond[i] = rk
+        last = rk
+    for x in range(nl):                                 # the lines hold bare tags between runs
+        lf[x] = lf[x] & _TAG_MASK if lf[x] >= 0 else lf[x]
+    counters[0] += c_static
+    counters[1] += c_hit
+    counters[2] += c_merged
+    counters[3] += c_miss
+    counters[4] += s_bank
+    counters[5] += s_victim
+    counters[6] += s_mshr
+    counters[7] += c_miss
+    return last
+
+
 def pause_counts(pause: Callable[[], bool], nbeats: int) -> np.ndarray:
     """Idle cycles before each request beat, from a producer's ``pause()``: consulted before each
     beat and again after each True (one idle cycle each), as the testbench driver does."""
@@ -578,6 +740,7 @@ def _unsigned_indices(fn):
 
 
 def _nb_kernel():
+    """:func:`_nb_run`, compiled (the cycle-stepping kernel)."""
     global _NB_KERNEL
     if _NB_KERNEL is None:
         import numba
@@ -585,6 +748,20 @@ def _nb_kernel():
         _NB_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(
             _unsigned_indices(_nb_run))
     return _NB_KERNEL
+
+
+_EV_KERNEL = None
+
+
+def _ev_kernel():
+    """:func:`_ev_run`, compiled (the lookup-by-lookup kernel)."""
+    global _EV_KERNEL
+    if _EV_KERNEL is None:
+        import numba
+
+        _EV_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(
+            _unsigned_indices(_ev_run))
+    return _EV_KERNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -764,8 +941,15 @@ def _way_arrays(cfg: EmbCacheConfig) -> tuple[np.ndarray, np.ndarray]:
 
 def _run(run, cfg: EmbCacheConfig, grow, rows, stages, beat_lo, lines, start, ready_from, idle,
          ready_arr, ready_always, horizon, record, out, counters) -> int:
-    """``run`` (:func:`_nb_run` or its compiled form) on a configuration's parameters."""
+    """``run`` (:func:`_nb_run` or its compiled form) on a configuration's parameters. The
+    compiled engine runs the lookup-by-lookup kernel (:func:`_ev_run`) wherever it applies: a
+    dynamic cache and ``resp`` always ready (it never reaches the horizon)."""
     lo, wn = _way_arrays(cfg)
+    if run is not _nb_run and cfg.dynamic and ready_always:
+        return _ev_kernel()(grow, rows, stages, beat_lo, lines, cfg.static_rows, cfg.sets, lo, wn,
+                            cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
+                            cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start,
+                            ready_from, idle, record, *out, counters)
     return run(grow, rows, stages, beat_lo, lines, cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn,
                cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
                cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start, ready_from,

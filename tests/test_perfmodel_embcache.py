@@ -223,3 +223,78 @@ def test_nonblocking_bad_input():
                     ({"dram_outstanding": 0}, r"dram_outstanding must be an integer in \[1, 1024\]")]:
         with pytest.raises(ValueError, match=msg):
             _nb_cfg(**kw)
+
+
+def _both_kernels(cfg, t, r, s, idle, start, ready_from, lines0):
+    """The cycle-stepping kernel and the lookup-by-lookup kernel, both compiled, on one run:
+    (last cycle, per-lookup records, counters, tag state after) of each."""
+    from rpaccel.perfmodel import embcache as E
+
+    tables, rows, stages = E._trace_arrays(cfg, t, r, s)
+    n = len(rows)
+    beat_lo = E._beat_bounds(cfg, n, None)
+    grow = E.global_rows(cfg, tables, rows)
+    lo, wn = E._way_arrays(cfg)
+    common = (cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency, cfg.dram_interval,
+              cfg.beats_per_row, cfg.dram_outstanding, start, ready_from, idle)
+    res = []
+    for kernel in ("cycles", "lookups"):
+        out = [np.full(n, -1, dtype=np.int64) for _ in range(5)]
+        cnt = np.zeros(8, dtype=np.int64)
+        lines = lines0.copy()
+        if kernel == "cycles":
+            horizon = E._horizon(cfg, ready_from + int(idle.sum()), n)
+            last = E._nb_kernel()(grow, rows, stages, beat_lo, lines, cfg.static_rows, True,
+                                  cfg.sets, lo, wn, *common, np.zeros(1, np.int8), True, horizon,
+                                  True, *out, cnt)
+        else:
+            last = E._ev_kernel()(grow, rows, stages, beat_lo, lines, cfg.static_rows, cfg.sets,
+                                  lo, wn, *common, True, *out, cnt)
+        res.append((last, [o.tolist() for o in out], cnt.tolist(), lines.tolist()))
+    return res
+
+
+def test_lookup_kernel_equals_cycle_kernel():
+    """The lookup-by-lookup kernel (a recurrence over lookups) equals the cycle-stepping kernel
+    on every per-lookup cycle, counter and the tag state it leaves: seeded random dynamic
+    caches (1-2 stage partitions, every stall reason), idle gaps before beats, a late start
+    of acceptance, warm tag state from an earlier run."""
+    from rpaccel.perfmodel.embcache import empty_lines
+
+    seed = 41
+    print(f"seed={seed}; reproduce: pytest tests/test_perfmodel_embcache.py -k lookup_kernel")
+    rng = np.random.default_rng(seed)
+    stalls = np.zeros(3, dtype=np.int64)
+    runs = 0
+    while runs < 300:
+        split = int(rng.integers(1, 3))
+        ways = tuple(int(w) for w in rng.integers(1, 5, size=split))
+        cfg = EmbCacheConfig(dim=int(rng.integers(1, 9)), tables=3,
+                             rows=int(rng.choice([64, 128, 1024])),
+                             static_rows=int(rng.integers(0, 16)),
+                             sets=int(1 << rng.integers(0, 4)), ways=sum(ways), stage_ways=ways,
+                             dram_latency=int(rng.integers(1, 121)),
+                             dram_interval=int(rng.integers(1, 5)),
+                             mem_bits=int(rng.choice([32, 64, 256])),
+                             lanes=int(rng.integers(1, 9)), mshrs=int(rng.integers(2, 17)),
+                             rob_beats=int(rng.integers(2, 17)),
+                             dram_outstanding=int(rng.integers(1, 20)))
+        if cfg.blocking:
+            continue
+        n = int(rng.integers(1, 400))
+        t, r, _ = make_trace(cfg, str(rng.choice(["zipf", "conflicts", "bursts"])), n,
+                             int(rng.integers(1 << 30)))
+        s = rng.integers(0, split, size=n)
+        nb = -(-n // cfg.lanes)
+        idle = (rng.integers(0, 4, size=nb) * (rng.random(nb) < 0.3)).astype(np.int64)
+        start = int(rng.integers(0, 50))
+        lines = empty_lines(cfg)
+        if rng.random() < 0.5:                              # warm: after a first run
+            lines = np.array(_both_kernels(cfg, t[::-1], r[::-1], s[::-1], np.zeros(nb, np.int64),
+                                           0, 0, lines)[0][3], dtype=np.int64)
+        cyc, look = _both_kernels(cfg, t, r, s, idle, start, start + int(rng.integers(0, 20)),
+                                  lines)
+        assert look == cyc, f"run {runs}: {cfg}"
+        stalls += np.array(cyc[2][4:7]) > 0
+        runs += 1
+    assert (stalls > 20).all(), stalls          # every stall reason was exercised
