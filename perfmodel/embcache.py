@@ -569,7 +569,6 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
 
     The run ends with bare tags in ``lines``, as it began.
     """
-    n = grow.shape[0]
     lf = lines.reshape(lines.shape[0] * lines.shape[1])
     nl = lf.shape[0]
     nbeats = beat_lo.shape[0] - 1
