@@ -577,9 +577,15 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
     while (1 << sshift) < sets:
         sshift += 1
     bmask = banks - 1 if banks & (banks - 1) == 0 else -1
-    ring = mshrs if mshrs > max_out else max_out
+    ring = 1                                            # a power of two (no division)
+    while ring < mshrs or ring < max_out:
+        ring *= 2
+    rmask = ring - 1
     f_ring = np.zeros(ring, dtype=np.int64)             # fill cycles of the last misses
-    r_ring = np.zeros(rob, dtype=np.int64)              # response cycles of the last beats
+    rr = 1
+    while rr < rob:
+        rr *= 2
+    r_ring = np.zeros(rr, dtype=np.int64)               # response cycles of the last beats
     bank_used = np.full(banks, -1, dtype=np.int64)
     c_static = c_hit = c_merged = c_miss = 0
     s_bank = s_victim = s_mshr = 0
@@ -595,7 +601,7 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
         a = present if present > ready_from else ready_from
         a = a if a > end_prev else end_prev
         if k >= rob:
-            ra = r_ring[k % rob] + 1
+            ra = r_ring[(k - rob) & (rr - 1)] + 1
             a = a if a > ra else ra
         if k + 1 < nbeats:
             present = a + 1 + idle[k + 1]
@@ -626,7 +632,7 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
             if pos >= 0:
                 v = lf[sb + pos]
                 mi = (v >> _MSHR_SHIFT) - 1             # the miss that fetched it (-1: none)
-                f = f_ring[mi % ring] if mi >= 0 and mi + mshrs >= j else -_BIG
+                f = f_ring[mi & rmask] if mi >= 0 and mi + mshrs >= j else -_BIG
                 if f >= c:                              # in flight: merge
                     c_merged += 1
                     r = f + _FILL_READY
@@ -643,19 +649,19 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
             else:
                 v = lf[sb + nw - 1]                     # the victim (invalid: never in flight)
                 mi = (v >> _MSHR_SHIFT) - 1
-                fv = f_ring[mi % ring] if v >= 0 and mi >= 0 and mi + mshrs >= j else -_BIG
+                fv = f_ring[mi & rmask] if v >= 0 and mi >= 0 and mi + mshrs >= j else -_BIG
                 if fv >= c:
                     s_victim += fv - c + 1
                     c = fv + 1
                 if j >= mshrs:
-                    fm = f_ring[(jm + ring - mshrs) % ring]
+                    fm = f_ring[(jm - mshrs) & rmask]
                     if fm >= c:
                         s_mshr += fm - c + 1
                         c = fm + 1
                 q = c + 1
                 q = q if q > prev_q + 1 else prev_q + 1
                 if j >= max_out:
-                    fo = f_ring[(jm + ring - max_out) % ring] + 1
+                    fo = f_ring[(jm - max_out) & rmask] + 1
                     q = q if q > fo else fo
                 d0 = q + lat
                 d0 = d0 if d0 > prev_last + interval else prev_last + interval
@@ -663,7 +669,7 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
                 prev_last = f
                 prev_q = q
                 f_ring[jm] = f
-                jm = jm + 1 if jm + 1 < ring else 0
+                jm = (jm + 1) & rmask
                 c_miss += 1
                 r = f + _FILL_READY
                 for w in range(nw - 1, 0, -1):
@@ -680,7 +686,7 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
         end_prev = c
         rk = prev_r + 1
         rk = rk if rk > rb else rb
-        r_ring[k % rob] = rk
+        r_ring[k & (rr - 1)] = rk
         prev_r = rk
         if record:
             for i in range(beat_lo[k], beat_lo[k + 1]):
