@@ -33,11 +33,17 @@ def rows_kernel(base, table, row, dim):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+#: Buckets of at most this many CDF entries are searched by counting (no data-dependent branch
+#: but the loop's end), longer ones by bisection.
+_COUNT_MAX = 32
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def bucket_search(cdf, starts, u):
     """``searchsorted(cdf, u, side="right")`` with a bucket index: ``starts[b]`` is the answer
     for ``u = b / B`` (``B = len(starts) - 1``), so a key in bucket ``b`` is searched only
-    between ``starts[b]`` and ``starts[b + 1]``. ``u`` in [0, 1)."""
+    between ``starts[b]`` and ``starts[b + 1]``: the answer is ``starts[b]`` plus the entries
+    there that are ``<= u`` (the CDF does not decrease). ``u`` in [0, 1)."""
     nb = starts.shape[0] - 1
     out = np.empty(u.shape[0], dtype=np.int64)
     for i in range(u.shape[0]):
@@ -45,7 +51,13 @@ def bucket_search(cdf, starts, u):
         b = np.uint64(x * nb)
         lo = np.int64(starts[b])
         n = np.int64(starts[b + np.uint64(1)]) - lo
-        while n > 0:                    # the half to keep by selects, not branches
+        if n <= _COUNT_MAX:             # count the entries <= x
+            c = 0
+            for m in range(lo, lo + n):
+                c += cdf[np.uint64(m)] <= x
+            out[i] = lo + c
+            continue
+        while n > 0:                    # bisect: the half to keep by selects, not branches
             half = n >> 1
             m = lo + half
             c = cdf[np.uint64(m)] <= x

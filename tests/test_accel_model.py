@@ -342,15 +342,20 @@ def test_float32_forward_equals_the_integer_one(pipe):
     assert not _f32_exact(16, np.zeros(4, np.int32), 16)
 
 
-@pytest.mark.parametrize("rows, skew", [(1 << 20, 1.0), (65536, 0.6)])
+@pytest.mark.parametrize("rows, skew", [(1 << 20, 1.0), (65536, 0.6), (1 << 22, 1.6)])
 def test_zipf_bucketed_search_equals_searchsorted(rows, skew):
     """The compiled bucketed search of the Zipf sampler returns numpy's ``searchsorted(cdf, u,
     "right")`` exactly: random keys, every bucket edge, keys equal to CDF entries and their
-    neighbours, and the largest float below 1 (seeded)."""
+    neighbours, and the largest float below 1 (seeded). The last case has buckets long enough
+    to be bisected, not counted."""
     from rpaccel.perfmodel._querykern import bucket_search
     from rpaccel.perfmodel.query import ZIPF_BUCKETS, _zipf_cdf, _zipf_starts
 
     cdf, starts = _zipf_cdf(rows, skew), _zipf_starts(rows, skew)
+    if skew > 1.5:
+        from rpaccel.perfmodel._querykern import _COUNT_MAX
+
+        assert np.diff(starts).max() > _COUNT_MAX
     rng = np.random.default_rng(11)
     print(f"seed=11 rows={rows} skew={skew}")
     picks = cdf[rng.integers(0, rows - 1, size=20_000)]
