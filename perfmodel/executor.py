@@ -146,6 +146,21 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
     return out
 
 
+class _Plan:
+    """What issuing one command always does (:meth:`_Engine._plan`): ``dur`` (done - issue,
+    None where it depends on the run: RECV, GATHER, a SEND under backpressure), the links
+    it pops tokens from (with counts) and pushes one to, the queues whose candidate cycle it
+    changes, and its fixed counts ``incs`` ((counter dict, key, amount)), added ``issued``
+    times by :meth:`_Engine.fold`."""
+
+    __slots__ = ("cmd", "dur", "pops", "push", "dirty", "incs", "issued")
+
+    def __init__(self, cmd, dur, pops, push, dirty, incs) -> None:
+        self.cmd, self.dur, self.pops, self.push, self.dirty, self.incs = (cmd, dur, pops, push,
+                                                                          dirty, incs)
+        self.issued = 0
+
+
 class _Engine:
     """The executor's state: the command queues (in order, token-linked), the embedding unit's
     tags and DRAM/MSHR state, the link, and every counter. Commands are added query by query
@@ -195,11 +210,16 @@ class _Engine:
         self._cand: dict[str, int | None] = dict.fromkeys(self.order)
         self._dirty: set[str] = set(self.order)
         self._gather_queues: set[str] = set()     # the queues holding GATHERs
+        self._plans: dict[int, _Plan] = {}        # by id(command) (a plan keeps its command)
 
-    def add(self, commands, looks: dict, arrivals: dict[int, int]) -> None:
-        """Queue commands (of whole queries), their gathers' lookups and arrival cycles."""
+    def add(self, commands, looks: dict, arrivals: dict[int, int],
+            query: int | None = None) -> None:
+        """Queue commands (of whole queries), their gathers' lookups and arrival cycles.
+        ``query``: the query all the commands belong to (default: each command's ``q``
+        argument), so one query's commands can be queued again for a later query."""
         for c in commands:
-            self.queues[c.queue].append((self.n_cmds, c))
+            self.queues[c.queue].append((self.n_cmds, c, c.args["q"] if query is None
+                                         else query))
             self.n_cmds += 1
             if c.op == "GATHER":
                 self._gather_queues.add(c.queue)
@@ -210,6 +230,72 @@ class _Engine:
             self.arrival[q] = x
             self.per_q[q] = {"lookups": 0, "static_hits": 0, "dynamic_hits": 0, "misses": 0}
 
+    def _plan(self, c) -> _Plan:
+        """What issuing ``c`` always does, whenever it issues (computed once per command): its
+        tokens, its duration where that is fixed, and the counts it adds."""
+        accel, pl, ev, a = self.accel, self.pl, self.ev, c.args
+        qn = c.queue
+        st = self.qstat[qn]
+        incs: list = [(st, "commands", 1)]
+        dur = None
+        if c.op == "RECV":
+            incs += [(ev, "host_bytes_in", a["bytes"]), (ev, "host_beats_in", a["beats"])]
+        elif c.op == "GATHER":
+            incs += [(ev, "pooled_outputs", a["items"] * a["tables"]),
+                     (ev, "item_records", a["items"])]
+        elif c.op == "LOADA":
+            lat = ITEM_READ_LATENCY if a["src"] == "items" else BUFFER_READ_LATENCY
+            dur = lat + a["words"] - 1
+            incs += [(ev, "a_words", pl.groups[a["s"]][1] * a["words"]),
+                     (self.stages[a["s"]], "loada", dur + 1)]
+        elif c.op == "GEMM":
+            key = (a["m"], a["k"], a["n"])
+            if key not in self.gemm_memo:
+                self.gemm_memo[key] = (gemm_cycles(self.eng, *key).total,
+                                       gemm_events(self.eng, *key))
+            g_dur, gev = self.gemm_memo[key]
+            dur = g_dur + VECTOR_LATENCY
+            g = pl.groups[a["s"]][1]
+            nt = self.eng.n_tiles(a["n"])
+            incs += [(ev, "macs", pl.plans[a["s"]].sub_batch * a["k"] * a["n"]),
+                     (ev, "gemm_commands", g), (ev, "c_beats", g * a["m"] * nt),
+                     (ev, "pe_cycles", g * self.pe * g_dur)]
+            # every sub-array of the group runs the GEMM on its chunk (padding rows included)
+            incs += [(ev, name, g * x) for name, x in gev.items()]
+            incs += [(self.stages[a["s"]], "gemm", dur + 1),
+                     (self.stages[a["s"]]["gemm_layers"], a["layer"], dur + 1)]
+        elif c.op == "TOPK":
+            # host sort (on_chip_filter = false): a copy of the scores, no selection
+            dur = ceil_div(a["n"], self.topk.lanes) + (a["k"] if a["last"] and not a["host"]
+                                                       else 0)
+            incs += [(ev, "topk_items", a["n"]), (self.stages[a["s"]], "topk", dur + 1)]
+            if not a["host"]:
+                incs.append((ev, "topk_compares",
+                             topk_compares(self.topk, a["n"], a["k"] if a["last"] else 0)))
+        elif c.op == "SEND":
+            if self.host_stall is None:
+                dur = a["beats"] - 1 + accel.host_latency
+            incs += [(ev, "host_bytes_out", a["bytes"]), (ev, "host_beats_out", a["beats"])]
+        else:  # pragma: no cover - the compiler emits only the ops above
+            raise RuntimeError(f"unknown op {c.op}")
+        if dur is not None and c.op != "RECV":
+            incs.append((st, "busy", dur + 1))
+        pops = tuple(((p, qn), n) for p, n in c.pop.items() if n)
+        plan = _Plan(c, dur, pops, tuple((qn, to) for to in c.push), frozenset({qn, *c.push}),
+                     tuple(incs))
+        self._plans[id(c)] = plan
+        return plan
+
+    def fold(self) -> None:
+        """Add the fixed counts of every command issued so far into the counters (``ev``,
+        ``stages``, ``qstat``); issuing only counts how often each command issued."""
+        for p in self._plans.values():
+            if p.issued:
+                n = p.issued
+                for d, k, v in p.incs:
+                    d[k] += n * v
+                p.issued = 0
+
     def _candidate(self, qn: str) -> int | None:
         """The cycle queue ``qn``'s head command can issue on, or None (empty, or a token it
         pops has not been pushed yet)."""
@@ -217,12 +303,14 @@ class _Engine:
         if not q:
             return None
         c = q[0][1]
+        plan = self._plans.get(id(c))
+        if plan is None or plan.cmd is not c:
+            plan = self._plan(c)
         t = self.free[qn]
-        for p, n in c.pop.items():
-            if not n:
-                continue
-            lst = self.avail.get((p, qn))
-            k = self.used.get((p, qn), 0) + n - 1
+        avail, used = self.avail, self.used
+        for link, n in plan.pops:
+            lst = avail.get(link)
+            k = used.get(link, 0) + n - 1
             if lst is None or k >= len(lst):
                 return None
             if lst[k] > t:
@@ -258,13 +346,43 @@ class _Engine:
             self._issue(best_t, best_q)
 
     def _issue(self, t: int, qn: str) -> None:
-        accel, pl, emb, topk, ev = self.accel, self.pl, self.emb, self.topk, self.ev
-        stages = self.stages
-        i, c = self.queues[qn].popleft()
+        i, c, q = self.queues[qn].popleft()
+        plan = self._plans.get(id(c))
+        if plan is None or plan.cmd is not c:
+            plan = self._plan(c)
+        plan.issued += 1
         a = c.args
         nxt = None
-        if c.op == "RECV":
-            arrive = self.arrival[a["q"]]
+        dur = plan.dur
+        if dur is not None:                     # LOADA, GEMM, TOPK; SEND without stalls
+            done = t + dur
+            if c.op == "TOPK":
+                key = (q, a["s"])
+                self.stage_done[key] = max(self.stage_done.get(key, 0), done)
+            elif c.op == "SEND":
+                self.end_q[q] = done
+        elif c.op == "GATHER":
+            tables, rows, stg, beats = self.looks.pop((q, a["s"], a["sb"]))
+            emb = self.emb
+            last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
+                                     start=t + GATHER_START, engine=self.kernel, checked=True)
+            done = last
+            self.emb_free = done + 1
+            ec = self.ecount
+            for k_ in ec:
+                ec[k_] += cnt[k_]
+            pq = self.per_q[q]
+            pq["lookups"] += len(rows)
+            for k_ in ("static_hits", "dynamic_hits", "misses"):
+                pq[k_] += cnt[k_]
+            ev = self.ev
+            ev["lookups"] += len(rows)
+            ev["dram_requests"] += cnt["misses"]
+            ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
+            self.stages[a["s"]]["gather"] += done - t + 1
+            self.qstat[qn]["busy"] += done + 1 - t
+        elif c.op == "RECV":
+            arrive = self.arrival[q]
             if self.host_idle is None:
                 first = max(t, arrive)
                 last = first + a["beats"] - 1
@@ -280,104 +398,48 @@ class _Engine:
                     self.beat_no += 1
                     first = x if first is None else first
                 last = x
-            done = last + accel.host_latency
+            done = last + self.accel.host_latency
             nxt = last + 1
-            busy_from = first                  # the link is busy from the first beat
-            ev["host_bytes_in"] += a["bytes"]
-            ev["host_beats_in"] += a["beats"]
-            self.start_q.setdefault(a["q"], first)
-        elif c.op == "GATHER":
-            tables, rows, stg, beats = self.looks.pop((a["q"], a["s"], a["sb"]))
-            last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
-                                     start=t + GATHER_START, engine=self.kernel, checked=True)
-            done = last
-            self.emb_free = done + 1
-            for k_ in self.ecount:
-                self.ecount[k_] += cnt[k_]
-            pq = self.per_q[a["q"]]
-            pq["lookups"] += len(rows)
-            for k_ in ("static_hits", "dynamic_hits", "misses"):
-                pq[k_] += cnt[k_]
-            ev["lookups"] += len(rows)
-            ev["pooled_outputs"] += a["items"] * a["tables"]
-            ev["item_records"] += a["items"]
-            ev["dram_requests"] += cnt["misses"]
-            ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
-            stages[a["s"]]["gather"] += done - t + 1
-        elif c.op == "LOADA":
-            lat = ITEM_READ_LATENCY if a["src"] == "items" else BUFFER_READ_LATENCY
-            done = t + lat + a["words"] - 1
-            ev["a_words"] += pl.groups[a["s"]][1] * a["words"]
-            stages[a["s"]]["loada"] += done - t + 1
-        elif c.op == "GEMM":
-            key = (a["m"], a["k"], a["n"])
-            if key not in self.gemm_memo:
-                self.gemm_memo[key] = (gemm_cycles(self.eng, *key).total,
-                                       gemm_events(self.eng, *key))
-            dur, gev = self.gemm_memo[key]
-            done = t + dur + VECTOR_LATENCY
-            rows_tot = pl.plans[a["s"]].sub_batch
-            g = pl.groups[a["s"]][1]
-            nt = self.eng.n_tiles(a["n"])
-            ev["macs"] += rows_tot * a["k"] * a["n"]
-            ev["gemm_commands"] += g
-            ev["c_beats"] += g * a["m"] * nt
-            ev["pe_cycles"] += g * self.pe * dur
-            # every sub-array of the group runs the GEMM on its chunk (padding rows included)
-            for name, x in gev.items():
-                ev[name] += g * x
-            stages[a["s"]]["gemm"] += done - t + 1
-            stages[a["s"]]["gemm_layers"][a["layer"]] += done - t + 1
-        elif c.op == "TOPK":
-            beats = ceil_div(a["n"], topk.lanes)
-            # host sort (on_chip_filter = false): a copy of the scores, no selection
-            done = t + beats + (a["k"] if a["last"] and not a["host"] else 0)
-            ev["topk_items"] += a["n"]
-            key = (a["q"], a["s"])
-            self.stage_done[key] = max(self.stage_done.get(key, 0), done)
-            if not a["host"]:
-                ev["topk_compares"] += topk_compares(topk, a["n"], a["k"] if a["last"] else 0)
-            stages[a["s"]]["topk"] += done - t + 1
-        elif c.op == "SEND":
-            x = t + a["beats"] - 1
-            if self.host_stall is not None:
-                # beat i goes on the first cycle, from the previous one's next, the host takes it
-                x = t - 1
-                for _ in range(a["beats"]):
+            # the link is busy from the first beat
+            self.qstat[qn]["busy"] += nxt - first
+            self.start_q.setdefault(q, first)
+        else:                                   # SEND under host backpressure
+            # beat i goes on the first cycle, from the previous one's next, the host takes it
+            x = t - 1
+            for _ in range(a["beats"]):
+                x += 1
+                while x < len(self.host_stall) and self.host_stall[x]:
                     x += 1
-                    while x < len(self.host_stall) and self.host_stall[x]:
-                        x += 1
-            done = x + accel.host_latency
-            ev["host_bytes_out"] += a["bytes"]
-            ev["host_beats_out"] += a["beats"]
-            self.end_q[a["q"]] = done
-        else:  # pragma: no cover - the compiler emits only the ops above
-            raise RuntimeError(f"unknown op {c.op}")
-        st = self.qstat[qn]
-        st["commands"] += 1
-        st["busy"] += (nxt if nxt is not None else done + 1) - (busy_from if c.op == "RECV"
-                                                                else t)
-        st["wait"] += t - self.free[qn]
-        self.free[qn] = nxt if nxt is not None else done + 1
-        for p in c.pop:
-            if c.pop[p]:
-                u = self.used[(p, qn)] = self.used.get((p, qn), 0) + c.pop[p]
-                if u >= 4096:                      # forget consumed tokens (bounded memory)
-                    del self.avail[(p, qn)][:u]
-                    self.used[(p, qn)] = 0
-        for to in c.push:
-            self.avail.setdefault((qn, to), []).append(done + 1)
-        self._dirty.add(qn)
-        self._dirty.update(c.push)
+            done = x + self.accel.host_latency
+            self.end_q[q] = done
+            self.qstat[qn]["busy"] += done + 1 - t
+        free = self.free
+        self.qstat[qn]["wait"] += t - free[qn]
+        free[qn] = nxt if nxt is not None else done + 1
+        avail, used = self.avail, self.used
+        for link, n in plan.pops:
+            u = used[link] = used.get(link, 0) + n
+            if u >= 4096:                      # forget consumed tokens (bounded memory)
+                del avail[link][:u]
+                used[link] = 0
+        for link in plan.push:
+            lst = avail.get(link)
+            if lst is None:
+                avail[link] = [done + 1]
+            else:
+                lst.append(done + 1)
+        self._dirty.update(plan.dirty)
         if c.op == "GATHER":                   # the embedding unit's free cycle moved
             self._dirty.update(self._gather_queues)
         self.left -= 1
         if self.timeline:
-            self.tl.append({"cmd": i, "queue": qn, "op": c.op, **{k: a[k] for k in
-                            ("q", "s", "sb", "layer") if k in a}, "issue": t, "done": done})
+            self.tl.append({"cmd": i, "queue": qn, "op": c.op, "q": q,
+                            **{k: a[k] for k in ("s", "sb", "layer") if k in a}, "issue": t,
+                            "done": done})
 
     def result(self, queries: list[int], feed=None) -> ExecResult:
         """The :class:`ExecResult` of the given (finished) queries."""
+        self.fold()
         pipe, pl = self.pipe, self.pl
         cycles = max(self.end_q[q] for q in queries)
         lat = [self.end_q[q] - self.start_q[q] for q in queries]

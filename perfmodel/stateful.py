@@ -108,9 +108,9 @@ class StatefulAccel:
         return self._next
 
     def _commands(self, q: int) -> list[Command]:
-        src = self._first[q] if q < 2 else self._steady
-        return [c if q < 2 else Command(c.op, c.queue, {**c.args, "q": q}, dict(c.pop), c.push)
-                for c in src]
+        """Query q's commands: as compiled for queries 0 and 1, query 2's for every later one
+        (queued for query q: :meth:`_Engine.add`'s ``query``)."""
+        return self._first[q] if q < 2 else self._steady
 
     def submit(self, arrival: int, inputs: QueryInputs | None = None,
                index: int | None = None) -> int:
@@ -127,7 +127,7 @@ class StatefulAccel:
                                   q if index is None else index, self._feed)
         looks = _query_lookups(self._prog, q, inputs, self.seed, self._params)
         self._engine.advance(until=arrival)
-        self._engine.add(self._commands(q), looks, {q: arrival})
+        self._engine.add(self._commands(q), looks, {q: arrival}, query=q)
         self._next += 1
         self._last_arrival = arrival
         return q
@@ -186,6 +186,7 @@ class StatefulAccel:
 
     def busy(self) -> dict[str, int]:
         """Busy cycles per queue so far."""
+        self._engine.fold()
         return {k: v["busy"] for k, v in self._engine.qstat.items()}
 
     def result(self) -> ExecResult:
