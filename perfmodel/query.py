@@ -167,9 +167,9 @@ ZIPF_BUCKETS = 1 << 20
 @functools.lru_cache(maxsize=8)
 def _zipf_starts(rows: int, skew: float) -> np.ndarray:
     """Where each bucket's keys start in the Zipf CDF: ``searchsorted(cdf, b / B, "right")``
-    for b = 0..B (int64)."""
+    for b = 0..B (int32: rows are at most 2**24, and the smaller table is faster to search)."""
     edges = np.arange(ZIPF_BUCKETS + 1, dtype=np.float64) / ZIPF_BUCKETS
-    return np.searchsorted(_zipf_cdf(rows, skew), edges, side="right").astype(np.int64)
+    return np.searchsorted(_zipf_cdf(rows, skew), edges, side="right").astype(np.int32)
 
 
 def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.ndarray:
