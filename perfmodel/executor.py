@@ -286,6 +286,13 @@ class _Engine:
         self._plans[id(c)] = plan
         return plan
 
+    def __getstate__(self) -> dict:
+        """A copy (:meth:`StatefulAccel.save`, pickling) carries the counters folded and no
+        plans: plans are found by their commands' identities, which a copy changes, so the
+        copy rebuilds them as it issues."""
+        self.fold()
+        return {**self.__dict__, "_plans": {}}
+
     def fold(self) -> None:
         """Add the fixed counts of every command issued so far into the counters (``ev``,
         ``stages``, ``qstat``); issuing only counts how often each command issued."""

@@ -96,6 +96,16 @@ def test_warm_cache_and_save_restore():
     again.restore(saved)
     again.submit(60_000)
     assert again.outcome(3) == a
+    # every counter too, restored twice over, equals one uninterrupted run
+    straight = StatefulAccel(accel, pipe, seed=1)
+    for x in (0, 20_000, 40_000, 60_000):
+        straight.submit(x)
+    busy, result = straight.busy(), straight.result().as_dict()   # busy: so far (to 60,000)
+    for _ in range(2):
+        warm.restore(saved)
+        warm.submit(60_000)
+        assert warm.busy() == busy
+        assert warm.result().as_dict() == result
     # query 0 again on the warm accelerator: more dynamic hits than on the cold one
     w = StatefulAccel(accel, pipe, seed=1)
     w.submit(0)
