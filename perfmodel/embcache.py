@@ -563,7 +563,7 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
     * miss j's DRAM request transfers at ``Q_j = max(L_j + 1, Q_{j-1} + 1, F_{j-max_out} + 1)``
       and fills at ``F_j`` (the channel's spacing); the line it installs holds
       ``tag + ((j + 1) << _MSHR_SHIFT)``, and a ring keeps the fill cycles of the last misses,
-      enough to cover every miss that can still be in flight (those after miss j - mshrs, by
+      enough to cover every miss that can still be in flight (miss j - mshrs and later, by
       the MSHR rule), so a lookup of a line with ``F >= L`` merges and is ready from ``F + 1``;
     * beat k responds at ``R_k = max(R_{k-1} + 1, A_k + 1, its lookups' ready cycles)``.
 
