@@ -150,8 +150,8 @@ class _Plan:
     """What issuing one command always does (:meth:`_Engine._plan`): ``dur`` (done - issue,
     None where it depends on the run: RECV, GATHER, a SEND under backpressure), the links
     it pops tokens from (with counts) and pushes one to, the queues whose candidate cycle it
-    changes, and its fixed counts ``incs`` ((counter dict, key, amount)), added ``issued``
-    times by :meth:`_Engine.fold`."""
+    changes, and its fixed counts ``incs`` ((counter dict, key, amount)): added at once for a
+    command issued once, else counted in ``issued`` and added by :meth:`_Engine.fold`."""
 
     __slots__ = ("cmd", "dur", "pops", "push", "dirty", "incs", "issued")
 
@@ -218,8 +218,9 @@ class _Engine:
         ``query``: the query all the commands belong to (default: each command's ``q``
         argument), so one query's commands can be queued again for a later query."""
         for c in commands:
+            # (number, command, query, whether the command will be queued again)
             self.queues[c.queue].append((self.n_cmds, c, c.args["q"] if query is None
-                                         else query))
+                                         else query, query is not None))
             self.n_cmds += 1
             if c.op == "GATHER":
                 self._gather_queues.add(c.queue)
@@ -231,8 +232,10 @@ class _Engine:
             self.per_q[q] = {"lookups": 0, "static_hits": 0, "dynamic_hits": 0, "misses": 0}
 
     def _plan(self, c) -> _Plan:
-        """What issuing ``c`` always does, whenever it issues (computed once per command): its
-        tokens, its duration where that is fixed, and the counts it adds."""
+        """What issuing ``c`` always does, whenever it issues: its tokens, its duration where
+        that is fixed, and the counts it adds. Kept while ``c`` is queued, and after it issued
+        only if it will be queued again (:meth:`add`'s ``query``), so a long one-shot run
+        holds no plan per command."""
         accel, pl, ev, a = self.accel, self.pl, self.ev, c.args
         qn = c.queue
         st = self.qstat[qn]
@@ -353,11 +356,16 @@ class _Engine:
             self._issue(best_t, best_q)
 
     def _issue(self, t: int, qn: str) -> None:
-        i, c, q = self.queues[qn].popleft()
+        i, c, q, again = self.queues[qn].popleft()
         plan = self._plans.get(id(c))
         if plan is None or plan.cmd is not c:
             plan = self._plan(c)
-        plan.issued += 1
+        if again:                               # counted now, added when read (fold)
+            plan.issued += 1
+        else:                                   # issued once: added now, the plan dropped
+            for d, k, v in plan.incs:
+                d[k] += v
+            del self._plans[id(c)]
         a = c.args
         nxt = None
         dur = plan.dur
