@@ -716,9 +716,6 @@ def pause_counts(pause: Callable[[], bool], nbeats: int) -> np.ndarray:
     return idle
 
 
-_NB_KERNEL = None
-
-
 class _UnsignedIndices(ast.NodeTransformer):
     """Wraps every (non-slice) array index in ``_U`` = ``np.uint64``: compiled, an unsigned
     index needs no check for a negative value (numba wraps signed ones, on every access)."""
@@ -744,29 +741,23 @@ def _unsigned_indices(fn):
     return scope[fn.__name__]
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(fn):
+    """A kernel (:func:`_nb_run` or :func:`_ev_run`) with unsigned indices, compiled once per
+    process."""
+    import numba
+
+    return numba.njit(cache=False, nogil=True, error_model="numpy")(_unsigned_indices(fn))
+
+
 def _nb_kernel():
     """:func:`_nb_run`, compiled (the cycle-stepping kernel)."""
-    global _NB_KERNEL
-    if _NB_KERNEL is None:
-        import numba
-
-        _NB_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(
-            _unsigned_indices(_nb_run))
-    return _NB_KERNEL
-
-
-_EV_KERNEL = None
+    return _compiled(_nb_run)
 
 
 def _ev_kernel():
     """:func:`_ev_run`, compiled (the lookup-by-lookup kernel)."""
-    global _EV_KERNEL
-    if _EV_KERNEL is None:
-        import numba
-
-        _EV_KERNEL = numba.njit(cache=False, nogil=True, error_model="numpy")(
-            _unsigned_indices(_ev_run))
-    return _EV_KERNEL
+    return _compiled(_ev_run)
 
 
 @dataclass(frozen=True, slots=True)
