@@ -146,6 +146,11 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
     return out
 
 
+#: Initial capacities of the compiled scheduler's rings (commands queued per queue, tokens held
+#: per link); each doubles when full.
+_QUEUE_CAP, _LINK_CAP = 512, 256
+
+
 class _Plan:
     """What issuing one command always does (:meth:`_Engine._plan`): ``dur`` (done - issue,
     None where it depends on the run: RECV, GATHER, a SEND under backpressure), the links
@@ -169,7 +174,7 @@ class _Engine:
     the bound (a command issued at t is decided by commands issued before t only)."""
 
     def __init__(self, prog: Program, *, timeline: bool, host_idle, host_stall,
-                 engine: str) -> None:
+                 engine: str, compiled: bool = False) -> None:
         self.prog = prog
         accel, pipe, pl = prog.accel, prog.pipeline, prog.placement
         self.accel, self.pipe, self.pl = accel, pipe, pl
@@ -211,12 +216,30 @@ class _Engine:
         self._dirty: set[str] = set(self.order)
         self._gather_queues: set[str] = set()     # the queues holding GATHERs
         self._plans: dict[int, _Plan] = {}        # by id(command) (a plan keeps its command)
+        # the compiled scheduler (_execkern): only without a timeline, host idle cycles or
+        # backpressure, and for commands queued again (add's ``query``)
+        self.compiled = compiled and not timeline and host_idle is None and host_stall is None
+        if self.compiled:
+            self._compiled_init()
 
     def add(self, commands, looks: dict, arrivals: dict[int, int],
             query: int | None = None) -> None:
         """Queue commands (of whole queries), their gathers' lookups and arrival cycles.
         ``query``: the query all the commands belong to (default: each command's ``q``
         argument), so one query's commands can be queued again for a later query."""
+        if self.compiled:
+            if query is None:  # pragma: no cover - only the stateful accelerator compiles
+                raise RuntimeError("the compiled scheduler queues a query's commands again: "
+                                   "add(..., query=q)")
+            self._compiled_add(commands, query, arrivals[query])
+        else:
+            self._add_queues(commands, query)
+        self.looks.update(looks)
+        for q, x in arrivals.items():
+            self.arrival[q] = x
+            self.per_q[q] = {"lookups": 0, "static_hits": 0, "dynamic_hits": 0, "misses": 0}
+
+    def _add_queues(self, commands, query: int | None) -> None:
         for c in commands:
             # (number, command, query, whether the command will be queued again)
             self.queues[c.queue].append((self.n_cmds, c, c.args["q"] if query is None
@@ -226,12 +249,14 @@ class _Engine:
                 self._gather_queues.add(c.queue)
         self.left += len(commands)
         self._dirty.update(self.order)
-        self.looks.update(looks)
-        for q, x in arrivals.items():
-            self.arrival[q] = x
-            self.per_q[q] = {"lookups": 0, "static_hits": 0, "dynamic_hits": 0, "misses": 0}
 
     def _plan(self, c) -> _Plan:
+        """:meth:`_make_plan`, kept by ``id(c)``."""
+        plan = self._make_plan(c)
+        self._plans[id(c)] = plan
+        return plan
+
+    def _make_plan(self, c) -> _Plan:
         """What issuing ``c`` always does, whenever it issues: its tokens, its duration where
         that is fixed, and the counts it adds. Kept while ``c`` is queued, and after it issued
         only if it will be queued again (:meth:`add`'s ``query``), so a long one-shot run
@@ -284,10 +309,8 @@ class _Engine:
         if dur is not None and c.op != "RECV":
             incs.append((st, "busy", dur + 1))
         pops = tuple(((p, qn), n) for p, n in c.pop.items() if n)
-        plan = _Plan(c, dur, pops, tuple((qn, to) for to in c.push), frozenset({qn, *c.push}),
+        return _Plan(c, dur, pops, tuple((qn, to) for to in c.push), frozenset({qn, *c.push}),
                      tuple(incs))
-        self._plans[id(c)] = plan
-        return plan
 
     def __getstate__(self) -> dict:
         """A copy (:meth:`StatefulAccel.save`, pickling) carries the counters folded and no
@@ -295,6 +318,12 @@ class _Engine:
         copy rebuilds them as it issues."""
         self.fold()
         return {**self.__dict__, "_plans": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.compiled:                       # the compiled scheduler's identity maps
+            self._tid = {id(c): i for i, c in enumerate(self._tcmds)}
+            self._lists = {id(v[0]): v for v in self._lists.values()}
 
     def fold(self) -> None:
         """Add the fixed counts of every command issued so far into the counters (``ev``,
@@ -305,6 +334,159 @@ class _Engine:
                 for d, k, v in p.incs:
                     d[k] += n * v
                 p.issued = 0
+        if self.compiled:
+            from . import _execkern as K
+
+            for tid in np.flatnonzero(self._issued).tolist():
+                n = int(self._issued[tid])
+                for d, k, v in self._tplans[tid].incs:
+                    d[k] += n * v
+            self._issued[:] = 0
+            for qi, qn in enumerate(self.order):
+                st = self.qstat[qn]
+                st["wait"] += int(self._qs[qi, K.Q_WAIT])
+                st["busy"] += int(self._qs[qi, K.Q_BUSY])
+            self._qs[:, K.Q_WAIT] = 0
+            self._qs[:, K.Q_BUSY] = 0
+
+    # -- the compiled scheduler (rpaccel.perfmodel._execkern) ------------------------------
+    def _compiled_init(self) -> None:
+        from . import _execkern as K
+
+        nq = len(self.order)
+        self._sc = np.zeros(K.S_COLS, dtype=np.int64)
+        self._sc[K.S_PEND_QUEUE] = -1
+        self._sc[K.S_HOST_LATENCY] = self.accel.host_latency
+        self._qs = np.zeros((nq, K.Q_COLS), dtype=np.int64)
+        self._qs[:, K.Q_CAND] = K.NONE
+        self._qs[:, K.Q_DIRTY] = 1
+        self._ent = np.zeros((nq, _QUEUE_CAP, 3), dtype=np.int64)
+        self._link_id: dict[tuple[str, str], int] = {}
+        self._lbuf = np.zeros((0, _LINK_CAP), dtype=np.int64)
+        self._ls = np.zeros((0, 2), dtype=np.int64)   # per link: next token, tokens held
+        self._log = np.zeros((256, 4), dtype=np.int64)
+        # templates: every distinct command queued, its table row and plan
+        self._tcmds: list = []
+        self._tplans: list[_Plan] = []
+        self._tid: dict[int, int] = {}
+        self._trows: list[list[int]] = []
+        self._tpop_rows: list[list[int]] = []
+        self._tpush_rows: list[list[int]] = []
+        self._issued = np.zeros(0, dtype=np.int64)
+        self._tables_stale = True
+        self._lists: dict[int, tuple] = {}            # by id(command list): its entries
+
+    def _link(self, link: tuple[str, str]) -> int:
+        i = self._link_id.get(link)
+        if i is None:
+            i = self._link_id[link] = len(self._link_id)
+            self._lbuf = np.vstack([self._lbuf, np.zeros((1, self._lbuf.shape[1]), np.int64)])
+            self._ls = np.vstack([self._ls, np.zeros((1, 2), np.int64)])
+        return i
+
+    def _template(self, c) -> int:
+        from . import _execkern as K
+
+        tid = self._tid.get(id(c))
+        if tid is not None:
+            return tid
+        plan = self._make_plan(c)
+        tid = self._tid[id(c)] = len(self._tcmds)
+        self._tcmds.append(c)
+        self._tplans.append(plan)
+        qidx = self.order.index
+        row = [0] * K.T_COLS
+        row[K.T_QUEUE] = qidx(c.queue)
+        row[K.T_OP] = K.OPS[c.op]
+        row[K.T_DUR] = -1 if plan.dur is None else plan.dur
+        row[K.T_S] = c.args.get("s", 0)
+        row[K.T_BEATS] = c.args["beats"] if c.op == "RECV" else 0
+        row[K.T_POP_LO] = len(self._tpop_rows)
+        self._tpop_rows += [[self._link(link), n] for link, n in plan.pops]
+        row[K.T_POP_HI] = len(self._tpop_rows)
+        row[K.T_PUSH_LO] = len(self._tpush_rows)
+        self._tpush_rows += [[self._link(link), qidx(link[1])] for link in plan.push]
+        row[K.T_PUSH_HI] = len(self._tpush_rows)
+        self._trows.append(row)
+        self._tables_stale = True
+        if c.op == "GATHER":
+            self._gather_queues.add(c.queue)
+            self._qs[qidx(c.queue), K.Q_GATHERS] = 1
+        return tid
+
+    def _compiled_add(self, commands, q: int, arrival: int) -> None:
+        from . import _execkern as K
+
+        ent = self._lists.get(id(commands))
+        if ent is None or ent[0] is not commands:
+            tids = np.array([self._template(c) for c in commands], dtype=np.int64)
+            qof = np.array([self.order.index(c.queue) for c in commands], dtype=np.int64)
+            ent = (commands, [(qi, tids[qof == qi]) for qi in range(len(self.order))
+                              if (qof == qi).any()])
+            self._lists[id(commands)] = ent
+        qs = self._qs
+        for qi, tids in ent[1]:
+            k = len(tids)
+            head, count = int(qs[qi, K.Q_HEAD]), int(qs[qi, K.Q_COUNT])
+            cap = self._ent.shape[1]
+            if count + k > cap:                 # grow: the entries in order from slot 0
+                new_cap = max(2 * cap, count + k)
+                grown = np.zeros((len(self.order), new_cap, 3), dtype=np.int64)
+                for j in range(len(self.order)):
+                    h, n = int(qs[j, K.Q_HEAD]), int(qs[j, K.Q_COUNT])
+                    grown[j, :n] = self._ent[j, (h + np.arange(n)) % cap]
+                    qs[j, K.Q_HEAD] = 0
+                self._ent, cap, head = grown, new_cap, 0
+            pos = (head + count + np.arange(k)) % cap
+            self._ent[qi, pos, K.E_TID] = tids
+            self._ent[qi, pos, K.E_QUERY] = q
+            self._ent[qi, pos, K.E_ARRIVAL] = arrival
+            qs[qi, K.Q_COUNT] = count + k
+        qs[:, K.Q_DIRTY] = 1
+        self._sc[K.S_LEFT] += len(commands)
+
+    def _compiled_advance(self, until: int | None) -> None:
+        from . import _execkern as K
+
+        sc = self._sc
+        while True:
+            if self._tables_stale:
+                self._tt = np.array(self._trows, dtype=np.int64).reshape(-1, K.T_COLS)
+                self._tpop = np.array(self._tpop_rows, dtype=np.int64).reshape(-1, 2)
+                self._tpush = np.array(self._tpush_rows, dtype=np.int64).reshape(-1, 2)
+                self._issued = np.concatenate([self._issued, np.zeros(
+                    len(self._trows) - len(self._issued), dtype=np.int64)])
+                self._tables_stale = False
+            r = K.advance(sc, self._qs, self._ent, self._tt, self._tpop, self._tpush, self._lbuf,
+                          self._ls, self._issued, self._log, -1 if until is None else until)
+            n = int(sc[K.S_LOG_N])
+            if n:
+                start, stage_done, end = self.start_q, self.stage_done, self.end_q
+                for kind, q, s, x in self._log[:n].tolist():
+                    if kind == K.LOG_START:
+                        start.setdefault(q, x)
+                    elif kind == K.LOG_STAGE:
+                        stage_done[(q, s)] = max(stage_done.get((q, s), 0), x)
+                    else:
+                        end[q] = x
+                sc[K.S_LOG_N] = 0
+            if r == K.STOP_GATHER:
+                qi, t = int(sc[K.S_PEND_QUEUE]), int(sc[K.S_PEND_T])
+                sc[K.S_PEND_DONE] = self._gather(t, self.order[qi],
+                                                 self._tcmds[int(sc[K.S_OUT_TID])].args,
+                                                 int(sc[K.S_OUT_QUERY]))
+            elif r == K.STOP_GROW_LINK:
+                lb, ls = self._lbuf, self._ls
+                cap = lb.shape[1]
+                grown = np.zeros((lb.shape[0], 2 * cap), dtype=np.int64)
+                for j in range(lb.shape[0]):
+                    grown[j, :ls[j, 1]] = lb[j, (ls[j, 0] + np.arange(ls[j, 1])) % cap]
+                    ls[j, 0] = 0
+                self._lbuf = grown
+            elif r == K.STOP_DEADLOCK:
+                raise RuntimeError("deadlock: no queue can issue (a compiler bug)")
+            elif r != K.STOP_LOG_FULL:
+                return
 
     def _candidate(self, qn: str) -> int | None:
         """The cycle queue ``qn``'s head command can issue on, or None (empty, or a token it
@@ -336,6 +518,9 @@ class _Engine:
         ``free`` cycle, the tokens pushed to it and used by it, and (a GATHER) the embedding
         unit's free cycle; it is recomputed only when one of these changed (``_dirty``; the
         embedding unit's free cycle: only queues holding GATHERs)."""
+        if self.compiled:
+            self._compiled_advance(until)
+            return
         cand, dirty, order = self._cand, self._dirty, self.order
         while self.left:
             if dirty:
@@ -377,25 +562,7 @@ class _Engine:
             elif c.op == "SEND":
                 self.end_q[q] = done
         elif c.op == "GATHER":
-            tables, rows, stg, beats = self.looks.pop((q, a["s"], a["sb"]))
-            emb = self.emb
-            last, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
-                                     start=t + GATHER_START, engine=self.kernel, checked=True)
-            done = last
-            self.emb_free = done + 1
-            ec = self.ecount
-            for k_ in ec:
-                ec[k_] += cnt[k_]
-            pq = self.per_q[q]
-            pq["lookups"] += len(rows)
-            for k_ in ("static_hits", "dynamic_hits", "misses"):
-                pq[k_] += cnt[k_]
-            ev = self.ev
-            ev["lookups"] += len(rows)
-            ev["dram_requests"] += cnt["misses"]
-            ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
-            self.stages[a["s"]]["gather"] += done - t + 1
-            self.qstat[qn]["busy"] += done + 1 - t
+            done = self._gather(t, qn, a, q)
         elif c.op == "RECV":
             arrive = self.arrival[q]
             if self.host_idle is None:
@@ -451,6 +618,29 @@ class _Engine:
             self.tl.append({"cmd": i, "queue": qn, "op": c.op, "q": q,
                             **{k: a[k] for k in ("s", "sb", "layer") if k in a}, "issue": t,
                             "done": done})
+
+    def _gather(self, t: int, qn: str, a: dict, q: int) -> int:
+        """Run the GATHER of query ``q`` issued at ``t`` from queue ``qn`` (operands ``a``) on
+        the embedding unit; its counts; returns its done cycle."""
+        tables, rows, stg, beats = self.looks.pop((q, a["s"], a["sb"]))
+        emb = self.emb
+        done, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
+                                 start=t + GATHER_START, engine=self.kernel, checked=True)
+        self.emb_free = done + 1
+        ec = self.ecount
+        for k_ in ec:
+            ec[k_] += cnt[k_]
+        pq = self.per_q[q]
+        pq["lookups"] += len(rows)
+        for k_ in ("static_hits", "dynamic_hits", "misses"):
+            pq[k_] += cnt[k_]
+        ev = self.ev
+        ev["lookups"] += len(rows)
+        ev["dram_requests"] += cnt["misses"]
+        ev["dram_beats"] += cnt["misses"] * emb.beats_per_row
+        self.stages[a["s"]]["gather"] += done - t + 1
+        self.qstat[qn]["busy"] += done + 1 - t
+        return done
 
     def result(self, queries: list[int], feed=None) -> ExecResult:
         """The :class:`ExecResult` of the given (finished) queries."""

@@ -77,11 +77,14 @@ class StatefulAccel:
     ``sub_batch``, ``policy``: as :func:`~rpaccel.perfmodel.compiler.compile_query`; ``seed``:
     the weights, tables and (by default) query inputs (query q: ``query_inputs(..., seed, q)``,
     the pipeline's workload if it names one); ``timeline``: keep every command's issue and done
-    cycles."""
+    cycles; ``kernel``: the embedding unit's kernel (``numba``: compiled, ``python``: the
+    reference); ``compiled``: issue commands with the compiled scheduler
+    (:mod:`rpaccel.perfmodel._execkern`; without a timeline) rather than the Python one (the
+    reference: the two are tested equal)."""
 
     def __init__(self, accel: AccelConfig, pipeline: Pipeline, *, sub_batch: int | None = None,
                  policy: str | None = None, seed: int = 0, timeline: bool = False,
-                 kernel: str = "numba") -> None:
+                 kernel: str = "numba", compiled: bool = True) -> None:
         pipeline = pipeline.accel_program()
         # q = 0 and 1 as compiled; q >= 2 as query 2 (the first to wait for a slot), relabelled
         self._prog = compile_query(accel, pipeline, sub_batch, policy, queries=5)
@@ -98,7 +101,7 @@ class StatefulAccel:
             self._feed = WorkloadFeed(self.pipeline.workload, self.pipeline, accel.embedding,
                                       seed)
         self._engine = _Engine(self._prog, timeline=timeline, host_idle=None, host_stall=None,
-                               engine=kernel)
+                               engine=kernel, compiled=compiled)
         self._next = 0
         self._last_arrival = 0
 
