@@ -922,6 +922,37 @@ def nb_gather(cfg: EmbCacheConfig, tables, rows, stages, beat_sizes, lines: np.n
     return last, dict(zip(_COUNTER_NAMES, counters.tolist())), None
 
 
+def ev_gather(cfg: EmbCacheConfig, grow: np.ndarray, rows: np.ndarray, stages: np.ndarray,
+              beat_lo: np.ndarray, lines: np.ndarray, start: int) -> tuple[int, dict[str, int]]:
+    """:func:`nb_gather` (``checked``, compiled, no record) on a dynamic non-blocking cache,
+    from its lookups' global rows (:func:`global_rows`) and beats' first lookups (``beat_lo``,
+    the beat sizes' prefix sums from 0): the lookup-by-lookup kernel called directly. Returns
+    ``(last_response_cycle, counters)``."""
+    counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
+    last = _ev_kernel()(grow, rows, stages, beat_lo, lines, *_ev_params(cfg), start, start,
+                        _no_idle(len(beat_lo)), False, *_NO_RECORD, counters)
+    return last, dict(zip(_COUNTER_NAMES, counters.tolist()))
+
+
+#: the kernel's per-lookup record arrays, unused without a record
+_NO_RECORD = (np.full(0, -1, dtype=np.int64),) * 5
+
+
+@functools.lru_cache(maxsize=32)
+def _ev_params(cfg: EmbCacheConfig) -> tuple:
+    """The lookup-by-lookup kernel's configuration arguments (``static_rows`` to
+    ``max_out``)."""
+    lo, wn = _way_arrays(cfg)
+    return (cfg.static_rows, cfg.sets, lo, wn, cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks,
+            cfg.dram_latency, cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding)
+
+
+@functools.lru_cache(maxsize=8)
+def _no_idle(n: int) -> np.ndarray:
+    """No idle cycle before any of ``n`` beats (at least one entry; only read)."""
+    return np.zeros(max(1, n), dtype=np.int64)
+
+
 def _horizon(cfg: EmbCacheConfig, begin: int, n: int) -> int:
     """A cycle no run of ``n`` lookups presented from ``begin`` reaches with ``resp`` always
     ready: every lookup missing alone, one after the other."""
@@ -940,12 +971,10 @@ def _run(run, cfg: EmbCacheConfig, grow, rows, stages, beat_lo, lines, start, re
     """``run`` (:func:`_nb_run` or its compiled form) on a configuration's parameters. The
     compiled engine runs the lookup-by-lookup kernel (:func:`_ev_run`) wherever it applies: a
     dynamic cache and ``resp`` always ready (it never reaches the horizon)."""
-    lo, wn = _way_arrays(cfg)
     if run is not _nb_run and cfg.dynamic and ready_always:
-        return _ev_kernel()(grow, rows, stages, beat_lo, lines, cfg.static_rows, cfg.sets, lo, wn,
-                            cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
-                            cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start,
+        return _ev_kernel()(grow, rows, stages, beat_lo, lines, *_ev_params(cfg), start,
                             ready_from, idle, record, *out, counters)
+    lo, wn = _way_arrays(cfg)
     return run(grow, rows, stages, beat_lo, lines, cfg.static_rows, cfg.dynamic, cfg.sets, lo, wn,
                cfg.ways, cfg.mshrs, cfg.rob_beats, cfg.banks, cfg.dram_latency,
                cfg.dram_interval, cfg.beats_per_row, cfg.dram_outstanding, start, ready_from,

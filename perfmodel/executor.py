@@ -35,7 +35,7 @@ from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, R
                          VECTOR_LATENCY, queue_order)
 
 from .compiler import Program, compile_query
-from .embcache import empty_lines, nb_gather
+from .embcache import empty_lines, ev_gather, global_rows, nb_gather
 from .gemm import gemm_cycles, gemm_events
 from .topk import topk_compares
 from .query import QueryInputs, column_rows, model_params, query_inputs, run_query
@@ -104,11 +104,13 @@ class ExecResult:
 
 
 def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -> dict:
-    """Query q's gathers: per (q, stage, sub-batch) the (tables, rows, stages, beat sizes)."""
+    """Query q's gathers: per (q, stage, sub-batch) the (tables, rows, stages, beat sizes) and,
+    for the compiled kernel, the global rows and the beats' first lookups."""
     pipe, pl = prog.pipeline, prog.placement
-    lanes = prog.accel.embedding.lanes
+    emb = prog.accel.embedding
+    lanes = emb.lanes
     S = len(pipe.stages)
-    out: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    out: dict[tuple[int, int, int], tuple[np.ndarray, ...]] = {}
     if S > 1:
         res = run_query(prog.accel, pipe, params, inp, seed=seed, sub_batch=prog.sub_batch,
                         policy=prog.policy, stages=S - 1)
@@ -122,17 +124,22 @@ def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -
         plan = pl.plans[s]
         per = gather_beats(L, lanes)
         tabs = base + np.array(m.lookup_tables(), dtype=np.int64)
-        shared: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # the stage's rows and global rows at once; each sub-batch's are views of them
+        rows_all = inp.sparse[reach[s], :L].reshape(-1)
+        grow_all = global_rows(emb, np.tile(tabs, len(reach[s])), rows_all)
+        shared: dict[int, tuple[np.ndarray, ...]] = {}
         for j in range(plan.sub_batches):
-            ids = reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch]
-            rows = inp.sparse[ids, :L].reshape(-1)
-            if len(ids) not in shared:      # equal for every sub-batch of this size (and
-                # only read): one copy
-                shared[len(ids)] = (np.tile(tabs, len(ids)),
-                                    np.full(len(rows), pl.cache_stage[s], dtype=np.int64),
-                                    np.tile(per, len(ids)))
-            tables, stages, beats = shared[len(ids)]
-            out[(q, s, j)] = (tables, rows, stages, beats)
+            n = len(reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch])
+            lo, hi = j * plan.sub_batch * L, (j * plan.sub_batch + n) * L
+            if n not in shared:      # equal for every sub-batch of this size (and only read):
+                # one copy
+                beats = np.tile(per, n)
+                beat_lo = np.zeros(len(beats) + 1, dtype=np.int64)
+                np.cumsum(beats, out=beat_lo[1:])
+                shared[n] = (np.tile(tabs, n), np.full(hi - lo, pl.cache_stage[s],
+                                                       dtype=np.int64), beats, beat_lo)
+            tables, stages, beats, beat_lo = shared[n]
+            out[(q, s, j)] = (tables, rows_all[lo:hi], stages, beats, grow_all[lo:hi], beat_lo)
         base += m.tables
     return out
 
@@ -622,10 +629,13 @@ class _Engine:
     def _gather(self, t: int, qn: str, a: dict, q: int) -> int:
         """Run the GATHER of query ``q`` issued at ``t`` from queue ``qn`` (operands ``a``) on
         the embedding unit; its counts; returns its done cycle."""
-        tables, rows, stg, beats = self.looks.pop((q, a["s"], a["sb"]))
+        tables, rows, stg, beats, grow, beat_lo = self.looks.pop((q, a["s"], a["sb"]))
         emb = self.emb
-        done, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
-                                 start=t + GATHER_START, engine=self.kernel, checked=True)
+        if self.kernel == "numba" and emb.dynamic and not emb.blocking:
+            done, cnt = ev_gather(emb, grow, rows, stg, beat_lo, self.lines, t + GATHER_START)
+        else:
+            done, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
+                                     start=t + GATHER_START, engine=self.kernel, checked=True)
         self.emb_free = done + 1
         ec = self.ecount
         for k_ in ec:

@@ -57,7 +57,8 @@ def test_stateful_equals_the_executor(label, policy):
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
 def test_compiled_scheduler_equals_the_python_one(label, monkeypatch):
-    """The compiled command scheduler (``_execkern``) against the Python one, the reference, on
+    """The compiled command scheduler (``_execkern``) and compiled embedding kernel (called
+    directly: ``ev_gather``) against the Python scheduler and cycle kernel, the reference, on
     one seeded stream: every query's outcome, stage done cycles, the queries finished and
     unfinished at cycles mid-stream, busy cycles, a save/restore in the middle, the whole
     result; rings that start at 2 entries, so every growth path runs."""
@@ -69,14 +70,15 @@ def test_compiled_scheduler_equals_the_python_one(label, monkeypatch):
     arr = arrivals_from_gaps(gaps, len(gaps) + 1)
 
     def run(compiled: bool):
-        st = StatefulAccel(accel, pipe, seed=7, kernel="python", compiled=compiled)
+        kernel = "numba" if compiled else "python"
+        st = StatefulAccel(accel, pipe, seed=7, kernel=kernel, compiled=compiled)
         seen = []
         for i, x in enumerate(arr):
             st.submit(x)
             seen += [st.finished(x + 500), st.unfinished(x + 100), st.busy()]
             if i == len(arr) // 2:
                 saved = st.save()
-                st = StatefulAccel(accel, pipe, seed=7, kernel="python", compiled=compiled)
+                st = StatefulAccel(accel, pipe, seed=7, kernel=kernel, compiled=compiled)
                 st.restore(saved)
         seen += [st.outcome(q) for q in range(len(arr))]
         seen += [st.stage_done(q, s) for q in range(len(arr)) for s in range(len(pipe.stages))]
