@@ -89,26 +89,30 @@ def main(out_dir: Path | None = None) -> dict:
 
 
 def _exact_rates(accel, fig: dict) -> None:
-    """Exact mode's queries per second on one stateful accelerator, RM-large and S->L."""
+    """Exact mode's queries per second on one stateful accelerator, RM-large and S->L: 20 warm
+    queries (after 3 that warm the cache and the compiled code), best of 3 streams."""
     from rpaccel.query import load_pipeline
 
     from .stateful import StatefulAccel
 
+    n, warm = 20, 3
     for name in ("rm-large", "s-l"):
         pipe = load_pipeline(name)
-        acc = StatefulAccel(accel, pipe, seed=1)
-        acc.submit(0)
-        acc.outcome(0)
-        n = 20
-        t = time.perf_counter()
-        for i in range(1, n + 1):
-            acc.submit(i * 400_000)
-        acc.outcome(n)
-        dt = time.perf_counter() - t
+        dt = float("inf")
+        for _ in range(3):
+            acc = StatefulAccel(accel, pipe, seed=1)
+            for i in range(warm):
+                acc.submit(i * 400_000)
+            acc.outcome(warm - 1)
+            t = time.perf_counter()
+            for i in range(warm, warm + n):
+                acc.submit(i * 400_000)
+            acc.outcome(warm + n - 1)
+            dt = min(dt, time.perf_counter() - t)
         fig[f"{name}_exact_queries_per_s"] = round(n / dt, 1)
         print(f"exact mode {pipe.name:<18}: {n / dt:6.1f} queries/s on one core "
-              f"({dt / n * 1e3:.1f} ms per query; target >= {300 if name == 'rm-large' else 200})",
-              flush=True)
+              f"({dt / n * 1e3:.1f} ms per query, best of 3 streams of {n}; target >= "
+              f"{300 if name == 'rm-large' else 200})", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ but the last.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections import deque
 from dataclasses import dataclass, field
@@ -122,26 +123,32 @@ def _query_lookups(prog: Program, q: int, inp: QueryInputs, seed: int, params) -
         m = st.spec
         L = m.lookups
         plan = pl.plans[s]
-        per = gather_beats(L, lanes)
-        tabs = base + np.array(m.lookup_tables(), dtype=np.int64)
+        tabs = tuple(base + t for t in m.lookup_tables())
         # the stage's rows and global rows at once; each sub-batch's are views of them
-        rows_all = inp.sparse[reach[s], :L].reshape(-1)
-        grow_all = global_rows(emb, np.tile(tabs, len(reach[s])), rows_all)
-        shared: dict[int, tuple[np.ndarray, ...]] = {}
+        ids = reach[s]
+        rows2 = inp.sparse[:len(ids), :L] if s == 0 else inp.sparse[ids, :L]
+        rows_all = np.ascontiguousarray(rows2).reshape(-1)
+        grow_all = global_rows(emb, np.array(tabs, dtype=np.int64)[None, :], rows2).reshape(-1)
         for j in range(plan.sub_batches):
-            n = len(reach[s][j * plan.sub_batch:(j + 1) * plan.sub_batch])
+            n = len(ids[j * plan.sub_batch:(j + 1) * plan.sub_batch])
             lo, hi = j * plan.sub_batch * L, (j * plan.sub_batch + n) * L
-            if n not in shared:      # equal for every sub-batch of this size (and only read):
-                # one copy
-                beats = np.tile(per, n)
-                beat_lo = np.zeros(len(beats) + 1, dtype=np.int64)
-                np.cumsum(beats, out=beat_lo[1:])
-                shared[n] = (np.tile(tabs, n), np.full(hi - lo, pl.cache_stage[s],
-                                                       dtype=np.int64), beats, beat_lo)
-            tables, stages, beats, beat_lo = shared[n]
+            tables, stages, beats, beat_lo = _gather_shape(tabs, lanes, n, pl.cache_stage[s])
             out[(q, s, j)] = (tables, rows_all[lo:hi], stages, beats, grow_all[lo:hi], beat_lo)
         base += m.tables
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _gather_shape(tabs: tuple[int, ...], lanes: int, n: int, cache_stage: int
+                  ) -> tuple[np.ndarray, ...]:
+    """What a gather of ``n`` items reading tables ``tabs`` always has, whatever its rows: per
+    lookup its table and cache stage, its beat sizes and the beats' first lookups (the prefix
+    sums from 0). Shared by every such gather of every query (only read)."""
+    beats = np.tile(gather_beats(len(tabs), lanes), n)
+    beat_lo = np.zeros(len(beats) + 1, dtype=np.int64)
+    np.cumsum(beats, out=beat_lo[1:])
+    return (np.tile(np.array(tabs, dtype=np.int64), n),
+            np.full(n * len(tabs), cache_stage, dtype=np.int64), beats, beat_lo)
 
 
 def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):

@@ -135,9 +135,10 @@ def embedding_rows(seed: int, table: np.ndarray, row: np.ndarray, dim: int) -> n
 
 @dataclass(frozen=True)
 class QueryInputs:
-    """One query's candidates: ``dense (N, D)`` int8 and ``sparse (N, T_max)`` row ids."""
+    """One query's candidates: ``dense (N, D)`` int8 (``None``: not drawn,
+    :func:`query_inputs`' ``dense``) and ``sparse (N, T_max)`` row ids."""
 
-    dense: np.ndarray
+    dense: np.ndarray | None
     sparse: np.ndarray
 
 
@@ -202,21 +203,38 @@ def column_rows(accel: "AccelConfig | EmbCacheConfig", pipeline: Pipeline
     return tuple(cols)
 
 
+def skip_int8_draws(rng: np.random.Generator, k: int) -> None:
+    """Leave ``rng`` as ``rng.integers(-128, 128, size=k, dtype=np.int64)`` does, without
+    drawing: each value takes one 32-bit half of a 64-bit step (a range of 256 is never
+    rejected), so skip the whole steps and draw the last value of an odd count, which leaves
+    its step's other half buffered for the next 32-bit draw, as the full draw does (tested
+    against numpy's own draws)."""
+    rng.bit_generator.advance(k // 2)
+    if k % 2:
+        rng.integers(-128, 128, dtype=np.int64)
+
+
 def query_inputs(pipeline: Pipeline, table_rows: int | tuple[int, ...], seed: int,
-                 query: int = 0, feed=None) -> QueryInputs:
+                 query: int = 0, feed=None, *, dense: bool = True) -> QueryInputs:
     """Seeded inputs of query ``query``: uniform int8 dense features; sparse ids Zipf(skew)
     over ``table_rows`` rows per column (row 0 hottest; an int: every column, a tuple: per
     column, :func:`column_rows`), or a workload's
-    (:class:`rpaccel.perfmodel.feed.WorkloadFeed` ``feed``)."""
+    (:class:`rpaccel.perfmodel.feed.WorkloadFeed` ``feed``). ``dense=False``: the dense
+    features are not drawn (``None``; timing a one-stage pipeline needs none) and the sparse
+    ids are the same: the generator skips the draws instead."""
     rng = np.random.default_rng([seed, 7, query])
     n = pipeline.items[0]
-    dense = rng.integers(-128, 128, size=(n, pipeline.dense), dtype=np.int64).astype(np.int8)
+    feats = None
+    if dense:
+        feats = rng.integers(-128, 128, size=(n, pipeline.dense), dtype=np.int64).astype(np.int8)
+    else:
+        skip_int8_draws(rng, n * pipeline.dense)
     if feed is not None:
-        return QueryInputs(dense, feed.sparse(query, rng))
+        return QueryInputs(feats, feed.sparse(query, rng))
     T = pipeline.sparse
     if isinstance(table_rows, int):
         sparse = _zipf_rows(rng, n * T, table_rows, pipeline.ids_skew)
-        return QueryInputs(dense, sparse.reshape(n, T).astype(np.int64))
+        return QueryInputs(feats, sparse.reshape(n, T).astype(np.int64, copy=False))
     if len(table_rows) != T:
         raise ValueError(f"table_rows must have one entry per sparse column ({T}), got "
                          f"{len(table_rows)}")
@@ -224,7 +242,7 @@ def query_inputs(pipeline: Pipeline, table_rows: int | tuple[int, ...], seed: in
     for r in sorted(set(table_rows)):        # columns of equal rows: one draw, in column order
         cols = [c for c, x in enumerate(table_rows) if x == r]
         out[:, cols] = _zipf_rows(rng, n * len(cols), r, pipeline.ids_skew).reshape(n, len(cols))
-    return QueryInputs(dense, out)
+    return QueryInputs(feats, out)
 
 
 def pool_rows(emb: np.ndarray, pooling: tuple[int, ...]) -> np.ndarray:

@@ -126,8 +126,10 @@ class StatefulAccel:
                              f"{MAX_CYCLE} (arrivals never decrease), got {arrival!r}")
         q = self._next
         if inputs is None:
+            # one stage: no forward pass, so no dense features to draw
             inputs = query_inputs(self.pipeline, self._rows, self.seed,
-                                  q if index is None else index, self._feed)
+                                  q if index is None else index, self._feed,
+                                  dense=len(self.pipeline.stages) > 1)
         looks = _query_lookups(self._prog, q, inputs, self.seed, self._params)
         self._engine.advance(until=arrival)
         self._engine.add(self._commands(q), looks, {q: arrival}, query=q)

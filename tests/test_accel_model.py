@@ -342,6 +342,45 @@ def test_float32_forward_equals_the_integer_one(pipe):
     assert not _f32_exact(16, np.zeros(4, np.int32), 16)
 
 
+@pytest.mark.parametrize("items, workload", [(4096, None), (4095, None), (1025, None),
+                                             (1025, "criteo-kaggle"), (4096, "criteo-reuse")])
+def test_inputs_without_dense_features_have_the_same_sparse_ids(items, workload):
+    """``query_inputs(..., dense=False)`` skips the dense draws (a one-stage pipeline's timing
+    needs none) and gives the same sparse ids, for even and odd numbers of dense values (13
+    features per item), Zipf ranks and a workload's draws (which read the generator after the
+    dense features the same way)."""
+    from rpaccel.accel import load_accel
+    from rpaccel.perfmodel.feed import WorkloadFeed
+    from rpaccel.perfmodel.query import column_rows
+    from rpaccel.workload import load_workload
+
+    import dataclasses
+
+    accel = load_accel("rpaccel")
+    pipe = load_pipeline("rm-large").accel_program()
+    pipe = dataclasses.replace(pipe, stages=(dataclasses.replace(pipe.stages[0], items=items),))
+    assert pipe.dense == 13
+    feed = None
+    if workload is not None:
+        pipe = pipe.with_workload(load_workload(workload))
+        feed = WorkloadFeed(pipe.workload, pipe, accel.embedding, 3)
+    for q in (0, 5):
+        full = query_inputs(pipe, column_rows(accel, pipe), 3, q, feed)
+        lean = query_inputs(pipe, column_rows(accel, pipe), 3, q, feed, dense=False)
+        assert lean.dense is None and full.dense.shape == (items, 13)
+        assert (lean.sparse == full.sparse).all(), (items, workload, q)
+    # the skip leaves the generator as numpy's draws do, its buffered 32-bit half included
+    from rpaccel.perfmodel.query import skip_int8_draws
+
+    for k in (0, 1, 2, items * 13):
+        a, b = np.random.default_rng([3, k]), np.random.default_rng([3, k])
+        a.integers(-128, 128, size=k, dtype=np.int64)
+        skip_int8_draws(b, k)
+        sa, sb = a.bit_generator.state, b.bit_generator.state
+        assert (sa["state"], sa["has_uint32"]) == (sb["state"], sb["has_uint32"]), k
+        assert (a.integers(0, 1000, size=9) == b.integers(0, 1000, size=9)).all(), k
+
+
 @pytest.mark.parametrize("rows, skew", [(1 << 20, 1.0), (65536, 0.6), (1 << 22, 1.6)])
 def test_zipf_bucketed_search_equals_searchsorted(rows, skew):
     """The compiled bucketed search of the Zipf sampler returns numpy's ``searchsorted(cdf, u,
