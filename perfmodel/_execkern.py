@@ -1,8 +1,9 @@
 """Compiled command scheduler of :mod:`rpaccel.perfmodel.executor` (numba; imported only by an
 engine that runs it, so importing the executor stays fast). It issues commands exactly as
 ``_Engine.advance`` / ``_Engine._issue`` do (the Python form stays the reference: the suite
-checks the two equal, command by command) and hands every GATHER back to its caller, which runs
-the embedding kernel on the gather's lookups and resumes it with the gather's done cycle.
+checks the two equal on seeded streams, outcome, counters and busy cycles alike) and hands
+every GATHER back to its caller, which runs the embedding kernel on the gather's lookups and
+resumes it with the gather's done cycle.
 
 State lives in int64 arrays owned by the engine (layouts below, one place); the kernel returns
 why it stopped (``STOP_*``)."""
