@@ -898,7 +898,8 @@ def nb_gather(cfg: EmbCacheConfig, tables, rows, stages, beat_sizes, lines: np.n
     after the burst). Beat b carries ``beat_sizes[b]`` lookups; beats are presented back to back
     from ``start`` and ``resp`` is always ready. Returns ``(last_response_cycle, counters,
     timeline)``; ``timeline`` is an :class:`NBTimeline` with ``record``, else None. The
-    integrated accelerator's gathers (:mod:`rpaccel.perfmodel.executor`) run through here.
+    integrated accelerator's gathers (:mod:`rpaccel.perfmodel.executor`) run through here,
+    except with the compiled kernel on a dynamic cache (:func:`ev_gather`).
 
     ``checked``: the caller guarantees int64 arrays of equal lengths with every id in range and
     beat sizes in 1..lanes summing to the length (the executor's gathers, built from validated

@@ -8,7 +8,8 @@ unit: ties to the lowest stage). Commands are issued in order of that cycle (tie
 priority order, :func:`rpaccel.isa.queue_order`), so the embedding unit's tag state
 evolves gather after gather as in the hardware. Each command's duration is its unit's proven
 model: :func:`~rpaccel.perfmodel.gemm.gemm_cycles` for GEMMs, the non-blocking embedding unit's
-exact kernel (:func:`~rpaccel.perfmodel.embcache.nb_gather`) on the gather's real lookups, the
+exact kernel (:func:`~rpaccel.perfmodel.embcache.ev_gather`, compiled, on a dynamic cache;
+else :func:`~rpaccel.perfmodel.embcache.nb_gather`) on the gather's real lookups, the
 top-k unit's contract, and the closed forms of the ISA for loads and the host link. No per-cycle
 loop outside the embedding kernel.
 
@@ -424,7 +425,6 @@ class _Engine:
         self._trows.append(row)
         self._tables_stale = True
         if c.op == "GATHER":
-            self._gather_queues.add(c.queue)
             self._qs[qidx(c.queue), K.Q_GATHERS] = 1
         return tid
 
