@@ -37,6 +37,23 @@ def rows_kernel(base, table, row, dim):
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def act_kernel(acc, bias, scale):
+    """A float32 layer's activation in place, one pass: ``min(floor(max(acc + bias, 0) *
+    scale), 127)`` per element (``acc (n, m)`` C-contiguous, ``bias (m,)``). Every value is an
+    integer below 2**24, so each step is exact, as in ``query._scores_f32``'s numpy form."""
+    n, m = acc.shape
+    zero = np.float32(0)
+    cap = np.float32(127)
+    for i in range(n):
+        for j in range(m):
+            v = acc[i, j] + bias[j]
+            v = v if v > zero else zero
+            v = np.floor(v * scale)
+            acc[i, j] = v if v < cap else cap
+    return acc
+
+
 @intrinsic
 def _prefetch(typingctx, arr, idx):
     """Hint the CPU to bring ``arr[idx]`` into cache (LLVM's ``prefetch``: a read, high

@@ -279,6 +279,11 @@ def _f32_exact(k: int, bias: np.ndarray, acc_width: int) -> bool:
     return bound < _F32_EXACT and bound < (1 << (acc_width - 1))
 
 
+#: Activations of at least this many elements run the compiled kernel
+#: (``_querykern.act_kernel``); smaller ones do not import numba.
+_ACT_KERNEL_MIN = 1 << 14
+
+
 def _scores_f32(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: np.ndarray
                 ) -> np.ndarray:
     """:func:`stage_scores` when every layer passes :func:`_f32_exact`: activations stay float32
@@ -294,11 +299,19 @@ def _scores_f32(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: n
             acc += emb.reshape(len(h), -1).astype(np.float32) @ w[h.shape[1]:]
         else:
             acc = h @ w
-        acc += params.biases[i].astype(np.float32)
+        bias = params.biases[i].astype(np.float32)
+        scale = np.float32(2.0 ** -params.shifts[i])
         if i == layers - 1:
+            acc += bias
             return acc[:, 0].astype(np.int64)
+        if acc.size >= _ACT_KERNEL_MIN:     # one compiled pass instead of five numpy ones
+            from ._querykern import act_kernel
+
+            h = act_kernel(acc, bias, scale)
+            continue
+        acc += bias
         np.maximum(acc, 0, out=acc)
-        acc *= np.float32(2.0 ** -params.shifts[i])
+        acc *= scale
         np.floor(acc, out=acc)
         h = np.minimum(acc, 127, out=acc)
     raise ValueError("a model has at least one layer")

@@ -319,8 +319,15 @@ def test_embedding_rows_compiled_equals_numpy():
 def test_float32_forward_equals_the_integer_one(pipe):
     """The float32 forward pass (every layer's sums exact below 2**24) gives the integer form's
     scores bit for bit (the integer form runs when activations are traced), on random dense
-    features and embeddings at the int8 extremes and in between (seeded)."""
+    features and embeddings at the int8 extremes and in between (seeded). 300 candidates put
+    the wider layers' activations through the compiled kernel and the narrower ones through
+    numpy (both checked to occur)."""
+    from rpaccel.perfmodel import query as Q
     from rpaccel.perfmodel.query import _f32_exact
+
+    widths = {w.shape[1] * 300 >= Q._ACT_KERNEL_MIN
+              for w in model_params(load_pipeline(pipe), seed=3)[0].weights[:-1]}
+    assert pipe == "tiny" or widths == {True, False}
 
     p = load_pipeline(pipe)
     acc = load_accel("rpaccel" if pipe != "tiny" else "tiny").array.acc_width

@@ -298,3 +298,45 @@ def test_lookup_kernel_equals_cycle_kernel():
         stalls += np.array(cyc[2][4:7]) > 0
         runs += 1
     assert (stalls > 20).all(), stalls          # every stall reason was exercised
+
+
+@pytest.mark.parametrize("stage_ways, lanes, sets", [((8,), 8, 16), ((3, 2), 3, 8), ((1,), 1, 4)])
+def test_specialised_lookup_kernel_equals_the_general_one(stage_ways, lanes, sets):
+    """The lookup-by-lookup kernel compiled for one cache shape (its ways, banks and one way
+    group or several bound as constants; what ``ev_gather`` runs) equals the general compiled
+    kernel, which the test above checks against the cycle-stepping one: last cycle, counters
+    and tag state, on seeded random runs, cold and warm; a power-of-two bank count and not,
+    one way group and two."""
+    from rpaccel.perfmodel import embcache as E
+
+    seed = 7 + lanes
+    print(f"seed={seed}; reproduce: pytest tests/test_perfmodel_embcache.py -k specialised")
+    rng = np.random.default_rng(seed)
+    cfg = EmbCacheConfig(dim=32, tables=4, rows=1 << 14, static_rows=8, sets=sets,
+                         ways=sum(stage_ways), stage_ways=stage_ways, lanes=lanes, mshrs=16,
+                         rob_beats=16, dram_outstanding=12, dram_latency=40)
+    general, special = E._ev_kernel(), E._ev_kernel(cfg)
+    assert special is not general
+    lines = E.empty_lines(cfg)
+    kinds = np.zeros(4, dtype=np.int64)
+    for run in range(40):
+        n = int(rng.integers(1, 3000))
+        t, r, _ = make_trace(cfg, str(rng.choice(["zipf", "conflicts", "bursts"])), n,
+                             int(rng.integers(1 << 30)))
+        s = rng.integers(0, len(stage_ways), size=n)
+        tables, rows, stages = E._trace_arrays(cfg, t, r, s)
+        beat_lo = E._beat_bounds(cfg, n, None)
+        grow = E.global_rows(cfg, tables, rows)
+        idle = E._no_idle(len(beat_lo))
+        start = int(rng.integers(0, 50))
+        res = []
+        for kernel in (general, special):
+            cnt = np.zeros(8, dtype=np.int64)
+            got = lines.copy()
+            last = kernel(grow, rows, stages, beat_lo, got, *E._ev_params(cfg), start, start,
+                          idle, False, *E._NO_RECORD, cnt)
+            res.append((last, cnt.tolist(), got.tolist()))
+        assert res[0] == res[1], f"run {run}: {cfg}"
+        kinds += np.array(res[0][1][:4]) > 0
+        lines = np.array(res[0][2], dtype=np.int64)      # the next run starts warm
+    assert (kinds[[0, 1, 3]] > 5).all(), kinds          # static hits, hits and misses occurred
