@@ -4,8 +4,8 @@ Wall time of the integrated accelerator's executor (:func:`rpaccel.perfmodel.exe
 compile + execute, golden forward of every stage but the last included) at full size on the
 ``rpaccel`` preset: RecPipe's RM-large on 4,096 candidates and S->L [4096, 512] (target < 50 ms
 each), best of 5 after a warm-up (the first call compiles numba's kernels or loads them from
-its cache), and the cycle counts they give; and exact mode's rate: queries per second of a stream on one
-:class:`~rpaccel.perfmodel.stateful.StatefulAccel`.
+its cache), and the cycle counts they give; and exact mode's rate: queries per second of a
+stream on one :class:`~rpaccel.perfmodel.stateful.StatefulAccel`.
 """
 
 from __future__ import annotations

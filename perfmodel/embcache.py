@@ -773,8 +773,11 @@ def _compiled(fn, consts: tuple[tuple[str, int | bool], ...] = ()):
     changes)."""
     import numba
 
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(
-        _unsigned_indices(fn, consts))
+    kernel = _unsigned_indices(fn, consts)
+    try:
+        return numba.njit(cache=True, nogil=True, error_model="numpy")(kernel)
+    except RuntimeError:  # pragma: no cover - no source file to key a cache by
+        return numba.njit(cache=False, nogil=True, error_model="numpy")(kernel)
 
 
 def _nb_kernel():
@@ -960,8 +963,8 @@ def ev_gather(cfg: EmbCacheConfig, grow: np.ndarray, rows: np.ndarray, stages: n
               beat_lo: np.ndarray, lines: np.ndarray, start: int) -> tuple[int, dict[str, int]]:
     """:func:`nb_gather` (``checked``, compiled, no record) on a dynamic non-blocking cache,
     from its lookups' global rows (:func:`global_rows`) and beats' first lookups (``beat_lo``,
-    the beat sizes' prefix sums from 0): the lookup-by-lookup kernel called directly. Returns
-    ``(last_response_cycle, counters)``."""
+    the beat sizes' prefix sums from 0): the lookup-by-lookup kernel compiled for the cache's
+    shape (:func:`_ev_kernel`), called directly. Returns ``(last_response_cycle, counters)``."""
     counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
     last = _ev_kernel(cfg)(grow, rows, stages, beat_lo, lines, *_ev_params(cfg), start, start,
                            _no_idle(len(beat_lo)), False, *_NO_RECORD, counters)
