@@ -4,6 +4,7 @@ stay out of the suite."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +21,13 @@ TOOL = REPO / "tools" / "ab_speed.py"
     (["no-such-rev", "HEAD"], "REV 'no-such-rev' is not a commit of this repository"),
     (["HEAD", "HEAD", "--pipelines", "nope"], "--pipelines: --pipeline: 'nope' is neither"),
 ])
-def test_bad_input_exits_2_with_one_line(args, msg):
+def test_bad_input_exits_2_with_one_line(args, msg, tmp_path):
+    """Exit 2, one line naming the parameter, and no worktree checked out."""
     r = subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True,
-                       cwd=REPO)
+                       cwd=REPO, env={**os.environ, "RPACCEL_BUILD": str(tmp_path)})
     assert r.returncode == 2, r.stderr
     assert msg in r.stderr and "Traceback" not in r.stderr
-    assert not (REPO / "build" / "ab" / "no-such-rev").exists()
+    assert not (tmp_path / "ab").exists()
 
 
 def test_a_source_tree_is_imported_from_its_own_layout(tmp_path):

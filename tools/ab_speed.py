@@ -101,16 +101,19 @@ def _fail(msg: str) -> None:
 
 
 def checkout(rev: str) -> tuple[str, Path]:
-    """The commit ``rev`` names and a worktree of it under ``build/ab``."""
+    """The commit ``rev`` names and a worktree of it under ``build/ab``
+    (``$RPACCEL_BUILD/ab``)."""
     sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{rev}^{{commit}}"],
                          capture_output=True, text=True)
     if sha.returncode:
         _fail(f"REV {rev!r} is not a commit of this repository")
     sha = sha.stdout.strip()
-    tree = REPO / "build" / "ab" / sha[:12]
+    tree = Path(os.environ.get("RPACCEL_BUILD", REPO / "build")).resolve() / "ab" / sha[:12]
     if not (tree / "pyproject.toml").exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(tree),
-                        sha], check=True, capture_output=True)
+        r = subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f",
+                            str(tree), sha], capture_output=True, text=True)
+        if r.returncode:
+            _fail(f"cannot check out {sha[:12]} under {tree}: {r.stderr.strip()}")
     return sha, tree
 
 
