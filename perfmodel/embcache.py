@@ -754,8 +754,10 @@ def _unsigned_indices(fn, consts: tuple[tuple[str, int | bool], ...] = ()):
                 and isinstance(st.targets[0], ast.Name) and st.targets[0].id in todo
                 and st.targets[0].id not in params):
             st.value = ast.Constant(todo.pop(st.targets[0].id))
-    fdef.body[1:1] = [ast.Assign([ast.Name(k, ast.Store())], ast.Constant(todo.pop(k)))
-                      for k in list(todo) if k in params]
+    doc = int(bool(fdef.body) and isinstance(fdef.body[0], ast.Expr)
+              and isinstance(fdef.body[0].value, ast.Constant))     # after the docstring
+    fdef.body[doc:doc] = [ast.Assign([ast.Name(k, ast.Store())], ast.Constant(todo.pop(k)))
+                          for k in list(todo) if k in params]
     if todo:
         raise ValueError(f"{fn.__name__} has no parameter or top-level variable {sorted(todo)}")
     fdef.name = fn.__name__ + "".join(f"__{k}{int(v)}" for k, v in consts) + "__u"
