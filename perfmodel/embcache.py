@@ -67,6 +67,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import hashlib
 import inspect
 import textwrap
 from collections import OrderedDict
@@ -740,8 +741,9 @@ def _unsigned_indices(fn, consts: tuple[tuple[str, int | bool], ...] = ()):
     ``consts`` binds names to the values a run passes (a specialised kernel): a parameter is
     assigned its value first thing, a variable its value where it is assigned at the top level,
     so the compiler folds them (loops of a known trip count, branches never taken). The
-    function is renamed after its constants, so each specialisation has its own entry in
-    numba's on-disk cache."""
+    function is renamed after its constants and the values of the numeric globals it reads, so
+    each specialisation, and each value of a latency it reads from the configuration, has its
+    own entry in numba's on-disk cache."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError):  # pragma: no cover - no source shipped: compile it as it is
@@ -760,7 +762,14 @@ def _unsigned_indices(fn, consts: tuple[tuple[str, int | bool], ...] = ()):
                           for k in list(todo) if k in params]
     if todo:
         raise ValueError(f"{fn.__name__} has no parameter or top-level variable {sorted(todo)}")
-    fdef.name = fn.__name__ + "".join(f"__{k}{int(v)}" for k, v in consts) + "__u"
+    # numba freezes the globals a kernel reads, and its cache is invalidated only when this
+    # file changes: the name carries their values too (some come from rpaccel.config)
+    used = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name)}
+    frozen = sorted((k, v) for k, v in fn.__globals__.items()
+                    if k in used and isinstance(v, (int, float)))
+    digest = hashlib.sha256(repr(frozen).encode()).hexdigest()[:10]
+    fdef.name = (fn.__name__ + "".join(f"__{k}{int(v)}" for k, v in consts) + "__u"
+                 + digest)
     tree = ast.fix_missing_locations(_UnsignedIndices().visit(tree))
     scope = {**fn.__globals__, "_U": np.uint64}
     exec(compile(tree, inspect.getsourcefile(fn) or "<kernel>", "exec"), scope)

@@ -340,3 +340,23 @@ def test_specialised_lookup_kernel_equals_the_general_one(stage_ways, lanes, set
         kinds += np.array(res[0][1][:4]) > 0
         lines = np.array(res[0][2], dtype=np.int64)      # the next run starts warm
     assert (kinds[[0, 1, 3]] > 5).all(), kinds          # static hits, hits and misses occurred
+
+
+def test_cached_kernels_are_keyed_by_the_values_they_freeze(monkeypatch):
+    """numba freezes the globals a compiled kernel reads and invalidates its on-disk cache only
+    when the kernel's own file changes; the kernel's name (its cache key) carries the values
+    of the numeric globals it reads, so a latency changed in ``rpaccel.config`` (read into
+    ``_HIT_READY``) or in this module gives another cache entry, and the constants bound in a
+    specialisation do too."""
+    from rpaccel.perfmodel import embcache as E
+
+    base = E._unsigned_indices(E._ev_run).__name__
+    assert E._unsigned_indices(E._ev_run).__name__ == base           # deterministic
+    for name in ("_HIT_READY", "_FILL_READY", "_MSHR_SHIFT"):
+        with monkeypatch.context() as m:
+            m.setattr(E, name, getattr(E, name) + 1)
+            assert E._unsigned_indices(E._ev_run).__name__ != base, name
+    special = E._unsigned_indices(E._ev_run, (("record", False), ("ways", 8)))
+    assert special.__name__.startswith("_ev_run__record0__ways8__u") and special.__name__ != base
+    with pytest.raises(ValueError, match=r"has no parameter or top-level variable \['nope'\]"):
+        E._unsigned_indices(E._ev_run, (("nope", 1),))
