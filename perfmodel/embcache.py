@@ -589,6 +589,10 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
         rr *= 2
     r_ring = np.zeros(rr, dtype=np.int64)               # response cycles of the last beats
     bank_used = np.full(banks, -1, dtype=np.int64)
+    mb = 1                                              # the longest beat
+    for k in range(nbeats):
+        mb = mb if mb > beat_lo[k + 1] - beat_lo[k] else beat_lo[k + 1] - beat_lo[k]
+    dyn = np.empty(mb, dtype=np.int64)                  # a beat's dynamic lookups
     c_static = c_hit = c_merged = c_miss = 0
     s_bank = s_victim = s_mshr = 0
     j = 0                                               # misses so far
@@ -609,14 +613,26 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
             present = a + 1 + idle[k + 1]
         c = a + 1
         rb = a + 1
-        for i in range(beat_lo[k], beat_lo[k + 1]):
-            if rows[i] < static_rows:
-                c_static += 1
+        # A static lookup changes no state and bounds the response by its cycle plus
+        # _HIT_READY; the cycle only grows within a beat, so the beat's last static lookup
+        # bounds it most. The dynamic lookups go through in order, with no branch per lookup
+        # on which kind it is (the static ones are a third of an RM trace, in no pattern).
+        i0 = beat_lo[k]
+        i1 = beat_lo[k + 1]
+        nd = 0
+        ls = -1                                         # the last static lookup
+        for i in range(i0, i1):
+            sx = rows[i] < static_rows
+            dyn[nd] = i
+            nd += 1 - np.int64(sx)
+            ls = i if sx else ls
+        c_static += (i1 - i0) - nd
+        pend = ls >= 0
+        for t in range(nd):
+            i = dyn[t]
+            if pend and ls < i:                         # the last static lookup's cycle
                 rb = rb if rb > c + _HIT_READY else c + _HIT_READY
-                if record:
-                    kind[i] = STATIC
-                    lookup[i] = c
-                continue
+                pend = False
             g = grow[i]
             st = g & smask
             bk = st & bmask if bmask >= 0 else st % banks
@@ -649,8 +665,12 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
                     r = c + _HIT_READY
                     if record:
                         kind[i] = HIT
-                for w in range(pos, 0, -1):
-                    lf[sb + w] = lf[sb + w - 1]
+                if whole:                               # a fixed-length shift: no branch
+                    for w in range(ways - 1, 0, -1):
+                        lf[sb + w] = lf[sb + w - 1] if w <= pos else lf[sb + w]
+                else:
+                    for w in range(pos, 0, -1):
+                        lf[sb + w] = lf[sb + w - 1]
                 lf[sb] = v
             else:
                 v = lf[sb + nw - 1]                     # the victim (invalid: never in flight)
@@ -660,10 +680,10 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
                     s_victim += fv - c + 1
                     c = fv + 1
                 if j >= mshrs:
-                    fm = f_ring[(jm - mshrs) & rmask]
-                    if fm >= c:
-                        s_mshr += fm - c + 1
-                        c = fm + 1
+                    fm = f_ring[(jm - mshrs) & rmask] - c + 1   # cycles to wait: a select
+                    fm = fm if fm > 0 else 0
+                    s_mshr += fm
+                    c += fm
                 q = c + 1
                 q = q if q > prev_q + 1 else prev_q + 1
                 if j >= max_out:
@@ -689,6 +709,16 @@ def _ev_run(grow, rows, stages, beat_lo, lines, static_rows, sets, way_lo, way_n
             rb = rb if rb > r else r
             if record:
                 lookup[i] = c
+        if pend:
+            rb = rb if rb > c + _HIT_READY else c + _HIT_READY
+        if record:                                      # a static lookup's cycle: the cycle
+            cur = a + 1                                 # after the dynamic one before it
+            for i in range(i0, i1):
+                if rows[i] < static_rows:
+                    kind[i] = STATIC
+                    lookup[i] = cur
+                else:
+                    cur = lookup[i]
         end_prev = c
         rk = prev_r + 1
         rk = rk if rk > rb else rb
