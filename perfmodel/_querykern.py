@@ -37,6 +37,38 @@ def rows_kernel(base, table, row, dim):
     return out
 
 
+def lookup_rows_kernel(base, tabs, sparse, ids, dim):
+    """The embedding rows of candidates' lookups, ``(len(ids), L, dim)`` int8: lookup c of
+    candidate j reads row ``sparse[ids[j], c]`` of table ``tabs[c]`` (``L = len(tabs)``), each
+    element hashed in place as in ``rows_kernel``, with no per-lookup arrays built first.
+    Compiled per ``dim`` (:func:`lookup_rows_compiled`), so the element loop has a fixed length
+    and runs as vector operations."""
+    n = ids.shape[0]
+    L = tabs.shape[0]
+    out = np.empty((n, L, dim), dtype=np.int8)
+    for j in range(n):
+        i = ids[j]
+        for c in range(L):
+            k = base + (tabs[c] << np.uint64(40)) + (np.uint64(sparse[i, c]) << np.uint64(8))
+            for e in range(dim):
+                v = _mix1(k + np.uint64(e)) >> np.uint64(56)
+                out[j, c, e] = np.int8(np.int64(v) - 128)
+    return out
+
+
+#: Row widths :func:`lookup_rows_kernel` is compiled for as a constant (others: one kernel
+#: with ``dim`` a run-time argument, a few times slower).
+LOOKUP_ROWS_DIMS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def lookup_rows_compiled(dim: int):
+    """:func:`lookup_rows_kernel` compiled, for ``dim`` fixed where it is one of
+    :data:`LOOKUP_ROWS_DIMS` (numba's on-disk cache keeps each)."""
+    from .embcache import _compiled
+
+    return _compiled(lookup_rows_kernel, (("dim", dim),) if dim in LOOKUP_ROWS_DIMS else ())
+
+
 @numba.njit(cache=True, nogil=True)
 def act_kernel(acc, bias, scale):
     """A float32 layer's activation in place, one pass: ``min(floor(max(acc + bias, 0) *

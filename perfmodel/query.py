@@ -41,8 +41,8 @@ from rpaccel.query import POOL_MAX, POOL_MIN, ModelSpec, Pipeline, stage_plan
 
 from .funnel import stage_step
 
-__all__ = ["StageParams", "model_params", "embedding_rows", "query_inputs", "QueryInputs",
-           "column_rows", "pool_rows",
+__all__ = ["StageParams", "model_params", "embedding_rows", "lookup_rows", "query_inputs",
+           "QueryInputs", "column_rows", "pool_rows",
            "stage_scores", "QueryResult", "run_query", "table_base", "wrap", "layer_shift",
            "host_idle_cycles", "host_stall_cycles", "STALL_HORIZON"]
 
@@ -140,6 +140,26 @@ class QueryInputs:
 
     dense: np.ndarray | None
     sparse: np.ndarray
+
+
+def lookup_rows(seed: int, sparse: np.ndarray, ids: np.ndarray, tables, dim: int
+                ) -> np.ndarray:
+    """The embedding rows ``(len(ids), L, dim)`` int8 a stage reads: candidate ``ids[j]``'s
+    lookup c is row ``sparse[ids[j], c]`` of table ``tables[c]`` (``L = len(tables)``), as
+    :func:`embedding_rows` gives it. Many lookups go through a compiled kernel that reads the
+    ids in place (``_querykern.lookup_rows_kernel``); equal to :func:`embedding_rows` (tested)."""
+    L = len(tables)
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) * L <= 4096:
+        sp = sparse[ids, :L]
+        tabs = np.broadcast_to(np.asarray(tables, dtype=np.int64), sp.shape)
+        return embedding_rows(seed, tabs.ravel(), sp.ravel(), dim).reshape(len(ids), L, dim)
+    from ._querykern import lookup_rows_compiled
+
+    with np.errstate(over="ignore"):
+        base = _mix(np.array([seed], dtype=np.uint64))[0]
+    return lookup_rows_compiled(dim)(base, np.asarray(tables, dtype=np.uint64),
+                                     np.ascontiguousarray(sparse, dtype=np.int64), ids, dim)
 
 
 @functools.lru_cache(maxsize=8)
@@ -373,10 +393,8 @@ def run_query(accel: AccelConfig, pipeline: Pipeline, params: list[StageParams],
         m = st.spec
         ids = cand[0]
         tb = table_base(pipeline, s)
-        sp = inputs.sparse[ids, :m.lookups]
-        tabs = tb + np.broadcast_to(np.array(m.lookup_tables()), sp.shape)
-        emb = embedding_rows(seed, tabs.ravel(), sp.ravel(), m.dim)   # the first d of dim
-        emb = emb.reshape(len(ids), m.lookups, m.dim)
+        emb = lookup_rows(seed, inputs.sparse, ids, [tb + t for t in m.lookup_tables()],
+                          m.dim)                                  # the first d of dim
         if m.pooled:
             emb = pool_rows(emb, m.pooling)
         sc = stage_scores(m, params[s], inputs.dense[ids], emb, accel.array.acc_width)

@@ -74,6 +74,28 @@ def test_embedding_rows_first_d_elements_do_not_depend_on_dim():
     assert not (embedding_rows(6, [1], [7], 8) == a[:1]).all()
 
 
+@pytest.mark.parametrize("dim", [4, 3, 32])
+def test_lookup_rows_equal_embedding_rows(dim):
+    """A stage's embedding rows read in place (the compiled kernel: specialised for dim 4 and
+    32, general for 3; and the short numpy path) equal :func:`embedding_rows` on the same
+    (table, row) pairs, hashed in short numpy chunks."""
+    from rpaccel.perfmodel.query import lookup_rows
+
+    seed = 17
+    print(f"seed={seed}; reproduce: pytest tests/test_accel_model.py -k lookup_rows_equal")
+    rng = np.random.default_rng(seed)
+    sparse = rng.integers(0, 1 << 20, size=(600, 30))
+    tables = [5 + 2 * t for t in range(26)]
+    for ids in (np.arange(600), rng.permutation(600)[:300], np.array([4, 4, 0])):
+        got = lookup_rows(3, sparse, ids, tables, dim)
+        tabs = np.broadcast_to(np.array(tables), (len(ids), 26)).ravel()
+        rows = sparse[ids, :26].ravel()
+        want = np.concatenate([embedding_rows(3, tabs[i:i + 200], rows[i:i + 200], dim)
+                               for i in range(0, len(rows), 200)])
+        assert got.shape == (len(ids), 26, dim) and got.dtype == np.int8
+        assert np.array_equal(got.reshape(-1, dim), want)
+
+
 @pytest.mark.parametrize("policy,b", [("global", 32), ("per-sub-batch", 32), ("per-sub-batch", 8),
                                       ("global", 128)])
 def test_golden_funnel_equals_the_quality_engine(policy, b):
