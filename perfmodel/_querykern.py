@@ -116,8 +116,10 @@ _COUNT_MAX = 32
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def bucket_search(cdf, starts, u):
-    """``searchsorted(cdf, u, side="right")`` with a bucket index: ``starts[b]`` is the answer
+def bucket_search(cdf, starts, u, cap):
+    """``minimum(searchsorted(cdf, u, side="right"), cap)`` with a bucket index (``cap >=
+    len(cdf)``: the plain search; the sampler's ``rows - 1`` keeps the last row's keys in the
+    table, one pass fewer). ``starts[b]`` is the answer
     for ``u = b / B`` (``B = len(starts) - 1``), so a key in bucket ``b`` is searched only
     between ``starts[b]`` and ``starts[b + 1]``: the answer is ``starts[b]`` plus the entries
     there that are ``<= u`` (the CDF does not decrease). ``u`` in [0, 1). Later keys' reads
@@ -138,7 +140,8 @@ def bucket_search(cdf, starts, u):
             c = 0
             for m in range(lo, lo + n):
                 c += cdf[np.uint64(m)] <= x
-            out[i] = lo + c
+            c += lo
+            out[i] = c if c < cap else cap
             continue
         while n > 0:                    # bisect: the half to keep by selects, not branches
             half = n >> 1
@@ -146,5 +149,5 @@ def bucket_search(cdf, starts, u):
             c = cdf[np.uint64(m)] <= x
             lo = m + 1 if c else lo
             n = n - half - 1 if c else half
-        out[i] = lo
+        out[i] = lo if lo < cap else cap
     return out

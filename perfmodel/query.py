@@ -199,10 +199,8 @@ def _zipf_rows(rng: np.random.Generator, n: int, rows: int, skew: float) -> np.n
     if n >= 4096 and rows >= 65536:      # compiled bucketed search: the same indices
         from ._querykern import bucket_search
 
-        idx = bucket_search(cdf, _zipf_starts(rows, float(skew)), u)
-    else:
-        idx = sorted_search(cdf, u)
-    return np.minimum(idx, rows - 1)
+        return bucket_search(cdf, _zipf_starts(rows, float(skew)), u, rows - 1)
+    return np.minimum(sorted_search(cdf, u), rows - 1)
 
 
 def column_rows(accel: "AccelConfig | EmbCacheConfig", pipeline: Pipeline

@@ -432,7 +432,11 @@ def test_zipf_bucketed_search_equals_searchsorted(rows, skew):
                         picks, np.nextafter(picks, 0), np.nextafter(picks, 1)[picks < 1],
                         cdf[:1000], [np.nextafter(1.0, 0), 0.0]])
     u = u[u < 1]
-    assert (bucket_search(cdf, starts, u) == np.searchsorted(cdf, u, side="right")).all()
+    want = np.searchsorted(cdf, u, side="right")
+    assert (bucket_search(cdf, starts, u, rows) == want).all()         # cap rows: no cap
+    for cap in (rows - 1, 3, rows // 4):
+        assert (bucket_search(cdf, starts, u, cap) == np.minimum(want, cap)).all(), cap
+    assert (want > rows // 4).any()                     # the caps were exercised
     # and the sampler's rows are the ones the plain search gives
     from rpaccel.perfmodel.query import _zipf_rows
 
