@@ -312,9 +312,11 @@ def _scores_f32(model: ModelSpec, params: StageParams, dense: np.ndarray, emb: n
     layers = len(params.weights)
     for i in range(layers):
         w = params.weights[i].astype(np.float32)
-        if i == nb:     # [h, emb] @ w without the concatenation: exact in any order (above)
-            acc = h @ w[:h.shape[1]]
-            acc += emb.reshape(len(h), -1).astype(np.float32) @ w[h.shape[1]:]
+        if i == nb:     # [h, emb] @ w: one product, the embeddings cast as they are copied in
+            x = np.empty((len(h), w.shape[0]), dtype=np.float32)
+            x[:, :h.shape[1]] = h
+            x[:, h.shape[1]:] = emb.reshape(len(h), -1)
+            acc = x @ w
         else:
             acc = h @ w
         bias = params.biases[i].astype(np.float32)
