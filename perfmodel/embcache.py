@@ -1006,10 +1006,25 @@ def ev_gather(cfg: EmbCacheConfig, grow: np.ndarray, rows: np.ndarray, stages: n
     from its lookups' global rows (:func:`global_rows`) and beats' first lookups (``beat_lo``,
     the beat sizes' prefix sums from 0): the lookup-by-lookup kernel compiled for the cache's
     shape (:func:`_ev_kernel`), called directly. Returns ``(last_response_cycle, counters)``."""
-    counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
-    last = _ev_kernel(cfg)(grow, rows, stages, beat_lo, lines, *_ev_params(cfg), start, start,
-                           _no_idle(len(beat_lo)), False, *_NO_RECORD, counters)
+    last, counters = ev_gatherer(cfg)(grow, rows, stages, beat_lo, lines, start)
     return last, dict(zip(_COUNTER_NAMES, counters.tolist()))
+
+
+def ev_gatherer(cfg: EmbCacheConfig) -> Callable:
+    """:func:`ev_gather` for one configuration, its kernel and arguments looked up once (a
+    gather of a full-size query is 16 of many thousands: the look-ups cost about as much as a
+    small gather). Returns ``run(grow, rows, stages, beat_lo, lines, start) -> (last response
+    cycle, counters)``, the counters an int64 array in ``_COUNTER_NAMES`` order that the next
+    call overwrites."""
+    kernel, params = _ev_kernel(cfg), _ev_params(cfg)
+    counters = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
+
+    def run(grow, rows, stages, beat_lo, lines, start):
+        counters[:] = 0
+        last = kernel(grow, rows, stages, beat_lo, lines, *params, start, start,
+                      _no_idle(len(beat_lo)), False, *_NO_RECORD, counters)
+        return last, counters
+    return run
 
 
 #: the kernel's per-lookup record arrays, unused without a record

@@ -37,7 +37,7 @@ from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, R
                          VECTOR_LATENCY, queue_order)
 
 from .compiler import Program, compile_query
-from .embcache import empty_lines, ev_gather, global_rows, nb_gather
+from .embcache import _COUNTER_NAMES, empty_lines, ev_gatherer, global_rows, nb_gather
 from .gemm import gemm_cycles, gemm_events
 from .topk import topk_compares
 from .query import QueryInputs, column_rows, model_params, query_inputs, run_query
@@ -208,6 +208,9 @@ class _Engine:
         self.used: dict[tuple[str, str], int] = {}
         self.emb_free = 0
         self.lines = empty_lines(self.emb)
+        # the exact lookup kernel, bound once (ev_gatherer), where it applies
+        self._evg = (ev_gatherer(self.emb) if engine == "numba" and self.emb.dynamic
+                     and not self.emb.blocking else None)
         self.gemm_memo: dict[tuple[int, int, int], tuple[int, dict[str, int]]] = {}
         self.qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in self.order}
         self.stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
@@ -638,8 +641,9 @@ class _Engine:
         the embedding unit; its counts; returns its done cycle."""
         tables, rows, stg, beats, grow, beat_lo = self.looks.pop((q, a["s"], a["sb"]))
         emb = self.emb
-        if self.kernel == "numba" and emb.dynamic and not emb.blocking:
-            done, cnt = ev_gather(emb, grow, rows, stg, beat_lo, self.lines, t + GATHER_START)
+        if self._evg is not None:
+            done, arr = self._evg(grow, rows, stg, beat_lo, self.lines, t + GATHER_START)
+            cnt = dict(zip(_COUNTER_NAMES, arr.tolist()))
         else:
             done, cnt, _ = nb_gather(emb, tables, rows, stg, beats, self.lines,
                                      start=t + GATHER_START, engine=self.kernel, checked=True)
