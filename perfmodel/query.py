@@ -150,6 +150,11 @@ def lookup_rows(seed: int, sparse: np.ndarray, ids: np.ndarray, tables, dim: int
     ids in place (``_querykern.lookup_rows_kernel``); equal to :func:`embedding_rows` (tested)."""
     L = len(tables)
     ids = np.asarray(ids, dtype=np.int64)
+    if sparse.ndim != 2 or sparse.shape[1] < L:
+        raise ValueError(f"sparse must be (candidates, >= {L}) row ids, got shape "
+                         f"{sparse.shape}")
+    if len(ids) and not (0 <= ids.min() and ids.max() < len(sparse)):
+        raise ValueError(f"ids must be in [0, {len(sparse) - 1}] (rows of sparse)")
     if len(ids) * L <= 4096:
         sp = sparse[ids, :L]
         tabs = np.broadcast_to(np.asarray(tables, dtype=np.int64), sp.shape)

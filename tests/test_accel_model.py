@@ -94,6 +94,10 @@ def test_lookup_rows_equal_embedding_rows(dim):
                                for i in range(0, len(rows), 200)])
         assert got.shape == (len(ids), 26, dim) and got.dtype == np.int8
         assert np.array_equal(got.reshape(-1, dim), want)
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 599\]"):
+        lookup_rows(3, sparse, np.arange(599, 700), tables, dim)
+    with pytest.raises(ValueError, match=r"sparse must be \(candidates, >= 26\)"):
+        lookup_rows(3, sparse[:, :20], np.arange(10), tables, dim)
 
 
 @pytest.mark.parametrize("policy,b", [("global", 32), ("per-sub-batch", 32), ("per-sub-batch", 8),
