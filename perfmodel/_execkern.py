@@ -1,11 +1,9 @@
 """Compiled command scheduler of :mod:`rpaccel.perfmodel.executor` (numba; imported only by an
 engine that runs it, so importing the executor stays fast). It issues commands exactly as
 ``_Engine.advance`` / ``_Engine._issue`` do (the Python form stays the reference: the suite
-checks the two equal on seeded streams, outcome, counters and busy cycles alike). The exact
-lookup kernel runs a GATHER inside it (:func:`advance_gathers`, compiled per cache shape) when
-the gather's lookups are in the engine's buffers; otherwise (and always in :func:`advance`) the
-GATHER is handed back to the caller, which runs the embedding kernel and resumes it with the
-gather's done cycle.
+checks the two equal on seeded streams, outcome, counters and busy cycles alike) and hands
+every GATHER back to its caller, which runs the embedding kernel on the gather's lookups and
+resumes it with the gather's done cycle.
 
 State lives in int64 arrays owned by the engine (layouts below, one place); the kernel returns
 why it stopped (``STOP_*``)."""
@@ -91,129 +89,84 @@ def _finish(qi, t, done, nxt, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued):
 
 
 @numba.njit(cache=True, nogil=True)
-def _resume(sc, qs, tt, tpop, tpush, lbuf, ls, issued):
-    """Finish the gather handed back last time (its done cycle in ``sc[S_PEND_DONE]``)."""
-    if sc[S_PEND_QUEUE] >= 0:
+def advance(sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log, until):
+    """Issue commands in time order (ties: the lowest queue) while one can issue before
+    ``until`` (< 0: no bound). A GATHER is popped and handed back (``sc[S_PEND_*]``,
+    ``sc[S_OUT_*]``): the caller sets ``sc[S_PEND_DONE]`` and calls again, which finishes it
+    first."""
+    nq = qs.shape[0]
+    cap = ent.shape[1]
+    lcap = lbuf.shape[1]
+    if sc[S_PEND_QUEUE] >= 0:                   # the gather handed back last time
         qi = sc[S_PEND_QUEUE]
         done = sc[S_PEND_DONE]
         sc[S_EMB_FREE] = done + 1
         _finish(qi, sc[S_PEND_T], done, done + 1, sc[S_OUT_TID], sc, qs, tt, tpop, tpush, lbuf,
                 ls, issued)
         sc[S_PEND_QUEUE] = -1
-
-
-@numba.njit(cache=True, nogil=True)
-def _next(sc, qs, ent, tt, tpop, lbuf, ls, until):
-    """The queue to issue from next and its cycle (time order, ties: the lowest queue), or
-    ``(-1, why the kernel stops)``."""
-    nq = qs.shape[0]
-    for qi in range(nq):
-        if qs[qi, Q_DIRTY]:
-            qs[qi, Q_CAND] = _candidate(qi, qs, ent, tt, tpop, lbuf, ls, sc[S_EMB_FREE])
-            qs[qi, Q_DIRTY] = 0
-    best_t = NONE
-    best_q = -1
-    for qi in range(nq):
-        t = qs[qi, Q_CAND]
-        if t != NONE and (best_t == NONE or t < best_t):
-            best_t = t
-            best_q = qi
-    if best_t == NONE:
-        return -1, STOP_DEADLOCK if until < 0 else STOP_UNTIL
-    if until >= 0 and best_t >= until:
-        return -1, STOP_UNTIL
-    return best_q, best_t
-
-
-@numba.njit(cache=True, nogil=True)
-def _hand_back(qi, t, tid, q, sc, qs):
-    """Pop the GATHER at queue qi's head and hand it to the caller (``sc[S_PEND_*]``,
-    ``sc[S_OUT_*]``)."""
-    qs[qi, Q_HEAD] += 1
-    qs[qi, Q_COUNT] -= 1
-    sc[S_PEND_QUEUE] = qi
-    sc[S_PEND_T] = t
-    sc[S_OUT_TID] = tid
-    sc[S_OUT_QUERY] = q
-    return STOP_GATHER
-
-
-@numba.njit(cache=True, nogil=True)
-def _links_full(tid, sc, tt, tpush, ls, lcap):
-    """Whether a link command ``tid`` pushes to is full (``sc[S_GROW_LINK]``: which)."""
-    for p in range(tt[tid, T_PUSH_LO], tt[tid, T_PUSH_HI]):
-        if ls[tpush[p, 0], 1] >= lcap:
-            sc[S_GROW_LINK] = tpush[p, 0]
-            return True
-    return False
-
-
-@numba.njit(cache=True, nogil=True)
-def _issue(qi, t, sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log):
-    """Issue the command (not a GATHER) at queue qi's head at cycle t; -1, or why the kernel
-    stops first (the log or a link is full)."""
-    cap = ent.shape[1]
-    slot = qs[qi, Q_HEAD] % cap
-    tid = ent[qi, slot, E_TID]
-    q = ent[qi, slot, E_QUERY]
-    op = tt[tid, T_OP]
-    if sc[S_LOG_N] >= log.shape[0]:
-        return STOP_LOG_FULL
-    if _links_full(tid, sc, tt, tpush, ls, lbuf.shape[1]):
-        return STOP_GROW_LINK
-    qs[qi, Q_HEAD] += 1
-    qs[qi, Q_COUNT] -= 1
-    if op == RECV:
-        first = t if t > ent[qi, slot, E_ARRIVAL] else ent[qi, slot, E_ARRIVAL]
-        last = first + tt[tid, T_BEATS] - 1
-        done = last + sc[S_HOST_LATENCY]
-        nxt = last + 1
-        qs[qi, Q_BUSY] += nxt - first
-        n = sc[S_LOG_N]
-        log[n, 0] = LOG_START
-        log[n, 1] = q
-        log[n, 2] = 0
-        log[n, 3] = first
-        sc[S_LOG_N] = n + 1
-    else:
-        done = t + tt[tid, T_DUR]
-        nxt = done + 1
-        if op == TOPK or op == SEND:
-            n = sc[S_LOG_N]
-            log[n, 0] = LOG_STAGE if op == TOPK else LOG_END
-            log[n, 1] = q
-            log[n, 2] = tt[tid, T_S]
-            log[n, 3] = done
-            sc[S_LOG_N] = n + 1
-    _finish(qi, t, done, nxt, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
-    return -1
-
-
-@numba.njit(cache=True, nogil=True)
-def advance(sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log, until):
-    """Issue commands in time order (ties: the lowest queue) while one can issue before
-    ``until`` (< 0: no bound). A GATHER is popped and handed back (``sc[S_PEND_*]``,
-    ``sc[S_OUT_*]``): the caller sets ``sc[S_PEND_DONE]`` and calls again, which finishes it
-    first."""
-    cap = ent.shape[1]
-    _resume(sc, qs, tt, tpop, tpush, lbuf, ls, issued)
     while sc[S_LEFT] > 0:
-        qi, t = _next(sc, qs, ent, tt, tpop, lbuf, ls, until)
-        if qi < 0:
-            return t
+        for qi in range(nq):
+            if qs[qi, Q_DIRTY]:
+                qs[qi, Q_CAND] = _candidate(qi, qs, ent, tt, tpop, lbuf, ls, sc[S_EMB_FREE])
+                qs[qi, Q_DIRTY] = 0
+        best_t = NONE
+        best_q = -1
+        for qi in range(nq):
+            t = qs[qi, Q_CAND]
+            if t != NONE and (best_t == NONE or t < best_t):
+                best_t = t
+                best_q = qi
+        if best_t == NONE:
+            return STOP_DEADLOCK if until < 0 else STOP_UNTIL
+        if until >= 0 and best_t >= until:
+            return STOP_UNTIL
+        qi = best_q
+        t = best_t
         slot = qs[qi, Q_HEAD] % cap
         tid = ent[qi, slot, E_TID]
-        if tt[tid, T_OP] == GATHER:
-            return _hand_back(qi, t, tid, ent[qi, slot, E_QUERY], sc, qs)
-        r = _issue(qi, t, sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log)
-        if r >= 0:
-            return r
+        q = ent[qi, slot, E_QUERY]
+        op = tt[tid, T_OP]
+        if op == GATHER:
+            qs[qi, Q_HEAD] += 1
+            qs[qi, Q_COUNT] -= 1
+            sc[S_PEND_QUEUE] = qi
+            sc[S_PEND_T] = t
+            sc[S_OUT_TID] = tid
+            sc[S_OUT_QUERY] = q
+            return STOP_GATHER
+        if sc[S_LOG_N] >= log.shape[0]:
+            return STOP_LOG_FULL
+        for p in range(tt[tid, T_PUSH_LO], tt[tid, T_PUSH_HI]):
+            if ls[tpush[p, 0], 1] >= lcap:
+                sc[S_GROW_LINK] = tpush[p, 0]
+                return STOP_GROW_LINK
+        qs[qi, Q_HEAD] += 1
+        qs[qi, Q_COUNT] -= 1
+        if op == RECV:
+            first = t if t > ent[qi, slot, E_ARRIVAL] else ent[qi, slot, E_ARRIVAL]
+            last = first + tt[tid, T_BEATS] - 1
+            done = last + sc[S_HOST_LATENCY]
+            nxt = last + 1
+            qs[qi, Q_BUSY] += nxt - first
+            n = sc[S_LOG_N]
+            log[n, 0] = LOG_START
+            log[n, 1] = q
+            log[n, 2] = 0
+            log[n, 3] = first
+            sc[S_LOG_N] = n + 1
+        else:
+            done = t + tt[tid, T_DUR]
+            nxt = done + 1
+            if op == TOPK or op == SEND:
+                n = sc[S_LOG_N]
+                log[n, 0] = LOG_STAGE if op == TOPK else LOG_END
+                log[n, 1] = q
+                log[n, 2] = tt[tid, T_S]
+                log[n, 3] = done
+                sc[S_LOG_N] = n + 1
+        _finish(qi, t, done, nxt, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
     return STOP_DONE
 
-
-#: the lookup kernel :func:`_advance_gathers` calls, bound when it is compiled
-#: (:func:`advance_gathers`)
-_EV = None
 
 #: columns of the gather layout ``gtab[gi]``: the gather's first lookup and lookups in a query's
 #: row of the lookup buffers, its first beat bound in ``blo_all`` and its beats
@@ -232,52 +185,112 @@ def _advance_gathers(sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log, until,
     run here adds what the engine's ``_gather`` adds to its counters into arrays the engine
     folds: ``eacc`` (the kernel's counters, then the lookups), ``qacc`` per query slot, ``sacc``
     per stage (gather cycles) and the queue's ``Q_BUSY``."""
+    nq = qs.shape[0]
     cap = ent.shape[1]
+    lcap = lbuf.shape[1]
     qcap = slot_q.shape[0]
-    _resume(sc, qs, tt, tpop, tpush, lbuf, ls, issued)
+    if sc[S_PEND_QUEUE] >= 0:                   # the gather handed back last time
+        qi = sc[S_PEND_QUEUE]
+        done = sc[S_PEND_DONE]
+        sc[S_EMB_FREE] = done + 1
+        _finish(qi, sc[S_PEND_T], done, done + 1, sc[S_OUT_TID], sc, qs, tt, tpop, tpush, lbuf,
+                ls, issued)
+        sc[S_PEND_QUEUE] = -1
     while sc[S_LEFT] > 0:
-        qi, t = _next(sc, qs, ent, tt, tpop, lbuf, ls, until)
-        if qi < 0:
-            return t
+        for qi in range(nq):
+            if qs[qi, Q_DIRTY]:
+                qs[qi, Q_CAND] = _candidate(qi, qs, ent, tt, tpop, lbuf, ls, sc[S_EMB_FREE])
+                qs[qi, Q_DIRTY] = 0
+        best_t = NONE
+        best_q = -1
+        for qi in range(nq):
+            t = qs[qi, Q_CAND]
+            if t != NONE and (best_t == NONE or t < best_t):
+                best_t = t
+                best_q = qi
+        if best_t == NONE:
+            return STOP_DEADLOCK if until < 0 else STOP_UNTIL
+        if until >= 0 and best_t >= until:
+            return STOP_UNTIL
+        qi = best_q
+        t = best_t
         slot = qs[qi, Q_HEAD] % cap
         tid = ent[qi, slot, E_TID]
-        if tt[tid, T_OP] != GATHER:
-            r = _issue(qi, t, sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log)
-            if r >= 0:
-                return r
-            continue
         q = ent[qi, slot, E_QUERY]
-        sl = q % qcap
-        gi = tt[tid, T_GI]
-        if gi < 0 or slot_q[sl] != q:           # not in the buffers: the caller runs it
-            return _hand_back(qi, t, tid, q, sc, qs)
-        if _links_full(tid, sc, tt, tpush, ls, lbuf.shape[1]):
-            return STOP_GROW_LINK
+        op = tt[tid, T_OP]
+        if op == GATHER:
+            sl = q % qcap
+            gi = tt[tid, T_GI]
+            if gi < 0 or slot_q[sl] != q:       # not in the buffers: the caller runs it
+                qs[qi, Q_HEAD] += 1
+                qs[qi, Q_COUNT] -= 1
+                sc[S_PEND_QUEUE] = qi
+                sc[S_PEND_T] = t
+                sc[S_OUT_TID] = tid
+                sc[S_OUT_QUERY] = q
+                return STOP_GATHER
+            for p in range(tt[tid, T_PUSH_LO], tt[tid, T_PUSH_HI]):
+                if ls[tpush[p, 0], 1] >= lcap:
+                    sc[S_GROW_LINK] = tpush[p, 0]
+                    return STOP_GROW_LINK
+            qs[qi, Q_HEAD] += 1
+            qs[qi, Q_COUNT] -= 1
+            off = gtab[gi, G_OFF]
+            n = gtab[gi, G_N]
+            boff = gtab[gi, G_BOFF]
+            nb = gtab[gi, G_NB]
+            start = t + gstart
+            for k in range(cnt.shape[0]):
+                cnt[k] = 0
+            done = _EV(grow_buf[sl, off:off + n], rows_buf[sl, off:off + n],
+                       stg_all[off:off + n], blo_all[boff:boff + nb + 1], lines, evp[0],
+                       evp[1], way_lo, way_n, evp[2], evp[3], evp[4], evp[5], evp[6], evp[7],
+                       evp[8], evp[9], start, start, idle0, False, rec0, rec0, rec0, rec0,
+                       rec0, cnt)
+            sc[S_EMB_FREE] = done + 1
+            qs[qi, Q_BUSY] += done + 1 - t
+            for k in range(cnt.shape[0]):
+                eacc[k] += cnt[k]
+            eacc[cnt.shape[0]] += n
+            qacc[sl, A_LOOKUPS] += n
+            qacc[sl, A_STATIC] += cnt[0]
+            qacc[sl, A_DYNAMIC] += cnt[1]
+            qacc[sl, A_MISSES] += cnt[3]
+            sacc[tt[tid, T_S]] += done - t + 1
+            gleft[sl] -= 1
+            _finish(qi, t, done, done + 1, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
+            continue
+        if sc[S_LOG_N] >= log.shape[0]:
+            return STOP_LOG_FULL
+        for p in range(tt[tid, T_PUSH_LO], tt[tid, T_PUSH_HI]):
+            if ls[tpush[p, 0], 1] >= lcap:
+                sc[S_GROW_LINK] = tpush[p, 0]
+                return STOP_GROW_LINK
         qs[qi, Q_HEAD] += 1
         qs[qi, Q_COUNT] -= 1
-        off = gtab[gi, G_OFF]
-        n = gtab[gi, G_N]
-        boff = gtab[gi, G_BOFF]
-        nb = gtab[gi, G_NB]
-        start = t + gstart
-        for k in range(cnt.shape[0]):
-            cnt[k] = 0
-        done = _EV(grow_buf[sl, off:off + n], rows_buf[sl, off:off + n], stg_all[off:off + n],
-                   blo_all[boff:boff + nb + 1], lines, evp[0], evp[1], way_lo, way_n, evp[2],
-                   evp[3], evp[4], evp[5], evp[6], evp[7], evp[8], evp[9], start, start, idle0,
-                   False, rec0, rec0, rec0, rec0, rec0, cnt)
-        sc[S_EMB_FREE] = done + 1
-        qs[qi, Q_BUSY] += done + 1 - t
-        for k in range(cnt.shape[0]):
-            eacc[k] += cnt[k]
-        eacc[cnt.shape[0]] += n
-        qacc[sl, A_LOOKUPS] += n
-        qacc[sl, A_STATIC] += cnt[0]
-        qacc[sl, A_DYNAMIC] += cnt[1]
-        qacc[sl, A_MISSES] += cnt[3]
-        sacc[tt[tid, T_S]] += done - t + 1
-        gleft[sl] -= 1
-        _finish(qi, t, done, done + 1, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
+        if op == RECV:
+            first = t if t > ent[qi, slot, E_ARRIVAL] else ent[qi, slot, E_ARRIVAL]
+            last = first + tt[tid, T_BEATS] - 1
+            done = last + sc[S_HOST_LATENCY]
+            nxt = last + 1
+            qs[qi, Q_BUSY] += nxt - first
+            n = sc[S_LOG_N]
+            log[n, 0] = LOG_START
+            log[n, 1] = q
+            log[n, 2] = 0
+            log[n, 3] = first
+            sc[S_LOG_N] = n + 1
+        else:
+            done = t + tt[tid, T_DUR]
+            nxt = done + 1
+            if op == TOPK or op == SEND:
+                n = sc[S_LOG_N]
+                log[n, 0] = LOG_STAGE if op == TOPK else LOG_END
+                log[n, 1] = q
+                log[n, 2] = tt[tid, T_S]
+                log[n, 3] = done
+                sc[S_LOG_N] = n + 1
+        _finish(qi, t, done, nxt, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
     return STOP_DONE
 
 

@@ -165,9 +165,6 @@ def _lookups(prog: Program, inputs: list[QueryInputs], seed: int):
 #: Initial capacities of the compiled scheduler's rings (commands queued per queue, tokens held
 #: per link); each doubles when full.
 _QUEUE_CAP, _LINK_CAP = 512, 256
-#: Initial query rows of the compiled scheduler's gather buffers (doubles when a query's row
-#: is still held by an earlier one).
-_GATHER_ROWS = 4
 
 
 class _Plan:
@@ -428,7 +425,7 @@ class _Engine:
         self._gstg = np.concatenate(stg).astype(np.int64) if stg else np.zeros(0, np.int64)
         self._gblo = np.concatenate(blo).astype(np.int64) if blo else np.zeros(0, np.int64)
         self._grefs = refs
-        self._ig_grow(_GATHER_ROWS, off)
+        self._ig_grow(4, off)
         self._eacc = np.zeros(len(_COUNTER_NAMES) + 1, dtype=np.int64)
         self._sacc = np.zeros(len(self.pipe.stages), dtype=np.int64)
         p = _ev_params(self.emb)
