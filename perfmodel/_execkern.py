@@ -10,11 +10,6 @@ why it stopped (``STOP_*``)."""
 
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
-import inspect
-
 import numba
 
 #: operation codes of the template table
@@ -22,9 +17,8 @@ RECV, GATHER, LOADA, GEMM, TOPK, SEND = range(6)
 OPS = {"RECV": RECV, "GATHER": GATHER, "LOADA": LOADA, "GEMM": GEMM, "TOPK": TOPK, "SEND": SEND}
 
 #: columns of the template table ``tt`` (one row per distinct command)
-#: (``T_GI``: a GATHER's index in its query's gather layout, :func:`advance_gathers`; -1: none)
-T_QUEUE, T_OP, T_DUR, T_S, T_BEATS, T_POP_LO, T_POP_HI, T_PUSH_LO, T_PUSH_HI, T_GI = range(10)
-T_COLS = 10
+T_QUEUE, T_OP, T_DUR, T_S, T_BEATS, T_POP_LO, T_POP_HI, T_PUSH_LO, T_PUSH_HI = range(9)
+T_COLS = 9
 #: columns of the per-queue state ``qs``
 Q_HEAD, Q_COUNT, Q_FREE, Q_CAND, Q_DIRTY, Q_WAIT, Q_BUSY, Q_GATHERS = range(8)
 Q_COLS = 8
@@ -166,150 +160,3 @@ def advance(sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log, until):
                 sc[S_LOG_N] = n + 1
         _finish(qi, t, done, nxt, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
     return STOP_DONE
-
-
-#: columns of the gather layout ``gtab[gi]``: the gather's first lookup and lookups in a query's
-#: row of the lookup buffers, its first beat bound in ``blo_all`` and its beats
-G_OFF, G_N, G_BOFF, G_NB = range(4)
-G_COLS = 4
-#: per query slot ``qacc[slot]``: lookups, static hits, dynamic hits, misses of its gathers
-A_LOOKUPS, A_STATIC, A_DYNAMIC, A_MISSES = range(4)
-
-
-def _advance_gathers(sc, qs, ent, tt, tpop, tpush, lbuf, ls, issued, log, until, gtab,
-                     stg_all, blo_all, grow_buf, rows_buf, slot_q, gleft, qacc, eacc, sacc,
-                     lines, evp, way_lo, way_n, idle0, rec0, cnt, gstart):
-    """:func:`advance` that runs a GATHER itself when its query's lookups are in the buffers
-    (``slot_q[q % len(slot_q)] == q``), with the lookup kernel ``_EV`` bound at compile time
-    (:func:`advance_gathers`); other GATHERs are handed back as :func:`advance` does. A gather
-    run here adds what the engine's ``_gather`` adds to its counters into arrays the engine
-    folds: ``eacc`` (the kernel's counters, then the lookups), ``qacc`` per query slot, ``sacc``
-    per stage (gather cycles) and the queue's ``Q_BUSY``."""
-    nq = qs.shape[0]
-    cap = ent.shape[1]
-    lcap = lbuf.shape[1]
-    qcap = slot_q.shape[0]
-    if sc[S_PEND_QUEUE] >= 0:                   # the gather handed back last time
-        qi = sc[S_PEND_QUEUE]
-        done = sc[S_PEND_DONE]
-        sc[S_EMB_FREE] = done + 1
-        _finish(qi, sc[S_PEND_T], done, done + 1, sc[S_OUT_TID], sc, qs, tt, tpop, tpush, lbuf,
-                ls, issued)
-        sc[S_PEND_QUEUE] = -1
-    while sc[S_LEFT] > 0:
-        for qi in range(nq):
-            if qs[qi, Q_DIRTY]:
-                qs[qi, Q_CAND] = _candidate(qi, qs, ent, tt, tpop, lbuf, ls, sc[S_EMB_FREE])
-                qs[qi, Q_DIRTY] = 0
-        best_t = NONE
-        best_q = -1
-        for qi in range(nq):
-            t = qs[qi, Q_CAND]
-            if t != NONE and (best_t == NONE or t < best_t):
-                best_t = t
-                best_q = qi
-        if best_t == NONE:
-            return STOP_DEADLOCK if until < 0 else STOP_UNTIL
-        if until >= 0 and best_t >= until:
-            return STOP_UNTIL
-        qi = best_q
-        t = best_t
-        slot = qs[qi, Q_HEAD] % cap
-        tid = ent[qi, slot, E_TID]
-        q = ent[qi, slot, E_QUERY]
-        op = tt[tid, T_OP]
-        if op == GATHER:
-            sl = q % qcap
-            gi = tt[tid, T_GI]
-            if gi < 0 or slot_q[sl] != q:       # not in the buffers: the caller runs it
-                qs[qi, Q_HEAD] += 1
-                qs[qi, Q_COUNT] -= 1
-                sc[S_PEND_QUEUE] = qi
-                sc[S_PEND_T] = t
-                sc[S_OUT_TID] = tid
-                sc[S_OUT_QUERY] = q
-                return STOP_GATHER
-            for p in range(tt[tid, T_PUSH_LO], tt[tid, T_PUSH_HI]):
-                if ls[tpush[p, 0], 1] >= lcap:
-                    sc[S_GROW_LINK] = tpush[p, 0]
-                    return STOP_GROW_LINK
-            qs[qi, Q_HEAD] += 1
-            qs[qi, Q_COUNT] -= 1
-            off = gtab[gi, G_OFF]
-            n = gtab[gi, G_N]
-            boff = gtab[gi, G_BOFF]
-            nb = gtab[gi, G_NB]
-            start = t + gstart
-            for k in range(cnt.shape[0]):
-                cnt[k] = 0
-            done = _EV(grow_buf[sl, off:off + n], rows_buf[sl, off:off + n],
-                       stg_all[off:off + n], blo_all[boff:boff + nb + 1], lines, evp[0],
-                       evp[1], way_lo, way_n, evp[2], evp[3], evp[4], evp[5], evp[6], evp[7],
-                       evp[8], evp[9], start, start, idle0, False, rec0, rec0, rec0, rec0,
-                       rec0, cnt)
-            sc[S_EMB_FREE] = done + 1
-            qs[qi, Q_BUSY] += done + 1 - t
-            for k in range(cnt.shape[0]):
-                eacc[k] += cnt[k]
-            eacc[cnt.shape[0]] += n
-            qacc[sl, A_LOOKUPS] += n
-            qacc[sl, A_STATIC] += cnt[0]
-            qacc[sl, A_DYNAMIC] += cnt[1]
-            qacc[sl, A_MISSES] += cnt[3]
-            sacc[tt[tid, T_S]] += done - t + 1
-            gleft[sl] -= 1
-            _finish(qi, t, done, done + 1, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
-            continue
-        if sc[S_LOG_N] >= log.shape[0]:
-            return STOP_LOG_FULL
-        for p in range(tt[tid, T_PUSH_LO], tt[tid, T_PUSH_HI]):
-            if ls[tpush[p, 0], 1] >= lcap:
-                sc[S_GROW_LINK] = tpush[p, 0]
-                return STOP_GROW_LINK
-        qs[qi, Q_HEAD] += 1
-        qs[qi, Q_COUNT] -= 1
-        if op == RECV:
-            first = t if t > ent[qi, slot, E_ARRIVAL] else ent[qi, slot, E_ARRIVAL]
-            last = first + tt[tid, T_BEATS] - 1
-            done = last + sc[S_HOST_LATENCY]
-            nxt = last + 1
-            qs[qi, Q_BUSY] += nxt - first
-            n = sc[S_LOG_N]
-            log[n, 0] = LOG_START
-            log[n, 1] = q
-            log[n, 2] = 0
-            log[n, 3] = first
-            sc[S_LOG_N] = n + 1
-        else:
-            done = t + tt[tid, T_DUR]
-            nxt = done + 1
-            if op == TOPK or op == SEND:
-                n = sc[S_LOG_N]
-                log[n, 0] = LOG_STAGE if op == TOPK else LOG_END
-                log[n, 1] = q
-                log[n, 2] = tt[tid, T_S]
-                log[n, 3] = done
-                sc[S_LOG_N] = n + 1
-        _finish(qi, t, done, nxt, tid, sc, qs, tt, tpop, tpush, lbuf, ls, issued)
-    return STOP_DONE
-
-
-@functools.lru_cache(maxsize=None)
-def advance_gathers(ev_kernel):
-    """:func:`_advance_gathers` compiled with the lookup kernel ``ev_kernel`` (a compiled
-    ``embcache._ev_run``, specialised for one cache shape) called in place of ``_EV``. numba
-    keeps it in its on-disk cache under a name that carries the kernel's name (its constants
-    and the values it freezes) and a hash of the kernel's source, since an edit of
-    ``embcache.py`` alone would not invalidate this file's cache."""
-    from . import embcache
-
-    tree = ast.parse(inspect.getsource(_advance_gathers))
-    fdef = tree.body[0]
-    key = ev_kernel.py_func.__name__ + inspect.getsource(embcache._ev_run)
-    fdef.name = "_advance_gathers__" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    scope = {**globals(), "_EV": ev_kernel}
-    exec(compile(tree, inspect.getsourcefile(_advance_gathers), "exec"), scope)
-    try:
-        return numba.njit(cache=True, nogil=True)(scope[fdef.name])
-    except RuntimeError:  # pragma: no cover - no source file to key a cache by
-        return numba.njit(cache=False, nogil=True)(scope[fdef.name])

@@ -37,8 +37,7 @@ from rpaccel.isa import (BUFFER_READ_LATENCY, GATHER_START, ITEM_READ_LATENCY, R
                          VECTOR_LATENCY, queue_order)
 
 from .compiler import Program, compile_query
-from .embcache import (_COUNTER_NAMES, _ev_kernel, _ev_params, empty_lines, ev_gatherer,
-                       global_rows, nb_gather)
+from .embcache import _COUNTER_NAMES, empty_lines, ev_gatherer, global_rows, nb_gather
 from .gemm import gemm_cycles, gemm_events
 from .topk import topk_compares
 from .query import QueryInputs, column_rows, model_params, query_inputs, run_query
@@ -250,8 +249,6 @@ class _Engine:
             if query is None:  # pragma: no cover - only the stateful accelerator compiles
                 raise RuntimeError("the compiled scheduler queues a query's commands again: "
                                    "add(..., query=q)")
-            if self._evg is not None and self._ig_store(query, looks):
-                looks = {}                      # the compiled scheduler runs its gathers
             self._compiled_add(commands, query, arrivals[query])
         else:
             self._add_queues(commands, query)
@@ -336,14 +333,12 @@ class _Engine:
     def __getstate__(self) -> dict:
         """A copy (:meth:`StatefulAccel.save`, pickling) carries the counters folded and no
         plans: plans are found by their commands' identities, which a copy changes, so the
-        copy rebuilds them as it issues. The compiled kernels it calls are looked up again."""
+        copy rebuilds them as it issues."""
         self.fold()
-        return {**self.__dict__, "_plans": {}, "_evg": None, "_adv": None}
+        return {**self.__dict__, "_plans": {}}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        if self.kernel == "numba" and self.emb.dynamic and not self.emb.blocking:
-            self._evg = ev_gatherer(self.emb)
         if self.compiled:                       # the compiled scheduler's identity maps
             self._tid = {id(c): i for i, c in enumerate(self._tcmds)}
             self._lists = {id(v[0]): v for v in self._lists.values()}
@@ -398,133 +393,6 @@ class _Engine:
         self._issued = np.zeros(0, dtype=np.int64)
         self._tables_stale = True
         self._lists: dict[int, tuple] = {}            # by id(command list): its entries
-        # gathers run by the compiled scheduler (_ig_store): every query's gathers have the
-        # layout of the first one's; its lookups go to a row (slot q % rows) of two buffers
-        self._gidx: dict[tuple[int, int], int] | None = None     # (stage, sub-batch): index
-        self._adv = None
-
-    def _ig_layout(self, q: int, looks: dict) -> None:
-        """The gather layout, from query q's gathers: per gather its lookups' place in a
-        query's row of the buffers, its beats' bounds and cache stages (the same for every
-        query of the stream: checked as each is stored)."""
-        from . import _execkern as K
-
-        keys = sorted((s, j) for (qq, s, j) in looks if qq == q)
-        self._gidx = {k: i for i, k in enumerate(keys)}
-        gtab, stg, blo, refs = [], [], [], []
-        off = boff = 0
-        for k in keys:
-            _, rows, stages, _, _, beat_lo = looks[(q, *k)]
-            gtab.append([off, len(rows), boff, len(beat_lo) - 1])
-            stg.append(stages)
-            blo.append(beat_lo)
-            refs.append((stages, beat_lo))
-            off += len(rows)
-            boff += len(beat_lo)
-        self._gtab = np.array(gtab, dtype=np.int64).reshape(-1, K.G_COLS)
-        self._gstg = np.concatenate(stg).astype(np.int64) if stg else np.zeros(0, np.int64)
-        self._gblo = np.concatenate(blo).astype(np.int64) if blo else np.zeros(0, np.int64)
-        self._grefs = refs
-        self._ig_grow(4, off)
-        self._eacc = np.zeros(len(_COUNTER_NAMES) + 1, dtype=np.int64)
-        self._sacc = np.zeros(len(self.pipe.stages), dtype=np.int64)
-        p = _ev_params(self.emb)
-        self._evp = np.array([p[0], p[1], *p[4:]], dtype=np.int64)
-        self._way = (p[2], p[3])
-        nb = int(self._gtab[:, K.G_NB].max(initial=0))
-        self._idle0 = np.zeros(nb + 1, dtype=np.int64)
-        self._rec0 = np.full(0, -1, dtype=np.int64)
-        self._cnt = np.zeros(len(_COUNTER_NAMES), dtype=np.int64)
-
-    def _ig_grow(self, qcap: int, lq: int) -> None:
-        """Buffers of ``qcap`` query rows of ``lq`` lookups, the stored queries kept (a
-        query in row ``q % qcap``)."""
-        old = getattr(self, "_slot_q", None)
-        grow = np.zeros((qcap, lq), dtype=np.int64)
-        rows = np.zeros((qcap, lq), dtype=np.int64)
-        slot_q = np.full(qcap, -1, dtype=np.int64)
-        gleft = np.zeros(qcap, dtype=np.int64)
-        qacc = np.zeros((qcap, 4), dtype=np.int64)
-        if old is not None:
-            for sl in np.flatnonzero((old >= 0) & (self._gleft > 0)).tolist():
-                q = int(old[sl])
-                new = q % qcap
-                grow[new], rows[new] = self._grow_buf[sl], self._rows_buf[sl]
-                slot_q[new], gleft[new], qacc[new] = q, self._gleft[sl], self._qacc[sl]
-        self._grow_buf, self._rows_buf = grow, rows
-        self._slot_q, self._gleft, self._qacc = slot_q, gleft, qacc
-
-    def _ig_store(self, q: int, looks: dict) -> bool:
-        """Put query q's gathers in the buffers, for the compiled scheduler to run; False
-        (the caller keeps them in ``looks``: handed back, run by :meth:`_gather`) if they do
-        not have the stream's layout."""
-        if self._gidx is None:
-            self._ig_layout(q, looks)
-        gidx = self._gidx
-        mine = [k for k in looks if k[0] == q]
-        if len(mine) != len(looks) or len(mine) != len(gidx):
-            return False
-        for (_, s, j) in mine:
-            gi = gidx.get((s, j))
-            if gi is None:
-                return False
-            _, rows, stages, _, _, beat_lo = looks[(q, s, j)]
-            stg0, blo0 = self._grefs[gi]
-            if len(rows) != len(stages) or len(stages) != len(stg0) or \
-                    len(beat_lo) != len(blo0):
-                return False
-            if (stages is not stg0 and not np.array_equal(stages, stg0)) or \
-                    (beat_lo is not blo0 and not np.array_equal(beat_lo, blo0)):
-                return False
-        self._ig_fold()
-        busy = (self._slot_q >= 0) & (self._gleft > 0)
-        qcap = len(self._slot_q)
-        while True:                             # a row for q, no two stored queries in one
-            taken = [int(x) % qcap for x in self._slot_q[busy].tolist()] + [q % qcap]
-            if len(set(taken)) == len(taken):
-                break
-            qcap *= 2
-        if qcap != len(self._slot_q):
-            self._ig_grow(qcap, self._grow_buf.shape[1])
-        sl = q % qcap
-        for (_, s, j) in mine:
-            off, n = self._gtab[gidx[(s, j)], :2].tolist()
-            grow = looks[(q, s, j)][4]
-            self._grow_buf[sl, off:off + n] = grow
-            self._rows_buf[sl, off:off + n] = looks[(q, s, j)][1]
-        self._slot_q[sl] = q
-        self._gleft[sl] = len(mine)
-        self._qacc[sl] = 0
-        return True
-
-    def _ig_fold(self) -> None:
-        """Add what the gathers the compiled scheduler ran counted (``_eacc``, ``_sacc``,
-        ``_qacc``) into the engine's counters, as :meth:`_gather` adds them."""
-        if self._gidx is None or not self._eacc[-1]:
-            return
-        from . import _execkern as K
-
-        c = self._eacc.tolist()
-        ec = self.ecount
-        for k_, v in zip(_COUNTER_NAMES, c):
-            if k_ in ec:
-                ec[k_] += v
-        ev = self.ev
-        ev["lookups"] += c[-1]
-        ev["dram_requests"] += c[3]
-        ev["dram_beats"] += c[3] * self.emb.beats_per_row
-        for s, v in enumerate(self._sacc.tolist()):
-            self.stages[s]["gather"] += v
-        for sl in np.flatnonzero(self._qacc[:, K.A_LOOKUPS]).tolist():
-            pq = self.per_q[int(self._slot_q[sl])]
-            a = self._qacc[sl].tolist()
-            pq["lookups"] += a[K.A_LOOKUPS]
-            pq["static_hits"] += a[K.A_STATIC]
-            pq["dynamic_hits"] += a[K.A_DYNAMIC]
-            pq["misses"] += a[K.A_MISSES]
-        self._eacc[:] = 0
-        self._sacc[:] = 0
-        self._qacc[:] = 0
 
     def _link(self, link: tuple[str, str]) -> int:
         i = self._link_id.get(link)
@@ -557,9 +425,6 @@ class _Engine:
         row[K.T_PUSH_LO] = len(self._tpush_rows)
         self._tpush_rows += [[self._link(link), qidx(link[1])] for link in plan.push]
         row[K.T_PUSH_HI] = len(self._tpush_rows)
-        row[K.T_GI] = -1
-        if c.op == "GATHER" and self._gidx is not None:
-            row[K.T_GI] = self._gidx.get((c.args["s"], c.args["sb"]), -1)
         self._trows.append(row)
         self._tables_stale = True
         if c.op == "GATHER":
@@ -609,20 +474,8 @@ class _Engine:
                 self._issued = np.concatenate([self._issued, np.zeros(
                     len(self._trows) - len(self._issued), dtype=np.int64)])
                 self._tables_stale = False
-            if self._gidx is None:
-                r = K.advance(sc, self._qs, self._ent, self._tt, self._tpop, self._tpush,
-                              self._lbuf, self._ls, self._issued, self._log,
-                              -1 if until is None else until)
-            else:
-                if self._adv is None:
-                    self._adv = K.advance_gathers(_ev_kernel(self.emb))
-                r = self._adv(sc, self._qs, self._ent, self._tt, self._tpop, self._tpush,
-                              self._lbuf, self._ls, self._issued, self._log,
-                              -1 if until is None else until, self._gtab, self._gstg,
-                              self._gblo, self._grow_buf, self._rows_buf, self._slot_q,
-                              self._gleft, self._qacc, self._eacc, self._sacc, self.lines,
-                              self._evp, *self._way, self._idle0, self._rec0, self._cnt,
-                              GATHER_START)
+            r = K.advance(sc, self._qs, self._ent, self._tt, self._tpop, self._tpush, self._lbuf,
+                          self._ls, self._issued, self._log, -1 if until is None else until)
             n = int(sc[K.S_LOG_N])
             if n:
                 start, stage_done, end = self.start_q, self.stage_done, self.end_q
@@ -650,7 +503,6 @@ class _Engine:
             elif r == K.STOP_DEADLOCK:
                 raise RuntimeError("deadlock: no queue can issue (a compiler bug)")
             elif r != K.STOP_LOG_FULL:
-                self._ig_fold()
                 return
 
     def _candidate(self, qn: str) -> int | None:
