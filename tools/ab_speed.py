@@ -4,10 +4,13 @@ full-size queries than another, on a machine whose speed drifts.
     .venv/bin/python tools/ab_speed.py REV_A REV_B [--rounds 6] [--pipelines rm-large,s-l]
                                        [--queries 8] [--json]
 
-Timing one revision after the other cannot separate a 10 % change on a VM whose speed swings
-by a factor of two within the hour. So each round runs both revisions at the same time, one
-process per core (pinned with ``taskset`` where there is one, the cores swapped every round),
-and the medians over rounds are compared. Each process times ``--queries`` warm queries on one
+A VM's speed swings by a factor of two within the hour, and its cores need not run at the same
+speed either (on the 2-core development VM one ran up to 1.4x slower than the other, which one
+changing within minutes), so neither a long run of each revision nor the two run at once on
+different cores separates a 10 % change. Each round runs the two revisions back to back on one
+core (pinned with ``taskset`` where there is one), the order alternating between rounds; the
+speed-up is the geometric mean over rounds of the two times' ratio, and the medians are shown
+beside it. Each process times ``--queries`` warm queries on one
 :class:`~rpaccel.perfmodel.stateful.StatefulAccel` (``rpaccel`` preset, BLAS on one thread)
 after 3 warm-up queries, best of 3 streams, and reports a signature of every query's outcome:
 two revisions that model the same hardware give the same signature.
@@ -143,30 +146,28 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as e:
             _fail(f"--pipelines: {e}")
     revs = [checkout(a.rev_a), checkout(a.rev_b)]
-    pin = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+    pin = shutil.which("taskset") is not None
     runs: dict[int, list[list[dict]]] = {0: [], 1: []}
     for r in range(a.rounds):
-        procs = []
-        for i, (_, tree) in enumerate(revs):
-            cmd = [sys.executable, __file__, a.rev_a, a.rev_b, "--worker", str(tree),
+        for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+            cmd = [sys.executable, __file__, a.rev_a, a.rev_b, "--worker", str(revs[i][1]),
                    "--pipelines", ",".join(pipes), "--queries", str(a.queries)]
             if pin:
-                cmd = ["taskset", "-c", str((i + r) % 2)] + cmd
-            procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                                          env={**os.environ, "PYTHONSAFEPATH": "1"}))
-        for i, p in enumerate(procs):
-            out, _ = p.communicate()
+                cmd = ["taskset", "-c", "0"] + cmd
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONSAFEPATH": "1"})
             if p.returncode:
                 _fail(f"the run of {revs[i][0][:12]} failed (its error is above)")
-            runs[i].append(json.loads(out))
+            runs[i].append(json.loads(p.stdout))
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
     fig = []
     for k, name in enumerate(pipes):
         ms = [[rr[k]["ms_per_query"] for rr in runs[i]] for i in (0, 1)]
         sigs = {rr[k]["signature"] for i in (0, 1) for rr in runs[i]}
         med = [statistics.median(m) for m in ms]
+        ratio = statistics.geometric_mean([x / y for x, y in zip(*ms)])
         fig.append({"pipeline": name, "a_ms": round(med[0], 3), "b_ms": round(med[1], 3),
-                    "speedup": round(med[0] / med[1], 3), "same_outcomes": len(sigs) == 1,
+                    "speedup": round(ratio, 3), "same_outcomes": len(sigs) == 1,
                     "a_runs": [round(x, 3) for x in ms[0]],
                     "b_runs": [round(x, 3) for x in ms[1]]})
     res = {"a": revs[0][0], "b": revs[1][0], "rounds": a.rounds, "queries": a.queries,
@@ -174,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"A {revs[0][0][:12]}  B {revs[1][0][:12]}  ({a.rounds} rounds, medians, "
-              f"{'pinned, cores swapped' if pin else 'not pinned'})")
+        print(f"A {revs[0][0][:12]}  B {revs[1][0][:12]}  ({a.rounds} rounds back to back, "
+              f"{'pinned to core 0' if pin else 'not pinned'}; medians, A/B: geometric mean "
+              f"of the rounds' ratios)")
         for f in fig:
             same = "same outcomes" if f["same_outcomes"] else "OUTCOMES DIFFER"
             print(f"{f['pipeline']:10s} A {f['a_ms']:8.2f} ms  B {f['b_ms']:8.2f} ms  "
