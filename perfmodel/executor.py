@@ -333,12 +333,14 @@ class _Engine:
     def __getstate__(self) -> dict:
         """A copy (:meth:`StatefulAccel.save`, pickling) carries the counters folded and no
         plans: plans are found by their commands' identities, which a copy changes, so the
-        copy rebuilds them as it issues."""
+        copy rebuilds them as it issues. It looks the compiled lookup kernel up again."""
         self.fold()
-        return {**self.__dict__, "_plans": {}}
+        return {**self.__dict__, "_plans": {}, "_evg": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        if self.kernel == "numba" and self.emb.dynamic and not self.emb.blocking:
+            self._evg = ev_gatherer(self.emb)
         if self.compiled:                       # the compiled scheduler's identity maps
             self._tid = {id(c): i for i, c in enumerate(self._tcmds)}
             self._lists = {id(v[0]): v for v in self._lists.values()}

@@ -5,6 +5,7 @@ executor, and the bad-input rules of --gaps. The RTL side: tests/test_accel_coco
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -144,6 +145,11 @@ def test_warm_cache_and_save_restore():
         warm.submit(60_000)
         assert warm.busy() == busy
         assert warm.result().as_dict() == result
+    # and through pickle (a copy sent to another process), with its compiled kernels
+    warm.restore(saved)
+    sent = pickle.loads(pickle.dumps(warm))
+    sent.submit(60_000)
+    assert sent.busy() == busy and sent.result().as_dict() == result
     # query 0 again on the warm accelerator: more dynamic hits than on the cold one
     w = StatefulAccel(accel, pipe, seed=1)
     w.submit(0)
