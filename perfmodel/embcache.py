@@ -808,10 +808,10 @@ def _unsigned_indices(fn, consts: tuple[tuple[str, int | bool], ...] = ()):
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fn, consts: tuple[tuple[str, int | bool], ...] = ()):
-    """A kernel (:func:`_nb_run` or :func:`_ev_run`) with unsigned indices and ``consts`` bound
-    (:func:`_unsigned_indices`), compiled once per process and cached on disk by numba (keyed
-    by the kernel's name, which carries its constants, and invalidated when this file
-    changes)."""
+    """A kernel (:func:`_nb_run`, :func:`_ev_run`, ``_querykern.lookup_rows_kernel``) with
+    unsigned indices and ``consts`` bound (:func:`_unsigned_indices`), compiled once per
+    process and cached on disk by numba (keyed by the kernel's name, which carries its
+    constants, and invalidated when the kernel's file changes)."""
     import numba
 
     kernel = _unsigned_indices(fn, consts)
