@@ -826,13 +826,28 @@ def _nb_kernel():
     return _compiled(_nb_run)
 
 
+#: Dynamic caches of at least this many lines (sets x ways) run gathers without a record on
+#: the lookup kernel compiled for their shape (:func:`_ev_kernel`); smaller ones on the general
+#: kernel. A shape costs about 3 s of compiling, once per machine (numba's disk cache), and
+#: pays back only on long runs; small caches (the tiny presets, the suite's random
+#: configurations, about a dozen shapes) run short ones.
+SPECIALISE_MIN_LINES = 1024
+
+
 def _ev_kernel(cfg: EmbCacheConfig | None = None):
-    """:func:`_ev_run`, compiled (the lookup-by-lookup kernel). With ``cfg``: compiled for runs
-    without a record on that cache's shape (its ways, banks and whether one way group spans
-    the whole set, bound as constants: :func:`_unsigned_indices`), about a fifth faster per
-    lookup; it must be called with that configuration's parameters and ``record=False``."""
-    if cfg is None:
+    """:func:`_ev_run`, compiled (the lookup-by-lookup kernel). With ``cfg`` of at least
+    :data:`SPECIALISE_MIN_LINES` lines, the kernel for runs without a record on that cache's
+    shape (:func:`_ev_special`); otherwise the general kernel. Either takes the same
+    arguments; call it with that configuration's parameters and ``record=False``."""
+    if cfg is None or cfg.sets * cfg.ways < SPECIALISE_MIN_LINES:
         return _compiled(_ev_run)
+    return _ev_special(cfg)
+
+
+def _ev_special(cfg: EmbCacheConfig):
+    """:func:`_ev_run` compiled for runs without a record on one cache's shape: its ways,
+    banks and whether one way group spans the whole set, bound as constants
+    (:func:`_unsigned_indices`), about a fifth faster per lookup."""
     return _compiled(_ev_run, (("record", False), ("ways", cfg.ways), ("banks", cfg.banks),
                                ("whole", len(cfg.stage_ways) == 1)))
 

@@ -300,6 +300,23 @@ def test_lookup_kernel_equals_cycle_kernel():
     assert (stalls > 20).all(), stalls          # every stall reason was exercised
 
 
+def test_only_large_caches_get_a_specialised_kernel():
+    """A gather runs the kernel compiled for its cache's shape from 1,024 lines (sets x ways)
+    up, the general kernel below: 128 x 8 lines is specialised, 128 x 7 and 64 x 8 are not."""
+    from rpaccel.perfmodel import embcache as E
+
+    assert E.SPECIALISE_MIN_LINES == 1024
+
+    def cfg(sets, ways):
+        return EmbCacheConfig(dim=32, tables=4, rows=1 << 14, static_rows=8, sets=sets,
+                              ways=ways, lanes=8, mshrs=16, rob_beats=16)
+
+    general = E._ev_kernel()
+    assert E._ev_kernel(cfg(128, 8)) is E._ev_special(cfg(128, 8)) is not general
+    assert E._ev_kernel(cfg(128, 7)) is general
+    assert E._ev_kernel(cfg(64, 8)) is general
+
+
 @pytest.mark.parametrize("stage_ways, lanes, sets", [((8,), 8, 16), ((3, 2), 3, 8), ((1,), 1, 4)])
 def test_specialised_lookup_kernel_equals_the_general_one(stage_ways, lanes, sets):
     """The lookup-by-lookup kernel compiled for one cache shape (its ways, banks and one way
@@ -315,7 +332,7 @@ def test_specialised_lookup_kernel_equals_the_general_one(stage_ways, lanes, set
     cfg = EmbCacheConfig(dim=32, tables=4, rows=1 << 14, static_rows=8, sets=sets,
                          ways=sum(stage_ways), stage_ways=stage_ways, lanes=lanes, mshrs=16,
                          rob_beats=16, dram_outstanding=12, dram_latency=40)
-    general, special = E._ev_kernel(), E._ev_kernel(cfg)
+    general, special = E._ev_kernel(), E._ev_special(cfg)
     assert special is not general
     lines = E.empty_lines(cfg)
     kinds = np.zeros(4, dtype=np.int64)
