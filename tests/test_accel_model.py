@@ -414,30 +414,6 @@ def test_inputs_without_dense_features_have_the_same_sparse_ids(items, workload)
         assert (a.integers(0, 1000, size=9) == b.integers(0, 1000, size=9)).all(), k
 
 
-def test_int8_draws_equal_numpys():
-    """The dense features' fast draw gives numpy's values and leaves the generator as numpy's
-    draw does: every count 0..40 (odd ones end on a buffered half), a full-size query's, a
-    generator already holding a buffered half, and a generator other than PCG64 (both fall
-    back to numpy's draw)."""
-    from rpaccel.perfmodel.query import int8_draws
-
-    for k in [*range(41), 4096 * 13, 4096 * 13 + 1]:
-        for pre in (0, 1):                      # pre: one 32-bit draw first (a buffered half)
-            a, b = np.random.default_rng([5, k]), np.random.default_rng([5, k])
-            if pre:
-                a.integers(0, 10, dtype=np.int32), b.integers(0, 10, dtype=np.int32)
-            want = a.integers(-128, 128, size=k, dtype=np.int64).astype(np.int8)
-            got = int8_draws(b, k)
-            assert got.dtype == np.int8 and got.tolist() == want.tolist(), (k, pre)
-            sa, sb = a.bit_generator.state, b.bit_generator.state
-            assert (sa["state"], sa["has_uint32"]) == (sb["state"], sb["has_uint32"]), (k, pre)
-            assert not sa["has_uint32"] or sa["uinteger"] == sb["uinteger"], (k, pre)
-            assert (a.random(3) == b.random(3)).all() and \
-                (a.integers(-128, 128, 5) == b.integers(-128, 128, 5)).all(), (k, pre)
-    a, b = np.random.Generator(np.random.MT19937(9)), np.random.Generator(np.random.MT19937(9))
-    assert (int8_draws(b, 99) == a.integers(-128, 128, size=99, dtype=np.int64)).all()
-
-
 @pytest.mark.parametrize("rows, skew", [(1 << 20, 1.0), (65536, 0.6), (1 << 22, 1.6)])
 def test_zipf_bucketed_search_equals_searchsorted(rows, skew):
     """The compiled bucketed search of the Zipf sampler returns numpy's ``searchsorted(cdf, u,
