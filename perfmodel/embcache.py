@@ -830,7 +830,7 @@ def _nb_kernel():
 #: the lookup kernel compiled for their shape (:func:`_ev_kernel`); smaller ones on the general
 #: kernel. A shape costs about 3 s of compiling, once per machine (numba's disk cache), and
 #: pays back only on long runs; small caches (the tiny presets, the suite's random
-#: configurations, about a dozen shapes) run short ones.
+#: configurations) run short ones.
 SPECIALISE_MIN_LINES = 1024
 
 
