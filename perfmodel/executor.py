@@ -208,9 +208,7 @@ class _Engine:
         self.used: dict[tuple[str, str], int] = {}
         self.emb_free = 0
         self.lines = empty_lines(self.emb)
-        # the exact lookup kernel, bound once (ev_gatherer), where it applies
-        self._evg = (ev_gatherer(self.emb) if engine == "numba" and self.emb.dynamic
-                     and not self.emb.blocking else None)
+        self._evg = self._bind_lookup_kernel()
         self.gemm_memo: dict[tuple[int, int, int], tuple[int, dict[str, int]]] = {}
         self.qstat = {q: {"commands": 0, "busy": 0, "wait": 0} for q in self.order}
         self.stages = [{"gather": 0, "loada": 0, "gemm": 0, "topk": 0,
@@ -330,6 +328,13 @@ class _Engine:
         return _Plan(c, dur, pops, tuple((qn, to) for to in c.push), frozenset({qn, *c.push}),
                      tuple(incs))
 
+    def _bind_lookup_kernel(self):
+        """The exact lookup kernel bound to this cache (:func:`ev_gatherer`) where gathers run
+        on it (the compiled engine, a dynamic non-blocking cache), else None."""
+        if self.kernel == "numba" and self.emb.dynamic and not self.emb.blocking:
+            return ev_gatherer(self.emb)
+        return None
+
     def __getstate__(self) -> dict:
         """A copy (:meth:`StatefulAccel.save`, pickling) carries the counters folded and no
         plans: plans are found by their commands' identities, which a copy changes, so the
@@ -339,8 +344,7 @@ class _Engine:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        if self.kernel == "numba" and self.emb.dynamic and not self.emb.blocking:
-            self._evg = ev_gatherer(self.emb)
+        self._evg = self._bind_lookup_kernel()
         if self.compiled:                       # the compiled scheduler's identity maps
             self._tid = {id(c): i for i, c in enumerate(self._tcmds)}
             self._lists = {id(v[0]): v for v in self._lists.values()}
