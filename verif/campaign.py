@@ -6,8 +6,8 @@ and shared with every other run), run its M scenarios in one simulator process, 
 scenario's cycles exactly and values bit for bit. Builds are quick (unoptimised) builds, shared
 by every campaign with the same configuration, and the Verilator run-time library is compiled
 once for all of them (:func:`rpaccel.verif.toolchain.runtime_cache_root`). A mismatch is
-reported with a one-line reproducer, ``rpaccel sim UNIT <config flags> <scenario flags>``, which replays the same
-configuration and stimulus seed.
+reported with a one-line reproducer, ``rpaccel sim UNIT <config flags> <scenario flags>``,
+which replays the same configuration and stimulus seed.
 
 Determinism: the campaign seed fixes every configuration and every scenario; configuration i of
 unit u is drawn from ``numpy.random.default_rng([seed, crc32(u), i])``, so it does not change
