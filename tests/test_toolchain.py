@@ -4,6 +4,7 @@ get their C++ functions split (rpaccel.verif.toolchain)."""
 import subprocess
 
 from rpaccel.config import GemmConfig
+from rpaccel.units import get_unit
 from rpaccel.verif import toolchain
 from rpaccel.verif.run import sources
 from rpaccel.verif.toolchain import (BUILD_FLAGS, QUICK_BUILD_FLAGS, SPLIT_MIN_BYTES,
@@ -14,7 +15,7 @@ def _verilate(srcs, mdir, flags):
     """Verilator's C++ and makefiles only (no compile), with the runner's prefix and VPI."""
     toolchain.verilator_env()
     p = subprocess.run(["verilator", "--cc", "--vpi", "--Mdir", str(mdir), "--prefix", "Vtop",
-                        "--top-module", "rpaccel_gemm", *flags, *map(str, srcs)],
+                        "--top-module", get_unit("gemm").toplevel, *flags, *map(str, srcs)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr[-2000:]
     return mdir

@@ -148,7 +148,7 @@ def _runtime_key(build_dir: Path) -> tuple[str, list[str]]:
     for ln in kept:
         if ln.startswith("VM_GLOBAL_"):
             listing = True
-        elif ln.startswith("VM_") or ln.startswith("include"):
+        elif ln.startswith("VM_"):        # the next setting ends the list
             listing = False
         elif listing:
             objs.append(ln.rstrip(" \\") + ".o")
